@@ -1,0 +1,460 @@
+#include "edgeflip/config.h"
+#include "edgeflip/buf.h"
+#include "edgeflip/error.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+typedef enum { T_STRING, T_BOOL, T_DURATION, T_SIZE, T_LIST, T_UINT } key_type;
+
+typedef struct {
+	const char *section;
+	const char *key;
+	key_type type;
+	size_t offset;
+	const char *def; /* NULL: no default */
+	bool required;
+} key_spec;
+
+#define C(field) offsetof(ef_config, field)
+#define P(field) (offsetof(ef_config, policy) + offsetof(ef_policy, field))
+
+/* One table for every section, like RAUC's config_file.c. */
+static const key_spec keys[] = {
+	{"agent", "device_id", T_STRING, C(device_id), NULL, false},
+	{"agent", "state_dir", T_STRING, C(state_dir), "/var/lib/edgeflip", false},
+	{"agent", "interval", T_DURATION, C(interval_ms), "60s", false},
+	{"agent", "max_backoff", T_DURATION, C(max_backoff_ms), "15m", false},
+	{"agent", "log_level", T_STRING, C(log_level), "info", false},
+
+	{"source", "url", T_STRING, C(url), NULL, true},
+	{"source", "branch", T_STRING, C(branch), "main", false},
+	{"source", "path", T_STRING, C(path_in_repo), NULL, true},
+	{"source", "ca_file", T_STRING, C(ca_file), "/etc/ssl/certs/ca-certificates.crt", false},
+	{"source", "token_file", T_STRING, C(token_file), NULL, false},
+	{"source", "allow_insecure_http", T_BOOL, C(allow_insecure_http), "false", false},
+	{"source", "timeout", T_DURATION, C(source_timeout_ms), "60s", false},
+	{"source", "max_fetch_size", T_SIZE, C(max_fetch_bytes), "64M", false},
+	{"source", "max_manifest_size", T_SIZE, C(max_manifest_bytes), "1M", false},
+
+	{"trust", "allowed_signers", T_STRING, C(allowed_signers), NULL, false},
+	{"trust", "openpgp_keys", T_STRING, C(openpgp_keys), NULL, false},
+	{"trust", "insecure_skip_verify", T_BOOL, C(insecure_skip_verify), "false", false},
+	{"trust", "allow_rollback", T_BOOL, C(allow_rollback), "false", false},
+
+	{"engine", "endpoint", T_STRING, C(engine_endpoint), "unix:///run/podman/podman.sock",
+	 false},
+	{"engine", "timeout", T_DURATION, C(engine_timeout_ms), "30s", false},
+	{"engine", "pull_timeout", T_DURATION, C(pull_timeout_ms), "10m", false},
+
+	{"switch", "backend", T_STRING, C(switch_backend), "proxy", false},
+	{"switch", "hook", T_STRING, C(switch_hook), NULL, false},
+	{"switch", "public_address", T_STRING, C(public_address), "0.0.0.0", false},
+
+	{"deploy", "soak", T_DURATION, C(soak_ms), "60s", false},
+	{"deploy", "health_timeout", T_DURATION, C(health_timeout_ms), "120s", false},
+	{"deploy", "stop_timeout", T_DURATION, C(stop_timeout_ms), "10s", false},
+	{"deploy", "history", T_UINT, C(history_size), "20", false},
+
+	{"policy", "registries", T_LIST, P(registries), NULL, false},
+	{"policy", "allow_tags", T_BOOL, P(allow_tags), "false", false},
+	{"policy", "allow_privileged", T_BOOL, P(allow_privileged), "false", false},
+	{"policy", "allow_host_namespaces", T_BOOL, P(allow_host_namespaces), "false", false},
+	{"policy", "allowed_capabilities", T_LIST, P(allowed_capabilities), NULL, false},
+	{"policy", "allow_devices", T_BOOL, P(allow_devices), "false", false},
+	{"policy", "bind_mounts", T_LIST, P(bind_mounts), NULL, false},
+};
+
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+typedef struct {
+	ef_config *cfg;
+	const char *file;
+	FILE *f;
+	int lineno; /* counted by the reader: Debian's inih passes no line numbers */
+	bool policy_only;
+	bool seen[NKEYS];
+	int error;
+	char msg[512];
+} parse_ctx;
+
+int ef_parse_duration(uint64_t *out_ms, const char *s)
+{
+	static const struct {
+		const char *unit;
+		uint64_t ms;
+	} units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
+	char *end;
+	unsigned long long v;
+
+	if (!s || !isdigit((unsigned char)s[0]))
+		goto bad;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		goto bad;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].unit) == 0) {
+			if (v > UINT64_MAX / units[i].ms)
+				goto bad;
+			*out_ms = v * units[i].ms;
+			return 0;
+		}
+	}
+bad:
+	ef_error_set("'%s' is not a duration (use a number and a unit: 250ms, 90s, 5m, 1h, 2d)",
+		     s ? s : "");
+	return EF_EINVALID;
+}
+
+int ef_parse_size(uint64_t *out, const char *s)
+{
+	static const struct {
+		const char *unit;
+		uint64_t mult;
+	} units[] = {{"", 1},	       {"B", 1},	  {"K", 1024},	 {"KiB", 1024},
+		     {"M", 1 << 20},   {"MiB", 1 << 20},  {"G", 1 << 30}, {"GiB", 1 << 30}};
+	char *end;
+	unsigned long long v;
+
+	if (!s || !isdigit((unsigned char)s[0]))
+		goto bad;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		goto bad;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].unit) == 0) {
+			if (v > UINT64_MAX / units[i].mult)
+				goto bad;
+			*out = v * units[i].mult;
+			return 0;
+		}
+	}
+bad:
+	ef_error_set("'%s' is not a size (use a number and an optional K, M or G)", s ? s : "");
+	return EF_EINVALID;
+}
+
+int ef_parse_bool(bool *out, const char *s)
+{
+	static const char *const yes[] = {"true", "yes", "on", "1"};
+	static const char *const no[] = {"false", "no", "off", "0"};
+
+	for (size_t i = 0; i < 4; i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*out = true;
+			return 0;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*out = false;
+			return 0;
+		}
+	}
+	ef_error_set("'%s' is not a boolean (use true or false)", s);
+	return EF_EINVALID;
+}
+
+static int set_value(ef_config *cfg, const key_spec *k, const char *value)
+{
+	char *base = (char *)cfg;
+	int error = 0;
+
+	switch (k->type) {
+	case T_STRING: {
+		char **slot = (char **)(base + k->offset);
+		if (value[0] == '\0') {
+			ef_error_set("empty value");
+			return EF_EINVALID;
+		}
+		free(*slot);
+		*slot = strdup(value);
+		break;
+	}
+	case T_BOOL:
+		error = ef_parse_bool((bool *)(base + k->offset), value);
+		break;
+	case T_DURATION:
+		error = ef_parse_duration((uint64_t *)(base + k->offset), value);
+		break;
+	case T_SIZE:
+		error = ef_parse_size((uint64_t *)(base + k->offset), value);
+		break;
+	case T_UINT: {
+		char *end;
+		unsigned long v;
+		errno = 0;
+		v = strtoul(value, &end, 10);
+		if (errno || *end || end == value || v > 100000 || value[0] == '-') {
+			ef_error_set("'%s' is not a count (use a whole number up to 100000)", value);
+			return EF_EINVALID;
+		}
+		*(unsigned *)(base + k->offset) = (unsigned)v;
+		break;
+	}
+	case T_LIST: {
+		char ***slot = (char ***)(base + k->offset);
+		ef_strv_free(*slot);
+		*slot = NULL;
+		error = ef_strv_split(slot, value);
+		break;
+	}
+	}
+	return error;
+}
+
+static bool known_section(const char *section)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].section, section) == 0)
+			return true;
+	return false;
+}
+
+static char *read_line(char *str, int num, void *stream)
+{
+	parse_ctx *ctx = stream;
+	char *r = fgets(str, num, ctx->f);
+
+	if (r)
+		ctx->lineno++;
+	return r;
+}
+
+static int on_entry(void *user, const char *section, const char *name, const char *value)
+{
+	parse_ctx *ctx = user;
+	int lineno = ctx->lineno;
+
+	if (ctx->error)
+		return 1;
+	if (!name) /* a section header alone */
+		goto check_section;
+	for (size_t i = 0; i < NKEYS; i++) {
+		const key_spec *k = &keys[i];
+		if (strcmp(k->section, section) || strcmp(k->key, name))
+			continue;
+		if (ctx->policy_only && strcmp(section, "policy")) {
+			break;
+		}
+		if (ctx->seen[i]) {
+			snprintf(ctx->msg, sizeof(ctx->msg),
+				 "%s:%d: [%s] %s is set twice; keep one", ctx->file, lineno,
+				 section, name);
+			ctx->error = EF_EINVALID;
+			return 1;
+		}
+		ctx->seen[i] = true;
+		if (set_value(ctx->cfg, k, value) < 0) {
+			snprintf(ctx->msg, sizeof(ctx->msg), "%s:%d: [%s] %s: %s", ctx->file,
+				 lineno, section, name, ef_error_last());
+			ctx->error = EF_EINVALID;
+		}
+		return 1;
+	}
+check_section:
+	if (section[0] == '\0') {
+		snprintf(ctx->msg, sizeof(ctx->msg),
+			 "%s:%d: key '%s' is outside any section; put it under one such as "
+			 "[agent]",
+			 ctx->file, lineno, name ? name : "");
+	} else if (!known_section(section) || (ctx->policy_only && strcmp(section, "policy"))) {
+		snprintf(ctx->msg, sizeof(ctx->msg),
+			 "%s:%d: unknown section [%s] (known: agent, source, trust, engine, "
+			 "switch, deploy, policy)",
+			 ctx->file, lineno, section);
+	} else if (name) {
+		snprintf(ctx->msg, sizeof(ctx->msg), "%s:%d: [%s] unknown key '%s'", ctx->file,
+			 lineno, section, name);
+	} else {
+		return 1;
+	}
+	ctx->error = EF_EINVALID;
+	return 1;
+}
+
+void ef_config_init(ef_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+static int apply_defaults(ef_config *cfg, bool policy_only)
+{
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (!keys[i].def || (policy_only && strcmp(keys[i].section, "policy")))
+			continue;
+		if (set_value(cfg, &keys[i], keys[i].def) < 0)
+			return EF_ERROR;
+	}
+	return 0;
+}
+
+static void read_machine_id(ef_config *cfg)
+{
+	ef_buf b;
+
+	if (ef_read_file(&b, "/etc/machine-id", 256) == 0) {
+		b.ptr[strcspn(b.ptr, "\r\n")] = '\0';
+		if (b.ptr[0])
+			cfg->device_id = ef_buf_detach(&b);
+	}
+	ef_buf_dispose(&b);
+	if (!cfg->device_id)
+		cfg->device_id = strdup("unknown");
+	ef_error_clear();
+}
+
+static int validate(ef_config *cfg, parse_ctx *ctx)
+{
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (keys[i].required && !ctx->seen[i]) {
+			ef_error_set("%s: [%s] %s is required but missing", ctx->file,
+				     keys[i].section, keys[i].key);
+			return EF_EINVALID;
+		}
+	}
+	if (strncmp(cfg->url, "https://", 8) != 0) {
+		if (strncmp(cfg->url, "http://", 7) == 0) {
+			if (!cfg->allow_insecure_http) {
+				ef_error_set("%s: [source] url: plain http:// is refused (anyone on "
+					     "the path can change what you deploy); use https:// or "
+					     "set allow_insecure_http = true",
+					     ctx->file);
+				return EF_EINVALID;
+			}
+		} else {
+			ef_error_set("%s: [source] url: '%s' is not an https:// URL", ctx->file,
+				     cfg->url);
+			return EF_EINVALID;
+		}
+	}
+	if (cfg->path_in_repo[0] == '/' || strstr(cfg->path_in_repo, "..")) {
+		ef_error_set("%s: [source] path: '%s' must be relative to the repository root and "
+			     "must not contain '..'",
+			     ctx->file, cfg->path_in_repo);
+		return EF_EINVALID;
+	}
+	if (strcmp(cfg->switch_backend, "proxy") && strcmp(cfg->switch_backend, "nftables") &&
+	    strcmp(cfg->switch_backend, "hook")) {
+		ef_error_set("%s: [switch] backend: unknown backend '%s' (use proxy, nftables or "
+			     "hook)",
+			     ctx->file, cfg->switch_backend);
+		return EF_EINVALID;
+	}
+	if (!strcmp(cfg->switch_backend, "hook") && !cfg->switch_hook) {
+		ef_error_set("%s: [switch] hook is required when backend = hook", ctx->file);
+		return EF_EINVALID;
+	}
+	if (strncmp(cfg->engine_endpoint, "unix://", 7) != 0) {
+		ef_error_set("%s: [engine] endpoint: '%s' is not a unix:// socket path", ctx->file,
+			     cfg->engine_endpoint);
+		return EF_EINVALID;
+	}
+	if (cfg->interval_ms < 1000) {
+		ef_error_set("%s: [agent] interval: must be at least 1s", ctx->file);
+		return EF_EINVALID;
+	}
+	if (!cfg->insecure_skip_verify && !cfg->allowed_signers && !cfg->openpgp_keys) {
+		ef_error_set("%s: [trust] no trusted keys: set allowed_signers and/or openpgp_keys "
+			     "(or, for tests only, insecure_skip_verify = true)",
+			     ctx->file);
+		return EF_EINVALID;
+	}
+	return 0;
+}
+
+static int parse_file(ef_config *cfg, const char *path, bool policy_only)
+{
+	parse_ctx ctx;
+	FILE *f;
+	int rc;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.cfg = cfg;
+	ctx.file = path;
+	ctx.policy_only = policy_only;
+	f = fopen(path, "r");
+	if (!f) {
+		ef_error_set("cannot open configuration %s: %s", path, strerror(errno));
+		return errno == ENOENT ? EF_ENOTFOUND : EF_EINVALID;
+	}
+	if (apply_defaults(cfg, policy_only) < 0) {
+		fclose(f);
+		return EF_ERROR;
+	}
+	ctx.f = f;
+	rc = ini_parse_stream(read_line, &ctx, on_entry, &ctx);
+	fclose(f);
+	if (ctx.error) {
+		ef_error_set("%s", ctx.msg);
+		return ctx.error;
+	}
+	if (rc != 0) {
+		ef_error_set("%s:%d: syntax error (expected [section], key = value, or a ; "
+			     "comment)",
+			     path, rc);
+		return EF_EINVALID;
+	}
+	return policy_only ? 0 : validate(cfg, &ctx);
+}
+
+int ef_config_load(ef_config *cfg, const char *path)
+{
+	int error;
+
+	ef_config_init(cfg);
+	cfg->path = strdup(path);
+	error = parse_file(cfg, path, false);
+	if (error < 0) {
+		char msg[1024];
+		snprintf(msg, sizeof(msg), "%s", ef_error_last());
+		ef_config_dispose(cfg);
+		ef_error_set("%s", msg);
+		return error;
+	}
+	if (!cfg->device_id)
+		read_machine_id(cfg);
+	return 0;
+}
+
+int ef_config_load_policy(ef_policy *policy, const char *path)
+{
+	ef_config tmp;
+	int error;
+
+	ef_config_init(&tmp);
+	error = parse_file(&tmp, path, true);
+	*policy = tmp.policy;
+	memset(&tmp.policy, 0, sizeof(tmp.policy));
+	ef_config_dispose(&tmp);
+	return error;
+}
+
+void ef_policy_dispose(ef_policy *policy)
+{
+	ef_strv_free(policy->registries);
+	ef_strv_free(policy->allowed_capabilities);
+	ef_strv_free(policy->bind_mounts);
+	memset(policy, 0, sizeof(*policy));
+}
+
+void ef_config_dispose(ef_config *cfg)
+{
+	char *base = (char *)cfg;
+
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (keys[i].type == T_STRING) {
+			free(*(char **)(base + keys[i].offset));
+			*(char **)(base + keys[i].offset) = NULL;
+		}
+	}
+	ef_policy_dispose(&cfg->policy);
+	free(cfg->device_id);
+	free(cfg->path);
+	memset(cfg, 0, sizeof(*cfg));
+}

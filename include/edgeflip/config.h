@@ -1,0 +1,86 @@
+/* The agent's INI configuration (inih). See docs/configuration.md. */
+#ifndef EDGEFLIP_CONFIG_H
+#define EDGEFLIP_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define EF_DEFAULT_CONFIG "/etc/edgeflip/edgeflip.ini"
+
+/* The device-side policy ([policy]); the repository cannot override it. */
+typedef struct {
+	char **registries;        /* allowed registry hosts; NULL = any */
+	bool allow_tags;          /* images by tag instead of digest */
+	bool allow_privileged;
+	bool allow_host_namespaces; /* network_mode/pid/ipc: host */
+	char **allowed_capabilities; /* cap_add entries allowed */
+	bool allow_devices;
+	char **bind_mounts;       /* host path prefixes a bind mount may use */
+} ef_policy;
+
+typedef struct {
+	char *path; /* the file it came from */
+
+	/* [agent] */
+	char *device_id;
+	char *state_dir;
+	uint64_t interval_ms;
+	uint64_t max_backoff_ms;
+	char *log_level;
+
+	/* [source] */
+	char *url;
+	char *branch;
+	char *path_in_repo; /* key: path */
+	char *ca_file;
+	char *token_file;
+	bool allow_insecure_http;
+	uint64_t source_timeout_ms;
+	uint64_t max_fetch_bytes;
+	uint64_t max_manifest_bytes;
+
+	/* [trust] */
+	char *allowed_signers;
+	char *openpgp_keys;
+	bool insecure_skip_verify;
+	bool allow_rollback; /* accept a target that does not descend from the deployed commit */
+
+	/* [engine] */
+	char *engine_endpoint;
+	uint64_t engine_timeout_ms;
+	uint64_t pull_timeout_ms;
+
+	/* [switch] */
+	char *switch_backend;
+	char *switch_hook;
+	char *public_address; /* where public ports listen (proxy/nftables) */
+
+	/* [deploy] */
+	uint64_t soak_ms;
+	uint64_t health_timeout_ms;
+	uint64_t stop_timeout_ms;
+	unsigned history_size;
+
+	/* [policy] */
+	ef_policy policy;
+} ef_config;
+
+void ef_config_init(ef_config *cfg);
+/* Loads and validates `path`. On error the message names file, line, section
+ * and key, and the config is left disposed-safe. Returns 0, EF_ENOTFOUND or
+ * EF_EINVALID. */
+int ef_config_load(ef_config *cfg, const char *path);
+/* Parses a policy-only INI file (for `edgeflip lint --policy FILE`). */
+int ef_config_load_policy(ef_policy *policy, const char *path);
+void ef_config_dispose(ef_config *cfg);
+void ef_policy_dispose(ef_policy *policy);
+
+/* "90s", "5m", "250ms", "1h", "2d" -> milliseconds. A unit is required. */
+int ef_parse_duration(uint64_t *out_ms, const char *s);
+/* "512", "64K", "16M", "1G" (also KiB/MiB/GiB) -> bytes. */
+int ef_parse_size(uint64_t *out, const char *s);
+/* "true/false/yes/no/on/off/1/0" */
+int ef_parse_bool(bool *out, const char *s);
+
+#endif

@@ -1,0 +1,60 @@
+/* The Git source: one branch of an HTTPS repository, fetched into a bare
+ * cache repository under state_dir; files are read from commit trees in the
+ * object database (no working tree, no checkout). */
+#ifndef EDGEFLIP_SOURCE_H
+#define EDGEFLIP_SOURCE_H
+
+#include "edgeflip/buf.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define EF_OID_HEX 65 /* room for a SHA-256 id and the NUL */
+
+typedef struct ef_source ef_source;
+
+typedef struct {
+	const char *url;
+	const char *branch;
+	const char *ca_file;     /* NULL: the system bundle */
+	const char *token_file;  /* NULL: no auth; the token is never logged */
+	bool allow_insecure_http;
+	uint64_t timeout_ms;     /* deadline for one poll or one fetch */
+	uint64_t max_fetch_bytes;/* a fetch that receives more is aborted */
+	const char *cache_dir;   /* the bare repository, e.g. STATE_DIR/cache.git */
+} ef_source_opts;
+
+/* Opens (or creates) the cache repository and the one remote kept for the
+ * life of the source (libgit2 1.5 leaks ~120 KB per remote created). A cache
+ * that cannot be opened is moved aside and created anew. */
+int ef_source_new(ef_source **out, const ef_source_opts *opts);
+/* One ref listing on the kept-alive connection: the commit id the branch
+ * points to on the server. Writes nothing to disk. EF_EUNREACHABLE,
+ * EF_ETIMEOUT, EF_ENOTFOUND (no such branch), EF_EINVALID (bad reply). */
+int ef_source_poll(ef_source *s, char out_head[EF_OID_HEX]);
+/* Fetches the branch so that `want` (from poll) is in the object database.
+ * Writes no FETCH_HEAD and no reflog. EF_ETOOBIG past max_fetch_bytes. */
+int ef_source_fetch(ef_source *s, const char *want);
+/* Resolves "HEAD"/branch name/full or short id against the cache to a commit id. */
+int ef_source_resolve(ef_source *s, char out[EF_OID_HEX], const char *rev);
+/* The raw commit object (headers, blank line, message), for verification. */
+int ef_source_read_commit(ef_source *s, ef_buf *out, const char *commit, size_t cap);
+/* The blob at `path` in the tree of `commit`; EF_ENOTFOUND when absent. */
+int ef_source_read_file(ef_source *s, ef_buf *out, const char *commit, const char *path,
+			size_t cap);
+/* *out = true when `commit` equals `ancestor` or descends from it. */
+int ef_source_descends(ef_source *s, bool *out, const char *commit, const char *ancestor);
+/* Wire and disk counters since ef_source_new (for benchmarks and status). */
+typedef struct {
+	uint64_t polls;
+	uint64_t fetches;
+	uint64_t bytes_received;
+} ef_source_stats;
+void ef_source_get_stats(const ef_source *s, ef_source_stats *out);
+void ef_source_free(ef_source *s);
+
+/* Global libgit2 setup (once per process): init, TLS CA, timeouts. */
+int ef_source_global_init(void);
+void ef_source_global_shutdown(void);
+
+#endif

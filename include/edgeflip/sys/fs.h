@@ -1,0 +1,19 @@
+/* Files, as the platform provides them (port/posix/fs.c). */
+#ifndef EDGEFLIP_SYS_FS_H
+#define EDGEFLIP_SYS_FS_H
+
+#include <stddef.h>
+
+/* Replaces `path` with `data` so that after a crash at any instant the file
+ * holds either the old or the new contents: write PATH.tmp, fsync, rename,
+ * fsync the directory. */
+int ef_fs_write_atomic(const char *path, const void *data, size_t len);
+/* Creates a directory and its parents (mode 0700 for the last one). */
+int ef_fs_mkdir_p(const char *path, unsigned mode);
+/* Moves `path` aside to PATH.corrupt-<unix time> and returns the new name in
+ * `out` (size `n`). */
+int ef_fs_set_aside(char *out, size_t n, const char *path);
+/* Removes a directory tree. */
+int ef_fs_remove_tree(const char *path);
+
+#endif

@@ -1,0 +1,49 @@
+/* Traffic switch backends (port/switch/): proxy (built in, default),
+ * nftables, hook. A switch routes each public port of the revision to one
+ * backend endpoint and flips all of them at once. */
+#ifndef EDGEFLIP_SYS_SWITCH_H
+#define EDGEFLIP_SYS_SWITCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ef_switch ef_switch;
+
+/* One public port and where its traffic goes now. */
+typedef struct {
+	char protocol[4];       /* "tcp" | "udp" */
+	char *listen_addr;      /* e.g. "0.0.0.0" */
+	uint16_t listen_port;   /* the public port from compose.json */
+	char *target_addr;      /* e.g. "127.0.0.1" */
+	uint16_t target_port;   /* the active slot's internal port */
+	char *service;          /* for logs */
+} ef_route;
+
+typedef struct {
+	const char *state_dir;  /* where the backend keeps its files */
+	const char *hook;       /* [switch] hook command (hook backend) */
+	const char *self_exe;   /* path of the edgeflip executable (proxy backend) */
+} ef_switch_opts;
+
+struct ef_switch_ops {
+	const char *name;
+	int (*open)(ef_switch **out, const ef_switch_opts *opts);
+	/* Makes `routes` the complete set of routes, atomically: every route
+	 * changes at once or none does. New connections go to the new targets;
+	 * established ones drain on the old. */
+	int (*apply)(ef_switch *s, const ef_route *routes, size_t n);
+	/* Optional: the routes in force (to recover after a restart). */
+	int (*current)(ef_switch *s, ef_route **out, size_t *n);
+	void (*close)(ef_switch *s);
+};
+
+struct ef_switch {
+	const struct ef_switch_ops *ops;
+};
+
+extern const struct ef_switch_ops *const ef_switch_backends[];
+int ef_switch_open(ef_switch **out, const char *backend, const ef_switch_opts *opts);
+void ef_switch_close(ef_switch *s);
+void ef_routes_free(ef_route *r, size_t n);
+
+#endif

@@ -1,0 +1,139 @@
+#define _GNU_SOURCE
+#include "edgeflip/sys/fs.h"
+#include "edgeflip/error.h"
+#include "edgeflip/fault.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static int fsync_dir_of(const char *path)
+{
+	char copy[PATH_MAX];
+	int fd, error = 0;
+
+	snprintf(copy, sizeof(copy), "%s", path);
+	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fsync(fd) < 0)
+		error = -1;
+	close(fd);
+	return error;
+}
+
+int ef_fs_write_atomic(const char *path, const void *data, size_t len)
+{
+	char tmp[PATH_MAX];
+	const char *p = data;
+	int fd;
+
+	if (ef_fault_errno("fs-write", ENOSPC)) {
+		ef_error_set("cannot write %s: %s", path, strerror(ENOSPC));
+		return EF_ERROR;
+	}
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
+		ef_error_set("path too long: %s", path);
+		return EF_EINVALID;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		goto fail;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			goto fail_close;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	if (fsync(fd) < 0)
+		goto fail_close;
+	if (close(fd) < 0) {
+		fd = -1;
+		goto fail_unlink;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0)
+		goto fail_unlink;
+	if (fsync_dir_of(path) < 0)
+		goto fail;
+	return 0;
+
+fail_close:
+	{
+		int saved = errno;
+		close(fd);
+		errno = saved;
+	}
+fail_unlink:
+	{
+		int saved = errno;
+		unlink(tmp);
+		errno = saved;
+	}
+fail:
+	ef_error_set("cannot write %s: %s", path, strerror(errno));
+	return EF_ERROR;
+}
+
+int ef_fs_mkdir_p(const char *path, unsigned mode)
+{
+	char buf[PATH_MAX];
+	size_t n = strlen(path);
+
+	if (n == 0 || n >= sizeof(buf)) {
+		ef_error_set("bad directory path '%s'", path);
+		return EF_EINVALID;
+	}
+	memcpy(buf, path, n + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			goto fail;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		goto fail;
+	return 0;
+fail:
+	ef_error_set("cannot create directory %s: %s", buf, strerror(errno));
+	return EF_ERROR;
+}
+
+int ef_fs_set_aside(char *out, size_t n, const char *path)
+{
+	snprintf(out, n, "%s.corrupt-%lld", path, (long long)time(NULL));
+	if (rename(path, out) < 0) {
+		ef_error_set("cannot move %s aside: %s", path, strerror(errno));
+		return EF_ERROR;
+	}
+	fsync_dir_of(path);
+	return 0;
+}
+
+static int remove_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	return remove(p);
+}
+
+int ef_fs_remove_tree(const char *path)
+{
+	if (nftw(path, remove_cb, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT) {
+		ef_error_set("cannot remove %s: %s", path, strerror(errno));
+		return EF_ERROR;
+	}
+	return 0;
+}
