@@ -26,48 +26,48 @@ typedef struct {
 
 /* One table for every section, like RAUC's config_file.c. */
 static const key_spec keys[] = {
-	{"agent", "device_id", T_STRING, C(device_id), NULL, false},
-	{"agent", "state_dir", T_STRING, C(state_dir), "/var/lib/edgeflip", false},
-	{"agent", "interval", T_DURATION, C(interval_ms), "60s", false},
-	{"agent", "max_backoff", T_DURATION, C(max_backoff_ms), "15m", false},
-	{"agent", "log_level", T_STRING, C(log_level), "info", false},
+        {"agent", "device_id", T_STRING, C(device_id), NULL, false},
+        {"agent", "state_dir", T_STRING, C(state_dir), "/var/lib/edgeflip", false},
+        {"agent", "interval", T_DURATION, C(interval_ms), "60s", false},
+        {"agent", "max_backoff", T_DURATION, C(max_backoff_ms), "15m", false},
+        {"agent", "log_level", T_STRING, C(log_level), "info", false},
 
-	{"source", "url", T_STRING, C(url), NULL, true},
-	{"source", "branch", T_STRING, C(branch), "main", false},
-	{"source", "path", T_STRING, C(path_in_repo), NULL, true},
-	{"source", "ca_file", T_STRING, C(ca_file), "/etc/ssl/certs/ca-certificates.crt", false},
-	{"source", "token_file", T_STRING, C(token_file), NULL, false},
-	{"source", "allow_insecure_http", T_BOOL, C(allow_insecure_http), "false", false},
-	{"source", "timeout", T_DURATION, C(source_timeout_ms), "60s", false},
-	{"source", "max_fetch_size", T_SIZE, C(max_fetch_bytes), "64M", false},
-	{"source", "max_manifest_size", T_SIZE, C(max_manifest_bytes), "1M", false},
+        {"source", "url", T_STRING, C(url), NULL, true},
+        {"source", "branch", T_STRING, C(branch), "main", false},
+        {"source", "path", T_STRING, C(path_in_repo), NULL, true},
+        {"source", "ca_file", T_STRING, C(ca_file), "/etc/ssl/certs/ca-certificates.crt", false},
+        {"source", "token_file", T_STRING, C(token_file), NULL, false},
+        {"source", "allow_insecure_http", T_BOOL, C(allow_insecure_http), "false", false},
+        {"source", "timeout", T_DURATION, C(source_timeout_ms), "60s", false},
+        {"source", "max_fetch_size", T_SIZE, C(max_fetch_bytes), "64M", false},
+        {"source", "max_manifest_size", T_SIZE, C(max_manifest_bytes), "1M", false},
 
-	{"trust", "allowed_signers", T_STRING, C(allowed_signers), NULL, false},
-	{"trust", "openpgp_keys", T_STRING, C(openpgp_keys), NULL, false},
-	{"trust", "insecure_skip_verify", T_BOOL, C(insecure_skip_verify), "false", false},
-	{"trust", "allow_rollback", T_BOOL, C(allow_rollback), "false", false},
+        {"trust", "allowed_signers", T_STRING, C(allowed_signers), NULL, false},
+        {"trust", "openpgp_keys", T_STRING, C(openpgp_keys), NULL, false},
+        {"trust", "insecure_skip_verify", T_BOOL, C(insecure_skip_verify), "false", false},
+        {"trust", "allow_rollback", T_BOOL, C(allow_rollback), "false", false},
 
-	{"engine", "endpoint", T_STRING, C(engine_endpoint), "unix:///run/podman/podman.sock",
-	 false},
-	{"engine", "timeout", T_DURATION, C(engine_timeout_ms), "30s", false},
-	{"engine", "pull_timeout", T_DURATION, C(pull_timeout_ms), "10m", false},
+        {"engine", "endpoint", T_STRING, C(engine_endpoint), "unix:///run/podman/podman.sock",
+         false},
+        {"engine", "timeout", T_DURATION, C(engine_timeout_ms), "30s", false},
+        {"engine", "pull_timeout", T_DURATION, C(pull_timeout_ms), "10m", false},
 
-	{"switch", "backend", T_STRING, C(switch_backend), "proxy", false},
-	{"switch", "hook", T_STRING, C(switch_hook), NULL, false},
-	{"switch", "public_address", T_STRING, C(public_address), "0.0.0.0", false},
+        {"switch", "backend", T_STRING, C(switch_backend), "proxy", false},
+        {"switch", "hook", T_STRING, C(switch_hook), NULL, false},
+        {"switch", "public_address", T_STRING, C(public_address), "0.0.0.0", false},
 
-	{"deploy", "soak", T_DURATION, C(soak_ms), "60s", false},
-	{"deploy", "health_timeout", T_DURATION, C(health_timeout_ms), "120s", false},
-	{"deploy", "stop_timeout", T_DURATION, C(stop_timeout_ms), "10s", false},
-	{"deploy", "history", T_UINT, C(history_size), "20", false},
+        {"deploy", "soak", T_DURATION, C(soak_ms), "60s", false},
+        {"deploy", "health_timeout", T_DURATION, C(health_timeout_ms), "120s", false},
+        {"deploy", "stop_timeout", T_DURATION, C(stop_timeout_ms), "10s", false},
+        {"deploy", "history", T_UINT, C(history_size), "20", false},
 
-	{"policy", "registries", T_LIST, P(registries), NULL, false},
-	{"policy", "allow_tags", T_BOOL, P(allow_tags), "false", false},
-	{"policy", "allow_privileged", T_BOOL, P(allow_privileged), "false", false},
-	{"policy", "allow_host_namespaces", T_BOOL, P(allow_host_namespaces), "false", false},
-	{"policy", "allowed_capabilities", T_LIST, P(allowed_capabilities), NULL, false},
-	{"policy", "allow_devices", T_BOOL, P(allow_devices), "false", false},
-	{"policy", "bind_mounts", T_LIST, P(bind_mounts), NULL, false},
+        {"policy", "registries", T_LIST, P(registries), NULL, false},
+        {"policy", "allow_tags", T_BOOL, P(allow_tags), "false", false},
+        {"policy", "allow_privileged", T_BOOL, P(allow_privileged), "false", false},
+        {"policy", "allow_host_namespaces", T_BOOL, P(allow_host_namespaces), "false", false},
+        {"policy", "allowed_capabilities", T_LIST, P(allowed_capabilities), NULL, false},
+        {"policy", "allow_devices", T_BOOL, P(allow_devices), "false", false},
+        {"policy", "bind_mounts", T_LIST, P(bind_mounts), NULL, false},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -108,7 +108,7 @@ int ef_parse_duration(uint64_t *out_ms, const char *s)
 	}
 bad:
 	ef_error_set("'%s' is not a duration (use a number and a unit: 250ms, 90s, 5m, 1h, 2d)",
-		     s ? s : "");
+	             s ? s : "");
 	return EF_EINVALID;
 }
 
@@ -117,8 +117,8 @@ int ef_parse_size(uint64_t *out, const char *s)
 	static const struct {
 		const char *unit;
 		uint64_t mult;
-	} units[] = {{"", 1},	       {"B", 1},	  {"K", 1024},	 {"KiB", 1024},
-		     {"M", 1 << 20},   {"MiB", 1 << 20},  {"G", 1 << 30}, {"GiB", 1 << 30}};
+	} units[] = {{"", 1},        {"B", 1},         {"K", 1024},    {"KiB", 1024},
+	             {"M", 1 << 20}, {"MiB", 1 << 20}, {"G", 1 << 30}, {"GiB", 1 << 30}};
 	char *end;
 	unsigned long long v;
 
@@ -191,7 +191,8 @@ static int set_value(ef_config *cfg, const key_spec *k, const char *value)
 		errno = 0;
 		v = strtoul(value, &end, 10);
 		if (errno || *end || end == value || v > 100000 || value[0] == '-') {
-			ef_error_set("'%s' is not a count (use a whole number up to 100000)", value);
+			ef_error_set("'%s' is not a count (use a whole number up to 100000)",
+			             value);
 			return EF_EINVALID;
 		}
 		*(unsigned *)(base + k->offset) = (unsigned)v;
@@ -244,15 +245,15 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 		}
 		if (ctx->seen[i]) {
 			snprintf(ctx->msg, sizeof(ctx->msg),
-				 "%s:%d: [%s] %s is set twice; keep one", ctx->file, lineno,
-				 section, name);
+			         "%s:%d: [%s] %s is set twice; keep one", ctx->file, lineno,
+			         section, name);
 			ctx->error = EF_EINVALID;
 			return 1;
 		}
 		ctx->seen[i] = true;
 		if (set_value(ctx->cfg, k, value) < 0) {
 			snprintf(ctx->msg, sizeof(ctx->msg), "%s:%d: [%s] %s: %s", ctx->file,
-				 lineno, section, name, ef_error_last());
+			         lineno, section, name, ef_error_last());
 			ctx->error = EF_EINVALID;
 		}
 		return 1;
@@ -260,17 +261,17 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 check_section:
 	if (section[0] == '\0') {
 		snprintf(ctx->msg, sizeof(ctx->msg),
-			 "%s:%d: key '%s' is outside any section; put it under one such as "
-			 "[agent]",
-			 ctx->file, lineno, name ? name : "");
+		         "%s:%d: key '%s' is outside any section; put it under one such as "
+		         "[agent]",
+		         ctx->file, lineno, name ? name : "");
 	} else if (!known_section(section) || (ctx->policy_only && strcmp(section, "policy"))) {
 		snprintf(ctx->msg, sizeof(ctx->msg),
-			 "%s:%d: unknown section [%s] (known: agent, source, trust, engine, "
-			 "switch, deploy, policy)",
-			 ctx->file, lineno, section);
+		         "%s:%d: unknown section [%s] (known: agent, source, trust, engine, "
+		         "switch, deploy, policy)",
+		         ctx->file, lineno, section);
 	} else if (name) {
 		snprintf(ctx->msg, sizeof(ctx->msg), "%s:%d: [%s] unknown key '%s'", ctx->file,
-			 lineno, section, name);
+		         lineno, section, name);
 	} else {
 		return 1;
 	}
@@ -314,36 +315,37 @@ static int validate(ef_config *cfg, parse_ctx *ctx)
 	for (size_t i = 0; i < NKEYS; i++) {
 		if (keys[i].required && !ctx->seen[i]) {
 			ef_error_set("%s: [%s] %s is required but missing", ctx->file,
-				     keys[i].section, keys[i].key);
+			             keys[i].section, keys[i].key);
 			return EF_EINVALID;
 		}
 	}
 	if (strncmp(cfg->url, "https://", 8) != 0) {
 		if (strncmp(cfg->url, "http://", 7) == 0) {
 			if (!cfg->allow_insecure_http) {
-				ef_error_set("%s: [source] url: plain http:// is refused (anyone on "
-					     "the path can change what you deploy); use https:// or "
-					     "set allow_insecure_http = true",
-					     ctx->file);
+				ef_error_set(
+				        "%s: [source] url: plain http:// is refused (anyone on "
+				        "the path can change what you deploy); use https:// or "
+				        "set allow_insecure_http = true",
+				        ctx->file);
 				return EF_EINVALID;
 			}
 		} else {
 			ef_error_set("%s: [source] url: '%s' is not an https:// URL", ctx->file,
-				     cfg->url);
+			             cfg->url);
 			return EF_EINVALID;
 		}
 	}
 	if (cfg->path_in_repo[0] == '/' || strstr(cfg->path_in_repo, "..")) {
 		ef_error_set("%s: [source] path: '%s' must be relative to the repository root and "
-			     "must not contain '..'",
-			     ctx->file, cfg->path_in_repo);
+		             "must not contain '..'",
+		             ctx->file, cfg->path_in_repo);
 		return EF_EINVALID;
 	}
 	if (strcmp(cfg->switch_backend, "proxy") && strcmp(cfg->switch_backend, "nftables") &&
 	    strcmp(cfg->switch_backend, "hook")) {
 		ef_error_set("%s: [switch] backend: unknown backend '%s' (use proxy, nftables or "
-			     "hook)",
-			     ctx->file, cfg->switch_backend);
+		             "hook)",
+		             ctx->file, cfg->switch_backend);
 		return EF_EINVALID;
 	}
 	if (!strcmp(cfg->switch_backend, "hook") && !cfg->switch_hook) {
@@ -352,7 +354,7 @@ static int validate(ef_config *cfg, parse_ctx *ctx)
 	}
 	if (strncmp(cfg->engine_endpoint, "unix://", 7) != 0) {
 		ef_error_set("%s: [engine] endpoint: '%s' is not a unix:// socket path", ctx->file,
-			     cfg->engine_endpoint);
+		             cfg->engine_endpoint);
 		return EF_EINVALID;
 	}
 	if (cfg->interval_ms < 1000) {
@@ -361,8 +363,8 @@ static int validate(ef_config *cfg, parse_ctx *ctx)
 	}
 	if (!cfg->insecure_skip_verify && !cfg->allowed_signers && !cfg->openpgp_keys) {
 		ef_error_set("%s: [trust] no trusted keys: set allowed_signers and/or openpgp_keys "
-			     "(or, for tests only, insecure_skip_verify = true)",
-			     ctx->file);
+		             "(or, for tests only, insecure_skip_verify = true)",
+		             ctx->file);
 		return EF_EINVALID;
 	}
 	return 0;
@@ -396,8 +398,8 @@ static int parse_file(ef_config *cfg, const char *path, bool policy_only)
 	}
 	if (rc != 0) {
 		ef_error_set("%s:%d: syntax error (expected [section], key = value, or a ; "
-			     "comment)",
-			     path, rc);
+		             "comment)",
+		             path, rc);
 		return EF_EINVALID;
 	}
 	return policy_only ? 0 : validate(cfg, &ctx);

@@ -57,5 +57,5 @@ void ef_log_hook_libgit2(void)
 {
 	if (ef_log_threshold >= EF_LOG_DEBUG)
 		git_trace_set(ef_log_threshold >= EF_LOG_TRACE ? GIT_TRACE_TRACE : GIT_TRACE_DEBUG,
-			      trace_to_log);
+		              trace_to_log);
 }

@@ -10,13 +10,13 @@
 
 /* The device-side policy ([policy]); the repository cannot override it. */
 typedef struct {
-	char **registries;        /* allowed registry hosts; NULL = any */
-	bool allow_tags;          /* images by tag instead of digest */
+	char **registries; /* allowed registry hosts; NULL = any */
+	bool allow_tags;   /* images by tag instead of digest */
 	bool allow_privileged;
-	bool allow_host_namespaces; /* network_mode/pid/ipc: host */
+	bool allow_host_namespaces;  /* network_mode/pid/ipc: host */
 	char **allowed_capabilities; /* cap_add entries allowed */
 	bool allow_devices;
-	char **bind_mounts;       /* host path prefixes a bind mount may use */
+	char **bind_mounts; /* host path prefixes a bind mount may use */
 } ef_policy;
 
 typedef struct {

@@ -7,13 +7,13 @@
 /* Return codes. 0 is success; every failure is negative. */
 enum {
 	EF_OK = 0,
-	EF_ERROR = -1,      /* generic failure; the message says what */
-	EF_ENOTFOUND = -3,  /* a thing looked up does not exist */
-	EF_EINVALID = -4,   /* outside input is malformed (config, manifest, reply) */
-	EF_EREJECTED = -5,  /* refused by trust or policy */
-	EF_EAGAIN = -6,     /* transient: retry later with backoff */
-	EF_ETOOBIG = -7,    /* a cap was reached */
-	EF_ETIMEOUT = -8,   /* a deadline passed */
+	EF_ERROR = -1,        /* generic failure; the message says what */
+	EF_ENOTFOUND = -3,    /* a thing looked up does not exist */
+	EF_EINVALID = -4,     /* outside input is malformed (config, manifest, reply) */
+	EF_EREJECTED = -5,    /* refused by trust or policy */
+	EF_EAGAIN = -6,       /* transient: retry later with backoff */
+	EF_ETOOBIG = -7,      /* a cap was reached */
+	EF_ETIMEOUT = -8,     /* a deadline passed */
 	EF_EUNREACHABLE = -9, /* source or engine cannot be reached */
 	EF_ENOMEM = -10,
 };

@@ -16,7 +16,7 @@ void ef_fault_point(const char *name);
 bool ef_fault_errno(const char *name, int err);
 extern const char *const ef_fault_points[];
 #else
-#define ef_fault_point(name) ((void)0)
+#define ef_fault_point(name)      ((void)0)
 #define ef_fault_errno(name, err) false
 #endif
 

@@ -7,12 +7,18 @@
 #ifndef EDGEFLIP_LOG_H
 #define EDGEFLIP_LOG_H
 
-typedef enum { EF_LOG_ERROR = 0, EF_LOG_WARN, EF_LOG_INFO, EF_LOG_DEBUG, EF_LOG_TRACE } ef_log_level;
+typedef enum {
+	EF_LOG_ERROR = 0,
+	EF_LOG_WARN,
+	EF_LOG_INFO,
+	EF_LOG_DEBUG,
+	EF_LOG_TRACE
+} ef_log_level;
 
 extern ef_log_level ef_log_threshold;
 
 void ef_log_write(ef_log_level level, const char *event, const char *fields_fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 /* "error" | "warn" | "info" | "debug" | "trace"; returns 0 or EF_EINVALID. */
 int ef_log_parse_level(ef_log_level *out, const char *name);
 /* Routes libgit2's traces into the sink at debug/trace level. */

@@ -10,10 +10,10 @@
 #define EF_MANIFEST_FILE "compose.json"
 
 typedef struct {
-	char *host_ip;           /* NULL: all addresses */
-	uint16_t host_port;      /* 0: not published */
+	char *host_ip;      /* NULL: all addresses */
+	uint16_t host_port; /* 0: not published */
 	uint16_t container_port;
-	char protocol[4];        /* "tcp" or "udp" */
+	char protocol[4]; /* "tcp" or "udp" */
 } ef_port;
 
 typedef enum { EF_MOUNT_BIND, EF_MOUNT_VOLUME, EF_MOUNT_TMPFS } ef_mount_type;
@@ -30,18 +30,18 @@ typedef enum { EF_PROBE_NONE = 0, EF_PROBE_HTTP, EF_PROBE_TCP, EF_PROBE_EXEC } e
 /* Health settings, from Compose `healthcheck` and `x-edgeflip.health`. */
 typedef struct {
 	ef_probe_kind kind;
-	char **exec_argv;        /* EF_PROBE_EXEC: argv, or {"/bin/sh","-c",cmd} for CMD-SHELL */
-	char *http_path;         /* EF_PROBE_HTTP, default "/" */
-	int http_status;         /* expected; 0 = any 2xx/3xx */
-	uint16_t port;           /* container port probed (HTTP/TCP); 0 = first published */
-	uint64_t interval_ms;    /* Compose defaults: 30s */
-	uint64_t timeout_ms;     /* 30s */
-	uint64_t start_period_ms;/* 0 */
-	unsigned retries;        /* 3 */
+	char **exec_argv;         /* EF_PROBE_EXEC: argv, or {"/bin/sh","-c",cmd} for CMD-SHELL */
+	char *http_path;          /* EF_PROBE_HTTP, default "/" */
+	int http_status;          /* expected; 0 = any 2xx/3xx */
+	uint16_t port;            /* container port probed (HTTP/TCP); 0 = first published */
+	uint64_t interval_ms;     /* Compose defaults: 30s */
+	uint64_t timeout_ms;      /* 30s */
+	uint64_t start_period_ms; /* 0 */
+	unsigned retries;         /* 3 */
 } ef_health;
 
 typedef enum {
-	EF_STRATEGY_AUTO = 0,   /* bluegreen when the service publishes ports, else handover */
+	EF_STRATEGY_AUTO = 0, /* bluegreen when the service publishes ports, else handover */
 	EF_STRATEGY_BLUEGREEN,
 	EF_STRATEGY_HANDOVER,
 	EF_STRATEGY_RECREATE,
@@ -49,34 +49,34 @@ typedef enum {
 
 typedef struct {
 	char *name;
-	char *image;             /* as written: repo[:tag][@sha256:...] */
-	char **command;          /* argv or NULL */
+	char *image;    /* as written: repo[:tag][@sha256:...] */
+	char **command; /* argv or NULL */
 	char **entrypoint;
-	char **environment;      /* "KEY=VALUE", sorted by key */
+	char **environment; /* "KEY=VALUE", sorted by key */
 	ef_port *ports;
 	size_t nports;
 	ef_mount *volumes;
 	size_t nvolumes;
-	char *restart;           /* "no" | "always" | "on-failure[:N]" | "unless-stopped" */
-	char **labels;           /* "key=value", sorted */
+	char *restart; /* "no" | "always" | "on-failure[:N]" | "unless-stopped" */
+	char **labels; /* "key=value", sorted */
 	char *user;
 	char *working_dir;
-	int64_t mem_limit;       /* bytes; 0 = none */
+	int64_t mem_limit; /* bytes; 0 = none */
 	bool privileged;
-	char *network_mode;      /* NULL | "bridge" | "host" | "none" */
-	char *pid;               /* NULL | "host" */
-	char *ipc;               /* NULL | "host" | "private" | "shareable" */
+	char *network_mode; /* NULL | "bridge" | "host" | "none" */
+	char *pid;          /* NULL | "host" */
+	char *ipc;          /* NULL | "host" | "private" | "shareable" */
 	char **cap_add;
 	char **cap_drop;
-	char **devices;          /* "/dev/x[:/dev/y[:rwm]]" */
+	char **devices; /* "/dev/x[:/dev/y[:rwm]]" */
 	bool read_only;
 	ef_health health;
-	ef_strategy strategy;    /* x-edgeflip.strategy */
-	char spec_hash[65];      /* sha256 hex over the canonical form of everything above */
+	ef_strategy strategy; /* x-edgeflip.strategy */
+	char spec_hash[65];   /* sha256 hex over the canonical form of everything above */
 } ef_service;
 
 typedef struct {
-	ef_service *services;    /* sorted by name */
+	ef_service *services; /* sorted by name */
 	size_t nservices;
 } ef_manifest;
 

@@ -16,12 +16,12 @@ typedef struct ef_source ef_source;
 typedef struct {
 	const char *url;
 	const char *branch;
-	const char *ca_file;     /* NULL: the system bundle */
-	const char *token_file;  /* NULL: no auth; the token is never logged */
+	const char *ca_file;    /* NULL: the system bundle */
+	const char *token_file; /* NULL: no auth; the token is never logged */
 	bool allow_insecure_http;
-	uint64_t timeout_ms;     /* deadline for one poll or one fetch */
-	uint64_t max_fetch_bytes;/* a fetch that receives more is aborted */
-	const char *cache_dir;   /* the bare repository, e.g. STATE_DIR/cache.git */
+	uint64_t timeout_ms;      /* deadline for one poll or one fetch */
+	uint64_t max_fetch_bytes; /* a fetch that receives more is aborted */
+	const char *cache_dir;    /* the bare repository, e.g. STATE_DIR/cache.git */
 } ef_source_opts;
 
 /* Opens (or creates) the cache repository and the one remote kept for the
@@ -41,7 +41,7 @@ int ef_source_resolve(ef_source *s, char out[EF_OID_HEX], const char *rev);
 int ef_source_read_commit(ef_source *s, ef_buf *out, const char *commit, size_t cap);
 /* The blob at `path` in the tree of `commit`; EF_ENOTFOUND when absent. */
 int ef_source_read_file(ef_source *s, ef_buf *out, const char *commit, const char *path,
-			size_t cap);
+                        size_t cap);
 /* *out = true when `commit` equals `ancestor` or descends from it. */
 int ef_source_descends(ef_source *s, bool *out, const char *commit, const char *ancestor);
 /* Wire and disk counters since ef_source_new (for benchmarks and status). */

@@ -15,11 +15,12 @@ int ef_trust_load(ef_trust **out, const char *allowed_signers, const char *openp
 void ef_trust_free(ef_trust *t);
 
 typedef struct {
-	int verdict;         /* 0 = good; EF_EREJECTED otherwise */
-	char format[8];      /* "ssh" | "openpgp" | "" (unsigned) */
-	char signer[256];    /* SSH principal or OpenPGP primary fingerprint (hex, upper) */
-	char key[160];       /* SSH "SHA256:<base64>" key fingerprint, or the signing (sub)key fingerprint */
-	char reason[512];    /* why rejected, or "good signature" */
+	int verdict;      /* 0 = good; EF_EREJECTED otherwise */
+	char format[8];   /* "ssh" | "openpgp" | "" (unsigned) */
+	char signer[256]; /* SSH principal or OpenPGP primary fingerprint (hex, upper) */
+	char key[160]; /* SSH "SHA256:<base64>" key fingerprint, or the signing (sub)key fingerprint
+	                */
+	char reason[512]; /* why rejected, or "good signature" */
 } ef_verify_result;
 
 /* Verifies one raw commit object (`git cat-file commit` bytes). `now` is the
@@ -27,6 +28,6 @@ typedef struct {
  * committer time. Returns 0 for a good signature by a trusted key; otherwise
  * EF_EREJECTED (or EF_EINVALID for a malformed object) with out->reason set. */
 int ef_verify_commit(ef_verify_result *out, const ef_trust *t, const char *raw, size_t len,
-		     int64_t now);
+                     int64_t now);
 
 #endif

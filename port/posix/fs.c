@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -70,18 +71,16 @@ int ef_fs_write_atomic(const char *path, const void *data, size_t len)
 		goto fail;
 	return 0;
 
-fail_close:
-	{
-		int saved = errno;
-		close(fd);
-		errno = saved;
-	}
-fail_unlink:
-	{
-		int saved = errno;
-		unlink(tmp);
-		errno = saved;
-	}
+fail_close : {
+	int saved = errno;
+	close(fd);
+	errno = saved;
+}
+fail_unlink : {
+	int saved = errno;
+	unlink(tmp);
+	errno = saved;
+}
 fail:
 	ef_error_set("cannot write %s: %s", path, strerror(errno));
 	return EF_ERROR;
@@ -136,4 +135,34 @@ int ef_fs_remove_tree(const char *path)
 		return EF_ERROR;
 	}
 	return 0;
+}
+
+int ef_fs_lock(int *out_fd, const char *path, unsigned wait_ms)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd < 0) {
+		ef_error_set("cannot open lock %s: %s", path, strerror(errno));
+		return EF_ERROR;
+	}
+	for (unsigned waited = 0;; waited += 100) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			break;
+		if (errno != EWOULDBLOCK || waited >= wait_ms) {
+			ef_error_set("%s is held by another edgeflip process (the daemon is "
+			             "mid-pass?); try again",
+			             path);
+			close(fd);
+			return EF_EAGAIN;
+		}
+		usleep(100000);
+	}
+	*out_fd = fd;
+	return 0;
+}
+
+void ef_fs_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd);
 }

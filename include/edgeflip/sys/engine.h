@@ -31,14 +31,14 @@ typedef struct {
 	char id[65];
 	char *name;
 	char *image;
-	char *service;    /* labels; NULL when absent */
+	char *service; /* labels; NULL when absent */
 	char *slot;
 	char *revision;
 	char *spec;
 	ef_cstate state;
 	int exit_code;
 	unsigned restart_count;
-	char *health;     /* engine's own healthcheck status, NULL if none */
+	char *health; /* engine's own healthcheck status, NULL if none */
 	/* published ports (inspect only): host_port per container port */
 	ef_port *ports;
 	size_t nports;
@@ -55,7 +55,7 @@ void ef_container_list_dispose(ef_container_list *l);
 
 /* What to create: the service as written, plus what the deploy decides. */
 typedef struct {
-	const char *name;           /* container name, e.g. "edgeflip-web-green" */
+	const char *name; /* container name, e.g. "edgeflip-web-green" */
 	const ef_service *service;
 	const char *slot;
 	const char *revision;
@@ -88,7 +88,7 @@ struct ef_engine_ops {
 	int (*inspect)(ef_engine *e, ef_container *out, const char *id);
 	/* Optional (may be NULL): runs argv in the container, *exit_code set. */
 	int (*exec)(ef_engine *e, int *exit_code, const char *id, char *const argv[],
-		    uint64_t timeout_ms);
+	            uint64_t timeout_ms);
 	void (*close)(ef_engine *e);
 };
 
@@ -101,7 +101,7 @@ struct ef_engine {
 extern const struct ef_engine_ops *const ef_engine_backends[];
 /* Opens the backend named `backend` ("docker-api"). */
 int ef_engine_open(ef_engine **out, const char *backend, const char *endpoint,
-		   const ef_engine_opts *opts);
+                   const ef_engine_opts *opts);
 void ef_engine_close(ef_engine *e);
 
 #endif

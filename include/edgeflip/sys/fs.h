@@ -16,4 +16,9 @@ int ef_fs_set_aside(char *out, size_t n, const char *path);
 /* Removes a directory tree. */
 int ef_fs_remove_tree(const char *path);
 
+/* Takes an exclusive lock on `path` (created if missing), waiting up to
+ * `wait_ms`. *out_fd keeps it; ef_fs_unlock releases. EF_EAGAIN when busy. */
+int ef_fs_lock(int *out_fd, const char *path, unsigned wait_ms);
+void ef_fs_unlock(int fd);
+
 #endif

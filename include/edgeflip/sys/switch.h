@@ -11,18 +11,18 @@ typedef struct ef_switch ef_switch;
 
 /* One public port and where its traffic goes now. */
 typedef struct {
-	char protocol[4];       /* "tcp" | "udp" */
-	char *listen_addr;      /* e.g. "0.0.0.0" */
-	uint16_t listen_port;   /* the public port from compose.json */
-	char *target_addr;      /* e.g. "127.0.0.1" */
-	uint16_t target_port;   /* the active slot's internal port */
-	char *service;          /* for logs */
+	char protocol[4];     /* "tcp" | "udp" */
+	char *listen_addr;    /* e.g. "0.0.0.0" */
+	uint16_t listen_port; /* the public port from compose.json */
+	char *target_addr;    /* e.g. "127.0.0.1" */
+	uint16_t target_port; /* the active slot's internal port */
+	char *service;        /* for logs */
 } ef_route;
 
 typedef struct {
-	const char *state_dir;  /* where the backend keeps its files */
-	const char *hook;       /* [switch] hook command (hook backend) */
-	const char *self_exe;   /* path of the edgeflip executable (proxy backend) */
+	const char *state_dir; /* where the backend keeps its files */
+	const char *hook;      /* [switch] hook command (hook backend) */
+	const char *self_exe;  /* path of the edgeflip executable (proxy backend) */
 } ef_switch_opts;
 
 struct ef_switch_ops {

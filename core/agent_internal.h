@@ -1,0 +1,36 @@
+/* Private to core/agent.c and core/deploy.c. */
+#ifndef EDGEFLIP_AGENT_INTERNAL_H
+#define EDGEFLIP_AGENT_INTERNAL_H
+
+#include "edgeflip/agent.h"
+#include "edgeflip/manifest.h"
+#include "edgeflip/plan.h"
+#include "edgeflip/source.h"
+#include "edgeflip/sys/engine.h"
+#include "edgeflip/sys/switch.h"
+
+struct ef_agent {
+	const ef_config *cfg;
+	char *self_exe;
+	ef_source *src;
+	ef_engine *engine;
+	ef_switch *sw;
+	ef_trust *trust;
+	ef_state st;
+	char cache_dir[4096];
+};
+
+/* Opens what a pass needs, on first use. */
+int ef_agent_engine(ef_agent *a);
+int ef_agent_switch(ef_agent *a);
+int ef_agent_save(ef_agent *a);
+
+/* Runs `plan` towards `target` (deploy.c). `m` must outlive the call. */
+int ef_deploy_run(ef_agent *a, const ef_manifest *m, const ef_plan *plan, const char *target,
+		  const char *signer);
+/* Undoes or finishes an interrupted deploy from the journal (deploy.c). */
+int ef_deploy_recover(ef_agent *a);
+/* Routes for the services the journal says are active. */
+int ef_deploy_routes(ef_route **out, size_t *n, const ef_state_service *svcs, size_t nsvcs);
+
+#endif

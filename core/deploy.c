@@ -1,0 +1,651 @@
+/* The deploy state machine: PULL -> STAGE -> HEALTH -> FLIP -> SOAK -> COMMIT,
+ * any failure -> ROLLBACK. Every phase change is journaled before it is acted
+ * on, so that recovery after a crash can finish or undo the deploy.
+ *
+ * During a deploy the journal keeps the running set in `services` untouched
+ * and lists the new containers in `staged`. Undo = flip routes back to
+ * `services`, start their containers if they were stopped, remove `staged`.
+ * COMMIT swaps in one journal write: `services` becomes the new set and
+ * `staged` the old containers to retire. */
+#include "agent_internal.h"
+#include "edgeflip/buf.h"
+#include "edgeflip/error.h"
+#include "edgeflip/fault.h"
+#include "edgeflip/health.h"
+#include "edgeflip/log.h"
+#include "edgeflip/sys/clock.h"
+#include "edgeflip/sys/net.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *other_slot(const char *slot)
+{
+	return slot && strcmp(slot, "blue") == 0 ? "green" : "blue";
+}
+
+static bool publishes(const ef_service *s)
+{
+	for (size_t i = 0; i < s->nports; i++)
+		if (s->ports[i].host_port)
+			return true;
+	return false;
+}
+
+static ef_strategy strategy_of(const ef_service *s)
+{
+	if (s->strategy != EF_STRATEGY_AUTO)
+		return s->strategy;
+	/* Exclusive resources cannot exist twice. */
+	if (s->devices || (s->network_mode && strcmp(s->network_mode, "host") == 0))
+		return EF_STRATEGY_RECREATE;
+	return publishes(s) ? EF_STRATEGY_BLUEGREEN : EF_STRATEGY_HANDOVER;
+}
+
+static const char *strategy_name(ef_strategy s)
+{
+	static const char *const names[] = {"auto", "bluegreen", "handover", "recreate"};
+
+	return names[s];
+}
+
+/* Route strings in the journal: "tcp 0.0.0.0 8080 127.0.0.1 41001". */
+static int route_parse(ef_route *r, const char *s, const char *service)
+{
+	char proto[4], laddr[64], taddr[64];
+	unsigned short lport, tport;
+
+	memset(r, 0, sizeof(*r));
+	if (sscanf(s, "%3s %63s %hu %63s %hu", proto, laddr, &lport, taddr, &tport) != 5) {
+		ef_error_set("journal: bad route '%s' for service %s", s, service);
+		return EF_EINVALID;
+	}
+	snprintf(r->protocol, sizeof(r->protocol), "%s", proto);
+	r->listen_addr = strdup(laddr);
+	r->listen_port = lport;
+	r->target_addr = strdup(taddr);
+	r->target_port = tport;
+	r->service = strdup(service);
+	return 0;
+}
+
+int ef_deploy_routes(ef_route **out, size_t *n, const ef_state_service *svcs, size_t nsvcs)
+{
+	ef_route *routes = NULL;
+	size_t count = 0;
+	int error = 0;
+
+	for (size_t i = 0; i < nsvcs && error == 0; i++) {
+		for (size_t j = 0; svcs[i].public_ports && svcs[i].public_ports[j]; j++) {
+			ef_route *v = realloc(routes, (count + 1) * sizeof(*v));
+			if (!v) {
+				error = EF_ENOMEM;
+				break;
+			}
+			routes = v;
+			error = route_parse(&routes[count], svcs[i].public_ports[j], svcs[i].name);
+			if (error == 0)
+				count++;
+		}
+	}
+	if (error < 0) {
+		ef_routes_free(routes, count);
+		return error;
+	}
+	*out = routes;
+	*n = count;
+	return 0;
+}
+
+typedef struct {
+	ef_agent *a;
+	const ef_manifest *m;
+	const ef_plan *plan;
+	const char *target;
+	bool repair_only; /* target is the running revision: no flip, no soak */
+	bool flipped;
+	ef_health_target *health;
+	size_t nhealth;
+	ef_port *ports; /* scratch for create requests */
+} deploy;
+
+static int journal(deploy *d, ef_phase phase)
+{
+	int error;
+
+	d->a->st.phase = phase;
+	if ((error = ef_agent_save(d->a)) < 0)
+		ef_error_prefix("cannot journal phase %s", ef_phase_name(phase));
+	ef_fault_point("after-journal");
+	return error;
+}
+
+static bool needs_new_container(const ef_action *act)
+{
+	return act->kind == EF_ACT_CREATE || act->kind == EF_ACT_REPLACE ||
+	       (act->kind == EF_ACT_REPAIR && !act->old_id);
+}
+
+static int pull_all(deploy *d)
+{
+	ef_engine *e = d->a->engine;
+
+	for (size_t i = 0; i < d->plan->count; i++) {
+		const ef_action *act = &d->plan->actions[i];
+		int error;
+
+		if (!needs_new_container(act))
+			continue;
+		ef_info("pull", "service=%s image=%s", act->service, act->spec->image);
+		ef_fault_point("during-pull");
+		if ((error = e->ops->pull(e, act->spec->image)) < 0) {
+			ef_error_prefix("service %s: cannot pull %s", act->service,
+			                act->spec->image);
+			return error;
+		}
+	}
+	return 0;
+}
+
+/* Blue/green: the container publishes each port on a free loopback port; the
+ * switch routes the public port there. Other strategies: ports as written. */
+static int stage_ports(deploy *d, ef_state_service *rec, const ef_service *s, ef_strategy st,
+                       const char *public_address)
+{
+	free(d->ports);
+	d->ports = NULL;
+	if (st != EF_STRATEGY_BLUEGREEN || !s->nports)
+		return 0;
+	d->ports = calloc(s->nports, sizeof(*d->ports));
+	if (!d->ports)
+		return EF_ENOMEM;
+	for (size_t i = 0; i < s->nports; i++) {
+		ef_port *p = &d->ports[i];
+		uint16_t internal;
+		char line[200];
+		int error;
+
+		*p = s->ports[i];
+		p->host_ip = "127.0.0.1";
+		if (!s->ports[i].host_port) {
+			p->host_port = 0;
+			continue;
+		}
+		if ((error = ef_net_free_port(&internal, strcmp(p->protocol, "udp") == 0)) < 0)
+			return error;
+		p->host_port = internal;
+		snprintf(line, sizeof(line), "%s %s %u 127.0.0.1 %u", s->ports[i].protocol,
+		         s->ports[i].host_ip ? s->ports[i].host_ip : public_address,
+		         s->ports[i].host_port, internal);
+		if ((error = ef_strv_push(&rec->public_ports, line)) < 0)
+			return error;
+	}
+	return 0;
+}
+
+static ef_state_service *find_active(ef_state *st, const char *name)
+{
+	return ef_state_find_service(st, name);
+}
+
+static int stage_one(deploy *d, const ef_action *act)
+{
+	ef_agent *a = d->a;
+	ef_engine *e = a->engine;
+	const ef_service *s = act->spec;
+	ef_strategy strat = strategy_of(s);
+	ef_state_service rec, *v;
+	ef_create_req req;
+	char name[160], id[65];
+	const char *slot = other_slot(act->old_slot);
+	int error;
+
+	memset(&rec, 0, sizeof(rec));
+	snprintf(name, sizeof(name), "edgeflip-%s-%s", s->name, slot);
+	/* A leftover of an interrupted deploy may hold the name. */
+	error = e->ops->remove(e, name);
+	if (error < 0 && error != EF_ENOTFOUND)
+		return error;
+	rec.name = strdup(s->name);
+	rec.spec_hash = strdup(s->spec_hash);
+	rec.image = strdup(s->image);
+	rec.slot = strdup(slot);
+	if ((error = stage_ports(d, &rec, s, strat, a->cfg->public_address)) < 0)
+		goto out;
+
+	memset(&req, 0, sizeof(req));
+	req.name = name;
+	req.service = s;
+	req.slot = slot;
+	req.revision = d->target;
+	if (d->ports) {
+		req.ports = d->ports;
+		req.nports = s->nports;
+	}
+	if ((error = e->ops->create(e, id, &req)) < 0) {
+		ef_error_prefix("service %s: cannot create container", s->name);
+		goto out;
+	}
+	rec.container_id = strdup(id);
+	/* Journal the new container before it runs, so a crash cannot leave it
+	 * unknown. */
+	v = realloc(a->st.staged, (a->st.nstaged + 1) * sizeof(*v));
+	if (!v) {
+		error = EF_ENOMEM;
+		goto out;
+	}
+	a->st.staged = v;
+	a->st.staged[a->st.nstaged++] = rec;
+	memset(&rec, 0, sizeof(rec)); /* now owned by the journal */
+	if ((error = ef_agent_save(a)) < 0)
+		goto out;
+	ef_fault_point("after-create");
+
+	/* Recreate: the old container holds exclusive resources; stop it first
+	 * (it stays, stopped, until commit, so that a failure can restart it). */
+	if (strat == EF_STRATEGY_RECREATE && act->old_id) {
+		ef_info("stop-old", "service=%s container=%.12s strategy=recreate", s->name,
+		        act->old_id);
+		if ((error = e->ops->stop(e, act->old_id, a->cfg->stop_timeout_ms / 1000)) < 0)
+			goto out;
+	}
+	if ((error = e->ops->start(e, id)) < 0) {
+		ef_error_prefix("service %s: cannot start container", s->name);
+		goto out;
+	}
+	ef_info("started", "service=%s container=%.12s slot=%s strategy=%s reason=\"%s\"", s->name,
+	        id, slot, strategy_name(strat), act->reason);
+out:
+	ef_state_service_dispose(&rec);
+	return error;
+}
+
+static int stage_all(deploy *d)
+{
+	ef_engine *e = d->a->engine;
+	int error;
+
+	for (size_t i = 0; i < d->plan->count; i++) {
+		const ef_action *act = &d->plan->actions[i];
+
+		if (act->kind == EF_ACT_REPAIR && act->old_id) {
+			ef_info("repair", "service=%s container=%.12s reason=\"%s\"", act->service,
+			        act->old_id, act->reason);
+			if ((error = e->ops->start(e, act->old_id)) < 0)
+				return error;
+			continue;
+		}
+		if (!needs_new_container(act))
+			continue;
+		if ((error = stage_one(d, act)) < 0)
+			return error;
+	}
+	return 0;
+}
+
+static int wait_healthy(deploy *d)
+{
+	ef_agent *a = d->a;
+	ef_health_target *failed = NULL;
+	int error;
+
+	d->health = calloc(a->st.nstaged + 1, sizeof(*d->health));
+	if (!d->health)
+		return EF_ENOMEM;
+	for (size_t i = 0; i < a->st.nstaged; i++) {
+		const ef_service *s = ef_manifest_find(d->m, a->st.staged[i].name);
+		if ((error = ef_health_init(&d->health[i], a->engine, s,
+		                            a->st.staged[i].container_id)) < 0)
+			return error;
+		d->nhealth++;
+	}
+	error = ef_health_wait(d->health, d->nhealth, a->engine, a->cfg->health_timeout_ms,
+	                       &failed);
+	return error;
+}
+
+/* The new set: kept services, then the staged ones, minus removed ones. */
+static int new_service_set(deploy *d, ef_state_service **out, size_t *n)
+{
+	ef_state *st = &d->a->st;
+	ef_state_service *v = calloc(d->m->nservices + 1, sizeof(*v));
+	size_t count = 0;
+	int error = 0;
+
+	if (!v)
+		return EF_ENOMEM;
+	for (size_t i = 0; i < d->m->nservices && error == 0; i++) {
+		const char *name = d->m->services[i].name;
+		const ef_state_service *src = NULL;
+
+		for (size_t j = 0; j < st->nstaged; j++)
+			if (strcmp(st->staged[j].name, name) == 0)
+				src = &st->staged[j];
+		if (!src)
+			src = find_active(st, name);
+		if (!src) {
+			/* Running, but the journal did not know it (rebuilt journal). */
+			for (size_t j = 0; j < d->plan->count; j++) {
+				const ef_action *act = &d->plan->actions[j];
+				if (strcmp(act->service, name) == 0 && act->old_id) {
+					v[count].name = strdup(name);
+					v[count].container_id = strdup(act->old_id);
+					v[count].spec_hash = strdup(act->spec->spec_hash);
+					v[count].image = strdup(act->spec->image);
+					v[count].slot =
+					        strdup(act->old_slot ? act->old_slot : "blue");
+					count++;
+				}
+			}
+			continue;
+		}
+		error = ef_state_service_copy(&v[count++], src);
+	}
+	if (error < 0) {
+		ef_state_clear_services(&v, &count);
+		return error;
+	}
+	*out = v;
+	*n = count;
+	return 0;
+}
+
+static int apply_routes(ef_agent *a, const ef_state_service *svcs, size_t n, bool must)
+{
+	ef_route *routes = NULL;
+	size_t nroutes = 0;
+	int error;
+
+	if ((error = ef_deploy_routes(&routes, &nroutes, svcs, n)) < 0)
+		return error;
+	if (nroutes == 0 && !a->sw && !must) {
+		ef_routes_free(routes, nroutes);
+		return 0;
+	}
+	if ((error = ef_agent_switch(a)) == 0)
+		error = a->sw->ops->apply(a->sw, routes, nroutes);
+	ef_routes_free(routes, nroutes);
+	return error;
+}
+
+static int flip(deploy *d)
+{
+	ef_agent *a = d->a;
+	ef_state_service *next = NULL;
+	size_t nnext = 0;
+	uint64_t t0;
+	int error;
+
+	if ((error = new_service_set(d, &next, &nnext)) < 0)
+		return error;
+	ef_fault_point("before-flip");
+	t0 = ef_clock_ms();
+	error = apply_routes(a, next, nnext, false);
+	ef_state_clear_services(&next, &nnext);
+	if (error < 0)
+		return error;
+	d->flipped = true;
+	ef_fault_point("after-flip");
+	ef_info("flipped", "revision=%.12s ms=%llu", d->target,
+	        (unsigned long long)(ef_clock_ms() - t0));
+	/* Handover: the old instance stops once the new one is healthy. */
+	for (size_t i = 0; i < d->plan->count; i++) {
+		const ef_action *act = &d->plan->actions[i];
+		if (act->kind == EF_ACT_REPLACE && act->old_id &&
+		    strategy_of(act->spec) == EF_STRATEGY_HANDOVER)
+			a->engine->ops->stop(a->engine, act->old_id,
+			                     a->cfg->stop_timeout_ms / 1000);
+	}
+	return 0;
+}
+
+/* Containers of the old set that the new set no longer uses. */
+static int retire_list(deploy *d, ef_state_service *next, size_t nnext, char ***out)
+{
+	ef_state *st = &d->a->st;
+
+	for (size_t i = 0; i < st->nservices; i++) {
+		bool used = false;
+		for (size_t j = 0; j < nnext; j++)
+			if (strcmp(next[j].container_id, st->services[i].container_id) == 0)
+				used = true;
+		if (!used && ef_strv_push(out, st->services[i].container_id) < 0)
+			return EF_ENOMEM;
+	}
+	/* REMOVE actions for containers the journal did not know. */
+	for (size_t i = 0; i < d->plan->count; i++) {
+		const ef_action *act = &d->plan->actions[i];
+		if (act->kind == EF_ACT_REMOVE && act->old_id &&
+		    !ef_strv_contains(*out, act->old_id))
+			if (ef_strv_push(out, act->old_id) < 0)
+				return EF_ENOMEM;
+	}
+	return 0;
+}
+
+static void remove_containers(ef_agent *a, char *const *ids, const char *why)
+{
+	for (size_t i = 0; ids && ids[i]; i++) {
+		int error = a->engine->ops->remove(a->engine, ids[i]);
+		ef_fault_point("during-retire");
+		if (error < 0 && error != EF_ENOTFOUND)
+			ef_warn("remove-failed", "container=%.12s error=\"%s\"", ids[i],
+			        ef_error_last());
+		else
+			ef_info("removed", "container=%.12s why=%s", ids[i], why);
+	}
+}
+
+/* Finishes a commit whose journal write landed: retire what is listed. */
+static int finish_commit(ef_agent *a)
+{
+	char **ids = NULL;
+
+	for (size_t i = 0; i < a->st.nstaged; i++)
+		ef_strv_push(&ids, a->st.staged[i].container_id);
+	remove_containers(a, ids, "retired");
+	ef_strv_free(ids);
+	ef_state_clear_services(&a->st.staged, &a->st.nstaged);
+	a->st.phase = EF_PHASE_IDLE;
+	a->st.target[0] = '\0';
+	free(a->st.target_signer);
+	a->st.target_signer = NULL;
+	return ef_agent_save(a);
+}
+
+static int commit(deploy *d, const char *signer)
+{
+	ef_agent *a = d->a;
+	ef_state *st = &a->st;
+	ef_state_service *next = NULL;
+	size_t nnext = 0;
+	char **retire = NULL;
+	int error;
+
+	if ((error = new_service_set(d, &next, &nnext)) < 0)
+		return error;
+	if ((error = retire_list(d, next, nnext, &retire)) < 0)
+		goto out;
+	/* One journal write switches the running set and lists what to retire. */
+	ef_state_clear_services(&st->staged, &st->nstaged);
+	for (size_t i = 0; retire && retire[i]; i++) {
+		ef_state_service *v = realloc(st->staged, (st->nstaged + 1) * sizeof(*v));
+		if (!v) {
+			error = EF_ENOMEM;
+			goto out;
+		}
+		st->staged = v;
+		memset(&st->staged[st->nstaged], 0, sizeof(*v));
+		st->staged[st->nstaged].name = strdup("retired");
+		st->staged[st->nstaged++].container_id = strdup(retire[i]);
+	}
+	ef_state_clear_services(&st->services, &st->nservices);
+	st->services = next;
+	st->nservices = nnext;
+	next = NULL;
+	nnext = 0;
+	if (!d->repair_only) {
+		if (st->revision[0])
+			snprintf(st->previous, sizeof(st->previous), "%s", st->revision);
+		snprintf(st->revision, sizeof(st->revision), "%s", d->target);
+		free(st->signer);
+		st->signer = strdup(signer ? signer : "");
+		st->deployed_at = ef_clock_wall();
+		ef_state_add_history(st, d->target, "deployed", "healthy through soak",
+		                     a->cfg->history_size);
+	}
+	if ((error = journal(d, EF_PHASE_COMMIT)) < 0)
+		goto out;
+	error = finish_commit(a);
+out:
+	ef_strv_free(retire);
+	ef_state_clear_services(&next, &nnext);
+	return error;
+}
+
+/* Puts the journal's running set back: routes, stopped containers, and
+ * removes what was staged. Safe to run more than once. */
+static int undo(ef_agent *a)
+{
+	int error = 0, rc;
+
+	if (a->st.nstaged || a->sw)
+		if ((rc = apply_routes(a, a->st.services, a->st.nservices, false)) < 0) {
+			ef_error("flip-back-failed", "error=\"%s\"", ef_error_last());
+			error = rc;
+		}
+	for (size_t i = 0; i < a->st.nservices; i++) {
+		ef_container c;
+		memset(&c, 0, sizeof(c));
+		if (a->engine->ops->inspect(a->engine, &c, a->st.services[i].container_id) == 0 &&
+		    c.state != EF_CSTATE_RUNNING) {
+			ef_info("restart-old", "service=%s container=%.12s", a->st.services[i].name,
+			        c.id);
+			a->engine->ops->start(a->engine, c.id);
+		}
+		ef_container_dispose(&c);
+	}
+	for (size_t i = 0; i < a->st.nstaged; i++) {
+		rc = a->engine->ops->remove(a->engine, a->st.staged[i].container_id);
+		if (rc < 0 && rc != EF_ENOTFOUND)
+			error = rc;
+	}
+	ef_state_clear_services(&a->st.staged, &a->st.nstaged);
+	return error;
+}
+
+static int rollback(deploy *d, const char *why)
+{
+	ef_agent *a = d->a;
+	ef_state *st = &a->st;
+	uint64_t t0 = ef_clock_ms();
+	char reason[600];
+
+	snprintf(reason, sizeof(reason), "%s", why);
+	ef_error("rollback", "revision=%.12s reason=\"%s\"", d->target, reason);
+	journal(d, EF_PHASE_ROLLBACK);
+	undo(a);
+	ef_info("rolled-back", "revision=%.12s ms=%llu", d->target,
+	        (unsigned long long)(ef_clock_ms() - t0));
+	if (!d->repair_only) {
+		ef_state_quarantine(st, d->target, reason);
+		ef_state_add_history(st, d->target, "rolled-back", reason, a->cfg->history_size);
+		snprintf(st->last_rollback.revision, sizeof(st->last_rollback.revision), "%s",
+		         d->target);
+		free(st->last_rollback.result);
+		free(st->last_rollback.reason);
+		st->last_rollback.result = strdup("rolled-back");
+		st->last_rollback.reason = strdup(reason);
+		st->last_rollback.at = ef_clock_wall();
+	}
+	st->phase = EF_PHASE_IDLE;
+	st->target[0] = '\0';
+	ef_agent_save(a);
+	ef_error_set("%s", reason);
+	return EF_ERROR;
+}
+
+int ef_deploy_run(ef_agent *a, const ef_manifest *m, const ef_plan *plan, const char *target,
+                  const char *signer)
+{
+	ef_state *st = &a->st;
+	deploy d;
+	ef_health_target *failed = NULL;
+	int error;
+
+	memset(&d, 0, sizeof(d));
+	d.a = a;
+	d.m = m;
+	d.plan = plan;
+	d.target = target;
+	d.repair_only = strcmp(target, st->revision) == 0;
+
+	snprintf(st->target, sizeof(st->target), "%s", target);
+	free(st->target_signer);
+	st->target_signer = ef_strdup(signer);
+	ef_info("deploy", "revision=%.12s changes=%zu repair=%s", target, plan->changes,
+	        d.repair_only ? "yes" : "no");
+
+	if ((error = journal(&d, EF_PHASE_PULL)) < 0) {
+		st->phase = EF_PHASE_IDLE;
+		goto out;
+	}
+	if ((error = pull_all(&d)) < 0 || (error = journal(&d, EF_PHASE_STAGE)) < 0 ||
+	    (error = stage_all(&d)) < 0 || (error = journal(&d, EF_PHASE_HEALTH)) < 0 ||
+	    (error = wait_healthy(&d)) < 0) {
+		error = rollback(&d, ef_error_last());
+		goto out;
+	}
+	if ((error = journal(&d, EF_PHASE_FLIP)) < 0 || (error = flip(&d)) < 0) {
+		error = rollback(&d, ef_error_last());
+		goto out;
+	}
+	if (!d.repair_only && d.nhealth && a->cfg->soak_ms) {
+		if ((error = journal(&d, EF_PHASE_SOAK)) < 0) {
+			error = rollback(&d, ef_error_last());
+			goto out;
+		}
+		ef_info("soak", "revision=%.12s seconds=%llu", target,
+		        (unsigned long long)(a->cfg->soak_ms / 1000));
+		error = ef_health_watch(d.health, d.nhealth, a->engine, a->cfg->soak_ms, &failed);
+		if (error == EF_EAGAIN) {
+			/* Asked to stop during soak: the journal says SOAK; recovery
+			 * after restart undoes it and the next pass tries again. */
+			ef_warn("soak-interrupted", "revision=%.12s", target);
+			goto out;
+		}
+		if (error < 0) {
+			error = rollback(&d, ef_error_last());
+			goto out;
+		}
+	}
+	error = commit(&d, signer);
+	if (error == 0)
+		ef_info("deployed", "revision=%.12s signer=\"%s\" services=%zu", target,
+		        signer ? signer : "", st->nservices);
+out:
+	free(d.health);
+	free(d.ports);
+	return error;
+}
+
+int ef_deploy_recover(ef_agent *a)
+{
+	ef_state *st = &a->st;
+	ef_phase phase = st->phase;
+	int error;
+
+	if (phase == EF_PHASE_IDLE)
+		return 0;
+	ef_warn("recover", "phase=%s target=%.12s", ef_phase_name(phase), st->target);
+	if (phase == EF_PHASE_COMMIT)
+		return finish_commit(a);
+	/* Anything before commit is undone; the next pass tries again. */
+	error = undo(a);
+	st->phase = EF_PHASE_IDLE;
+	st->target[0] = '\0';
+	if (ef_agent_save(a) < 0 && error == 0)
+		error = EF_ERROR;
+	return error;
+}

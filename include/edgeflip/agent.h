@@ -1,0 +1,43 @@
+/* The agent: one reconcile pass (poll, fetch, verify, manifest, policy, plan,
+ * deploy), recovery after a crash, rollback on demand. */
+#ifndef EDGEFLIP_AGENT_H
+#define EDGEFLIP_AGENT_H
+
+#include "edgeflip/config.h"
+#include "edgeflip/state.h"
+#include "edgeflip/verify.h"
+
+#include <stdio.h>
+
+typedef struct ef_agent ef_agent;
+
+/* Exit codes of the CLI (documented in README and --help). */
+enum {
+	EF_EXIT_OK = 0,
+	EF_EXIT_ERROR = 1,       /* anything else */
+	EF_EXIT_USAGE = 2,       /* usage or configuration error */
+	EF_EXIT_REJECTED = 3,    /* commit rejected by trust or policy */
+	EF_EXIT_ROLLED_BACK = 4, /* deploy failed and was rolled back */
+	EF_EXIT_UNREACHABLE = 5, /* source or engine unreachable */
+};
+
+/* `self_exe` is the path of this executable (to start the proxy). Loads the
+ * journal; connects to nothing yet. */
+int ef_agent_new(ef_agent **out, const ef_config *cfg, const char *self_exe);
+void ef_agent_free(ef_agent *a);
+/* Finishes or undoes a deploy that a crash interrupted, and removes orphans. */
+int ef_agent_recover(ef_agent *a);
+/* One reconcile pass. 0: nothing to do or deployed; EF_EREJECTED; EF_ERROR
+ * (deploy failed, rolled back); EF_EUNREACHABLE/EF_ETIMEOUT (source or engine). */
+int ef_agent_pass(ef_agent *a);
+/* Prints what the next pass would do, changing nothing. */
+int ef_agent_plan(ef_agent *a, FILE *out);
+/* Verifies `rev` (NULL: the branch head) from the cache after a fetch. */
+int ef_agent_verify(ef_agent *a, ef_verify_result *out, char commit[EF_OID_HEX], const char *rev);
+/* Goes back to the previous revision now and quarantines the current one. */
+int ef_agent_rollback(ef_agent *a);
+const ef_state *ef_agent_state(const ef_agent *a);
+/* Maps a return code of the functions above to an exit code. */
+int ef_agent_exit_code(int error);
+
+#endif
