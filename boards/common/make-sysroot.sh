@@ -1,0 +1,214 @@
+#!/bin/sh
+# make-sysroot.sh ARCH DIR — build a cross sysroot for ARCH (arm64 or armhf) in DIR
+# from Debian's binary packages: `apt-get download` + `dpkg-deb -x`.
+#
+# It never installs target packages on this machine (a multiarch install of
+# libgit2-dev:arm64 would remove the host's libgit2-dev). apt runs with a
+# private sources file, package lists, cache and an empty dpkg status under
+# DIR/.apt, and with APT::Architecture set to the target, so the machine's apt
+# and dpkg setup is left as it is.
+#
+# The result is cached: when DIR/.edgeflip-sysroot matches this script's
+# package set, nothing is done. Delete DIR to start again.
+#
+# Environment:
+#   EF_DEBIAN_SUITE    default: this machine's codename (bookworm)
+#   EF_DEBIAN_MIRROR   default: http://deb.debian.org/debian
+#   EF_DEBIAN_SECURITY set to 1 to add the $SUITE-security suite
+#   EF_SYSROOT_EXTRA   more packages to put in (space separated)
+#   EF_NO_APT_INSTALL  set to 1 to never apt-get install host tools
+# Word splitting of package lists is intended here.
+# shellcheck disable=SC2086,SC2116,SC1091
+set -eu
+
+usage() {
+	echo "usage: $0 arm64|armhf DIR" >&2
+	exit 2
+}
+[ $# -eq 2 ] || usage
+ARCH=$1
+DIR=$2
+case "$ARCH" in
+arm64 | aarch64)
+	ARCH=arm64
+	TRIPLET=aarch64-linux-gnu
+	QEMU=qemu-aarch64-static
+	;;
+armhf | armv7 | arm)
+	ARCH=armhf
+	TRIPLET=arm-linux-gnueabihf
+	QEMU=qemu-arm-static
+	;;
+*) usage ;;
+esac
+
+say() { echo "make-sysroot[$ARCH]: $*" >&2; }
+die() {
+	say "error: $*"
+	exit 1
+}
+
+# The packages the build and the unit tests need; their dependencies are
+# resolved below.
+ROOTS="libc6-dev libgit2-dev libmbedtls-dev libinih-dev libcjson-dev libcurl4-openssl-dev
+libsodium-dev libcmocka-dev zlib1g-dev ${EF_SYSROOT_EXTRA:-}"
+# Never follow these: tools and maintainer-script helpers, not libraries.
+STOP="debconf perl-base perl dpkg install-info libc-bin libc-dev-bin rpcsvc-proto
+sensible-utils ucf adduser passwd login tzdata readline-common"
+
+SUITE=${EF_DEBIAN_SUITE:-$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")}
+MIRROR=${EF_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
+
+# 1. Host tools: the cross compiler and qemu-user.
+need=""
+command -v "$TRIPLET-gcc" >/dev/null 2>&1 || need="$need gcc-$TRIPLET"
+command -v "$QEMU" >/dev/null 2>&1 || need="$need qemu-user-static"
+command -v dpkg-deb >/dev/null 2>&1 || die "dpkg-deb is missing (this script needs Debian)"
+[ -r "$KEYRING" ] || need="$need debian-archive-keyring"
+if [ -n "$need" ]; then
+	[ "${EF_NO_APT_INSTALL:-0}" = 1 ] && die "missing host packages:$need"
+	[ "$(id -u)" = 0 ] || die "missing host packages:$need (run as root or install them)"
+	say "installing host packages:$need"
+	apt-get install -y --no-install-recommends $need >&2 ||
+		{ apt-get update >&2 && apt-get install -y --no-install-recommends $need >&2; }
+fi
+
+# 2. Cached?
+STAMP_WANT="arch=$ARCH suite=$SUITE mirror=$MIRROR sec=${EF_DEBIAN_SECURITY:-0} roots=$(echo $ROOTS | tr ' ' ,) v=1"
+if [ -f "$DIR/.edgeflip-sysroot" ] && [ "$(cat "$DIR/.edgeflip-sysroot")" = "$STAMP_WANT" ]; then
+	say "cached: $DIR"
+	exit 0
+fi
+
+mkdir -p "$DIR"
+DIR=$(cd "$DIR" && pwd)
+APTD=$DIR/.apt
+mkdir -p "$APTD/lists/partial" "$APTD/cache/archives/partial" "$APTD/debs"
+: >"$APTD/status"
+cat >"$APTD/debian.sources" <<EOF
+Types: deb
+URIs: $MIRROR
+Suites: $SUITE $SUITE-updates
+Components: main
+Signed-By: $KEYRING
+EOF
+# The security suite is left out by default: a build sysroot needs the ABI,
+# not the fixes, and one mirror here served a stale bookworm-security armhf
+# index for hours (apt: "File has unexpected size ... Mirror sync in progress?").
+if [ "${EF_DEBIAN_SECURITY:-0}" = 1 ]; then
+	cat >>"$APTD/debian.sources" <<EOF
+
+Types: deb
+URIs: http://deb.debian.org/debian-security
+Suites: $SUITE-security
+Components: main
+Signed-By: $KEYRING
+EOF
+fi
+
+# One private apt: target architecture only, empty status, own lists and cache.
+# Debug::NoLocking: apt would otherwise lock the machine's /var/lib/dpkg.
+apt_opts() {
+	echo "-o Dir::Etc::sourcelist=$APTD/debian.sources -o Dir::Etc::sourceparts=-
+	-o Dir::State::Lists=$APTD/lists -o Dir::Cache=$APTD/cache
+	-o Dir::State::status=$APTD/status -o APT::Architecture=$ARCH
+	-o APT::Architectures::=$ARCH -o Debug::NoLocking=1 -o APT::Sandbox::User=root"
+}
+OPTS=$(apt_opts)
+
+# Mirrors sometimes answer "Mirror sync in progress?": try three times.
+retry() {
+	n=0
+	until "$@"; do
+		n=$((n + 1))
+		[ $n -ge 3 ] && return 1
+		say "retrying in $((n * 10)) s: $*"
+		sleep $((n * 10))
+	done
+}
+
+# Refresh the lists at most once a day.
+if [ -z "$(find "$APTD/updated" -mtime -1 2>/dev/null)" ]; then
+	say "apt-get update ($SUITE, $ARCH)"
+	rm -f "$APTD/updated"
+	# shellcheck disable=SC2086
+	retry apt-get $OPTS -qq -o APT::Update::Error-Mode=any update >&2 ||
+		die "apt-get update failed"
+	touch "$APTD/updated"
+fi
+
+# 3. Resolve dependencies: breadth first over `apt-cache depends`, Depends and
+# Pre-Depends only, the first alternative of an OR group, the first provider of
+# a virtual package, never into the stop list.
+seen=" "
+for p in $STOP; do seen="$seen$p "; done
+frontier=$ROOTS
+all=""
+while [ -n "$(echo $frontier)" ]; do
+	# shellcheck disable=SC2086
+	next=$(apt-cache $OPTS depends --no-recommends --no-suggests --no-conflicts \
+		--no-breaks --no-replaces --no-enhances $frontier 2>/dev/null | awk '
+		/^[^ ]/ { alt = 0; next }
+		/^ *\|?(Pre)?Depends:/ {
+			if (skip) { skip = ($0 ~ /^ *\|/); want_provider = 0; next }
+			name = $2
+			skip = ($0 ~ /^ *\|/)   # an OR group: keep the first only
+			if (name ~ /^</) { want_provider = 1; next }
+			want_provider = 0; print name; next
+		}
+		/^    [^ ]/ { if (want_provider) { print $1; want_provider = 0 } }
+	' | sed 's/:.*//' | sort -u)
+	for p in $frontier; do
+		case "$seen" in *" $p "*) ;; *) seen="$seen$p " ;; esac
+		case " $all " in *" $p "*) ;; *) all="$all $p" ;; esac
+	done
+	frontier=""
+	for p in $next; do
+		case "$seen" in *" $p "*) ;; *) frontier="$frontier $p" ;; esac
+	done
+done
+# Drop roots that are in the stop list (none by default).
+pkgs=""
+for p in $all; do
+	case " $(echo $STOP) " in *" $p "*) ;; *) pkgs="$pkgs $p" ;; esac
+done
+say "$(echo $pkgs | wc -w) packages"
+
+# 4. Download (cached in .apt/debs) and unpack.
+cd "$APTD/debs"
+missing=""
+for p in $pkgs; do
+	ls "${p}"_*_"$ARCH".deb "${p}"_*_all.deb >/dev/null 2>&1 || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	say "apt-get download$missing"
+	# shellcheck disable=SC2086
+	retry apt-get $OPTS -qq download $missing >&2 || die "apt-get download failed"
+fi
+for p in $pkgs; do
+	for deb in "${p}"_*_"$ARCH".deb "${p}"_*_all.deb; do
+		[ -f "$deb" ] && dpkg-deb -x "$deb" "$DIR"
+	done
+done
+cd "$DIR"
+
+# 5. Absolute symlinks point at the host: make them relative to DIR.
+find "$DIR" -path "$APTD" -prune -o -type l -print | while read -r link; do
+	target=$(readlink "$link")
+	case "$target" in
+	/*)
+		rel=${link#"$DIR"/}
+		up=$(dirname "$rel" | sed 's|[^/][^/]*|..|g')
+		[ "$(dirname "$rel")" = . ] && up=.
+		ln -sfn "$up$target" "$link"
+		;;
+	esac
+done
+
+# Debian 12's packages keep /lib; gcc and qemu look there, nothing to merge.
+[ -e "$DIR/usr/include/$TRIPLET/bits/types.h" ] || die "libc6-dev did not unpack"
+[ -e "$DIR/usr/include/git2.h" ] || die "libgit2-dev did not unpack"
+
+echo "$STAMP_WANT" >"$DIR/.edgeflip-sysroot"
+say "ready: $DIR ($(du -sh --exclude=.apt "$DIR" | cut -f1))"
