@@ -16,6 +16,8 @@
 
 #define MAX_COMMIT_BYTES (1u << 20)
 
+volatile sig_atomic_t ef_agent_rollback_requested;
+
 int ef_agent_save(ef_agent *a)
 {
 	return ef_state_save(&a->st, a->cfg->state_dir);

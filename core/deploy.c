@@ -594,6 +594,21 @@ int ef_deploy_run(ef_agent *a, const ef_manifest *m, const ef_plan *plan, const 
 	if ((error = pull_all(&d)) < 0 || (error = journal(&d, EF_PHASE_STAGE)) < 0 ||
 	    (error = stage_all(&d)) < 0 || (error = journal(&d, EF_PHASE_HEALTH)) < 0 ||
 	    (error = wait_healthy(&d)) < 0) {
+		if (error == EF_EAGAIN && ef_agent_rollback_requested) {
+			ef_agent_rollback_requested = 0;
+			error = rollback(&d, "rolled back by the operator");
+			goto out;
+		}
+		if (error == EF_EAGAIN) {
+			/* Asked to stop: abandon safely, without blaming the commit. */
+			ef_warn("deploy-abandoned", "revision=%.12s phase=%s", target,
+			        ef_phase_name(st->phase));
+			undo(a);
+			st->phase = EF_PHASE_IDLE;
+			st->target[0] = '\0';
+			ef_agent_save(a);
+			goto out;
+		}
 		error = rollback(&d, ef_error_last());
 		goto out;
 	}
@@ -609,10 +624,19 @@ int ef_deploy_run(ef_agent *a, const ef_manifest *m, const ef_plan *plan, const 
 		ef_info("soak", "revision=%.12s seconds=%llu", target,
 		        (unsigned long long)(a->cfg->soak_ms / 1000));
 		error = ef_health_watch(d.health, d.nhealth, a->engine, a->cfg->soak_ms, &failed);
+		if (error == EF_EAGAIN && ef_agent_rollback_requested) {
+			ef_agent_rollback_requested = 0;
+			error = rollback(&d, "rolled back by the operator during soak");
+			goto out;
+		}
 		if (error == EF_EAGAIN) {
-			/* Asked to stop during soak: the journal says SOAK; recovery
-			 * after restart undoes it and the next pass tries again. */
-			ef_warn("soak-interrupted", "revision=%.12s", target);
+			/* Asked to stop during soak: flip back without blaming the
+			 * commit; the next start tries it again. */
+			ef_warn("soak-abandoned", "revision=%.12s", target);
+			undo(a);
+			st->phase = EF_PHASE_IDLE;
+			st->target[0] = '\0';
+			ef_agent_save(a);
 			goto out;
 		}
 		if (error < 0) {

@@ -9,7 +9,13 @@
 
 #include <stdio.h>
 
+#include <signal.h>
+
 typedef struct ef_agent ef_agent;
+
+/* Set (from a signal handler) to ask for a rollback: a deploy in progress
+ * flips back at once, otherwise the next ef_agent_rollback call does it. */
+extern volatile sig_atomic_t ef_agent_rollback_requested;
 
 /* Exit codes of the CLI (documented in README and --help). */
 enum {

@@ -5,6 +5,12 @@
 #include <time.h>
 
 static volatile sig_atomic_t interrupted;
+static void (*tick)(void);
+
+void ef_clock_set_tick(void (*fn)(void))
+{
+	tick = fn;
+}
 
 uint64_t ef_clock_ms(void)
 {
@@ -37,6 +43,8 @@ bool ef_clock_sleep(uint64_t ms)
 		ts.tv_sec = (time_t)(left / 1000);
 		ts.tv_nsec = (long)(left % 1000) * 1000000L;
 		nanosleep(&ts, NULL);
+		if (tick)
+			tick();
 	}
 	return true;
 }

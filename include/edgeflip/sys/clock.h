@@ -17,4 +17,8 @@ void ef_clock_interrupt(void);
 /* Clears a pending interrupt. */
 void ef_clock_clear_interrupt(void);
 
+/* Called about every 100 ms while any ef_clock_sleep() waits (the daemon
+ * pings the watchdog from it). NULL to unset. */
+void ef_clock_set_tick(void (*fn)(void));
+
 #endif

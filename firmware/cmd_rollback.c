@@ -1,0 +1,71 @@
+/* rollback: go back to the previous revision now. With the daemon running,
+ * it is asked (SIGUSR2) and this command waits for the journal to show it. */
+#include "cli.h"
+#include "edgeflip/buf.h"
+#include "edgeflip/error.h"
+#include "edgeflip/state.h"
+#include "edgeflip/sys/clock.h"
+#include "edgeflip/sys/fs.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+static int64_t last_rollback_at(const ef_config *cfg)
+{
+	char path[4200];
+	ef_state st;
+	ef_buf b;
+	int64_t at = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", cfg->state_dir, EF_STATE_FILE);
+	ef_state_init(&st);
+	if (ef_read_file(&b, path, 4u << 20) == 0) {
+		if (ef_state_from_json(&st, b.ptr, b.len) == 0)
+			at = st.last_rollback.at ? st.last_rollback.at : 0;
+		ef_buf_dispose(&b);
+	}
+	ef_state_dispose(&st);
+	return at;
+}
+
+int cmd_rollback(const cli *c)
+{
+	ef_config cfg;
+	ef_agent *a = NULL;
+	int rc, error, lock = -1;
+
+	if ((rc = cli_load_config(&cfg, c)))
+		return rc;
+	signal(SIGPIPE, SIG_IGN);
+	if (cli_take_lock(&lock, &cfg, 0) < 0) {
+		int64_t before = last_rollback_at(&cfg);
+		uint64_t deadline = ef_clock_ms() + cfg.soak_ms + cfg.health_timeout_ms + 120000;
+
+		if (cli_signal_daemon(&cfg, SIGUSR2) < 0) {
+			fprintf(stderr, "edgeflip: %s\n", ef_error_last());
+			ef_config_dispose(&cfg);
+			return EF_EXIT_ERROR;
+		}
+		printf("asked the daemon to roll back; waiting\n");
+		while (ef_clock_ms() < deadline && last_rollback_at(&cfg) == before)
+			ef_clock_sleep(200);
+		rc = last_rollback_at(&cfg) != before ? 0 : EF_EXIT_ERROR;
+		printf(rc ? "the daemon did not report a rollback in time; see `edgeflip "
+		            "status`\n"
+		          : "rolled back\n");
+		ef_config_dispose(&cfg);
+		return rc;
+	}
+	if ((error = ef_agent_new(&a, &cfg, c->self_exe)) == 0 &&
+	    (error = ef_agent_recover(a)) == 0)
+		error = ef_agent_rollback(a);
+	if (error < 0)
+		fprintf(stderr, "edgeflip: %s\n", ef_error_last());
+	else
+		printf("rolled back to %s\n", ef_agent_state(a)->revision);
+	ef_agent_free(a);
+	ef_fs_unlock(lock);
+	ef_config_dispose(&cfg);
+	return error == 0 ? 0 : ef_agent_exit_code(error);
+}

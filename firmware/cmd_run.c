@@ -1,0 +1,258 @@
+/* run (the daemon), once, kick. */
+#include "cli.h"
+#include "edgeflip/backoff.h"
+#include "edgeflip/buf.h"
+#include "edgeflip/error.h"
+#include "edgeflip/log.h"
+#include "edgeflip/sys/clock.h"
+#include "edgeflip/sys/fs.h"
+#include "edgeflip/sys/notify.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t stop_requested, reload_requested;
+static uint64_t watchdog_every_ms, watchdog_last_ms;
+
+static void on_signal(int sig)
+{
+	switch (sig) {
+	case SIGTERM:
+	case SIGINT:
+		stop_requested = 1;
+		break;
+	case SIGHUP:
+		reload_requested = 1;
+		break;
+	case SIGUSR2:
+		ef_agent_rollback_requested = 1;
+		break;
+	default: /* SIGUSR1: poll now */
+		break;
+	}
+	ef_clock_interrupt();
+}
+
+static void watchdog_tick(void)
+{
+	uint64_t now;
+
+	if (!watchdog_every_ms)
+		return;
+	now = ef_clock_ms();
+	if (now - watchdog_last_ms >= watchdog_every_ms) {
+		ef_notify("WATCHDOG=1");
+		watchdog_last_ms = now;
+	}
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static void lock_path(char *out, size_t n, const ef_config *cfg, const char *name)
+{
+	snprintf(out, n, "%s/%s", cfg->state_dir, name);
+}
+
+/* One process at a time acts on a state_dir. */
+int cli_take_lock(int *fd, const ef_config *cfg, unsigned wait_ms)
+{
+	char path[4200];
+
+	if (ef_fs_mkdir_p(cfg->state_dir, 0700) < 0)
+		return EF_ERROR;
+	lock_path(path, sizeof(path), cfg, "agent.lock");
+	return ef_fs_lock(fd, path, wait_ms);
+}
+
+static const char *result_word(int error)
+{
+	return error == 0 ? "ok" : ef_error_name(error);
+}
+
+int cmd_once(const cli *c)
+{
+	ef_config cfg;
+	ef_agent *a = NULL;
+	int rc, error, lock = -1;
+
+	if ((rc = cli_load_config(&cfg, c)))
+		return rc;
+	signal(SIGPIPE, SIG_IGN);
+	if ((error = cli_take_lock(&lock, &cfg, 0)) < 0) {
+		fprintf(stderr, "edgeflip: %s\n", ef_error_last());
+		ef_config_dispose(&cfg);
+		return EF_EXIT_ERROR;
+	}
+	if ((error = ef_agent_new(&a, &cfg, c->self_exe)) == 0 &&
+	    (error = ef_agent_recover(a)) == 0)
+		error = ef_agent_pass(a);
+	if (error < 0)
+		fprintf(stderr, "edgeflip: %s\n", ef_error_last());
+	rc = ef_agent_exit_code(error);
+	ef_agent_free(a);
+	ef_fs_unlock(lock);
+	ef_config_dispose(&cfg);
+	return rc;
+}
+
+static int write_pidfile(const ef_config *cfg)
+{
+	char path[4200], pid[32];
+	int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+
+	lock_path(path, sizeof(path), cfg, "edgeflip.pid");
+	return ef_fs_write_atomic(path, pid, (size_t)n);
+}
+
+int cmd_run(const cli *c)
+{
+	ef_config cfg;
+	ef_agent *a = NULL;
+	ef_backoff backoff;
+	uint64_t wd_usec = 0;
+	int rc, error, lock = -1;
+	bool ready = false;
+
+	if ((rc = cli_load_config(&cfg, c)))
+		return rc;
+	install_signals();
+	if ((error = cli_take_lock(&lock, &cfg, 0)) < 0) {
+		fprintf(stderr, "edgeflip: %s\n", ef_error_last());
+		ef_config_dispose(&cfg);
+		return EF_EXIT_ERROR;
+	}
+	write_pidfile(&cfg);
+	if (ef_notify_watchdog_usec(&wd_usec) == 0 && wd_usec)
+		watchdog_every_ms = wd_usec / 2000;
+	ef_clock_set_tick(watchdog_tick);
+	ef_backoff_init(&backoff, cfg.interval_ms < 5000 ? cfg.interval_ms : 5000,
+	                cfg.max_backoff_ms);
+	ef_info("started", "version=%s device=%s url=%s branch=%s path=%s", EF_VERSION,
+	        cfg.device_id, cfg.url, cfg.branch, cfg.path_in_repo);
+
+	while (!stop_requested) {
+		uint64_t wait_ms;
+
+		if (reload_requested) {
+			ef_config next;
+			reload_requested = 0;
+			ef_notify("RELOADING=1");
+			if (ef_config_load(&next, c->config_path) < 0) {
+				ef_error("reload-refused",
+				         "config=%s error=\"%s\" what=\"keeping "
+				         "the running configuration\"",
+				         c->config_path, ef_error_last());
+			} else {
+				ef_agent_free(a);
+				a = NULL;
+				ef_config_dispose(&cfg);
+				cfg = next;
+				ef_info("reloaded", "config=%s", c->config_path);
+			}
+			ef_notify("READY=1");
+		}
+		if (!a) {
+			if ((error = ef_agent_new(&a, &cfg, c->self_exe)) < 0) {
+				ef_error("agent-failed", "error=\"%s\"", ef_error_last());
+				a = NULL;
+				goto wait;
+			}
+			if ((error = ef_agent_recover(a)) < 0) {
+				ef_warn("recover-failed", "error=\"%s\" what=\"will retry\"",
+				        ef_error_last());
+				ef_agent_free(a);
+				a = NULL;
+				goto wait;
+			}
+		}
+		if (!ready) {
+			ef_notify("READY=1");
+			ready = true;
+		}
+		if (ef_agent_rollback_requested) {
+			ef_agent_rollback_requested = 0;
+			if ((error = ef_agent_rollback(a)) < 0)
+				ef_error("rollback-failed", "error=\"%s\"", ef_error_last());
+		}
+		error = ef_agent_pass(a);
+	wait:
+		ef_clock_clear_interrupt();
+		if (stop_requested)
+			break;
+		if (error == 0 || error == EF_EREJECTED) {
+			ef_backoff_reset(&backoff);
+			/* ±10% jitter so a fleet does not poll in lockstep. */
+			wait_ms = cfg.interval_ms - cfg.interval_ms / 10 +
+			          (uint64_t)rand() % (cfg.interval_ms / 5 + 1);
+		} else {
+			wait_ms = ef_backoff_next(&backoff);
+			ef_info("retry", "in_ms=%llu failures=%u", (unsigned long long)wait_ms,
+			        backoff.failures);
+		}
+		ef_notify("STATUS=%s; revision %.12s; next poll in %llus", result_word(error),
+		          a ? ef_agent_state(a)->revision : "",
+		          (unsigned long long)(wait_ms / 1000));
+		watchdog_tick();
+		ef_clock_sleep(wait_ms);
+	}
+	ef_notify("STOPPING=1");
+	ef_info("stopping", "signal=TERM");
+	ef_agent_free(a);
+	ef_fs_unlock(lock);
+	ef_config_dispose(&cfg);
+	return 0;
+}
+
+int cli_signal_daemon(const ef_config *cfg, int sig)
+{
+	char path[4200];
+	ef_buf b;
+	long pid;
+
+	lock_path(path, sizeof(path), cfg, "edgeflip.pid");
+	if (ef_read_file(&b, path, 64) < 0) {
+		ef_error_set("no running daemon (%s missing)", path);
+		return EF_ENOTFOUND;
+	}
+	pid = strtol(b.ptr, NULL, 10);
+	ef_buf_dispose(&b);
+	if (pid <= 1 || kill((pid_t)pid, sig) < 0) {
+		ef_error_set("no running daemon (pid %ld from %s: %s)", pid, path,
+		             pid <= 1 ? "invalid" : strerror(errno));
+		return EF_ENOTFOUND;
+	}
+	return 0;
+}
+
+int cmd_kick(const cli *c)
+{
+	ef_config cfg;
+	int rc;
+
+	if ((rc = cli_load_config(&cfg, c)))
+		return rc;
+	rc = cli_signal_daemon(&cfg, SIGUSR1) < 0 ? EF_EXIT_ERROR : 0;
+	if (rc)
+		fprintf(stderr, "edgeflip: %s\n", ef_error_last());
+	else
+		printf("asked the daemon to poll now\n");
+	ef_config_dispose(&cfg);
+	return rc;
+}
