@@ -1,0 +1,1013 @@
+/* The Git source: one branch of an HTTPS repository, polled over one kept-alive
+ * connection and fetched into a bare cache repository (libgit2).
+ *
+ * Deadlines and caps. libgit2 1.5 has no network timeouts at all, and its
+ * transfer progress callback only runs while a pack arrives, not during the
+ * TLS handshake or the ref advertisement. So the source registers its own
+ * plain socket stream (GIT_STREAM_STANDARD) under libgit2's TLS layer. Every
+ * read and write on it waits with poll() until the deadline of the operation
+ * in progress and counts the bytes, so a server that answers one byte per
+ * second, or sends an endless advertisement, cannot hang the agent or fill
+ * its memory. The same counters give the wire bytes in the statistics.
+ *
+ * Connection reuse. libgit2 keeps the HTTP client (and its TLS connection)
+ * inside the remote's transport, so one git_remote kept for the life of the
+ * source lets every poll (connect, ls, disconnect) reuse the connection. A
+ * connection that the server closed while idle fails on first use; the
+ * operation is then retried once on a new connection. */
+#include "edgeflip/source.h"
+#include "edgeflip/error.h"
+#include "edgeflip/features.h"
+#include "edgeflip/log.h"
+#include "edgeflip/sys/fs.h"
+
+#include <git2.h>
+#include <git2/sys/stream.h>
+#ifdef EF_HAVE_GIT_SYS_ERRORS_H
+#include <git2/sys/errors.h> /* git_error_set() from libgit2 1.8 on */
+#endif
+#include <mbedtls/base64.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TOKEN_FILE_CAP 4096
+#define SHA1_HEX_LEN   40 /* libgit2 1.5 has SHA-1 object ids only */
+#define LOCAL_REF      "refs/edgeflip/head"
+/* The user name sent with the token in HTTP Basic auth when the token file
+ * holds no "user:" prefix. GitHub requires it for app and Actions tokens;
+ * GitLab, Gitea/Forgejo and Azure DevOps accept any name with a token. */
+#define TOKEN_USER "x-access-token"
+
+/* One network operation (a poll or a fetch) in progress on this thread. The
+ * socket stream consults it on every read and write. */
+struct op {
+	uint64_t deadline_ms; /* CLOCK_MONOTONIC milliseconds; 0: none */
+	uint64_t max_bytes;   /* cap on bytes read during the operation; 0: none */
+	uint64_t bytes_read;
+	unsigned connects; /* connection attempts during the operation */
+	int cause;         /* EF_ETIMEOUT, EF_ETOOBIG, EF_EUNREACHABLE or 0 */
+	char cause_msg[256];
+	uint64_t *bytes_total; /* the source's wire counter */
+};
+
+static _Thread_local struct op *current_op;
+
+struct ef_source {
+	git_repository *repo;
+	git_remote *remote;
+	char *url;
+	char *branch;
+	char *ref_name; /* refs/heads/<branch> */
+	char *refspec;  /* +refs/heads/<branch>:refs/edgeflip/head */
+	char *ca_file;
+	char *token_file;
+	char *cache_dir;
+	uint64_t timeout_ms;
+	uint64_t max_fetch_bytes;
+	ef_buf auth_header; /* "Authorization: Basic ..."; a secret */
+	char *header_list[1];
+	git_strarray headers;
+	ef_source_stats stats;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void op_fail(struct op *op, int cause, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+static void op_fail(struct op *op, int cause, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (op->cause)
+		return; /* keep the first cause */
+	op->cause = cause;
+	va_start(ap, fmt);
+	vsnprintf(op->cause_msg, sizeof(op->cause_msg), fmt, ap);
+	va_end(ap);
+}
+
+/* Milliseconds left for poll(): -1 without a deadline, 0 when it passed. */
+static int time_left(const struct op *op)
+{
+	uint64_t now;
+
+	if (!op || !op->deadline_ms)
+		return -1;
+	now = now_ms();
+	if (now >= op->deadline_ms)
+		return 0;
+	return op->deadline_ms - now > 60000 ? 60000 : (int)(op->deadline_ms - now);
+}
+
+/* Waits until `fd` is ready for `events` or the operation's deadline passes. */
+static int wait_fd(int fd, short events)
+{
+	struct op *op = current_op;
+
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = events};
+		int left = time_left(op);
+		int n;
+
+		if (left == 0) {
+			op_fail(op, EF_ETIMEOUT, "no answer before the deadline");
+			git_error_set(GIT_ERROR_NET, "timed out");
+			return -1;
+		}
+		n = poll(&p, 1, left);
+		if (n > 0)
+			return 0;
+		if (n < 0 && errno != EINTR) {
+			git_error_set(GIT_ERROR_OS, "poll failed");
+			return -1;
+		}
+	}
+}
+
+/* ---- the socket stream under libgit2's TLS layer ---- */
+
+struct deadline_stream {
+	git_stream parent;
+	char *host;
+	char *port;
+	int fd;
+};
+
+static int connect_one(const struct addrinfo *ai, int *err)
+{
+	socklen_t len = sizeof(*err);
+	int fd, one = 1;
+
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+	if (fd < 0) {
+		*err = errno;
+		return -1;
+	}
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+		if (errno != EINPROGRESS) {
+			*err = errno;
+			goto fail;
+		}
+		if (wait_fd(fd, POLLOUT) < 0) {
+			*err = ETIMEDOUT;
+			goto fail;
+		}
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, err, &len) < 0 || *err != 0)
+			goto fail;
+	}
+	/* Requests go out in several small writes: do not let Nagle delay them. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
+static int stream_connect(git_stream *gs)
+{
+	struct deadline_stream *st = (struct deadline_stream *)gs;
+	struct addrinfo hints = {0}, *res = NULL, *ai;
+	struct op *op = current_op;
+	int rc, err = 0;
+
+	if (op)
+		op->connects++;
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	rc = getaddrinfo(st->host, st->port, &hints, &res);
+	if (rc != 0) {
+		if (op)
+			op_fail(op, EF_EUNREACHABLE, "cannot resolve host %s: %s", st->host,
+			        gai_strerror(rc));
+		git_error_set(GIT_ERROR_NET, "cannot resolve host %s", st->host);
+		return -1;
+	}
+	for (ai = res; ai; ai = ai->ai_next) {
+		st->fd = connect_one(ai, &err);
+		if (st->fd >= 0 || (op && op->cause))
+			break;
+	}
+	freeaddrinfo(res);
+	if (st->fd < 0) {
+		if (op)
+			op_fail(op, EF_EUNREACHABLE, "cannot connect to %s port %s: %s", st->host,
+			        st->port, strerror(err));
+		git_error_set(GIT_ERROR_NET, "cannot connect to %s port %s", st->host, st->port);
+		return -1;
+	}
+	return 0;
+}
+
+static ssize_t stream_read(git_stream *gs, void *data, size_t len)
+{
+	struct deadline_stream *st = (struct deadline_stream *)gs;
+	struct op *op = current_op;
+	ssize_t n;
+
+	for (;;) {
+		if (wait_fd(st->fd, POLLIN) < 0)
+			return -1;
+		n = recv(st->fd, data, len, 0);
+		if (n >= 0)
+			break;
+		if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
+			git_error_set(GIT_ERROR_NET, "cannot read from %s: %s", st->host,
+			              strerror(errno));
+			return -1;
+		}
+	}
+	if (op) {
+		op->bytes_read += (uint64_t)n;
+		if (op->bytes_total)
+			*op->bytes_total += (uint64_t)n;
+		if (op->max_bytes && op->bytes_read > op->max_bytes) {
+			op_fail(op, EF_ETOOBIG, "received more than %llu bytes",
+			        (unsigned long long)op->max_bytes);
+			git_error_set(GIT_ERROR_NET, "size limit reached");
+			return -1;
+		}
+	}
+	return n;
+}
+
+static ssize_t stream_write(git_stream *gs, const char *data, size_t len, int flags)
+{
+	struct deadline_stream *st = (struct deadline_stream *)gs;
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n;
+
+		if (wait_fd(st->fd, POLLOUT) < 0)
+			return -1;
+		n = send(st->fd, data + done, len - done, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+				continue;
+			git_error_set(GIT_ERROR_NET, "cannot write to %s: %s", st->host,
+			              strerror(errno));
+			return -1;
+		}
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+static int stream_close(git_stream *gs)
+{
+	struct deadline_stream *st = (struct deadline_stream *)gs;
+
+	if (st->fd >= 0)
+		close(st->fd);
+	st->fd = -1;
+	return 0;
+}
+
+static void stream_free(git_stream *gs)
+{
+	struct deadline_stream *st = (struct deadline_stream *)gs;
+
+	stream_close(gs);
+	free(st->host);
+	free(st->port);
+	free(st);
+}
+
+static int stream_new(git_stream **out, const char *host, const char *port)
+{
+	struct deadline_stream *st = calloc(1, sizeof(*st));
+
+	if (!st || !(st->host = strdup(host)) || !(st->port = strdup(port))) {
+		if (st)
+			free(st->host);
+		free(st);
+		git_error_set_oom();
+		return -1;
+	}
+	st->parent.version = GIT_STREAM_VERSION;
+	st->parent.connect = stream_connect;
+	st->parent.read = stream_read;
+	st->parent.write = stream_write;
+	st->parent.close = stream_close;
+	st->parent.free = stream_free;
+	st->fd = -1;
+	*out = &st->parent;
+	return 0;
+}
+
+/* ---- global setup ---- */
+
+int ef_source_global_init(void)
+{
+	git_stream_registration reg = {.version = GIT_STREAM_VERSION, .init = stream_new};
+
+	if (git_libgit2_init() < 0) {
+		ef_error_set("cannot initialise libgit2");
+		return EF_ERROR;
+	}
+	if (git_stream_register(GIT_STREAM_STANDARD, &reg) < 0) {
+		ef_error_set("cannot register the network stream with libgit2");
+		return EF_ERROR;
+	}
+#ifdef EF_HAVE_GIT_CONNECT_TIMEOUT
+	/* Our stream enforces each operation's deadline; these only bound a
+	 * stream that libgit2 would make by itself. */
+	git_libgit2_opts(GIT_OPT_SET_SERVER_CONNECT_TIMEOUT, 30000);
+#endif
+#ifdef EF_HAVE_GIT_SERVER_TIMEOUT
+	git_libgit2_opts(GIT_OPT_SET_SERVER_TIMEOUT, 60000);
+#endif
+	return 0;
+}
+
+void ef_source_global_shutdown(void)
+{
+	git_libgit2_shutdown();
+}
+
+/* ---- error translation: the one place libgit2 errors become ours ---- */
+
+static int translate(const ef_source *s, const struct op *op, int gerr, const char *action)
+{
+	const git_error *e = git_error_last();
+	int klass = e ? e->klass : GIT_ERROR_NONE;
+	char msg[512];
+
+	/* mbedTLS explains certificate failures over several lines. */
+	snprintf(msg, sizeof(msg), "%s", e && e->message ? e->message : "unknown error");
+	for (char *p = msg; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = *(p + 1) ? ';' : '\0';
+
+	if (op && op->cause == EF_ETIMEOUT) {
+		ef_error_set("%s %s: no complete answer within the deadline of %llu ms; check the "
+		             "network and the server, or raise [source] timeout",
+		             action, s->url, (unsigned long long)s->timeout_ms);
+		return EF_ETIMEOUT;
+	}
+	if (op && op->cause == EF_ETOOBIG) {
+		ef_error_set("%s %s: aborted: the server sent more than max_fetch_size=%llu bytes; "
+		             "raise [source] max_fetch_size if the repository really is that large",
+		             action, s->url, (unsigned long long)s->max_fetch_bytes);
+		return EF_ETOOBIG;
+	}
+	if (op && op->cause == EF_EUNREACHABLE) {
+		ef_error_set("%s %s: %s; the server is unreachable, will retry later", action,
+		             s->url, op->cause_msg);
+		return EF_EUNREACHABLE;
+	}
+	if (gerr == GIT_ECERTIFICATE ||
+	    (klass == GIT_ERROR_SSL && strstr(msg, "certificate") != NULL)) {
+		ef_error_set("%s %s: the server certificate is not trusted by ca_file=%s (%s); put "
+		             "the CA that signed the server's certificate into that file",
+		             action, s->url, s->ca_file ? s->ca_file : "(system bundle)", msg);
+		return EF_EREJECTED;
+	}
+	if (gerr == GIT_EAUTH || strstr(msg, "authentication") != NULL ||
+	    strstr(msg, "status code: 401") != NULL || strstr(msg, "status code: 403") != NULL) {
+		ef_error_set("%s %s: the server refused access (%s); check token_file=%s", action,
+		             s->url, msg, s->token_file ? s->token_file : "(none set)");
+		return EF_EREJECTED;
+	}
+	if (strstr(msg, "status code: 404") != NULL) {
+		ef_error_set("%s %s: no repository at this URL (HTTP 404); check [source] url",
+		             action, s->url);
+		return EF_ENOTFOUND;
+	}
+	if (klass == GIT_ERROR_SSL || klass == GIT_ERROR_NET || klass == GIT_ERROR_HTTP) {
+		ef_error_set("%s %s: %s; will retry later", action, s->url, msg);
+		return EF_EUNREACHABLE;
+	}
+	ef_error_set("%s %s: %s", action, s->url, msg);
+	return gerr == GIT_ENOTFOUND ? EF_ENOTFOUND : EF_ERROR;
+}
+
+/* Errors that a stale kept-alive connection produces, worth one more try. */
+static bool retriable(const struct op *op, unsigned connects_before)
+{
+	const git_error *e = git_error_last();
+	int klass = e ? e->klass : GIT_ERROR_NONE;
+
+	return op->cause == 0 && op->connects == connects_before &&
+	       (klass == GIT_ERROR_NET || klass == GIT_ERROR_HTTP || klass == GIT_ERROR_SSL);
+}
+
+static void op_begin(ef_source *s, struct op *op, uint64_t max_bytes)
+{
+	memset(op, 0, sizeof(*op));
+	if (s->timeout_ms)
+		op->deadline_ms = now_ms() + s->timeout_ms;
+	op->max_bytes = max_bytes;
+	op->bytes_total = &s->stats.bytes_received;
+	current_op = op;
+}
+
+static void op_end(void)
+{
+	current_op = NULL;
+}
+
+/* ---- the source ---- */
+
+static int parse_oid(git_oid *out, const char *hex)
+{
+	size_t n = hex ? strlen(hex) : 0;
+
+	if (n != SHA1_HEX_LEN || git_oid_fromstrn(out, hex, n) < 0) {
+		ef_error_set("'%s' is not a full commit id", hex ? hex : "(null)");
+		return EF_EINVALID;
+	}
+	return 0;
+}
+
+static int check_url(const ef_source_opts *opts)
+{
+	const char *u = opts->url;
+	const char *rest;
+
+	if (!u || !*u) {
+		ef_error_set("[source] url is not set");
+		return EF_EINVALID;
+	}
+	if (strncasecmp(u, "https://", 8) == 0) {
+		rest = u + 8;
+	} else if (strncasecmp(u, "http://", 7) == 0) {
+		if (!opts->allow_insecure_http) {
+			ef_error_set("url %s uses plain http://: refused; use https:// or set "
+			             "allow_insecure_http = true",
+			             u);
+			return EF_EINVALID;
+		}
+		rest = u + 7;
+	} else {
+		ef_error_set("url %s: only https:// URLs are supported", u);
+		return EF_EINVALID;
+	}
+	/* Credentials in the URL would end up in logs: they belong in token_file. */
+	if (memchr(rest, '@', strcspn(rest, "/")) != NULL) {
+		ef_error_set("url must not contain a user name or password: put the token into "
+		             "token_file");
+		return EF_EINVALID;
+	}
+	return 0;
+}
+
+/* Reads token_file and builds the preemptive "Authorization: Basic" header.
+ * The file holds the token, or "user:token" to choose the user name. */
+static int load_token(ef_source *s)
+{
+	ef_buf tok = EF_BUF_INIT(TOKEN_FILE_CAP), cred = EF_BUF_INIT(TOKEN_FILE_CAP + 64);
+	unsigned char *b64 = NULL;
+	size_t b64_len = 0, b64_cap;
+	struct stat st;
+	int error;
+
+	error = ef_read_file(&tok, s->token_file, TOKEN_FILE_CAP);
+	if (error < 0) {
+		if (error == EF_ETOOBIG)
+			ef_error_set("token_file %s is larger than %d bytes", s->token_file,
+			             TOKEN_FILE_CAP);
+		goto out;
+	}
+	while (tok.len > 0 && (tok.ptr[tok.len - 1] == '\n' || tok.ptr[tok.len - 1] == '\r' ||
+	                       tok.ptr[tok.len - 1] == ' ' || tok.ptr[tok.len - 1] == '\t'))
+		tok.ptr[--tok.len] = '\0';
+	error = EF_EINVALID;
+	if (tok.len == 0) {
+		ef_error_set("token_file %s is empty", s->token_file);
+		goto out;
+	}
+	for (size_t i = 0; i < tok.len; i++) {
+		if ((unsigned char)tok.ptr[i] < 0x21 || (unsigned char)tok.ptr[i] == 0x7f) {
+			ef_error_set("token_file %s holds spaces or control characters inside the "
+			             "token",
+			             s->token_file);
+			goto out;
+		}
+	}
+	if (stat(s->token_file, &st) == 0 && (st.st_mode & 077) != 0)
+		ef_warn("source.token_file_readable", "file=%s mode=%04o hint=\"chmod 600\"",
+		        s->token_file, (unsigned)(st.st_mode & 07777));
+
+	if ((error = ef_buf_printf(&cred, "%s%s", strchr(tok.ptr, ':') ? "" : TOKEN_USER ":",
+	                           tok.ptr)) < 0)
+		goto out;
+	b64_cap = 4 * ((cred.len + 2) / 3) + 1;
+	error = EF_ENOMEM;
+	if (!(b64 = malloc(b64_cap)))
+		goto out;
+	if (mbedtls_base64_encode(b64, b64_cap, &b64_len, (const unsigned char *)cred.ptr,
+	                          cred.len) != 0) {
+		ef_error_set("cannot encode the token");
+		error = EF_ERROR;
+		goto out;
+	}
+	ef_buf_init(&s->auth_header, b64_len + 64);
+	if ((error = ef_buf_puts(&s->auth_header, "Authorization: Basic ")) < 0 ||
+	    (error = ef_buf_put(&s->auth_header, b64, b64_len)) < 0)
+		goto out;
+	s->header_list[0] = s->auth_header.ptr;
+	s->headers.strings = s->header_list;
+	s->headers.count = 1;
+	error = 0;
+out:
+	if (b64) {
+		volatile unsigned char *v = b64;
+		for (size_t i = 0; i < b64_cap; i++)
+			v[i] = 0;
+		free(b64);
+	}
+	ef_buf_dispose_secret(&tok);
+	ef_buf_dispose_secret(&cred);
+	return error;
+}
+
+static int create_cache(git_repository **out, const char *dir)
+{
+	git_repository_init_options io;
+	git_config *cfg = NULL;
+	int gerr;
+
+	git_repository_init_options_init(&io, GIT_REPOSITORY_INIT_OPTIONS_VERSION);
+	io.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH;
+	io.initial_head = LOCAL_REF; /* HEAD names the one ref the cache holds */
+	if ((gerr = git_repository_init_ext(out, dir, &io)) < 0)
+		goto fail;
+	/* No reflog, ever: an idle agent must not grow files. */
+	if ((gerr = git_repository_config(&cfg, *out)) < 0 ||
+	    (gerr = git_config_set_bool(cfg, "core.logAllRefUpdates", 0)) < 0)
+		goto fail;
+	git_config_free(cfg);
+	return 0;
+fail:
+	ef_error_set("cannot create the cache repository %s: %s", dir,
+	             git_error_last() ? git_error_last()->message : "unknown error");
+	git_config_free(cfg);
+	git_repository_free(*out);
+	*out = NULL;
+	return EF_ERROR;
+}
+
+static int open_cache(git_repository **out, const char *dir)
+{
+	char aside[4096];
+	struct stat st;
+	int gerr;
+
+	if (stat(dir, &st) < 0 && errno == ENOENT)
+		return create_cache(out, dir);
+	gerr = git_repository_open_ext(
+	        out, dir, GIT_REPOSITORY_OPEN_NO_SEARCH | GIT_REPOSITORY_OPEN_BARE, NULL);
+	if (gerr == 0 && git_repository_is_bare(*out))
+		return 0;
+	ef_warn("source.cache_unusable", "dir=%s reason=\"%s\" action=\"moved aside, recreated\"",
+	        dir, gerr < 0 && git_error_last() ? git_error_last()->message : "not bare");
+	git_repository_free(*out);
+	*out = NULL;
+	if (ef_fs_set_aside(aside, sizeof(aside), dir) < 0)
+		return EF_ERROR;
+	ef_warn("source.cache_set_aside", "dir=%s moved_to=%s", dir, aside);
+	return create_cache(out, dir);
+}
+
+/* GIT_OPT_SET_SSL_CERT_LOCATIONS is process-wide and parses the file: only
+ * set it when it changes (several sources may use several CA files). */
+static int use_ca_file(const char *ca_file)
+{
+	static char *current;
+
+	if (!ca_file || (current && strcmp(current, ca_file) == 0))
+		return 0;
+	if (git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, ca_file, NULL) < 0) {
+		ef_error_set("cannot load ca_file=%s: %s", ca_file,
+		             git_error_last() ? git_error_last()->message : "unknown error");
+		return EF_EINVALID;
+	}
+	free(current);
+	current = strdup(ca_file);
+	return 0;
+}
+
+int ef_source_new(ef_source **out, const ef_source_opts *opts)
+{
+	ef_source *s = NULL;
+	int error;
+
+	*out = NULL;
+	if ((error = check_url(opts)) < 0)
+		return error;
+	if (!opts->branch || !*opts->branch || !opts->cache_dir) {
+		ef_error_set("[source] branch and the cache directory must be set");
+		return EF_EINVALID;
+	}
+	if (!(s = calloc(1, sizeof(*s))))
+		return EF_ENOMEM;
+	s->url = ef_strdup(opts->url);
+	s->branch = ef_strdup(opts->branch);
+	s->ca_file = ef_strdup(opts->ca_file);
+	s->token_file = ef_strdup(opts->token_file);
+	s->cache_dir = ef_strdup(opts->cache_dir);
+	s->timeout_ms = opts->timeout_ms;
+	s->max_fetch_bytes = opts->max_fetch_bytes;
+	s->ref_name = malloc(strlen(opts->branch) + sizeof("refs/heads/"));
+	s->refspec = malloc(strlen(opts->branch) + sizeof("+refs/heads/:" LOCAL_REF));
+	error = EF_ENOMEM;
+	if (!s->url || !s->branch || !s->cache_dir || !s->ref_name || !s->refspec ||
+	    (opts->ca_file && !s->ca_file) || (opts->token_file && !s->token_file))
+		goto fail;
+	sprintf(s->ref_name, "refs/heads/%s", opts->branch);
+	sprintf(s->refspec, "+refs/heads/%s:" LOCAL_REF, opts->branch);
+	if (!git_reference_is_valid_name(s->ref_name)) {
+		ef_error_set("branch '%s' is not a valid branch name", opts->branch);
+		error = EF_EINVALID;
+		goto fail;
+	}
+	if ((error = use_ca_file(s->ca_file)) < 0)
+		goto fail;
+	if (s->token_file && (error = load_token(s)) < 0)
+		goto fail;
+	if ((error = open_cache(&s->repo, s->cache_dir)) < 0)
+		goto fail;
+	/* The one remote of this source (libgit2 1.5 leaks ~120 KB per remote). */
+	if (git_remote_create_anonymous(&s->remote, s->repo, s->url) < 0) {
+		ef_error_set("url %s: %s", s->url,
+		             git_error_last() ? git_error_last()->message : "invalid");
+		error = EF_EINVALID;
+		goto fail;
+	}
+	*out = s;
+	return 0;
+fail:
+	ef_source_free(s);
+	return error;
+}
+
+/* One listing: connect (re-reading the advertisement), find the branch. */
+static int list_branch(ef_source *s, git_oid *head, bool *found)
+{
+	git_remote_callbacks cb;
+	const git_remote_head **heads;
+	size_t n;
+	int gerr;
+
+	git_remote_init_callbacks(&cb, GIT_REMOTE_CALLBACKS_VERSION);
+	*found = false;
+	if ((gerr = git_remote_connect(s->remote, GIT_DIRECTION_FETCH, &cb, NULL, &s->headers)) <
+	            0 ||
+	    (gerr = git_remote_ls(&heads, &n, s->remote)) < 0)
+		return gerr;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(heads[i]->name, s->ref_name) == 0) {
+			git_oid_cpy(head, &heads[i]->oid);
+			*found = true;
+			break;
+		}
+	}
+	return 0;
+}
+
+int ef_source_poll(ef_source *s, char out_head[EF_OID_HEX])
+{
+	git_oid head;
+	bool found = false;
+	struct op op;
+	int gerr, error;
+
+	if ((error = use_ca_file(s->ca_file)) < 0)
+		return error;
+	op_begin(s, &op, s->max_fetch_bytes);
+	for (int attempt = 0;; attempt++) {
+		unsigned connects_before = op.connects;
+
+		gerr = list_branch(s, &head, &found);
+		if (gerr == 0 || attempt > 0 || !retriable(&op, connects_before))
+			break;
+		ef_debug("source.reconnect", "url=%s reason=\"%s\"", s->url,
+		         git_error_last() ? git_error_last()->message : "");
+		git_remote_disconnect(s->remote);
+	}
+	error = gerr < 0 ? translate(s, &op, gerr, "poll") : 0;
+	/* Disconnecting ends the smart protocol session; libgit2 keeps the
+	 * HTTP client and its TLS connection for the next poll. */
+	git_remote_disconnect(s->remote);
+	op_end();
+	s->stats.polls++;
+	if (error < 0)
+		return error;
+	if (!found) {
+		ef_error_set("poll %s: the server has no branch '%s'; check [source] branch",
+		             s->url, s->branch);
+		return EF_ENOTFOUND;
+	}
+	git_oid_tostr(out_head, EF_OID_HEX, &head);
+	return 0;
+}
+
+struct fetch_ctx {
+	ef_source *s;
+	struct op *op;
+};
+
+static int on_transfer(const git_indexer_progress *p, void *payload)
+{
+	struct fetch_ctx *fc = payload;
+
+	if (fc->s->max_fetch_bytes && p->received_bytes > fc->s->max_fetch_bytes) {
+		op_fail(fc->op, EF_ETOOBIG, "pack larger than the limit");
+		return -1;
+	}
+	if (fc->op->deadline_ms && now_ms() >= fc->op->deadline_ms) {
+		op_fail(fc->op, EF_ETIMEOUT, "fetch not done before the deadline");
+		return -1;
+	}
+	return 0;
+}
+
+/* Points refs/edgeflip/head at `id`; no reflog (core.logAllRefUpdates=false). */
+static int set_local_ref(ef_source *s, const git_oid *id)
+{
+	git_reference *ref = NULL;
+	git_oid cur;
+	int gerr;
+
+	if (git_reference_name_to_id(&cur, s->repo, LOCAL_REF) == 0 && git_oid_equal(&cur, id))
+		return 0;
+	gerr = git_reference_create(&ref, s->repo, LOCAL_REF, id, 1, NULL);
+	git_reference_free(ref);
+	if (gerr < 0) {
+		ef_error_set("cannot update %s in %s: %s", LOCAL_REF, s->cache_dir,
+		             git_error_last() ? git_error_last()->message : "unknown error");
+		return EF_ERROR;
+	}
+	return 0;
+}
+
+int ef_source_fetch(ef_source *s, const char *want)
+{
+	git_fetch_options fo;
+	char *specs[1] = {s->refspec};
+	git_strarray refspecs = {specs, 1};
+	git_odb *odb = NULL;
+	git_oid id;
+	struct fetch_ctx fc;
+	struct op op;
+	int gerr, error;
+
+	git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
+	if ((error = parse_oid(&id, want)) < 0)
+		return error;
+	if (git_repository_odb(&odb, s->repo) < 0) {
+		ef_error_set("cannot open the object database of %s", s->cache_dir);
+		return EF_ERROR;
+	}
+	if (git_odb_exists(odb, &id)) {
+		error = set_local_ref(s, &id);
+		goto out;
+	}
+	if ((error = use_ca_file(s->ca_file)) < 0)
+		goto out;
+
+	fc.s = s;
+	fc.op = &op;
+	fo.callbacks.transfer_progress = on_transfer;
+	fo.callbacks.payload = &fc;
+	fo.prune = GIT_FETCH_NO_PRUNE;
+	fo.update_fetchhead = 0; /* no FETCH_HEAD */
+	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+	fo.custom_headers = s->headers;
+
+	op_begin(s, &op, s->max_fetch_bytes);
+	for (int attempt = 0;; attempt++) {
+		unsigned connects_before = op.connects;
+
+		/* git_remote_download, not git_remote_fetch: the latter always
+		 * rewrites FETCH_HEAD, even when told not to update it. The
+		 * one local ref is set below. */
+		gerr = git_remote_download(s->remote, &refspecs, &fo);
+		if (gerr == 0 || attempt > 0 || !retriable(&op, connects_before))
+			break;
+		git_remote_disconnect(s->remote);
+	}
+	error = gerr < 0 ? translate(s, &op, gerr, "fetch") : 0;
+	git_remote_disconnect(s->remote);
+	op_end();
+	s->stats.fetches++;
+	if (error < 0)
+		goto out;
+	git_odb_refresh(odb);
+	if (!git_odb_exists(odb, &id)) {
+		ef_error_set("fetch %s: commit %s is not on branch '%s' any more (the branch moved "
+		             "during the fetch); poll again",
+		             s->url, want, s->branch);
+		error = EF_EAGAIN;
+		goto out;
+	}
+	if ((error = set_local_ref(s, &id)) < 0)
+		goto out;
+	ef_info("source.fetched", "url=%s branch=%s commit=%s bytes=%llu", s->url, s->branch, want,
+	        (unsigned long long)op.bytes_read);
+out:
+	git_odb_free(odb);
+	return error;
+}
+
+static int lookup_commit(git_commit **out, ef_source *s, const char *commit)
+{
+	git_oid id;
+	int error;
+
+	if ((error = parse_oid(&id, commit)) < 0)
+		return error;
+	if (git_commit_lookup(out, s->repo, &id) < 0) {
+		ef_error_set("commit %s is not in the cache %s (fetch it first)", commit,
+		             s->cache_dir);
+		return EF_ENOTFOUND;
+	}
+	return 0;
+}
+
+int ef_source_resolve(ef_source *s, char out[EF_OID_HEX], const char *rev)
+{
+	git_object *obj = NULL, *peeled = NULL;
+	const char *spec = rev;
+	int error = EF_ENOTFOUND;
+
+	/* The branch lives in the cache as refs/edgeflip/head (HEAD points to it). */
+	if (strcmp(rev, s->branch) == 0 || strcmp(rev, s->ref_name) == 0)
+		spec = LOCAL_REF;
+	if (git_revparse_single(&obj, s->repo, spec) < 0) {
+		ef_error_set("revision '%s' is not in the cache %s", rev, s->cache_dir);
+		goto out;
+	}
+	if (git_object_peel(&peeled, obj, GIT_OBJECT_COMMIT) < 0) {
+		ef_error_set("revision '%s' does not name a commit", rev);
+		error = EF_EINVALID;
+		goto out;
+	}
+	git_oid_tostr(out, EF_OID_HEX, git_object_id(peeled));
+	error = 0;
+out:
+	git_object_free(peeled);
+	git_object_free(obj);
+	return error;
+}
+
+int ef_source_read_commit(ef_source *s, ef_buf *out, const char *commit, size_t cap)
+{
+	git_odb *odb = NULL;
+	git_odb_object *obj = NULL;
+	git_oid id;
+	int error;
+
+	ef_buf_init(out, cap);
+	if ((error = parse_oid(&id, commit)) < 0)
+		return error;
+	error = EF_ENOTFOUND;
+	if (git_repository_odb(&odb, s->repo) < 0 || git_odb_read(&obj, odb, &id) < 0) {
+		ef_error_set("commit %s is not in the cache %s (fetch it first)", commit,
+		             s->cache_dir);
+		goto out;
+	}
+	error = EF_EINVALID;
+	if (git_odb_object_type(obj) != GIT_OBJECT_COMMIT) {
+		ef_error_set("object %s is a %s, not a commit", commit,
+		             git_object_type2string(git_odb_object_type(obj)));
+		goto out;
+	}
+	if (git_odb_object_size(obj) > cap) {
+		ef_error_set("commit %s is larger than the limit of %zu bytes", commit, cap);
+		error = EF_ETOOBIG;
+		goto out;
+	}
+	error = ef_buf_put(out, git_odb_object_data(obj), git_odb_object_size(obj));
+out:
+	git_odb_object_free(obj);
+	git_odb_free(odb);
+	return error;
+}
+
+int ef_source_read_file(ef_source *s, ef_buf *out, const char *commit, const char *path, size_t cap)
+{
+	git_commit *c = NULL;
+	git_tree *tree = NULL;
+	git_tree_entry *entry = NULL;
+	git_blob *blob = NULL;
+	git_object_size_t size;
+	int error;
+
+	ef_buf_init(out, cap);
+	if ((error = lookup_commit(&c, s, commit)) < 0)
+		return error;
+	error = EF_ERROR;
+	if (git_commit_tree(&tree, c) < 0) {
+		ef_error_set("cannot read the tree of commit %s: %s", commit,
+		             git_error_last() ? git_error_last()->message : "unknown error");
+		goto out;
+	}
+	if (git_tree_entry_bypath(&entry, tree, path) < 0) {
+		ef_error_set("commit %s has no file %s", commit, path);
+		error = EF_ENOTFOUND;
+		goto out;
+	}
+	error = EF_EINVALID;
+	if (git_tree_entry_type(entry) != GIT_OBJECT_BLOB) {
+		ef_error_set("%s in commit %s is a %s, not a file", path, commit,
+		             git_object_type2string(git_tree_entry_type(entry)));
+		goto out;
+	}
+	if (git_tree_entry_filemode(entry) == GIT_FILEMODE_LINK) {
+		ef_error_set("%s in commit %s is a symbolic link; links are not followed", path,
+		             commit);
+		goto out;
+	}
+	if (git_blob_lookup(&blob, s->repo, git_tree_entry_id(entry)) < 0) {
+		ef_error_set("cannot read %s in commit %s: %s", path, commit,
+		             git_error_last() ? git_error_last()->message : "unknown error");
+		error = EF_ERROR;
+		goto out;
+	}
+	size = git_blob_rawsize(blob);
+	if (size > cap) {
+		ef_error_set("%s in commit %s is larger than the limit of %zu bytes", path, commit,
+		             cap);
+		error = EF_ETOOBIG;
+		goto out;
+	}
+	error = ef_buf_put(out, git_blob_rawcontent(blob), (size_t)size);
+out:
+	git_blob_free(blob);
+	git_tree_entry_free(entry);
+	git_tree_free(tree);
+	git_commit_free(c);
+	return error;
+}
+
+int ef_source_descends(ef_source *s, bool *out, const char *commit, const char *ancestor)
+{
+	git_commit *a = NULL, *b = NULL;
+	int error, rc;
+
+	*out = false;
+	if ((error = lookup_commit(&a, s, commit)) < 0 ||
+	    (error = lookup_commit(&b, s, ancestor)) < 0)
+		goto out;
+	if (git_oid_equal(git_commit_id(a), git_commit_id(b))) {
+		*out = true;
+		goto out;
+	}
+	rc = git_graph_descendant_of(s->repo, git_commit_id(a), git_commit_id(b));
+	if (rc < 0) {
+		ef_error_set("cannot walk the history from %s to %s: %s", commit, ancestor,
+		             git_error_last() ? git_error_last()->message : "unknown error");
+		error = EF_ERROR;
+		goto out;
+	}
+	*out = rc == 1;
+out:
+	git_commit_free(a);
+	git_commit_free(b);
+	return error;
+}
+
+void ef_source_get_stats(const ef_source *s, ef_source_stats *out)
+{
+	*out = s->stats;
+}
+
+void ef_source_free(ef_source *s)
+{
+	if (!s)
+		return;
+	git_remote_free(s->remote);
+	git_repository_free(s->repo);
+	ef_buf_dispose_secret(&s->auth_header);
+	free(s->url);
+	free(s->branch);
+	free(s->ref_name);
+	free(s->refspec);
+	free(s->ca_file);
+	free(s->token_file);
+	free(s->cache_dir);
+	free(s);
+}
