@@ -1,0 +1,798 @@
+/* Request bodies and reply parsing for the Docker Engine API. Pure functions:
+ * see docker_json.h. */
+#include "docker_json.h"
+#include "edgeflip/error.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* --- small helpers ------------------------------------------------------- */
+
+static const cJSON *get(const cJSON *obj, const char *key)
+{
+	return cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
+}
+
+/* The string value of obj[key], or NULL when absent or not a string. */
+static const char *get_str(const cJSON *obj, const char *key)
+{
+	const cJSON *item = get(obj, key);
+
+	return cJSON_IsString(item) ? item->valuestring : NULL;
+}
+
+/* A number in [lo, hi] (no UB on NaN or huge doubles). */
+static bool get_num(const cJSON *obj, const char *key, long long lo, long long hi, long long *out)
+{
+	const cJSON *item = get(obj, key);
+	double v;
+
+	if (!cJSON_IsNumber(item))
+		return false;
+	v = item->valuedouble;
+	if (!(v >= (double)lo && v <= (double)hi))
+		return false;
+	*out = (long long)v;
+	return true;
+}
+
+/* A heap copy of s, NULL for NULL or "". *ok turns false when out of memory. */
+static char *dup_nonempty(const char *s, bool *ok)
+{
+	char *copy;
+
+	if (!s || !*s)
+		return NULL;
+	copy = strdup(s);
+	if (!copy)
+		*ok = false;
+	return copy;
+}
+
+static cJSON *parse_json(const char *json, size_t len)
+{
+	if (!json)
+		return NULL;
+	return cJSON_ParseWithLength(json, len);
+}
+
+bool ef_docker_id_valid(const char *id)
+{
+	size_t n = 0;
+
+	if (!id)
+		return false;
+	for (; id[n]; n++) {
+		char c = id[n];
+		if (n >= 64 || !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return false;
+	}
+	return n > 0;
+}
+
+ef_cstate ef_docker_state_parse(const char *status)
+{
+	static const struct {
+		const char *name;
+		ef_cstate state;
+	} states[] = {
+	        {"created", EF_CSTATE_CREATED},
+	        {"configured", EF_CSTATE_CREATED},
+	        {"initialized", EF_CSTATE_CREATED},
+	        {"running", EF_CSTATE_RUNNING},
+	        {"restarting", EF_CSTATE_RESTARTING},
+	        {"paused", EF_CSTATE_PAUSED},
+	        {"exited", EF_CSTATE_EXITED},
+	        {"stopped", EF_CSTATE_EXITED},
+	        {"dead", EF_CSTATE_DEAD},
+	};
+
+	for (size_t i = 0; status && i < sizeof(states) / sizeof(states[0]); i++)
+		if (strcmp(status, states[i].name) == 0)
+			return states[i].state;
+	return EF_CSTATE_UNKNOWN;
+}
+
+/* The edgeflip labels out of a "Labels" object. */
+static bool take_labels(ef_container *c, const cJSON *labels)
+{
+	bool ok = true;
+
+	c->service = dup_nonempty(get_str(labels, EF_LABEL_SERVICE), &ok);
+	c->slot = dup_nonempty(get_str(labels, EF_LABEL_SLOT), &ok);
+	c->revision = dup_nonempty(get_str(labels, EF_LABEL_REVISION), &ok);
+	c->spec = dup_nonempty(get_str(labels, EF_LABEL_SPEC), &ok);
+	return ok;
+}
+
+static const char *strip_slash(const char *name)
+{
+	return name && name[0] == '/' ? name + 1 : name;
+}
+
+/* "8080/tcp" -> 8080, "tcp". */
+static bool parse_port_key(const char *key, uint16_t *port, char proto[4])
+{
+	char *end;
+	long v;
+
+	if (!key || key[0] < '0' || key[0] > '9')
+		return false;
+	v = strtol(key, &end, 10);
+	if (v < 1 || v > 65535)
+		return false;
+	if (*end == '\0')
+		end = (char *)"/tcp";
+	if (strcmp(end, "/tcp") != 0 && strcmp(end, "/udp") != 0)
+		return false;
+	*port = (uint16_t)v;
+	memcpy(proto, end + 1, 4);
+	return true;
+}
+
+/* HostPort is a string in the API ("18080"); accept a number too. */
+static bool parse_host_port(const cJSON *binding, uint16_t *out)
+{
+	const cJSON *item = get(binding, "HostPort");
+	long long v;
+
+	if (cJSON_IsString(item)) {
+		char *end;
+		const char *s = item->valuestring;
+		if (!s[0] || s[0] < '0' || s[0] > '9')
+			return false;
+		v = strtoll(s, &end, 10);
+		if (*end != '\0')
+			return false;
+	} else if (!get_num(binding, "HostPort", 1, 65535, &v)) {
+		return false;
+	}
+	if (v < 1 || v > 65535)
+		return false;
+	*out = (uint16_t)v;
+	return true;
+}
+
+/* NetworkSettings.Ports: {"8080/tcp": [{"HostIp": "...", "HostPort": "..."}] | null} */
+static int take_ports(ef_container *c, const cJSON *ports)
+{
+	const cJSON *entry, *binding;
+	size_t n = 0;
+
+	if (!cJSON_IsObject(ports))
+		return 0;
+	cJSON_ArrayForEach(entry, ports)
+	{
+		if (cJSON_IsArray(entry))
+			n += (size_t)cJSON_GetArraySize(entry);
+	}
+	if (n == 0)
+		return 0;
+	c->ports = calloc(n, sizeof(*c->ports));
+	if (!c->ports)
+		return EF_ENOMEM;
+	cJSON_ArrayForEach(entry, ports)
+	{
+		uint16_t cport;
+		char proto[4];
+
+		if (!cJSON_IsArray(entry) || !parse_port_key(entry->string, &cport, proto))
+			continue;
+		cJSON_ArrayForEach(binding, entry)
+		{
+			ef_port *p = &c->ports[c->nports];
+			const char *ip = get_str(binding, "HostIp");
+			bool ok = true;
+
+			if (c->nports >= n || !parse_host_port(binding, &p->host_port))
+				continue;
+			p->container_port = cport;
+			memcpy(p->protocol, proto, sizeof(p->protocol));
+			p->host_ip = dup_nonempty(ip, &ok);
+			if (!ok)
+				return EF_ENOMEM;
+			c->nports++;
+		}
+	}
+	return 0;
+}
+
+/* --- list and inspect ---------------------------------------------------- */
+
+int ef_docker_parse_list(ef_container_list *out, const char *json, size_t len)
+{
+	cJSON *root = parse_json(json, len);
+	const cJSON *item;
+	int error = EF_EINVALID, n;
+
+	out->items = NULL;
+	out->count = 0;
+	if (!cJSON_IsArray(root)) {
+		ef_error_set("container list reply is not a JSON array");
+		goto out;
+	}
+	n = cJSON_GetArraySize(root);
+	if (n > 0 && !(out->items = calloc((size_t)n, sizeof(*out->items)))) {
+		error = EF_ENOMEM;
+		goto out;
+	}
+	cJSON_ArrayForEach(item, root)
+	{
+		ef_container *c = &out->items[out->count];
+		const char *id = get_str(item, "Id");
+		const cJSON *names = get(item, "Names");
+		bool ok = true;
+
+		if (!ef_docker_id_valid(id))
+			continue;
+		out->count++;
+		memcpy(c->id, id, strlen(id) + 1);
+		if (cJSON_IsArray(names) && cJSON_IsString(cJSON_GetArrayItem(names, 0)))
+			c->name = dup_nonempty(
+			        strip_slash(cJSON_GetArrayItem(names, 0)->valuestring), &ok);
+		c->image = dup_nonempty(get_str(item, "Image"), &ok);
+		c->state = ef_docker_state_parse(get_str(item, "State"));
+		if (!ok || !take_labels(c, get(item, "Labels"))) {
+			error = EF_ENOMEM;
+			goto out;
+		}
+	}
+	error = 0;
+out:
+	if (error < 0) {
+		if (error == EF_ENOMEM)
+			ef_error_set("out of memory");
+		ef_container_list_dispose(out);
+	}
+	cJSON_Delete(root);
+	return error;
+}
+
+/* The container's address: NetworkSettings.IPAddress, else the first network's. */
+static const char *find_ip(const cJSON *settings)
+{
+	const char *ip = get_str(settings, "IPAddress");
+	const cJSON *nets = get(settings, "Networks"), *net;
+
+	if (ip && *ip)
+		return ip;
+	if (!cJSON_IsObject(nets))
+		return NULL;
+	cJSON_ArrayForEach(net, nets)
+	{
+		ip = get_str(net, "IPAddress");
+		if (ip && *ip)
+			return ip;
+	}
+	return NULL;
+}
+
+int ef_docker_parse_inspect(ef_container *out, const char *json, size_t len)
+{
+	cJSON *root = parse_json(json, len);
+	const cJSON *state, *config, *settings;
+	const char *id, *image;
+	bool ok = true;
+	long long v;
+	int error = EF_EINVALID;
+
+	memset(out, 0, sizeof(*out));
+	id = get_str(root, "Id");
+	if (!cJSON_IsObject(root) || !ef_docker_id_valid(id)) {
+		ef_error_set("container inspect reply has no valid Id");
+		goto out;
+	}
+	memcpy(out->id, id, strlen(id) + 1);
+	state = get(root, "State");
+	config = get(root, "Config");
+	settings = get(root, "NetworkSettings");
+
+	out->name = dup_nonempty(strip_slash(get_str(root, "Name")), &ok);
+	image = get_str(config, "Image");
+	out->image = dup_nonempty(image ? image : get_str(root, "Image"), &ok);
+	out->state = ef_docker_state_parse(get_str(state, "Status"));
+	if (get_num(state, "ExitCode", -2147483647LL, 2147483647LL, &v))
+		out->exit_code = (int)v;
+	if (get_num(root, "RestartCount", 0, 2147483647LL, &v))
+		out->restart_count = (unsigned)v;
+	out->health = dup_nonempty(get_str(get(state, "Health"), "Status"), &ok);
+	out->ip_address = dup_nonempty(find_ip(settings), &ok);
+	if (!ok || !take_labels(out, get(config, "Labels")) ||
+	    take_ports(out, get(settings, "Ports")) < 0) {
+		ef_error_set("out of memory");
+		error = EF_ENOMEM;
+		goto out;
+	}
+	error = 0;
+out:
+	if (error < 0)
+		ef_container_dispose(out);
+	cJSON_Delete(root);
+	return error;
+}
+
+int ef_docker_parse_id(char out_id[65], const char *json, size_t len)
+{
+	cJSON *root = parse_json(json, len);
+	const char *id = get_str(root, "Id");
+	int error = EF_EINVALID;
+
+	out_id[0] = '\0';
+	if (!ef_docker_id_valid(id)) {
+		ef_error_set("engine reply has no valid Id");
+		goto out;
+	}
+	memcpy(out_id, id, strlen(id) + 1);
+	error = 0;
+out:
+	cJSON_Delete(root);
+	return error;
+}
+
+int ef_docker_parse_exec_inspect(int *exit_code, bool *running, const char *json, size_t len)
+{
+	cJSON *root = parse_json(json, len);
+	const cJSON *run = get(root, "Running");
+	long long v;
+	int error = EF_EINVALID;
+
+	if (!cJSON_IsObject(root) || !get_num(root, "ExitCode", -2147483647LL, 2147483647LL, &v)) {
+		ef_error_set("exec inspect reply has no ExitCode");
+		goto out;
+	}
+	*exit_code = (int)v;
+	*running = cJSON_IsTrue(run);
+	error = 0;
+out:
+	cJSON_Delete(root);
+	return error;
+}
+
+/* Copies s into out, replacing control characters, cut to size. */
+static void copy_printable(char *out, size_t size, const char *s, size_t len)
+{
+	size_t n = 0;
+
+	if (size == 0)
+		return;
+	for (size_t i = 0; i < len && s[i] && n + 1 < size; i++) {
+		unsigned char c = (unsigned char)s[i];
+		out[n++] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
+	}
+	while (n > 0 && out[n - 1] == ' ')
+		n--;
+	out[n] = '\0';
+}
+
+void ef_docker_error_message(char *out, size_t size, const char *body, size_t len)
+{
+	cJSON *root = parse_json(body, len);
+	const char *msg = get_str(root, "message");
+
+	if (msg)
+		copy_printable(out, size, msg, strlen(msg));
+	else if (body)
+		copy_printable(out, size, body, len);
+	else if (size)
+		out[0] = '\0';
+	cJSON_Delete(root);
+}
+
+/* --- pull progress -------------------------------------------------------- */
+
+void ef_docker_pull_init(ef_docker_pull *p, size_t line_cap)
+{
+	memset(p, 0, sizeof(*p));
+	ef_buf_init(&p->line, line_cap);
+}
+
+static int parse_progress_line(ef_docker_pull *p, const char *s, size_t len)
+{
+	const cJSON *detail;
+	const char *status, *id, *err;
+	cJSON *root;
+	long long v;
+
+	while (len > 0 && (s[0] == ' ' || s[0] == '\t' || s[0] == '\r')) {
+		s++;
+		len--;
+	}
+	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r'))
+		len--;
+	if (len == 0)
+		return 0;
+	root = cJSON_ParseWithLength(s, len);
+	if (!cJSON_IsObject(root)) {
+		cJSON_Delete(root);
+		ef_error_set("pull progress line %u is not a JSON object", p->objects + 1);
+		return EF_EINVALID;
+	}
+	p->objects++;
+	err = get_str(root, "error");
+	if (!err)
+		err = get_str(get(root, "errorDetail"), "message");
+	if (err && !p->error) {
+		char msg[512];
+		copy_printable(msg, sizeof(msg), err, strlen(err));
+		if (!(p->error = strdup(msg[0] ? msg : "unknown error"))) {
+			cJSON_Delete(root);
+			return EF_ENOMEM;
+		}
+	}
+	status = get_str(root, "status");
+	if (status) {
+		copy_printable(p->status, sizeof(p->status), status, strlen(status));
+		if (strcmp(status, "Download complete") == 0 ||
+		    strcmp(status, "Pull complete") == 0 || strcmp(status, "Already exists") == 0)
+			p->layers_done++;
+	}
+	id = get_str(root, "id");
+	if (id)
+		copy_printable(p->id, sizeof(p->id), id, strlen(id));
+	detail = get(root, "progressDetail");
+	if (get_num(detail, "current", 0, 1LL << 53, &v))
+		p->current = (uint64_t)v;
+	if (get_num(detail, "total", 0, 1LL << 53, &v))
+		p->total = (uint64_t)v;
+	cJSON_Delete(root);
+	return 0;
+}
+
+int ef_docker_pull_feed(ef_docker_pull *p, const char *data, size_t len)
+{
+	while (len > 0) {
+		const char *nl = memchr(data, '\n', len);
+		size_t n = nl ? (size_t)(nl - data) : len;
+		int error;
+
+		if (ef_buf_put(&p->line, data, n) < 0) {
+			ef_error_set("a pull progress line exceeds the limit of %zu bytes",
+			             p->line.cap);
+			return EF_ETOOBIG;
+		}
+		if (!nl)
+			break;
+		error = parse_progress_line(p, p->line.ptr, p->line.len);
+		ef_buf_clear(&p->line);
+		if (error < 0)
+			return error;
+		data += n + 1;
+		len -= n + 1;
+	}
+	return 0;
+}
+
+int ef_docker_pull_finish(ef_docker_pull *p)
+{
+	int error = 0;
+
+	if (p->line.len > 0)
+		error = parse_progress_line(p, p->line.ptr, p->line.len);
+	ef_buf_clear(&p->line);
+	return error;
+}
+
+void ef_docker_pull_dispose(ef_docker_pull *p)
+{
+	ef_buf_dispose(&p->line);
+	free(p->error);
+	p->error = NULL;
+}
+
+/* --- request bodies ------------------------------------------------------- */
+
+/* Adds a JSON string array under key unless v is NULL. */
+static bool add_strv(cJSON *obj, const char *key, char *const *v)
+{
+	cJSON *arr;
+
+	if (!v)
+		return true;
+	if (!(arr = cJSON_AddArrayToObject(obj, key)))
+		return false;
+	for (size_t i = 0; v[i]; i++) {
+		cJSON *s = cJSON_CreateString(v[i]);
+		if (!s || !cJSON_AddItemToArray(arr, s)) {
+			cJSON_Delete(s);
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool add_str_if(cJSON *obj, const char *key, const char *value)
+{
+	return !value || !*value || cJSON_AddStringToObject(obj, key, value) != NULL;
+}
+
+static bool set_label(cJSON *labels, const char *key, const char *value)
+{
+	cJSON_DeleteItemFromObjectCaseSensitive(labels, key);
+	return cJSON_AddStringToObject(labels, key, value ? value : "") != NULL;
+}
+
+static int add_labels(cJSON *body, const ef_create_req *req)
+{
+	const ef_service *svc = req->service;
+	cJSON *labels = cJSON_AddObjectToObject(body, "Labels");
+
+	if (!labels)
+		return EF_ENOMEM;
+	for (size_t i = 0; svc->labels && svc->labels[i]; i++) {
+		const char *eq = strchr(svc->labels[i], '=');
+		char *key = eq ? strndup(svc->labels[i], (size_t)(eq - svc->labels[i]))
+		               : strdup(svc->labels[i]);
+		bool ok = key && set_label(labels, key, eq ? eq + 1 : "");
+
+		free(key);
+		if (!ok)
+			return EF_ENOMEM;
+	}
+	if (!set_label(labels, EF_LABEL_SERVICE, svc->name) ||
+	    !set_label(labels, EF_LABEL_SLOT, req->slot) ||
+	    !set_label(labels, EF_LABEL_REVISION, req->revision) ||
+	    !set_label(labels, EF_LABEL_SPEC, svc->spec_hash))
+		return EF_ENOMEM;
+	return 0;
+}
+
+static int add_ports(cJSON *body, cJSON *host, const ef_create_req *req)
+{
+	const ef_port *ports = req->ports ? req->ports : req->service->ports;
+	size_t nports = req->ports ? req->nports : req->service->nports;
+	cJSON *exposed, *bindings;
+
+	if (nports == 0)
+		return 0;
+	if (!(exposed = cJSON_AddObjectToObject(body, "ExposedPorts")) ||
+	    !(bindings = cJSON_AddObjectToObject(host, "PortBindings")))
+		return EF_ENOMEM;
+	for (size_t i = 0; i < nports; i++) {
+		const ef_port *p = &ports[i];
+		const char *proto = p->protocol[0] ? p->protocol : "tcp";
+		char key[16], hostport[8];
+		cJSON *list, *b;
+
+		if ((strcmp(proto, "tcp") != 0 && strcmp(proto, "udp") != 0) ||
+		    p->container_port == 0) {
+			ef_error_set("service %s: port %u/%.4s cannot be published",
+			             req->service->name, p->container_port, proto);
+			return EF_EINVALID;
+		}
+		snprintf(key, sizeof(key), "%u/%s", p->container_port, proto);
+		if (!get(exposed, key) && !cJSON_AddObjectToObject(exposed, key))
+			return EF_ENOMEM;
+		if (p->host_port == 0)
+			continue;
+		list = cJSON_GetObjectItemCaseSensitive(bindings, key);
+		if (!list && !(list = cJSON_AddArrayToObject(bindings, key)))
+			return EF_ENOMEM;
+		snprintf(hostport, sizeof(hostport), "%u", p->host_port);
+		if (!(b = cJSON_CreateObject()) || !cJSON_AddItemToArray(list, b)) {
+			cJSON_Delete(b);
+			return EF_ENOMEM;
+		}
+		if (!cJSON_AddStringToObject(b, "HostIp", p->host_ip ? p->host_ip : "") ||
+		    !cJSON_AddStringToObject(b, "HostPort", hostport))
+			return EF_ENOMEM;
+	}
+	return 0;
+}
+
+static int add_restart(cJSON *host, const ef_service *svc)
+{
+	const char *r = svc->restart;
+	cJSON *policy;
+	long retries = 0;
+	char name[16];
+
+	if (!r || !*r || strcmp(r, "no") == 0)
+		return 0;
+	if (strcmp(r, "always") == 0 || strcmp(r, "unless-stopped") == 0 ||
+	    strcmp(r, "on-failure") == 0) {
+		snprintf(name, sizeof(name), "%s", r);
+	} else if (strncmp(r, "on-failure:", 11) == 0) {
+		char *end;
+		const char *n = r + 11;
+		retries = strtol(n, &end, 10);
+		if (*n < '0' || *n > '9' || *end != '\0' || retries < 0 || retries > 1000000) {
+			ef_error_set("service %s: restart '%s': the retry count must be a number",
+			             svc->name, r);
+			return EF_EINVALID;
+		}
+		snprintf(name, sizeof(name), "on-failure");
+	} else {
+		ef_error_set("service %s: unknown restart policy '%s'", svc->name, r);
+		return EF_EINVALID;
+	}
+	if (!(policy = cJSON_AddObjectToObject(host, "RestartPolicy")) ||
+	    !cJSON_AddStringToObject(policy, "Name", name) ||
+	    !cJSON_AddNumberToObject(policy, "MaximumRetryCount", (double)retries))
+		return EF_ENOMEM;
+	return 0;
+}
+
+static int add_volumes(cJSON *host, const ef_service *svc)
+{
+	cJSON *binds = NULL, *mounts = NULL;
+
+	for (size_t i = 0; i < svc->nvolumes; i++) {
+		const ef_mount *m = &svc->volumes[i];
+		bool named = m->type != EF_MOUNT_TMPFS && m->source && *m->source;
+		cJSON *item = NULL, **list = named ? &binds : &mounts;
+
+		if (!m->target || m->target[0] != '/') {
+			ef_error_set("service %s: volume %zu needs an absolute target path",
+			             svc->name, i);
+			return EF_EINVALID;
+		}
+		if (m->type == EF_MOUNT_BIND && !named) {
+			ef_error_set("service %s: bind mount to %s needs a source", svc->name,
+			             m->target);
+			return EF_EINVALID;
+		}
+		if (!*list && !(*list = cJSON_AddArrayToObject(host, named ? "Binds" : "Mounts")))
+			return EF_ENOMEM;
+		if (named) {
+			/* Binds ("src:dst[:ro]"): the engine creates a missing host
+			 * directory or named volume, as Compose does. */
+			ef_buf spec = EF_BUF_INIT(8192);
+			if (ef_buf_printf(&spec, "%s:%s%s", m->source, m->target,
+			                  m->read_only ? ":ro" : "") == 0)
+				item = cJSON_CreateString(spec.ptr);
+			ef_buf_dispose(&spec);
+		} else if ((item = cJSON_CreateObject()) != NULL) {
+			const char *type = m->type == EF_MOUNT_TMPFS ? "tmpfs" : "volume";
+			if (!cJSON_AddStringToObject(item, "Type", type) ||
+			    !cJSON_AddStringToObject(item, "Target", m->target) ||
+			    !cJSON_AddBoolToObject(item, "ReadOnly", m->read_only)) {
+				cJSON_Delete(item);
+				item = NULL;
+			}
+		}
+		if (!item || !cJSON_AddItemToArray(*list, item)) {
+			cJSON_Delete(item);
+			return EF_ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* "/dev/x[:/dev/y[:rwm]]" -> {"PathOnHost", "PathInContainer", "CgroupPermissions"} */
+static int add_devices(cJSON *host, const ef_service *svc)
+{
+	cJSON *devices;
+
+	if (!svc->devices)
+		return 0;
+	if (!(devices = cJSON_AddArrayToObject(host, "Devices")))
+		return EF_ENOMEM;
+	for (size_t i = 0; svc->devices[i]; i++) {
+		char *copy = strdup(svc->devices[i]), *in, *perm;
+		cJSON *d = NULL;
+		int error = EF_ENOMEM;
+
+		if (!copy)
+			return EF_ENOMEM;
+		if ((in = strchr(copy, ':')))
+			*in++ = '\0';
+		if (in && (perm = strchr(in, ':')))
+			*perm++ = '\0';
+		else
+			perm = NULL;
+		if (copy[0] != '/' || (in && in[0] != '/')) {
+			ef_error_set("service %s: device '%s' must be /dev/x[:/dev/y[:rwm]]",
+			             svc->name, svc->devices[i]);
+			error = EF_EINVALID;
+			goto next;
+		}
+		if (!(d = cJSON_CreateObject()) ||
+		    !cJSON_AddStringToObject(d, "PathOnHost", copy) ||
+		    !cJSON_AddStringToObject(d, "PathInContainer", in && *in ? in : copy) ||
+		    !cJSON_AddStringToObject(d, "CgroupPermissions",
+		                             perm && *perm ? perm : "rwm") ||
+		    !cJSON_AddItemToArray(devices, d))
+			goto next;
+		d = NULL; /* now owned by devices */
+		error = 0;
+	next:
+		cJSON_Delete(d);
+		free(copy);
+		if (error < 0)
+			return error;
+	}
+	return 0;
+}
+
+int ef_docker_create_body(char **out, const ef_create_req *req)
+{
+	const ef_service *svc = req->service;
+	cJSON *body = cJSON_CreateObject(), *host;
+	int error = EF_ENOMEM;
+
+	*out = NULL;
+	if (!body || !svc || !svc->name || !svc->image) {
+		if (body)
+			ef_error_set("create request without a service name or image");
+		error = body ? EF_EINVALID : EF_ENOMEM;
+		goto out;
+	}
+	if (!cJSON_AddStringToObject(body, "Image", svc->image) ||
+	    !add_strv(body, "Cmd", svc->command) ||
+	    !add_strv(body, "Entrypoint", svc->entrypoint) ||
+	    !add_strv(body, "Env", svc->environment) || !add_str_if(body, "User", svc->user) ||
+	    !add_str_if(body, "WorkingDir", svc->working_dir))
+		goto out;
+	if ((error = add_labels(body, req)) < 0)
+		goto out;
+	error = EF_ENOMEM;
+	if (!(host = cJSON_AddObjectToObject(body, "HostConfig")))
+		goto out;
+	if ((error = add_ports(body, host, req)) < 0 || (error = add_restart(host, svc)) < 0 ||
+	    (error = add_volumes(host, svc)) < 0 || (error = add_devices(host, svc)) < 0)
+		goto out;
+	error = EF_ENOMEM;
+	if ((svc->mem_limit > 0 &&
+	     !cJSON_AddNumberToObject(host, "Memory", (double)svc->mem_limit)) ||
+	    !cJSON_AddBoolToObject(host, "Privileged", svc->privileged) ||
+	    !cJSON_AddBoolToObject(host, "ReadonlyRootfs", svc->read_only) ||
+	    !add_str_if(host, "NetworkMode", svc->network_mode) ||
+	    !add_str_if(host, "PidMode", svc->pid) || !add_str_if(host, "IpcMode", svc->ipc) ||
+	    !add_strv(host, "CapAdd", svc->cap_add) || !add_strv(host, "CapDrop", svc->cap_drop))
+		goto out;
+	/* svc->health is not passed: edgeflip probes the container itself. */
+	if (!(*out = cJSON_PrintUnformatted(body)))
+		goto out;
+	error = 0;
+out:
+	if (error == EF_ENOMEM)
+		ef_error_set("out of memory");
+	cJSON_Delete(body);
+	return error;
+}
+
+int ef_docker_exec_body(char **out, char *const argv[])
+{
+	cJSON *body;
+	int error = EF_ENOMEM;
+
+	*out = NULL;
+	if (!argv || !argv[0]) {
+		ef_error_set("exec needs a command");
+		return EF_EINVALID;
+	}
+	if (!(body = cJSON_CreateObject()))
+		goto out;
+	if (add_strv(body, "Cmd", argv) && cJSON_AddBoolToObject(body, "AttachStdout", true) &&
+	    cJSON_AddBoolToObject(body, "AttachStderr", true) &&
+	    (*out = cJSON_PrintUnformatted(body)) != NULL)
+		error = 0;
+out:
+	if (error < 0)
+		ef_error_set("out of memory");
+	cJSON_Delete(body);
+	return error;
+}
+
+int ef_docker_url_encode(ef_buf *out, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		int error;
+
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '.' || c == '_' || c == '~') {
+			error = ef_buf_put(out, s, 1);
+		} else {
+			char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
+			error = ef_buf_put(out, esc, 3);
+		}
+		if (error < 0)
+			return error;
+	}
+	return ef_buf_put(out, "", 0);
+}
