@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# End to end: the agent against a real HTTPS Git server, a real registry and a
+# real Podman engine, all started here. Scenarios of the foundation: first
+# deploy, one service changed, added and removed, drift repair, wrong CA,
+# plain http, malformed manifest, server unreachable; and of trust: unsigned
+# and force-pushed history refused, device policy refusals.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../lib/check.sh"
+source "$here/../lib/git-server.sh"
+source "$here/../lib/engine.sh"
+source "$here/../lib/agent.sh"
+
+work=$(mktemp -d /tmp/ef-agent.XXXXXX)
+chmod 755 "$work"
+cleanup()
+{
+	ef_podman_stop
+	ef_registry_stop
+	ef_git_server_stop
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+ef_git_server_start "$work/git" >/dev/null || { echo "cannot start git server"; exit 1; }
+ef_registry_start "$work/registry" || { echo "cannot start registry"; exit 1; }
+ef_podman_start "$work/podman" || { echo "cannot start podman"; exit 1; }
+ef_gitops_init "$work/ops" || { echo "cannot make the gitops repo"; exit 1; }
+ef_agent_config "$work/agent"
+
+web1=$(ef_image_build web v1 "web v1") || exit 1
+web2=$(ef_image_build web v2 "web v2") || exit 1
+api1=$(ef_image_build api v1 "api v1") || exit 1
+api2=$(ef_image_build api v2 "api v2") || exit 1
+env=$EF_OPS_DIR/work/environments/production
+port_web=$(ef_free_port)
+log=$work/agent.log
+
+id_of() { ef_running | awk -v s="$1" '$1 == s && $4 == "running" {print $3}' | head -1; }
+count_running() { ef_running | awk '$4 == "running"' | wc -l; }
+web_says() { curl -s --max-time 5 "http://127.0.0.1:$port_web/" 2>/dev/null; }
+
+# --- first deploy on an empty gateway ---------------------------------------
+ef_compose "$env/compose.json" "api=$api1" "web=$web1:$port_web"
+ef_gitops_commit "first" || exit 1
+c1=$(ef_gitops_head)
+ef_agent once 2>"$log"
+ef_expect_eq "first deploy exits 0" 0 $?
+ef_expect_eq "first deploy runs two containers" 2 "$(count_running)"
+ef_expect_eq "web answers on its public port" "web v1" "$(web_says)"
+st=$(ef_agent status --json)
+ef_expect_contains "status names the deployed commit" "$st" "\"revision\":\"$c1\""
+ef_expect_contains "status names the signer" "$st" "release@example.com"
+api_id=$(id_of api)
+web_id=$(id_of web)
+
+# --- a no-change pass changes nothing and writes nothing ---------------------
+touch "$work/marker"
+sleep 1.1
+ef_agent once 2>"$log"
+ef_expect_eq "no-change pass exits 0" 0 $?
+ef_expect_eq "no-change pass writes nothing under state_dir" "" \
+	"$(find "$work/agent/state" -newer "$work/marker" -not -name '*.log' | grep -v '/proxy/' | head -3)"
+ef_expect_eq "no-change pass keeps api's container" "$api_id" "$(id_of api)"
+
+# --- one service's image digest changed: only that container is replaced ----
+ef_compose "$env/compose.json" "api=$api1" "web=$web2:$port_web"
+ef_gitops_commit "web v2"
+ef_agent once 2>"$log"
+ef_expect_eq "update exits 0" 0 $?
+ef_expect_eq "web now serves v2" "web v2" "$(web_says)"
+ef_expect_eq "api untouched (same container)" "$api_id" "$(id_of api)"
+[ "$(id_of web)" != "$web_id" ] && ef_pass "web replaced by a new container" || ef_fail "web replaced"
+ef_expect_eq "old web retired" 2 "$(ef_running | wc -l)"
+
+# --- service added and removed ------------------------------------------------
+ef_compose "$env/compose.json" "web=$web2:$port_web" "worker=$api2"
+ef_gitops_commit "api out, worker in"
+ef_agent once 2>"$log"
+ef_expect_eq "add/remove exits 0" 0 $?
+ef_expect_eq "api removed" "" "$(ef_running | awk '$1 == "api"')"
+[ -n "$(id_of worker)" ] && ef_pass "worker added" || ef_fail "worker added" "$(ef_running)"
+
+# --- drift repair: removed and stopped by hand --------------------------------
+worker_id=$(id_of worker)
+$EF_PODMAN rm -f "$worker_id" >/dev/null
+web_id=$(id_of web)
+$EF_PODMAN stop -t 0 "$web_id" >/dev/null
+ef_agent once 2>"$log"
+ef_expect_eq "drift pass exits 0" 0 $?
+[ -n "$(id_of worker)" ] && ef_pass "removed container put back" || ef_fail "removed container put back"
+ef_expect_eq "stopped container started again (same id)" "$web_id" "$(id_of web)"
+ef_expect_eq "web serves after repair" "web v2" "$(web_says)"
+ef_expect_contains "log names the drift" "$(cat "$log")" "drift"
+
+# --- malformed compose.json: refused, running set keeps running ---------------
+before=$(ef_running)
+printf '{"services": {"web": {"image": "%s", "privileged": "yes"' "$web1" >"$env/compose.json"
+ef_gitops_commit "broken json"
+ef_agent once 2>"$log"
+ef_expect_eq "malformed manifest exits 3" 3 $?
+ef_expect_contains "error names compose.json" "$(cat "$log")" "compose.json"
+ef_expect_eq "running set untouched after malformed manifest" "$before" "$(ef_running)"
+ef_expect_eq "web still serves" "web v2" "$(web_says)"
+
+# --- unknown key: error names the JSON path -----------------------------------
+printf '{"services": {"web": {"image": "%s", "build": "."}}}\n' "$web1" >"$env/compose.json"
+ef_gitops_commit "unknown key"
+ef_agent once 2>"$log"
+ef_expect_eq "unsupported key exits 3" 3 $?
+ef_expect_contains "error names the JSON path" "$(cat "$log")" "services.web.build"
+
+# --- device policy: refused before anything reaches the engine ----------------
+ef_compose "$env/compose.json" "web=$web2:$port_web" "worker=$api2"
+python3 - "$env/compose.json" "$EF_REGISTRY" <<'PY'
+import json, sys
+p, reg = sys.argv[1], sys.argv[2]
+m = json.load(open(p))
+m["services"]["worker"]["privileged"] = True
+m["services"]["tagged"] = {"image": reg + "/web:v1"}
+m["services"]["elsewhere"] = {"image": "registry.example.net/x@sha256:" + "a" * 64}
+json.dump(m, open(p, "w"), indent=1)
+PY
+ef_gitops_commit "policy violations"
+events_before=$($EF_PODMAN ps -a -q | wc -l)
+ef_agent once 2>"$log"
+ef_expect_eq "policy violation exits 3" 3 $?
+out=$(cat "$log")
+ef_expect_contains "privileged refused" "$out" "privileged"
+ef_expect_contains "tag refused" "$out" "tagged"
+ef_expect_contains "unlisted registry refused" "$out" "registry.example.net"
+ef_expect_eq "nothing created for the refused commit" "$events_before" "$($EF_PODMAN ps -a -q | wc -l)"
+ef_expect_contains "status shows the refusal" "$(ef_agent status)" "privileged"
+
+# --- a good commit after the refusals deploys again ---------------------------
+ef_compose "$env/compose.json" "web=$web1:$port_web" "worker=$api2"
+ef_gitops_commit "back to web v1"
+ef_agent once 2>"$log"
+ef_expect_eq "good commit after refusals exits 0" 0 $?
+ef_expect_eq "web serves v1" "web v1" "$(web_says)"
+good=$(ef_gitops_head)
+
+# --- unsigned commit refused ---------------------------------------------------
+ef_compose "$env/compose.json" "web=$web2:$port_web" "worker=$api2"
+ef_git -C "$EF_OPS_DIR/work" add -A
+ef_git -C "$EF_OPS_DIR/work" commit -q -m "unsigned"
+ef_git -C "$EF_OPS_DIR/work" push -q origin HEAD:main
+ef_agent once 2>"$log"
+ef_expect_eq "unsigned commit exits 3" 3 $?
+ef_expect_contains "unsigned commit: reason logged" "$(cat "$log")" "unsigned"
+ef_expect_eq "web still serves v1 after unsigned commit" "web v1" "$(web_says)"
+
+# --- force-push to an older signed commit refused (anti-rollback) -------------
+ef_git -C "$EF_OPS_DIR/work" push -q -f origin "$c1:main"
+ef_agent once 2>"$log"
+ef_expect_eq "replayed older commit exits 3" 3 $?
+ef_expect_contains "anti-rollback reason" "$(cat "$log")" "does not descend"
+ef_expect_eq "web still serves v1 after replay" "web v1" "$(web_says)"
+ef_expect_contains "status still shows the good commit" "$(ef_agent status --json)" "\"revision\":\"$good\""
+ef_git -C "$EF_OPS_DIR/work" reset -q --hard "$good"
+ef_git -C "$EF_OPS_DIR/work" push -q -f origin HEAD:main
+
+# --- server unreachable: running set untouched, non-zero exit -----------------
+before=$(ef_running)
+ef_git_server_stop
+ef_agent once 2>"$log"
+ef_expect_eq "unreachable server exits 5" 5 $?
+ef_expect_eq "running set untouched while offline" "$before" "$(ef_running)"
+ef_expect_eq "web serves while offline" "web v1" "$(web_says)"
+
+# --- wrong CA refused ---------------------------------------------------------
+ef_git_server_start "$work/git2" >/dev/null
+other=$(ef_git_repo_create gitops)
+ef_git_make_ca "$work/otherca" >/dev/null 2>&1 || openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=other -keyout "$work/otherca.key" -out "$work/otherca.pem" -days 2 2>/dev/null
+otherca=$(ls "$work"/otherca*.pem "$work"/otherca/*.pem 2>/dev/null | head -1)
+ef_agent_config "$work/agent" "source.url=${other/127.0.0.1/localhost}" "source.ca_file=$otherca"
+ef_agent once 2>"$log"
+rc=$?
+[ $rc -ne 0 ] && ef_pass "wrong CA refused (exit $rc)" || ef_fail "wrong CA refused"
+ef_expect_contains "wrong CA: message names the certificate" "$(cat "$log")" "certificate"
+
+# --- plain http refused -------------------------------------------------------
+ef_agent_config "$work/agent" "source.url=http://localhost:1/gitops.git"
+ef_agent check-config >"$log" 2>&1
+ef_expect_eq "plain http refused by check-config (exit 2)" 2 $?
+ef_expect_contains "plain http: says how to allow it" "$(cat "$log")" "allow_insecure_http"
+
+ef_summary

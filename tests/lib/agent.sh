@@ -1,0 +1,135 @@
+# shellcheck shell=bash
+# Fixtures for end-to-end tests of the agent: a GitOps repository on the
+# HTTPS Git server (tests/lib/git-server.sh), commits signed by a real
+# ssh-keygen key, an agent configuration, and the running engine
+# (tests/lib/engine.sh). Source after those two.
+#
+#   ef_gitops_init DIR              # work tree DIR/work, signing key, allowed_signers
+#   ef_gitops_commit MSG            # signed commit of DIR/work + push
+#   ef_agent_config DIR [KEY=VALUE...] # writes DIR/edgeflip.ini (overrides: section.key=value)
+#   ef_agent once                   # runs $EF_BUILD_DIR/edgeflip -c DIR/edgeflip.ini once
+
+EF_AGENT_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+EF_BUILD_DIR=${EF_BUILD_DIR:-$EF_AGENT_LIB_DIR/../../build}
+EF_BIN=${EF_BIN:-$EF_BUILD_DIR/edgeflip}
+
+ef_gitops_init()
+{
+	local dir=$1
+	EF_OPS_DIR=$dir
+	EF_OPS_URL=$(ef_git_repo_create gitops) || return 1
+	EF_OPS_URL=${EF_OPS_URL/127.0.0.1/localhost}
+	mkdir -p "$dir/work/environments/production" "$dir/keys"
+	ssh-keygen -q -t ed25519 -N '' -C release@example.com -f "$dir/keys/release" || return 1
+	printf 'release@example.com namespaces="git" %s\n' "$(cut -d' ' -f1,2 "$dir/keys/release.pub")" \
+		>"$dir/keys/allowed_signers"
+	ef_git -C "$dir/work" init -q -b main || return 1
+	ef_git -C "$dir/work" remote add origin "$EF_OPS_URL"
+	export EF_OPS_DIR EF_OPS_URL
+}
+
+# ef_gitops_commit MSG [git commit options]: signs with the release key.
+ef_gitops_commit()
+{
+	local msg=$1
+	shift
+	ef_git -C "$EF_OPS_DIR/work" add -A &&
+		ef_git -C "$EF_OPS_DIR/work" -c gpg.format=ssh \
+			-c user.signingkey="$EF_OPS_DIR/keys/release" commit -q -S --allow-empty -m "$msg" "$@" &&
+		ef_git -C "$EF_OPS_DIR/work" push -q -f origin HEAD:main
+}
+
+ef_gitops_head()
+{
+	ef_git -C "$EF_OPS_DIR/work" rev-parse HEAD
+}
+
+# ef_compose FILE SERVICE=IMAGE[:HOSTPORT] ...: a compose.json with busybox
+# httpd services; HOSTPORT publishes container port 8080 and adds an HTTP
+# health probe on /health.
+ef_compose()
+{
+	local file=$1 first=1 spec name image port
+	shift
+	{
+		printf '{\n  "services": {\n'
+		for spec in "$@"; do
+			name=${spec%%=*}
+			image=${spec#*=}
+			port=
+			case $image in *@sha256:*:*) port=${image##*:}; image=${image%:*} ;; esac
+			[ $first = 1 ] || printf ',\n'
+			first=0
+			printf '    "%s": {\n      "image": "%s"' "$name" "$image"
+			if [ -n "$port" ]; then
+				printf ',\n      "ports": ["%s:8080"]' "$port"
+				printf ',\n      "x-edgeflip": {"health": {"http": {"path": "/health", "port": 8080}}}'
+			fi
+			printf '\n    }'
+		done
+		printf '\n  }\n}\n'
+	} >"$file"
+}
+
+# ef_agent_config DIR [section.key=value ...]
+ef_agent_config()
+{
+	local dir=$1 kv
+	shift
+	mkdir -p "$dir/state"
+	EF_AGENT_INI=$dir/edgeflip.ini
+	{
+		printf '[agent]\ndevice_id = test-gw\nstate_dir = %s/state\ninterval = 1s\nmax_backoff = 5s\n' "$dir"
+		printf '[source]\nurl = %s\nbranch = main\npath = environments/production\nca_file = %s\ntimeout = 20s\n' \
+			"$EF_OPS_URL" "$EF_GIT_CA"
+		printf '[trust]\nallowed_signers = %s\n' "$EF_OPS_DIR/keys/allowed_signers"
+		printf '[engine]\nendpoint = unix://%s\n' "$EF_PODMAN_SOCK"
+		printf '[deploy]\nsoak = 2s\nhealth_timeout = 30s\nstop_timeout = 2s\n'
+		printf '[policy]\nregistries = %s\n' "$EF_REGISTRY"
+	} >"$EF_AGENT_INI"
+	for kv in "$@"; do
+		ef_ini_set "$EF_AGENT_INI" "${kv%%=*}" "${kv#*=}"
+	done
+	export EF_AGENT_INI
+}
+
+# ef_ini_set FILE section.key value: sets or adds a key.
+ef_ini_set()
+{
+	python3 - "$@" <<'PY'
+import sys, re
+path, sk, value = sys.argv[1], sys.argv[2], sys.argv[3]
+section, key = sk.split('.', 1)
+lines = open(path).read().splitlines()
+out, cur, done = [], None, False
+for i, l in enumerate(lines):
+    m = re.match(r'\[(.*)\]', l)
+    if m:
+        if cur == section and not done:
+            out.append(f'{key} = {value}'); done = True
+        cur = m.group(1)
+    elif cur == section and re.match(rf'{re.escape(key)}\s*=', l):
+        if value != '':
+            out.append(f'{key} = {value}')
+        done = True
+        continue
+    out.append(l)
+if not done:
+    if cur != section:
+        out.append(f'[{section}]')
+    out.append(f'{key} = {value}')
+open(path, 'w').write('\n'.join(out) + '\n')
+PY
+}
+
+ef_agent()
+{
+	"$EF_BIN" -c "$EF_AGENT_INI" "$@"
+}
+
+# Running edgeflip containers: "service slot id state" lines, sorted.
+ef_running()
+{
+	$EF_PODMAN ps -a --filter label=io.edgeflip.service \
+		--format '{{index .Labels "io.edgeflip.service"}} {{index .Labels "io.edgeflip.slot"}} {{.ID}} {{.State}}' | sort
+}

@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# Installs what is needed, builds, and runs every suite:
+#   unit tests (cmocka via ctest), the same under ASan+UBSan, the integration
+#   suites against real servers (HTTPS Git, registry, Podman), a fuzz smoke
+#   run, and the cross-built unit tests under qemu-user.
+# Ends with "N passed, M failed" over all suites; exits non-zero on failure.
+#
+# Environment:
+#   EF_SKIP_INSTALL=1   do not run scripts/install-deps.sh
+#   EF_SUITES="unit asan integration fuzz cross"   which stages to run
+#   EF_FUZZ_SECONDS=10  per fuzz target
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+suites=${EF_SUITES:-"unit asan integration fuzz cross"}
+jobs=$(nproc 2>/dev/null || echo 2)
+passed=0
+failed=0
+failures=()
+log_dir=$top/build/test-logs
+
+stage() { printf '\n=== %s ===\n' "$*"; }
+record()
+{
+	# record NAME RC [PASSED FAILED]: adds a suite's counts; a suite that
+	# failed without counting a failure still counts as one failure.
+	local name=$1 rc=$2 p=${3:-0} f=${4:-0}
+	[ -n "${3:-}" ] || { [ "$rc" -eq 0 ] && p=1; }
+	[ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+	passed=$((passed + p))
+	failed=$((failed + f))
+	[ "$rc" -eq 0 ] || failures+=("$name")
+}
+
+# "N passed, M failed" / ctest's "X tests failed out of Y" -> counts.
+counts_of()
+{
+	local out=$1 line
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
+	if [ -n "$line" ]; then
+		echo "$line" | sed -E 's/^([0-9]+) passed, ([0-9]+) failed.*/\1 \2/'
+		return
+	fi
+	line=$(grep -E 'tests passed, [0-9]+ tests failed out of [0-9]+' "$out" | tail -1)
+	if [ -n "$line" ]; then
+		local f t
+		f=$(echo "$line" | sed -E 's/.* ([0-9]+) tests failed out of ([0-9]+).*/\1/')
+		t=$(echo "$line" | sed -E 's/.* out of ([0-9]+).*/\1/')
+		echo "$((t - f)) $f"
+	fi
+}
+
+run_suite()
+{
+	# run_suite NAME COMMAND...
+	local name=$1 out rc c
+	shift
+	out=$log_dir/$(echo "$name" | tr ' /' '__').log
+	echo "--- $name"
+	"$@" >"$out" 2>&1
+	rc=$?
+	c=$(counts_of "$out")
+	tail -n 40 "$out" | grep -E '^(FAIL|ok - |[0-9]+ passed|.*tests passed|.*\*\*\*Failed|.*Failed)' | tail -n 25
+	if [ "$rc" -ne 0 ]; then
+		echo "    $name failed (exit $rc); log: $out"
+		tail -n 30 "$out" | sed 's/^/    | /'
+	fi
+	# shellcheck disable=SC2086
+	record "$name" "$rc" $c
+}
+
+if [ "${EF_SKIP_INSTALL:-0}" != 1 ]; then
+	stage "install"
+	case " $suites " in
+	*" cross "*) scripts/install-deps.sh --boards || exit 1 ;;
+	*) scripts/install-deps.sh || exit 1 ;;
+	esac
+fi
+
+stage "build (release, -Werror)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEF_WERROR=ON -DEF_FAULT_INJECTION=ON >/dev/null &&
+	cmake --build build -j"$jobs" >build.log 2>&1 || { tail -50 build.log; echo "0 passed, 1 failed"; exit 1; }
+mkdir -p "$log_dir"
+export EF_BUILD_DIR=$top/build
+
+case " $suites " in *" unit "*)
+	stage "unit"
+	run_suite "unit" ctest --test-dir build -j"$jobs" --output-on-failure --timeout 300
+	;;
+esac
+
+case " $suites " in *" asan "*)
+	stage "unit under ASan+UBSan"
+	if cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DEF_WERROR=ON -DEF_SANITIZE=ON \
+		-DEF_FAULT_INJECTION=ON >/dev/null && cmake --build build-asan -j"$jobs" >"$log_dir/asan-build.log" 2>&1; then
+		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+			run_suite "unit-asan" ctest --test-dir build-asan -j"$jobs" --output-on-failure --timeout 600
+	else
+		tail -30 "$log_dir/asan-build.log"
+		record "asan-build" 1
+	fi
+	;;
+esac
+
+case " $suites " in *" integration "*)
+	stage "integration (real HTTPS Git server, registry, Podman)"
+	for t in tests/integration/test_*.sh; do
+		case $t in */test_cross.sh) continue ;; esac
+		run_suite "$(basename "$t" .sh)" timeout 1500 bash "$t"
+	done
+	;;
+esac
+
+case " $suites " in *" fuzz "*)
+	stage "fuzz smoke (${EF_FUZZ_SECONDS:-10}s per target)"
+	if CC=clang-14 cmake -S . -B build-fuzz -DEF_FUZZ=ON -DEF_TESTS=OFF >/dev/null &&
+		cmake --build build-fuzz -j"$jobs" >"$log_dir/fuzz-build.log" 2>&1; then
+		for f in build-fuzz/tests/fuzz/fuzz_*; do
+			[ -x "$f" ] || continue
+			name=$(basename "$f")
+			corpus=tests/fuzz/corpus/${name#fuzz_}
+			[ -d "$corpus" ] || corpus=tests/fuzz/corpus/$name
+			mkdir -p "build-fuzz/corpus/$name"
+			run_suite "$name" "$f" -max_total_time="${EF_FUZZ_SECONDS:-10}" -timeout=10 \
+				-rss_limit_mb=1024 "build-fuzz/corpus/$name" $( [ -d "$corpus" ] && echo "$corpus")
+		done
+	else
+		tail -30 "$log_dir/fuzz-build.log"
+		record "fuzz-build" 1
+	fi
+	;;
+esac
+
+case " $suites " in *" cross "*)
+	if [ -f tests/integration/test_cross.sh ]; then
+		stage "cross builds under qemu-user"
+		run_suite "test_cross" timeout 2400 bash tests/integration/test_cross.sh
+	fi
+	;;
+esac
+
+echo
+if [ ${#failures[@]} -gt 0 ]; then
+	echo "failed suites: ${failures[*]}"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ ${#failures[@]} -eq 0 ]
