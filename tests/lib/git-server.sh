@@ -94,6 +94,7 @@ ef_git_server_start() {
 	mkdir -p "$dir/ssl" "$dir/repos" "$dir/nginx/tmp" "$dir/run" || return 1
 	dir=$(readlink -f "$dir")
 	ef_git_make_ca "$dir/ssl" || return 1
+	chmod 777 "$dir/nginx/tmp"
 
 	# The fcgiwrap socket must be reachable by nginx's unprivileged workers.
 	chmod 755 "$dir" "$dir/run"
@@ -142,6 +143,9 @@ http {
 	keepalive_timeout ${EF_GIT_KEEPALIVE_TIMEOUT:-75s};
 	keepalive_requests ${EF_GIT_KEEPALIVE_REQUESTS:-1000};
 	client_max_body_size 0;
+	# Pushes keep their bodies in memory: the unprivileged workers could
+	# not write to temp folders that root made.
+	client_body_buffer_size 64m;
 	server {
 		listen 127.0.0.1:$port ssl;
 		server_name localhost;

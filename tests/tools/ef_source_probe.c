@@ -3,11 +3,12 @@
  *   ef_source_probe --url U --cache DIR [--ca F] [--branch B] [--token-file F]
  *                   [--polls N] [--interval-ms N] [--fetch] [--read PATH]
  *                   [--timeout-ms N] [--max-bytes N] [--insecure-http]
- *                   [--rusage] [--mem-at N[,N...]]
+ *                   [--rusage] [--mem-at N[,N...]] [--descends-from COMMIT]
  *
  * Prints key=value lines on stdout (head=, changed=, polls=, fetches=,
  * bytes_received=, ...); with --read, a line "file=PATH bytes=N" followed by
- * the file's contents. Errors go to stderr as "error=NAME msg=...".
+ * the file's contents. --descends-from prints descends=1 when the fetched head
+ * equals or descends from COMMIT. Errors go to stderr as "error=NAME msg=...".
  * Exit codes: 0 ok, 1 other error, 2 usage, 3 unreachable, 4 rejected,
  * 5 timeout, 6 too big, 7 not found, 8 invalid. */
 #include "edgeflip/error.h"
@@ -107,7 +108,7 @@ static void usage(void)
 	fprintf(stderr, "usage: ef_source_probe --url U --cache DIR [--ca F] [--branch B] "
 	                "[--token-file F] [--polls N] [--interval-ms N] [--fetch] [--read PATH] "
 	                "[--timeout-ms N] [--max-bytes N] [--insecure-http] [--rusage] "
-	                "[--mem-at N,...]\n");
+	                "[--mem-at N,...] [--descends-from COMMIT] [--verbose]\n");
 }
 
 int main(int argc, char **argv)
@@ -128,11 +129,12 @@ int main(int argc, char **argv)
 	        {"rusage", no_argument, NULL, 'R'},
 	        {"mem-at", required_argument, NULL, 'M'},
 	        {"verbose", no_argument, NULL, 'v'},
+	        {"descends-from", required_argument, NULL, 'D'},
 	        {NULL, 0, NULL, 0},
 	};
 	ef_source_opts o = {.branch = "main", .timeout_ms = 30000, .max_fetch_bytes = 64u << 20};
 	unsigned long polls = 1, interval_ms = 0;
-	const char *read_path = NULL, *mem_at = NULL;
+	const char *read_path = NULL, *mem_at = NULL, *ancestor = NULL;
 	bool fetch = false, rusage = false;
 	char head[EF_OID_HEX] = "", local[EF_OID_HEX] = "";
 	ef_source *s = NULL;
@@ -186,7 +188,10 @@ int main(int argc, char **argv)
 			mem_at = optarg;
 			break;
 		case 'v':
-			ef_log_threshold = EF_LOG_DEBUG;
+			ef_log_threshold = EF_LOG_TRACE;
+			break;
+		case 'D':
+			ancestor = optarg;
 			break;
 		default:
 			usage();
@@ -199,6 +204,7 @@ int main(int argc, char **argv)
 	}
 	if ((error = ef_source_global_init()) < 0)
 		return fail(error);
+	ef_log_hook_libgit2();
 	if ((error = ef_source_new(&s, &o)) < 0)
 		goto out_fail;
 	if (ef_source_resolve(s, local, "HEAD") < 0)
@@ -236,6 +242,13 @@ int main(int argc, char **argv)
 		if ((error = ef_source_fetch(s, head)) < 0)
 			goto out_fail;
 		printf("fetched=1\n");
+	}
+	if (ancestor) {
+		bool yes;
+
+		if ((error = ef_source_descends(s, &yes, head, ancestor)) < 0)
+			goto out_fail;
+		printf("descends=%d\n", yes);
 	}
 	if (read_path) {
 		ef_buf b;
