@@ -939,7 +939,7 @@ static void apply_selfsig(pgp_key *key, const pgp_sig *s)
 
 static void note_refusal(pgp_key *key, const char *what)
 {
-	snprintf(key->why_unbound, sizeof(key->why_unbound), "%s %s", what, ef_error_last());
+	snprintf(key->why_unbound, sizeof(key->why_unbound), "%s: %s", what, ef_error_last());
 }
 
 /* A subkey binding from the primary; a signing subkey also needs a valid
