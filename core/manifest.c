@@ -49,7 +49,7 @@ static bool plain_key(const char *k)
 	for (; *k; k++) {
 		char ch = *k;
 		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		      (ch >= '0' && ch <= '9') || ch == '_' || ch == '-' || ch == '.'))
+		      (ch >= '0' && ch <= '9') || ch == '_' || ch == '-'))
 			return false;
 	}
 	return true;
@@ -393,6 +393,8 @@ static int parse_go_duration(uint64_t *out_ms, const char *s)
 		total += add;
 	}
 	*out_ms = total / 1000000ULL;
+	if (total && !*out_ms) /* below a millisecond: round up, since 0 means the default */
+		*out_ms = 1;
 	return 0;
 }
 
