@@ -252,9 +252,12 @@ int ef_state_quarantine(ef_state *st, const char *revision, const char *reason)
 
 /* ---- serialization ------------------------------------------------------ */
 
+/* NULL is written as null, so that "not set" and "" survive a round trip. */
 static bool add_str(cJSON *obj, const char *key, const char *s)
 {
-	return cJSON_AddStringToObject(obj, key, s ? s : "") != NULL;
+	if (!s)
+		return cJSON_AddNullToObject(obj, key) != NULL;
+	return cJSON_AddStringToObject(obj, key, s) != NULL;
 }
 
 static bool add_num(cJSON *obj, const char *key, int64_t v)
@@ -454,16 +457,16 @@ static void idx(char *out, const char *path, size_t i)
 		out[PATH_MAX_LEN - 1] = '\0';
 }
 
-/* A string member (absent: NULL). */
+/* A string member (absent or null: NULL). */
 static int get_string(char **out, const cJSON *item, const char *path)
 {
 	size_t n;
 
 	*out = NULL;
-	if (!item)
+	if (!item || cJSON_IsNull(item))
 		return 0;
 	if (!cJSON_IsString(item) || !item->valuestring)
-		return bad(path, "expected a string");
+		return bad(path, "expected a string or null");
 	n = strlen(item->valuestring);
 	if (n > EF_STATE_MAX_STRING)
 		return bad(path, "longer than %d bytes", EF_STATE_MAX_STRING);
@@ -534,6 +537,8 @@ static int get_strv(char ***out, const cJSON *item, size_t max, const char *path
 		int error;
 
 		idx(p, path, i++);
+		if (!cJSON_IsString(e))
+			return bad(p, "expected a string");
 		if ((error = get_string(&s, e, p)) < 0)
 			return error;
 		if (ef_strv_push_owned(out, s) < 0) {
@@ -560,6 +565,8 @@ static int parse_service(ef_state_service *s, const cJSON *obj, const char *path
 	if (!m[SV_NAME])
 		return bad(path, "missing key \"name\"");
 	sub(p, path, "name");
+	if (!cJSON_IsString(m[SV_NAME]))
+		return bad(p, "expected a string");
 	if ((error = get_string(&s->name, m[SV_NAME], p)) < 0)
 		return error;
 	if (!s->name[0])

@@ -111,6 +111,8 @@ static void test_round_trip_json(void **unused)
 	assert_string_equal(b.last_error, "registry unreachable \"quoted\"\n");
 	assert_int_equal(b.nhistory, 2);
 	assert_string_equal(b.history[0].revision, REV_A); /* newest first */
+	assert_null(b.history[0].reason);                  /* null stays null */
+	assert_string_equal(b.history[1].reason, "health");
 	assert_int_equal(b.last_rollback.at, 1795700000);
 	assert_true(ef_state_is_quarantined(&b, REV_B));
 	/* A difference is seen. */
@@ -170,6 +172,9 @@ static void test_empty_state(void **unused)
 	assert_int_equal(ef_state_from_json(&b, json, strlen(json)), 0);
 	assert_true(ef_state_equal(&a, &b));
 	assert_int_equal(b.phase, EF_PHASE_IDLE);
+	assert_null(b.last_error); /* "last_error": null, not "" */
+	assert_null(b.signer);
+	assert_non_null(strstr(json, "\"last_error\":\tnull"));
 	free(json);
 	ef_state_dispose(&b);
 
@@ -207,7 +212,8 @@ static const struct {
         {"{\"version\":1,\"revision\":\"abc\"}",
          "$.revision: expected a commit id (40 or 64 lowercase hex digits) or \"\""},
         {"{\"version\":1,\"revision\":1}", "$.revision: expected a string"},
-        {"{\"version\":1,\"signer\":null}", "$.signer: expected a string"},
+        {"{\"version\":1,\"signer\":5}", "$.signer: expected a string or null"},
+        {"{\"version\":1,\"services\":[{\"name\":null}]}", "$.services[0].name: expected a string"},
         {"{\"version\":1,\"deployed_at\":\"now\"}", "$.deployed_at: expected a number"},
         {"{\"version\":1,\"deployed_at\":-5}",
          "$.deployed_at: expected a whole number of seconds from 0 to 2^53"},
@@ -233,7 +239,7 @@ static const struct {
         {"{\"version\":1,\"deploy\":{\"phase\":\"pull\",\"target\":\"xyz\"}}",
          "$.deploy.target: expected a commit id (40 or 64 lowercase hex digits) or \"\""},
         {"{\"version\":1,\"deploy\":{\"staged\":[{\"name\":\"a\",\"image\":false}]}}",
-         "$.deploy.staged[0].image: expected a string"},
+         "$.deploy.staged[0].image: expected a string or null"},
         {"{\"version\":1,\"last_rollback\":{\"at\":true}}",
          "$.last_rollback.at: expected a number"},
         {"{\"version\":1,\"history\":[{\"revision\":\"" REV_A "\",\"when\":1}]}",
