@@ -1,0 +1,66 @@
+/* Fuzzes the parsers of container engine replies (port/engine/docker_json.c).
+ * The first byte picks the parser; for the pull stream the second byte sets
+ * the chunk size, so line reassembly across chunks is fuzzed too. */
+#include "../../port/engine/docker_json.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char *json;
+	size_t len;
+
+	if (size < 2)
+		return 0;
+	json = (const char *)data + 2;
+	len = size - 2;
+	switch (data[0] % 6) {
+	case 0: {
+		ef_container_list l;
+		if (ef_docker_parse_list(&l, json, len) == 0)
+			ef_container_list_dispose(&l);
+		break;
+	}
+	case 1: {
+		ef_container c;
+		if (ef_docker_parse_inspect(&c, json, len) == 0)
+			ef_container_dispose(&c);
+		break;
+	}
+	case 2: {
+		ef_docker_pull p;
+		size_t step = (size_t)data[1] + 1;
+		int error = 0;
+		ef_docker_pull_init(&p, 4096);
+		for (size_t off = 0; off < len && error == 0; off += step)
+			error = ef_docker_pull_feed(&p, json + off,
+			                            len - off < step ? len - off : step);
+		if (error == 0)
+			ef_docker_pull_finish(&p);
+		ef_docker_pull_dispose(&p);
+		break;
+	}
+	case 3: {
+		char msg[256];
+		ef_docker_error_message(msg, (size_t)data[1] % sizeof(msg), json, len);
+		break;
+	}
+	case 4: {
+		int code;
+		bool running;
+		ef_docker_parse_exec_inspect(&code, &running, json, len);
+		break;
+	}
+	default: {
+		char id[65];
+		ef_docker_parse_id(id, json, len);
+		break;
+	}
+	}
+	return 0;
+}
