@@ -221,10 +221,45 @@ static char *read_line(char *str, int num, void *stream)
 {
 	parse_ctx *ctx = stream;
 	char *r = fgets(str, num, ctx->f);
+	size_t n;
 
-	if (r)
-		ctx->lineno++;
-	return r;
+	if (!r)
+		return NULL;
+	ctx->lineno++;
+	/* inih reads at most num - 1 bytes of a line and would parse the rest of a
+	 * longer one as a line of its own: refuse it instead. */
+	n = strlen(r);
+	if (n == (size_t)num - 1 && r[n - 1] != '\n') {
+		int ch = fgetc(ctx->f);
+		if (ch != EOF) {
+			snprintf(ctx->msg, sizeof(ctx->msg),
+			         "%s:%d: line is longer than %d characters; shorten it", ctx->file,
+			         ctx->lineno, num - 2);
+			ctx->error = EF_EINVALID;
+			return NULL;
+		}
+	}
+	/* inih does not report a section header without keys: check it here. */
+	r += strspn(r, " \t");
+	if (*r == '[' && !ctx->error) {
+		size_t len = strcspn(r + 1, "]");
+		char section[64];
+		if (r[1 + len] == ']' && len < sizeof(section)) {
+			memcpy(section, r + 1, len);
+			section[len] = '\0';
+			if (!known_section(section) ||
+			    (ctx->policy_only && strcmp(section, "policy"))) {
+				snprintf(
+				        ctx->msg, sizeof(ctx->msg),
+				        "%s:%d: unknown section [%s] (known: agent, source, trust, "
+				        "engine, switch, deploy, policy)",
+				        ctx->file, ctx->lineno, section);
+				ctx->error = EF_EINVALID;
+				return NULL;
+			}
+		}
+	}
+	return str;
 }
 
 static int on_entry(void *user, const char *section, const char *name, const char *value)
@@ -370,28 +405,19 @@ static int validate(ef_config *cfg, parse_ctx *ctx)
 	return 0;
 }
 
-static int parse_file(ef_config *cfg, const char *path, bool policy_only)
+static int parse_stream(ef_config *cfg, FILE *f, const char *path, bool policy_only)
 {
 	parse_ctx ctx;
-	FILE *f;
 	int rc;
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.cfg = cfg;
 	ctx.file = path;
 	ctx.policy_only = policy_only;
-	f = fopen(path, "r");
-	if (!f) {
-		ef_error_set("cannot open configuration %s: %s", path, strerror(errno));
-		return errno == ENOENT ? EF_ENOTFOUND : EF_EINVALID;
-	}
-	if (apply_defaults(cfg, policy_only) < 0) {
-		fclose(f);
+	if (apply_defaults(cfg, policy_only) < 0)
 		return EF_ERROR;
-	}
 	ctx.f = f;
 	rc = ini_parse_stream(read_line, &ctx, on_entry, &ctx);
-	fclose(f);
 	if (ctx.error) {
 		ef_error_set("%s", ctx.msg);
 		return ctx.error;
@@ -405,13 +431,22 @@ static int parse_file(ef_config *cfg, const char *path, bool policy_only)
 	return policy_only ? 0 : validate(cfg, &ctx);
 }
 
-int ef_config_load(ef_config *cfg, const char *path)
+static int parse_file(ef_config *cfg, const char *path, bool policy_only)
 {
+	FILE *f = fopen(path, "r");
 	int error;
 
-	ef_config_init(cfg);
-	cfg->path = strdup(path);
-	error = parse_file(cfg, path, false);
+	if (!f) {
+		ef_error_set("cannot open configuration %s: %s", path, strerror(errno));
+		return errno == ENOENT ? EF_ENOTFOUND : EF_EINVALID;
+	}
+	error = parse_stream(cfg, f, path, policy_only);
+	fclose(f);
+	return error;
+}
+
+static int finish_load(ef_config *cfg, int error)
+{
 	if (error < 0) {
 		char msg[1024];
 		snprintf(msg, sizeof(msg), "%s", ef_error_last());
@@ -424,6 +459,33 @@ int ef_config_load(ef_config *cfg, const char *path)
 	return 0;
 }
 
+int ef_config_load(ef_config *cfg, const char *path)
+{
+	ef_config_init(cfg);
+	cfg->path = strdup(path);
+	return finish_load(cfg, parse_file(cfg, path, false));
+}
+
+int ef_config_parse_string(ef_config *cfg, const char *text, size_t len, const char *name)
+{
+	static const char empty[] = "\n";
+	FILE *f;
+	int error;
+
+	ef_config_init(cfg);
+	cfg->path = strdup(name);
+	/* fmemopen may refuse a size of 0 */
+	f = len ? fmemopen((void *)text, len, "r") : fmemopen((void *)empty, 1, "r");
+	if (!f) {
+		ef_error_set("%s: cannot read the configuration: %s", name, strerror(errno));
+		error = EF_ERROR;
+	} else {
+		error = parse_stream(cfg, f, name, false);
+		fclose(f);
+	}
+	return finish_load(cfg, error);
+}
+
 int ef_config_load_policy(ef_policy *policy, const char *path)
 {
 	ef_config tmp;
@@ -434,6 +496,12 @@ int ef_config_load_policy(ef_policy *policy, const char *path)
 	*policy = tmp.policy;
 	memset(&tmp.policy, 0, sizeof(tmp.policy));
 	ef_config_dispose(&tmp);
+	if (error < 0) { /* leave nothing half-loaded behind */
+		char msg[1024];
+		snprintf(msg, sizeof(msg), "%s", ef_error_last());
+		ef_policy_dispose(policy);
+		ef_error_set("%s", msg);
+	}
 	return error;
 }
 

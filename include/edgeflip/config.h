@@ -71,6 +71,9 @@ void ef_config_init(ef_config *cfg);
  * and key, and the config is left disposed-safe. Returns 0, EF_ENOTFOUND or
  * EF_EINVALID. */
 int ef_config_load(ef_config *cfg, const char *path);
+/* Like ef_config_load(), from `len` bytes of INI text; `name` stands for the
+ * file in messages. */
+int ef_config_parse_string(ef_config *cfg, const char *text, size_t len, const char *name);
 /* Parses a policy-only INI file (for `edgeflip lint --policy FILE`). */
 int ef_config_load_policy(ef_policy *policy, const char *path);
 void ef_config_dispose(ef_config *cfg);
