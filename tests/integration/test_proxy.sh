@@ -1,0 +1,264 @@
+#!/usr/bin/env bash
+# Integration test of the built-in traffic proxy (port/switch/proxy.c),
+# driven through tests/tools/ef_switch_probe, with tests/tools/ef_proxy_run
+# standing in for `edgeflip proxy`. Two python3 HTTP servers on loopback play
+# the blue and the green slot.
+#
+#   EF_BUILD_DIR=build tests/integration/test_proxy.sh
+#
+# Prints "N passed, M failed" and exits non-zero on any failure.
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+build=${EF_BUILD_DIR:-$root/build}
+probe=$(readlink -f "$build/tests/tools/ef_switch_probe" 2>/dev/null)
+runner=$(readlink -f "$build/tests/tools/ef_proxy_run" 2>/dev/null)
+if [ ! -x "$probe" ] || [ ! -x "$runner" ]; then
+	echo "test_proxy: no ef_switch_probe / ef_proxy_run under $build/tests/tools (set EF_BUILD_DIR)" >&2
+	exit 2
+fi
+# shellcheck source=../lib/check.sh
+source "$root/tests/lib/check.sh"
+
+tmp=$(mktemp -d)
+pids=()
+state=$tmp/state
+state2=$tmp/state-udp-idle
+
+proxy_pid_of() { cat "$1/proxy/proxy.pid" 2>/dev/null | tr -d '\n'; }
+cleanup()
+{
+	local p
+	for p in "${pids[@]}" "$(proxy_pid_of "$state")" "$(proxy_pid_of "$state2")"; do
+		[ -n "$p" ] && kill "$p" 2>/dev/null
+	done
+	wait 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# Free loopback ports, from the kernel.
+read -r pub pub2 blue green ublue ugreen upub upub2 < <(python3 - <<'EOF'
+import socket
+socks = []
+for _ in range(8):
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+EOF
+)
+
+# --- the slots: HTTP on TCP, an echo of the slot's name on UDP ---
+mkdir -p "$tmp/blue" "$tmp/green"
+echo blue >"$tmp/blue/who"
+echo green >"$tmp/green/who"
+head -c 8000000 /dev/zero | tr '\0' b >"$tmp/blue/big"
+head -c 8000000 /dev/zero | tr '\0' g >"$tmp/green/big"
+(cd "$tmp/blue" && exec python3 -m http.server --bind 127.0.0.1 "$blue" >/dev/null 2>&1) &
+pids+=($!)
+(cd "$tmp/green" && exec python3 -m http.server --bind 127.0.0.1 "$green" >/dev/null 2>&1) &
+pids+=($!)
+cat >"$tmp/udp_echo.py" <<'EOF'
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+while True:
+    data, peer = s.recvfrom(2048)
+    s.sendto(sys.argv[2].encode() + b" " + data, peer)
+EOF
+python3 "$tmp/udp_echo.py" "$ublue" blue &
+pids+=($!)
+python3 "$tmp/udp_echo.py" "$ugreen" green &
+pids+=($!)
+
+get() { curl -s --max-time 5 "http://127.0.0.1:$1/$2"; }
+ef_wait_until 10 sh -c "curl -s -o /dev/null http://127.0.0.1:$blue/who && curl -s -o /dev/null http://127.0.0.1:$green/who" ||
+	{ echo "test_proxy: the HTTP servers did not start" >&2; exit 1; }
+
+to_blue="tcp:127.0.0.1:$pub>127.0.0.1:$blue/web"
+to_green="tcp:127.0.0.1:$pub>127.0.0.1:$green/web"
+sw() { "$probe" --state-dir "$state" --self-exe "$runner" "$@"; }
+
+# --- start: open() starts the proxy, apply() routes to blue ---
+out=$(sw apply "$to_blue" 2>&1)
+ef_expect_contains "first apply starts the proxy and succeeds" "$out" "applied in"
+ef_expect_eq "the public port answers from blue" "blue" "$(get "$pub" who)"
+proxy=$(proxy_pid_of "$state")
+ef_check "the proxy runs with a pid file" kill -0 "${proxy:-0}"
+ppid_of_proxy=$(ps -o ppid= -p "${proxy:-0}" | tr -d ' ')
+ef_check "the proxy is not the caller's child (reparented, ppid $ppid_of_proxy)" \
+	[ "$ppid_of_proxy" != "$$" ]
+ef_expect_eq "current() reads the routes back" "tcp:127.0.0.1:$pub>127.0.0.1:$blue/web" \
+	"$(sw current)"
+ef_expect_contains "the proxy logs to proxy/proxy.log" "$(cat "$state/proxy/proxy.log")" \
+	"proxy-reloaded generation=1 routes=1"
+
+# --- when apply() returns, new connections go to the new target ---
+switched=0
+for i in $(seq 1 10); do
+	sw apply "$to_green" >/dev/null && [ "$(get "$pub" who)" = green ] &&
+		sw apply "$to_blue" >/dev/null && [ "$(get "$pub" who)" = blue ] &&
+		switched=$((switched + 1))
+done
+ef_expect_eq "20 flips, each seen by the very next request" 10 "$switched"
+
+# --- 50 flips under a client loop: zero failed requests ---
+cat >"$tmp/load.py" <<'EOF'
+import http.client, os, sys, time
+port, stop, max_n, max_t = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+ok = failed = 0
+seen = {}
+errors = []
+t0 = time.time()
+while ok + failed < max_n and time.time() - t0 < max_t and not os.path.exists(stop):
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        c.request("GET", "/who")
+        r = c.getresponse()
+        body = r.read().decode().strip()
+        c.close()
+        if r.status == 200 and body in ("blue", "green"):
+            ok += 1
+            seen[body] = seen.get(body, 0) + 1
+        else:
+            failed += 1
+            errors.append("%d %r" % (r.status, body))
+    except Exception as e:
+        failed += 1
+        errors.append(repr(e))
+print("requests=%d failed=%d blue=%d green=%d" % (ok + failed, failed, seen.get("blue", 0), seen.get("green", 0)))
+for e in errors[:5]:
+    print("error:", e)
+EOF
+python3 "$tmp/load.py" "$pub" "$tmp/stop-load" 2000 60 >"$tmp/load.out" 2>&1 &
+load=$!
+sleep 0.3
+flips=$(sw flip 50 40 "$to_green" "$to_blue" 2>&1)
+touch "$tmp/stop-load"
+wait "$load"
+load_out=$(cat "$tmp/load.out")
+echo "  load: $load_out"
+echo "  $(echo "$flips" | tr '\n' ' ')"
+ef_expect_contains "50 flips all acknowledged" "$flips" "flip-failures: 0"
+ef_expect_contains "zero failed requests during 50 flips" "$load_out" "failed=0 "
+n_blue=$(echo "$load_out" | sed -nE 's/.* blue=([0-9]+).*/\1/p')
+n_green=$(echo "$load_out" | sed -nE 's/.* green=([0-9]+).*/\1/p')
+ef_check "responses came from both slots (blue=$n_blue green=$n_green)" \
+	[ "${n_blue:-0}" -gt 0 -a "${n_green:-0}" -gt 0 ]
+
+# --- an established connection drains on the old target ---
+sw apply "$to_blue" >/dev/null
+curl -s --max-time 30 --limit-rate 2M -o "$tmp/drained" "http://127.0.0.1:$pub/big" &
+dl=$!
+sleep 1
+sw apply "$to_green" >/dev/null
+ef_expect_eq "during the download, new connections go to green" green "$(get "$pub" who)"
+wait "$dl"
+ef_check "the download started on blue completes from blue after the flip" \
+	cmp -s "$tmp/drained" "$tmp/blue/big"
+
+# --- the caller dies (SIGKILL): the proxy keeps forwarding ---
+sw apply "$to_blue" --hold >"$tmp/hold.out" 2>&1 &
+holder=$!
+ef_wait_until 10 grep -q holding "$tmp/hold.out"
+kill -KILL "$holder"
+wait "$holder" 2>/dev/null
+ef_check "the proxy outlives the SIGKILLed caller" kill -0 "$proxy"
+ok_after=0
+for i in $(seq 1 20); do [ "$(get "$pub" who)" = blue ] && ok_after=$((ok_after + 1)); done
+ef_expect_eq "20 of 20 requests served after the caller was killed" 20 "$ok_after"
+sw apply "$to_green" >/dev/null
+ef_expect_eq "a new caller finds the same proxy (one proxy per state dir)" "$proxy" \
+	"$(proxy_pid_of "$state")"
+ef_expect_eq "and flips it" green "$(get "$pub" who)"
+"$runner" proxy --state-dir "$state" 2>"$tmp/second.err"
+ef_expect_contains "a second proxy on the same state dir exits at once" \
+	"$(cat "$tmp/second.err")" "proxy-already-running"
+
+# --- a refused reload changes nothing ---
+out=$(sw apply "$to_blue,tcp:127.0.0.1:$blue>127.0.0.1:$green/clash" 2>&1)
+ef_expect_contains "a port that cannot be bound fails apply() with the reason" "$out" \
+	"the traffic proxy refused the new routes: cannot listen on tcp 127.0.0.1:$blue: Address already in use"
+ef_expect_eq "after the refused reload the old route still serves" green "$(get "$pub" who)"
+ef_expect_eq "and the routes file holds the old routes again" \
+	"tcp:127.0.0.1:$pub>127.0.0.1:$green/web" "$(sw current)"
+
+# --- routes added and removed: listeners open and close ---
+sw apply "tcp:127.0.0.1:$pub2>127.0.0.1:$blue/other" >/dev/null
+ef_expect_eq "a new port serves" blue "$(get "$pub2" who)"
+get "$pub" who >/dev/null
+ef_check "a removed port refuses connections" [ $? -ne 0 ]
+sw apply "$to_blue" >/dev/null
+
+# --- the proxy dies: the next open() starts one that resumes the routes ---
+kill -KILL "$proxy"
+ef_wait_until 5 sh -c "! kill -0 $proxy 2>/dev/null"
+sw current >/dev/null
+proxy2=$(proxy_pid_of "$state")
+ef_check "open() starts a new proxy after the old one was killed" [ "$proxy2" != "$proxy" ]
+ef_expect_eq "the new proxy resumes the routes from routes.json" blue "$(get "$pub" who)"
+proxy=$proxy2
+
+# --- UDP: existing flows stay on the old target until idle, new flows go to the new ---
+cat >"$tmp/udp.py" <<'EOF'
+import socket, subprocess, sys, time
+port = int(sys.argv[1])
+def client():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(2)
+    s.connect(("127.0.0.1", port))
+    return s
+def ask(s):
+    s.send(b"ping")
+    return s.recv(2048).decode().split()[0]
+clients = {}
+for line in sys.stdin:
+    cmd, name = line.split(None, 1)
+    name = name.strip()
+    if cmd == "run":  # a flip, in order with the datagrams
+        subprocess.run(name, shell=True, stdout=subprocess.DEVNULL, check=True)
+    elif cmd == "new":
+        clients[name] = client()
+    elif cmd == "ask":
+        try:
+            print(name, ask(clients[name]), flush=True)
+        except Exception as e:
+            print(name, "error", flush=True)
+    elif cmd == "sleep":
+        time.sleep(float(name))
+EOF
+sw apply "$to_blue,udp:127.0.0.1:$upub>127.0.0.1:$ublue/dns" >/dev/null
+udp_out=$( {
+	echo "new a"; echo "ask a"
+	echo "run '$probe' --state-dir '$state' --self-exe '$runner' apply '$to_blue,udp:127.0.0.1:$upub>127.0.0.1:$ugreen/dns'"
+	echo "ask a"; echo "new b"; echo "ask b"
+} | python3 "$tmp/udp.py" "$upub" | tr '\n' ' ')
+ef_expect_eq "UDP: a flow, a flip, the flow stays on blue, a new flow goes to green" \
+	"a blue a blue b green " "$udp_out"
+
+# A proxy with a 1 s UDP idle timeout (ef_proxy_run options), in its own state dir.
+mkdir -p "$state2/proxy"
+"$runner" proxy --state-dir "$state2" --udp-idle 1 2>"$tmp/proxy2.log" &
+ef_wait_until 5 test -S "$state2/proxy/control.sock"
+sw2() { "$probe" --state-dir "$state2" --self-exe "$runner" "$@"; }
+sw2 apply "udp:127.0.0.1:$upub2>127.0.0.1:$ublue/dns" >/dev/null
+udp_out=$( {
+	echo "new a"; echo "ask a"
+	echo "run '$probe' --state-dir '$state2' --self-exe '$runner' apply 'udp:127.0.0.1:$upub2>127.0.0.1:$ugreen/dns'"
+	echo "ask a"; echo "sleep 2.5"; echo "ask a"
+} | python3 "$tmp/udp.py" "$upub2" | tr '\n' ' ')
+ef_expect_eq "UDP: after the idle timeout the same client is a new flow, on green" \
+	"a blue a blue a green " "$udp_out"
+
+# --- memory ---
+rss=$(awk '/^RssAnon:/ {print $2}' "/proc/$proxy/status")
+echo "  proxy RssAnon idle: ${rss} kB"
+ef_check "proxy private memory (RssAnon ${rss} kB) is at most 1024 kB" [ "${rss:-99999}" -le 1024 ]
+
+# --- SIGTERM stops the proxy cleanly ---
+kill -TERM "$proxy"
+ef_wait_until 5 sh -c "! kill -0 $proxy 2>/dev/null"
+ef_check "SIGTERM stops the proxy" sh -c "! kill -0 $proxy 2>/dev/null"
+ef_expect_contains "and it logs why" "$(cat "$state/proxy/proxy.log")" "proxy-stop signal=15"
+
+ef_summary
