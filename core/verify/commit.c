@@ -189,6 +189,14 @@ int ef_commit_parse(ef_commit_info *out, const char *raw, size_t len)
 		return fail("commit has no committer header", 0);
 	if (!sig.name)
 		return 0;
+	/* git reads `gpgsig` in SHA-1 repositories and `gpgsig-sha256` in SHA-256
+	 * ones, and ignores the other; the tree id tells which this object is. */
+	if (name_is(&sig, strlen(out->tree) == 40 ? "gpgsig-sha256" : "gpgsig")) {
+		ef_error_set("signature header '%.*s' does not fit a %s commit (offset %zu)",
+		             (int)sig.name_len, sig.name,
+		             strlen(out->tree) == 40 ? "SHA-1" : "SHA-256", sig.start);
+		return EF_EINVALID;
+	}
 
 	/* The signature: the first line's value, then each continuation line
 	 * without its leading space. Newlines are kept. */

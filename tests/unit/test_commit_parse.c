@@ -41,8 +41,9 @@ static const parse_case cases[] = {
         {"unsigned", TREE PARENT AUTHOR COMMIT "\nmsg\n", 0, 0, NULL, NULL, NULL, 1},
         {"signed", TREE PARENT AUTHOR COMMIT SIG "\nmsg\n", 0, 0, NULL, SIG_TEXT,
          TREE PARENT AUTHOR COMMIT "\nmsg\n", 1},
-        {"gpgsig-sha256", TREE AUTHOR COMMIT "gpgsig-sha256 X\n Y\n\nmsg\n", 0, 0, NULL, "X\nY\n",
-         TREE AUTHOR COMMIT "\nmsg\n", 0},
+        {"gpgsig-sha256 in a SHA-1 commit", TREE AUTHOR COMMIT "gpgsig-sha256 X\n Y\n\nmsg\n", 0,
+         EF_EINVALID, "signature header 'gpgsig-sha256' does not fit a SHA-1 commit (offset 149)",
+         NULL, NULL, 0},
         {"signature between headers, mergetag kept",
          TREE PARENT PARENT AUTHOR COMMIT SIG "mergetag object 1\n tag v1\n\nmsg\n", 0, 0, NULL,
          SIG_TEXT, TREE PARENT PARENT AUTHOR COMMIT "mergetag object 1\n tag v1\n\nmsg\n", 2},
@@ -137,6 +138,35 @@ static void test_table(void **state)
 	}
 }
 
+/* A SHA-256 repository's commit signs with gpgsig-sha256; gpgsig does not fit. */
+static void test_sha256_object(void **state)
+{
+	const char head[] =
+	        "tree 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n"
+	        "author A <a@x> 1 +0000\ncommitter C <c@x> 2 +0000\n";
+	const char good[] =
+	        "tree 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n"
+	        "author A <a@x> 1 +0000\ncommitter C <c@x> 2 +0000\n"
+	        "gpgsig-sha256 X\n Y\n\nmsg\n";
+	const char bad[] = "tree 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n"
+	                   "author A <a@x> 1 +0000\ncommitter C <c@x> 2 +0000\n"
+	                   "gpgsig X\n\nmsg\n";
+	ef_commit_info info;
+
+	(void)state;
+	assert_int_equal(ef_commit_parse(&info, good, sizeof(good) - 1), 0);
+	assert_string_equal(info.signature_header, "gpgsig-sha256");
+	assert_string_equal(info.signature, "X\nY\n");
+	assert_int_equal(info.payload_len, sizeof(head) - 1 + 5);
+	assert_memory_equal(info.payload, head, sizeof(head) - 1);
+	assert_int_equal(info.committer_time, 2);
+	ef_commit_info_dispose(&info);
+	assert_int_equal(ef_commit_parse(&info, bad, sizeof(bad) - 1), EF_EINVALID);
+	assert_string_equal(ef_error_last(),
+	                    "signature header 'gpgsig' does not fit a SHA-256 commit (offset 119)");
+	ef_commit_info_dispose(&info);
+}
+
 static void test_parents_and_zone(void **state)
 {
 	const char raw[] = TREE PARENT "parent 0123456789abcdef0123456789abcdef01234567\n" AUTHOR
@@ -205,6 +235,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_table),
+	        cmocka_unit_test(test_sha256_object),
 	        cmocka_unit_test(test_parents_and_zone),
 	        cmocka_unit_test(test_real_fixture),
 	        cmocka_unit_test(test_too_big),
