@@ -291,8 +291,8 @@ static int call_engine(struct docker_engine *d, struct call *c)
 		error = 0;
 	else
 		error = fail(d, c, rc);
-	ef_debug("engine reply", "method=%s path=%s status=%ld ms=%llu", def->method,
-	         url.ptr + strlen("http://localhost"), c->status,
+	ef_debug("engine reply", "method=%s path=%s status=%ld new_connection=%ld ms=%llu",
+	         def->method, url.ptr + strlen("http://localhost"), c->status, connects,
 	         (unsigned long long)(now_ms() - c->started_ms));
 out:
 	ef_buf_dispose(&url);
