@@ -81,7 +81,6 @@ for entry in "${cases[@]}"; do
 	ef_expect_eq "$name: exit code" "$([ "$want" = good ] && echo 0 || echo 1)" "$rc"
 	ef_expect_contains "$name: reason" "$got_reason" "$reason"
 	if [ "$want" = good ]; then
-		signer=${name#good-}
 		ef_expect_contains "$name: key fingerprint like ssh-keygen -l" "$out" "key=SHA256:"
 	fi
 	if grep -qx "$name" <<<"$stricter"; then
