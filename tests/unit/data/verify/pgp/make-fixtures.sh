@@ -4,14 +4,48 @@
 # Times are faked so the fixtures do not depend on the clock:
 #   keys are made on 2025-01-01, commits signed on 2025-06-01 (the expiring
 #   subkey's commit on 2025-02-01), the expiring key expires on 2026-01-01.
+#
+# The fuzz seed corpora (tests/fuzz/corpus/fuzz_armor, fuzz_pgp_keys,
+# fuzz_pgp_sig) are made from these fixtures at the end; `--seeds-only`
+# remakes just them from the committed fixtures.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
+corpus=$(cd "$here/../../../../fuzz" && pwd)/corpus
 work=$(mktemp -d)
 trap 'gpgconf --homedir "$work/gnupg" --kill all 2>/dev/null || true; rm -rf "$work"' EXIT
 export GNUPGHOME="$work/gnupg"
 mkdir -m 700 "$GNUPGHOME"
 export TZ=UTC LC_ALL=C
+
+seeds() {
+	mkdir -p "$corpus/fuzz_armor" "$corpus/fuzz_pgp_keys" "$corpus/fuzz_pgp_sig"
+	for c in "$here"/commit-*.raw; do
+		n=$(basename "$c" .raw)
+		# Split the commit: the gpgsig header (minus its leading spaces) and the payload.
+		awk -v sigf="$work/sig.asc" -v payf="$work/payload" '
+			BEGIN { h = 1 }
+			h && /^gpgsig / { s = 1; sub(/^gpgsig /, ""); print > sigf; next }
+			h && s && /^ / { sub(/^ /, ""); print > sigf; next }
+			{ s = 0; if ($0 == "") h = 0; print > payf }' "$c"
+		cp "$work/sig.asc" "$corpus/fuzz_armor/$n.asc"
+		gpg --dearmor < "$work/sig.asc" > "$work/sig.bin"
+		len=$(wc -c < "$work/payload")
+		{
+			printf "$(printf '\\%03o\\%03o' $((len >> 8)) $((len & 255)))"
+			cat "$work/payload" "$work/sig.bin"
+		} > "$corpus/fuzz_pgp_sig/$n"
+		rm -f "$work/sig.asc" "$work/payload"
+	done
+	for k in trusted untrusted ed25519; do
+		cp "$here/$k.asc" "$corpus/fuzz_armor/$k.asc"
+		gpg --dearmor < "$here/$k.asc" > "$corpus/fuzz_pgp_keys/$k"
+	done
+}
+if [ "${1:-}" = --seeds-only ]; then
+	seeds
+	exit 0
+fi
 
 KEYTIME=20250101T000000
 SIGTIME=20250601T000000
@@ -95,4 +129,5 @@ untrusted $untrusted $untrusted
 sha1 $rsa $rsa
 sha512 $p256 $p256
 EOS
-echo "fixtures written to $here"
+seeds
+echo "fixtures written to $here, fuzz seeds to $corpus"
