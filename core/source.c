@@ -763,6 +763,17 @@ static int set_local_ref(ef_source *s, const git_oid *id)
 	return 0;
 }
 
+/* git_remote_fetch truncates FETCH_HEAD whatever update_fetchhead says
+ * (libgit2 1.5 to 1.9 at least); the cache keeps none. */
+static void remove_fetch_head(const ef_source *s)
+{
+	char path[4096];
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/FETCH_HEAD", git_repository_path(s->repo)) <
+	    sizeof(path))
+		unlink(path);
+}
+
 int ef_source_fetch(ef_source *s, const char *want)
 {
 	git_fetch_options fo;
@@ -793,7 +804,7 @@ int ef_source_fetch(ef_source *s, const char *want)
 	fo.callbacks.transfer_progress = on_transfer;
 	fo.callbacks.payload = &fc;
 	fo.prune = GIT_FETCH_NO_PRUNE;
-	fo.update_fetchhead = 0; /* no FETCH_HEAD */
+	fo.update_fetchhead = 0; /* FETCH_HEAD stays empty; removed after the fetch */
 	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
 	fo.custom_headers = s->headers;
 
@@ -801,10 +812,14 @@ int ef_source_fetch(ef_source *s, const char *want)
 	for (int attempt = 0;; attempt++) {
 		unsigned connects_before = op.connects;
 
-		/* git_remote_download, not git_remote_fetch: the latter always
-		 * rewrites FETCH_HEAD, even when told not to update it. The
-		 * one local ref is set below. */
-		gerr = git_remote_download(s->remote, &refspecs, &fo);
+		/* Connect first with our own options: libgit2 1.5's
+		 * git_remote_download leaks its copy of the headers (the
+		 * token) and git_remote_fetch leaks it when it has to connect
+		 * by itself; on a connected remote both only swap options. */
+		gerr = git_remote_connect(s->remote, GIT_DIRECTION_FETCH, &fo.callbacks, NULL,
+		                          &s->headers);
+		if (gerr == 0)
+			gerr = git_remote_fetch(s->remote, &refspecs, &fo, NULL);
 		if (gerr == 0 || attempt > 0 || !retriable(&op, connects_before))
 			break;
 		git_remote_disconnect(s->remote);
@@ -813,6 +828,7 @@ int ef_source_fetch(ef_source *s, const char *want)
 	git_remote_disconnect(s->remote);
 	op_end();
 	s->stats.fetches++;
+	remove_fetch_head(s);
 	if (error < 0)
 		goto out;
 	git_odb_refresh(odb);
