@@ -207,8 +207,9 @@ static int fail(struct docker_engine *d, struct call *c, CURLcode rc)
 		        d->endpoint, msg);
 		return EF_EUNREACHABLE;
 	case CURLE_OPERATION_TIMEDOUT:
-		ef_error_set("container engine: %s%s%s: no reply within %llu ms", def->what, sp,
-		             subject, (unsigned long long)c->timeout_ms);
+		ef_error_set("container engine: %s%s%s: %s within %llu ms", def->what, sp, subject,
+		             c->pull ? "not finished" : "no reply",
+		             (unsigned long long)c->timeout_ms);
 		return EF_ETIMEOUT;
 	case CURLE_GOT_NOTHING:
 	case CURLE_RECV_ERROR:

@@ -218,6 +218,41 @@ out=$("$probe" --endpoint "unix://$work/garbage.sock" inspect abc 2>&1)
 rc=$?
 expect "a garbage reply is refused" 4 "message=container engine: inspect container abc: container inspect reply has no valid Id"
 
+# A slow pull from a fake engine: progress is logged every few seconds, and
+# the pull deadline holds.
+cat >"$work/slowpull.sh" <<'EOF'
+read -r method path _
+while IFS= read -r line && [ "$line" != $'\r' ]; do :; done
+reply() { printf 'HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %s\r\nConnection: close\r\n\r\n%s' "$1" "${#2}" "$2"; }
+case "$method $path" in
+"GET /v1.41/images/"*)
+	if [ -f "$MARK" ]; then reply "200 OK" '{"Id":"sha256:aa"}'; else reply "404 Not Found" '{"message":"no such image"}'; fi ;;
+"POST /v1.41/images/create?fromImage=fake%2Fslow%3A1")
+	printf 'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n'
+	for i in 1 2 3 4 5 6 7; do
+		printf '{"status":"Downloading","progressDetail":{"current":%d,"total":7},"id":"abc"}\n' "$i"
+		sleep 1
+	done
+	printf '{"status":"Download complete","progressDetail":{},"id":"abc"}\n'
+	touch "$MARK" ;;
+*) reply "500 Internal Server Error" '{"message":"unexpected request"}' ;;
+esac
+EOF
+MARK="$work/slow.pulled" socat "UNIX-LISTEN:$work/slow.sock,fork" "SYSTEM:bash $work/slowpull.sh" \
+	>/dev/null 2>&1 &
+helpers+=($!)
+ef__wait_for 30 test -S "$work/slow.sock"
+out=$("$probe" --endpoint "unix://$work/slow.sock" --pull-timeout 3000 pull fake/slow:1 2>&1)
+rc=$?
+expect "a pull past its deadline" 8 "message=container engine: pull image fake/slow:1: not finished within 3000 ms"
+out=$("$probe" --endpoint "unix://$work/slow.sock" --pull-timeout 20000 pull fake/slow:1 2>&1)
+rc=$?
+expect "a slow pull completes" 0 "pulled=fake/slow:1"
+expect "a slow pull logs its progress" 0 "info engine pull progress image=fake/slow:1 elapsed_ms=5"
+expect "progress names the layer and bytes" 0 'layers_done=0 status="Downloading" layer=abc current=5 total=7'
+ef_expect_eq "progress is logged at most every 5 s" 1 "$(grep -c 'engine pull progress' <<<"$out")"
+expect "a slow pull reports its layers" 0 "engine pulled image=fake/slow:1"
+
 # The engine goes away while we hold a kept-alive connection: the next
 # request says unreachable, it does not hang.
 sock=$EF_PODMAN_SOCK
