@@ -1,6 +1,7 @@
 #include "edgeflip/config.h"
 #include "edgeflip/buf.h"
 #include "edgeflip/error.h"
+#include "edgeflip/log.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -347,6 +348,8 @@ static void read_machine_id(ef_config *cfg)
 
 static int validate(ef_config *cfg, parse_ctx *ctx)
 {
+	ef_log_level level;
+
 	for (size_t i = 0; i < NKEYS; i++) {
 		if (keys[i].required && !ctx->seen[i]) {
 			ef_error_set("%s: [%s] %s is required but missing", ctx->file,
@@ -390,6 +393,13 @@ static int validate(ef_config *cfg, parse_ctx *ctx)
 	if (strncmp(cfg->engine_endpoint, "unix://", 7) != 0) {
 		ef_error_set("%s: [engine] endpoint: '%s' is not a unix:// socket path", ctx->file,
 		             cfg->engine_endpoint);
+		return EF_EINVALID;
+	}
+	if (ef_log_parse_level(&level, cfg->log_level) < 0) {
+		ef_error_set(
+		        "%s: [agent] log_level: unknown level '%s' (use error, warn, info, debug "
+		        "or trace)",
+		        ctx->file, cfg->log_level);
 		return EF_EINVALID;
 	}
 	if (cfg->interval_ms < 1000) {

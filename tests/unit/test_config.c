@@ -104,6 +104,9 @@ static const cfg_case bad_cases[] = {
          "t.ini: [switch] hook is required when backend = hook"},
         {BASE "[engine]\nendpoint = tcp://127.0.0.1:2375\n", EF_EINVALID,
          "t.ini: [engine] endpoint: 'tcp://127.0.0.1:2375' is not a unix:// socket path"},
+        {BASE "[agent]\nlog_level = verbose\n", EF_EINVALID,
+         "t.ini: [agent] log_level: unknown level 'verbose' (use error, warn, info, debug or "
+         "trace)"},
         {BASE "[agent]\ninterval = 500ms\n", EF_EINVALID,
          "t.ini: [agent] interval: must be at least 1s"},
         {SOURCE, EF_EINVALID,
