@@ -829,14 +829,17 @@ static void hash_key(pgp_hash *h, const pgp_pubkey *k)
 }
 
 /* Checks `s` made by `k` over `subj`. Returns 0 when valid, -1 otherwise
- * (with a short reason in ef_error_last()). */
-static int sig_check(const pgp_sig *s, const pgp_pubkey *k, const sig_subject *subj)
+ * (with a short reason in ef_error_last()). SHA-1 is accepted only for
+ * revocations (`revocation`): a collision there can only take trust away,
+ * and old keys were revoked with SHA-1. */
+static int sig_check(const pgp_sig *s, const pgp_pubkey *k, const sig_subject *subj,
+                     bool revocation)
 {
 	uint8_t digest[PGP_HASH_MAX], trailer[6], uid_hdr[5];
 	uint8_t sig[64];
 	pgp_hash h;
 
-	if (!hash_allowed(s->hash_algo)) {
+	if (!hash_allowed(s->hash_algo) && !(revocation && s->hash_algo == PGP_HASH_SHA1)) {
 		ef_error_set("made with %s, which is refused", pgp_hash_name(s->hash_algo));
 		return -1;
 	}
@@ -961,7 +964,7 @@ static void apply_binding(pgp_key *primary, pgp_key *sub, const pgp_sig *s)
 		           bs.unknown_critical) {
 			ef_error_set("is not a valid primary key binding");
 			note_refusal(sub, "back-signature");
-		} else if (sig_check(&bs, &sub->pub, &subj) < 0) {
+		} else if (sig_check(&bs, &sub->pub, &subj, false) < 0) {
 			note_refusal(sub, "back-signature");
 		} else {
 			back = true;
@@ -1000,7 +1003,7 @@ static void take_sig(pgp_cert *c, sig_context ctx, const uint8_t *uid, size_t ui
 	switch (s.type) {
 	case SIG_KEY_REVOCATION:
 	case SIG_DIRECT_KEY:
-		if (sig_check(&s, &primary->pub, &subj) < 0)
+		if (sig_check(&s, &primary->pub, &subj, s.type == SIG_KEY_REVOCATION) < 0)
 			return;
 		if (s.type == SIG_KEY_REVOCATION)
 			primary->revoked = true;
@@ -1012,7 +1015,7 @@ static void take_sig(pgp_cert *c, sig_context ctx, const uint8_t *uid, size_t ui
 		if (!sub)
 			return;
 		subj.key2 = &sub->pub;
-		if (sig_check(&s, &primary->pub, &subj) < 0) {
+		if (sig_check(&s, &primary->pub, &subj, s.type == SIG_SUBKEY_REVOCATION) < 0) {
 			if (s.type == SIG_SUBKEY_BINDING)
 				note_refusal(sub, "binding signature");
 			return;
@@ -1027,7 +1030,7 @@ static void take_sig(pgp_cert *c, sig_context ctx, const uint8_t *uid, size_t ui
 			return;
 		subj.uid = uid;
 		subj.uid_len = uid_len;
-		if (sig_check(&s, &primary->pub, &subj) < 0) {
+		if (sig_check(&s, &primary->pub, &subj, false) < 0) {
 			note_refusal(primary, "self-signature");
 			return;
 		}
@@ -1301,7 +1304,7 @@ static int check_candidate(ef_verify_result *out, const pgp_cert *c, const pgp_k
 		       s->pk_algo, k->pub.hex, k->pub.algo);
 		return 1;
 	}
-	if (sig_check(s, &k->pub, &subj) < 0) {
+	if (sig_check(s, &k->pub, &subj, false) < 0) {
 		reason(out, "signature does not match the commit");
 		return 3;
 	}

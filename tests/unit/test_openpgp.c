@@ -560,6 +560,7 @@ typedef struct {
 	uint32_t primary_expires;
 	unsigned selfsig_hash;
 	bool revoke, forge_revocation;
+	unsigned revoke_hash;
 	int sub_flags;
 	uint32_t sub_expires;
 	bool no_backsig, bad_backsig, bad_binding, revoke_sub;
@@ -585,6 +586,7 @@ static void build_cert(bytes *o, const certspec *cs)
 		sigopt so = {.type = 0x20,
 		             .flags = -1,
 		             .created = T_KEYS,
+		             .hash = cs->revoke_hash,
 		             .corrupt = cs->forge_revocation};
 
 		prefix_key(&prefix, &cs->primary);
@@ -919,6 +921,14 @@ static void test_crafted_keys(void **unused)
 	kr = load_cert(&cs, 0);
 	rc = sign_and_verify(&res, kr, &cs.primary, &plain, T_NOW);
 	expect(&res, rc, 0, "good signature", &cs);
+	ef_pgp_keyring_free(kr);
+	/* Old keys were revoked with SHA-1: such a revocation still counts. */
+	certspec_init(&cs, 27);
+	cs.revoke = true;
+	cs.revoke_hash = 2;
+	kr = load_cert(&cs, 0);
+	rc = sign_and_verify(&res, kr, &cs.primary, &plain, T_NOW);
+	expect(&res, rc, EF_EREJECTED, "key %P is revoked", &cs);
 	ef_pgp_keyring_free(kr);
 
 	/* A self-signature made with SHA-1 does not count. */
