@@ -174,6 +174,41 @@ static void test_device_clock(void **state)
 	ef_trust_free(t);
 }
 
+/* Both trust files: the armor's first line picks the verifier; a format
+ * without its trust file is refused with a reason that says which is missing. */
+static void test_dispatch(void **state)
+{
+	const char *pgp_keys = EF_TEST_DATA "/verify/pgp/trusted.asc";
+	const char *pgp_commit = EF_TEST_DATA "/verify/pgp/commit-ed25519.raw";
+	char key[EF_SSH_FINGERPRINT_LEN], want[512];
+	ef_verify_result r;
+	ef_trust *t;
+
+	(void)state;
+	fixture_fingerprint(key, sizeof(key), "alice");
+	assert_int_equal(ef_trust_load(&t, DIR "/allowed_signers", pgp_keys), 0);
+	assert_int_equal(verify_file(&r, t, DIR "/cases/good-ed25519.commit", NOW), 0);
+	assert_string_equal(r.format, "ssh");
+	assert_int_equal(verify_file(&r, t, pgp_commit, NOW), 0);
+	assert_string_equal(r.format, "openpgp");
+	ef_trust_free(t);
+
+	assert_int_equal(ef_trust_load(&t, NULL, pgp_keys), 0);
+	assert_int_equal(verify_file(&r, t, DIR "/cases/good-ed25519.commit", NOW), EF_EREJECTED);
+	snprintf(want, sizeof(want),
+	         "commit is signed with SSH key %s but no allowed_signers file is configured", key);
+	assert_string_equal(r.reason, want);
+	assert_string_equal(r.key, key);
+	ef_trust_free(t);
+
+	assert_int_equal(ef_trust_load(&t, DIR "/allowed_signers", NULL), 0);
+	assert_int_equal(verify_file(&r, t, pgp_commit, NOW), EF_EREJECTED);
+	assert_string_equal(r.format, "openpgp");
+	assert_string_equal(r.reason,
+	                    "commit is signed with OpenPGP but no openpgp_keys file is configured");
+	ef_trust_free(t);
+}
+
 /* ---- hand-built signatures ------------------------------------------------------- */
 
 #define PAYLOAD                                                                                    \
@@ -697,6 +732,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_fixtures),
 	        cmocka_unit_test(test_device_clock),
+	        cmocka_unit_test(test_dispatch),
 	        cmocka_unit_test(test_built),
 	        cmocka_unit_test(test_armor),
 	        cmocka_unit_test(test_allowed_signers_parse),
