@@ -116,7 +116,8 @@ static int rebuild_from_engine(ef_agent *a)
 			snprintf(st->revision, sizeof(st->revision), "%s", c->revision);
 	}
 	/* Routes in force come from the switch, which kept them. */
-	if (error == 0 && a->sw == NULL && ef_agent_switch(a) == 0 && a->sw->ops->current) {
+	if (error == 0 && st->nservices && a->sw == NULL && ef_agent_switch(a) == 0 &&
+	    a->sw->ops->current) {
 		ef_route *r = NULL;
 		size_t n = 0;
 		if (a->sw->ops->current(a->sw, &r, &n) == 0) {
@@ -134,7 +135,7 @@ static int rebuild_from_engine(ef_agent *a)
 		}
 	}
 	ef_container_list_dispose(&l);
-	if (error == 0) {
+	if (error == 0 && st->nservices) {
 		ef_warn("journal-rebuilt", "services=%zu revision=%.12s", st->nservices,
 		        st->revision);
 		error = ef_agent_save(a);

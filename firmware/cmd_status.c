@@ -4,6 +4,8 @@
 #include "edgeflip/error.h"
 #include "edgeflip/state.h"
 
+#include <cjson/cJSON.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,8 +105,14 @@ int cmd_status(const cli *c)
 		rc = EF_EXIT_ERROR;
 	} else if (json) {
 		char *out = NULL;
-		if (ef_state_to_json(&out, &st) == 0)
-			printf("%s\n", out);
+		if (ef_state_to_json(&out, &st) == 0) {
+			/* One line for tools; the journal itself stays readable. */
+			cJSON *j = cJSON_Parse(out);
+			char *line = j ? cJSON_PrintUnformatted(j) : NULL;
+			printf("%s\n", line ? line : out);
+			free(line);
+			cJSON_Delete(j);
+		}
 		free(out);
 	} else {
 		print_human(&st);

@@ -2,6 +2,7 @@
 #include "edgeflip/error.h"
 #include "edgeflip/log.h"
 #include "edgeflip/proxy.h"
+#include "edgeflip/source.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -133,9 +134,19 @@ int main(int argc, char **argv)
 		return ef_proxy_main(argc - i, argv + i);
 	c.argc = argc - i - 1;
 	c.argv = argv + i + 1;
-	for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)
-		if (!strcmp(argv[i], commands[k].name))
-			return commands[k].fn(&c);
+	for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++) {
+		int rc;
+
+		if (strcmp(argv[i], commands[k].name) != 0)
+			continue;
+		if (ef_source_global_init() < 0) {
+			fprintf(stderr, "edgeflip: %s\n", ef_error_last());
+			return EF_EXIT_ERROR;
+		}
+		rc = commands[k].fn(&c);
+		ef_source_global_shutdown();
+		return rc;
+	}
 	fprintf(stderr, "edgeflip: unknown command '%s'\n\n%s", argv[i], usage);
 	return EF_EXIT_USAGE;
 }

@@ -48,11 +48,11 @@ ef_agent once 2>"$log"
 ef_expect_eq "first deploy exits 0" 0 $?
 ef_expect_eq "first deploy runs two containers" 2 "$(count_running)"
 ef_expect_eq "web answers on its public port" "web v1" "$(web_says)"
-st=$(ef_agent status --json)
-ef_expect_contains "status names the deployed commit" "$st" "\"revision\":\"$c1\""
-ef_expect_contains "status names the signer" "$st" "release@example.com"
+ef_expect_eq "status names the deployed commit" "$c1" "$(ef_status_field revision)"
+ef_expect_eq "status names the signer" "release@example.com" "$(ef_status_field signer)"
 api_id=$(id_of api)
 web_id=$(id_of web)
+[ -n "$api_id" ] && [ -n "$web_id" ] || { echo "first deploy failed; log:"; cat "$log"; exit 1; }
 
 # --- a no-change pass changes nothing and writes nothing ---------------------
 touch "$work/marker"
@@ -156,7 +156,7 @@ ef_agent once 2>"$log"
 ef_expect_eq "replayed older commit exits 3" 3 $?
 ef_expect_contains "anti-rollback reason" "$(cat "$log")" "does not descend"
 ef_expect_eq "web still serves v1 after replay" "web v1" "$(web_says)"
-ef_expect_contains "status still shows the good commit" "$(ef_agent status --json)" "\"revision\":\"$good\""
+ef_expect_eq "status still shows the good commit" "$good" "$(ef_status_field revision)"
 ef_git -C "$EF_OPS_DIR/work" reset -q --hard "$good"
 ef_git -C "$EF_OPS_DIR/work" push -q -f origin HEAD:main
 

@@ -127,9 +127,19 @@ ef_agent()
 	"$EF_BIN" -c "$EF_AGENT_INI" "$@"
 }
 
-# Running edgeflip containers: "service slot id state" lines, sorted.
+# Edgeflip containers: "service slot id state" lines, sorted (state: running,
+# exited, created ...).
 ef_running()
 {
-	$EF_PODMAN ps -a --filter label=io.edgeflip.service \
-		--format '{{index .Labels "io.edgeflip.service"}} {{index .Labels "io.edgeflip.slot"}} {{.ID}} {{.State}}' | sort
+	local id
+	for id in $($EF_PODMAN ps -a -q --filter label=io.edgeflip.service); do
+		$EF_PODMAN container inspect --format \
+			'{{index .Config.Labels "io.edgeflip.service"}} {{index .Config.Labels "io.edgeflip.slot"}} '"$id"' {{.State.Status}}' "$id"
+	done | sort
+}
+
+# ef_status_field KEY: a top-level field of `edgeflip status --json`.
+ef_status_field()
+{
+	ef_agent status --json | python3 -c 'import json,sys; v=json.load(sys.stdin).get(sys.argv[1]); print("" if v is None else v)' "$1"
 }
