@@ -204,12 +204,14 @@ EOF
 	export EF_GIT_PIDS
 }
 
-# Creates the bare repository $EF_GIT_ROOT/NAME.git (pushable) and prints its URL.
+# Creates the bare repository $EF_GIT_ROOT/NAME.git (pushable, HEAD -> main) and
+# prints its URL.
 ef_git_repo_create() {
 	local name=$1 repo
 	[ -n "$EF_GIT_ROOT" ] || { _ef_git_die "start the server first"; return 1; }
 	repo="$EF_GIT_ROOT/$name.git"
 	git init -q --bare "$repo" &&
+		git -C "$repo" symbolic-ref HEAD refs/heads/main &&
 		git -C "$repo" config http.receivepack true &&
 		git -C "$repo" config receive.denyNonFastForwards false ||
 		{ _ef_git_die "cannot create $repo"; return 1; }
