@@ -30,8 +30,14 @@ void ef_error_prefix(const char *fmt, ...)
 	vsnprintf(last_error, sizeof(last_error), fmt, ap);
 	va_end(ap);
 	n = strlen(last_error);
-	if (old[0] != '\0' && n + 2 < sizeof(last_error))
-		snprintf(last_error + n, sizeof(last_error) - n, ": %s", old);
+	if (old[0] != '\0' && n + 3 < sizeof(last_error)) {
+		/* memcpy, not snprintf: GCC -O0 with ASan flags the snprintf
+		 * as a possible truncation (-Werror=format-truncation). */
+		size_t len = strnlen(old, sizeof(last_error) - n - 3);
+		memcpy(last_error + n, ": ", 2);
+		memcpy(last_error + n + 2, old, len);
+		last_error[n + 2 + len] = '\0';
+	}
 }
 
 const char *ef_error_last(void)
