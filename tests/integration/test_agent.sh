@@ -15,6 +15,7 @@ work=$(mktemp -d /tmp/ef-agent.XXXXXX)
 chmod 755 "$work"
 cleanup()
 {
+	ef_proxy_stop "$work/agent/state"
 	ef_podman_stop
 	ef_registry_stop
 	ef_git_server_stop

@@ -143,3 +143,39 @@ ef_status_field()
 {
 	ef_agent status --json | python3 -c 'import json,sys; v=json.load(sys.stdin).get(sys.argv[1]); print("" if v is None else v)' "$1"
 }
+
+# Stops the proxy process the agent started for STATE_DIR (by its pid file).
+ef_proxy_stop()
+{
+	local pidfile=$1/proxy/proxy.pid pid
+	[ -f "$pidfile" ] || return 0
+	pid=$(cat "$pidfile" 2>/dev/null)
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null
+	return 0
+}
+
+# ef_load_start URL NAME: a bounded load loop in the background (tests/lib/load.py).
+ef_load_start()
+{
+	EF_LOAD_OUT=$EF_OPS_DIR/load-$2.json
+	rm -f "$EF_LOAD_OUT" "$EF_LOAD_OUT.stop"
+	python3 "$EF_AGENT_LIB_DIR/load.py" "$1" "$EF_LOAD_OUT" --seconds 300 --max 200000 \
+		--stop-file "$EF_LOAD_OUT.stop" &
+	EF_LOAD_PID=$!
+	sleep 0.5
+}
+
+# ef_load_stop: stops the loop; prints "total failed" and leaves the JSON in $EF_LOAD_OUT.
+ef_load_stop()
+{
+	touch "$EF_LOAD_OUT.stop"
+	wait "$EF_LOAD_PID" 2>/dev/null
+	EF_LOAD_PID=
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["total"], d["failed"])' "$EF_LOAD_OUT"
+}
+
+# ef_load_bodies: the bodies the last load loop saw, in order of first appearance, "|"-joined.
+ef_load_bodies()
+{
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("|".join(d["bodies"]))' "$EF_LOAD_OUT"
+}
