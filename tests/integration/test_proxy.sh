@@ -158,11 +158,14 @@ ef_check "the download started on blue completes from blue after the flip" \
 	cmp -s "$tmp/drained" "$tmp/blue/big"
 
 # --- the caller dies (SIGKILL): the proxy keeps forwarding ---
-sw apply "$to_blue" --hold >"$tmp/hold.out" 2>&1 &
+"$probe" --state-dir "$state" --self-exe "$runner" apply "$to_blue" --hold >"$tmp/hold.out" 2>&1 &
 holder=$!
 ef_wait_until 10 grep -q holding "$tmp/hold.out"
+ef_expect_contains "the caller that applied is the process we kill" "$(cat "$tmp/hold.out")" \
+	"holding pid=$holder"
 kill -KILL "$holder"
 wait "$holder" 2>/dev/null
+ef_check "the caller is gone" sh -c "! kill -0 $holder 2>/dev/null"
 ef_check "the proxy outlives the SIGKILLed caller" kill -0 "$proxy"
 ok_after=0
 for i in $(seq 1 20); do [ "$(get "$pub" who)" = blue ] && ok_after=$((ok_after + 1)); done
@@ -239,6 +242,7 @@ ef_expect_eq "UDP: a flow, a flip, the flow stays on blue, a new flow goes to gr
 # A proxy with a 1 s UDP idle timeout (ef_proxy_run options), in its own state dir.
 mkdir -p "$state2/proxy"
 "$runner" proxy --state-dir "$state2" --udp-idle 1 2>"$tmp/proxy2.log" &
+pids+=($!)
 ef_wait_until 5 test -S "$state2/proxy/control.sock"
 sw2() { "$probe" --state-dir "$state2" --self-exe "$runner" "$@"; }
 sw2 apply "udp:127.0.0.1:$upub2>127.0.0.1:$ublue/dns" >/dev/null
