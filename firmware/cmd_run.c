@@ -164,6 +164,10 @@ int cmd_run(const cli *c)
 				a = NULL;
 				ef_config_dispose(&cfg);
 				cfg = next;
+				/* interval and max_backoff may have changed. */
+				ef_backoff_init(&backoff,
+				                cfg.interval_ms < 5000 ? cfg.interval_ms : 5000,
+				                cfg.max_backoff_ms);
 				ef_info("reloaded", "config=%s", c->config_path);
 			}
 			ef_notify("READY=1");
@@ -203,8 +207,10 @@ int cmd_run(const cli *c)
 			          (uint64_t)rand() % (cfg.interval_ms / 5 + 1);
 		} else {
 			wait_ms = ef_backoff_next(&backoff);
-			ef_info("retry", "in_ms=%llu failures=%u", (unsigned long long)wait_ms,
-			        backoff.failures);
+			/* Some failures (an engine listing, a journal write) are
+			 * not logged where they happen: say here what failed. */
+			ef_warn("retry", "in_ms=%llu failures=%u error=\"%s\"",
+			        (unsigned long long)wait_ms, backoff.failures, ef_error_last());
 		}
 		ef_notify("STATUS=%s; revision %.12s; next poll in %llus", result_word(error),
 		          a ? ef_agent_state(a)->revision : "",
