@@ -1,5 +1,5 @@
 /* The routes file parser (ef_proxy_routes_parse), the route checks of
- * apply() and the route descriptions the hook receives. */
+ * apply(), the route descriptions and the hook backend that receives them. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,8 +10,11 @@
 #include "edgeflip/error.h"
 #include "edgeflip/proxy.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #define R(body) "{\"generation\": 1, \"routes\": [" body "]}"
 #define ROUTE(p, la, lp, ta, tp)                                                                   \
@@ -210,13 +213,123 @@ static void test_backend_table(void **state)
 	assert_string_equal(ef_switch_backends[0]->name, "proxy");
 }
 
+/* ---- the hook backend: environment, arguments, exit status, timeout ---- */
+
+static char hook_dir[64];
+
+static int hook_setup(void **state)
+{
+	snprintf(hook_dir, sizeof(hook_dir), "/tmp/ef-hook-test.XXXXXX");
+	return mkdtemp(hook_dir) ? 0 : -1;
+}
+
+static int hook_teardown(void **state)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", hook_dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static char *slurp(const char *path)
+{
+	ef_buf b;
+
+	if (ef_read_file(&b, path, 65536) < 0)
+		return NULL;
+	return ef_buf_detach(&b);
+}
+
+static void test_hook_apply(void **state)
+{
+	char cmd[512], out_path[128];
+	ef_switch_opts opts = {.state_dir = hook_dir, .hook = cmd};
+	ef_route blue[2] = {
+	        {"tcp", "0.0.0.0", 8080, "127.0.0.1", 41001, "web"},
+	        {"udp", "::", 53, "::1", 41053, "dns"},
+	};
+	ef_route green[1] = {{"tcp", "0.0.0.0", 8080, "127.0.0.1", 41002, "web"}};
+	ef_route *cur = NULL;
+	size_t n = 0;
+	ef_switch *s;
+	char *got;
+
+	snprintf(out_path, sizeof(out_path), "%s/out", hook_dir);
+	snprintf(cmd, sizeof(cmd),
+	         "printf 'old=%%s new=%%s gen=%%s args=%%s|%%s|%%s\\n' \"$EF_ROUTES_OLD\" "
+	         "\"$EF_ROUTES_NEW\" \"$EF_SWITCH_GENERATION\" >> %s; echo",
+	         out_path);
+	assert_int_equal(ef_switch_open(&s, "hook", &opts), 0);
+	assert_int_equal(s->ops->apply(s, blue, 2), 0);
+	assert_int_equal(s->ops->apply(s, green, 1), 0);
+	got = slurp(out_path);
+	assert_non_null(got);
+	assert_string_equal(got,
+	                    "old= new=tcp:0.0.0.0:8080>127.0.0.1:41001,udp:[::]:53>[::1]:41053 "
+	                    "gen=1 args=||\n"
+	                    "old=tcp:0.0.0.0:8080>127.0.0.1:41001,udp:[::]:53>[::1]:41053 "
+	                    "new=tcp:0.0.0.0:8080>127.0.0.1:41002 gen=2 args=||\n");
+	free(got);
+	assert_int_equal(s->ops->current(s, &cur, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(cur[0].target_port, 41002);
+	ef_routes_free(cur, n);
+	ef_switch_close(s);
+
+	/* The routes also come as arguments ("$@" is appended to the command). */
+	snprintf(cmd, sizeof(cmd), "printf '%%s;' > %s", out_path);
+	assert_int_equal(ef_switch_open(&s, "hook", &opts), 0);
+	assert_int_equal(s->ops->apply(s, blue, 2), 0);
+	got = slurp(out_path);
+	assert_string_equal(got, "tcp:0.0.0.0:8080>127.0.0.1:41001;udp:[::]:53>[::1]:41053;");
+	free(got);
+	ef_switch_close(s);
+}
+
+static void test_hook_failures(void **state)
+{
+	char cmd[256];
+	ef_switch_opts opts = {.state_dir = hook_dir, .hook = cmd};
+	ef_route green[1] = {{"tcp", "0.0.0.0", 8080, "127.0.0.1", 41002, "web"}};
+	ef_route *cur = NULL;
+	size_t n = 0;
+	struct timespec t0, t1;
+	ef_switch *s;
+
+	snprintf(cmd, sizeof(cmd), "echo noise; echo 'load balancer said no' >&2; exit 3; :");
+	assert_int_equal(ef_switch_open(&s, "hook", &opts), 0);
+	assert_int_equal(s->ops->apply(s, green, 1), EF_ERROR);
+	assert_string_equal(ef_error_last(),
+	                    "switch hook 'echo noise; echo 'load balancer said no' >&2; exit 3; :' "
+	                    "exited with status 3: load balancer said no");
+	/* A failed hook leaves the routes in force as they were. */
+	assert_int_equal(s->ops->current(s, &cur, &n), 0);
+	assert_int_equal(n, 2);
+	ef_routes_free(cur, n);
+	ef_switch_close(s);
+
+	snprintf(cmd, sizeof(cmd), "sleep 5;");
+	setenv("EDGEFLIP_HOOK_TIMEOUT_MS", "300", 1);
+	assert_int_equal(ef_switch_open(&s, "hook", &opts), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(s->ops->apply(s, green, 1), EF_ETIMEOUT);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	unsetenv("EDGEFLIP_HOOK_TIMEOUT_MS");
+	assert_string_equal(
+	        ef_error_last(),
+	        "switch hook 'sleep 5;': /bin/sh did not finish within 300 ms and was killed");
+	assert_true(t1.tv_sec - t0.tv_sec < 3);
+	ef_switch_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_bad_inputs),          cmocka_unit_test(test_nul_and_size),
 	        cmocka_unit_test(test_good_and_round_trip), cmocka_unit_test(test_empty_set),
 	        cmocka_unit_test(test_apply_checks),        cmocka_unit_test(test_backend_table),
+	        cmocka_unit_test(test_hook_apply),          cmocka_unit_test(test_hook_failures),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, hook_setup, hook_teardown);
 }
