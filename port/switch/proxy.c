@@ -17,6 +17,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#ifdef __GLIBC__
+#include <malloc.h> /* malloc_trim */
+#endif
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -471,6 +474,7 @@ struct proxy {
 	unsigned nconns, max_conns, nflows, nctl;
 	int64_t udp_idle_ms;
 	bool paused; /* TCP listeners out of the epoll set: connection cap reached */
+	bool trim;   /* the last connection closed: give freed memory back when idle */
 	bool stop;
 };
 
@@ -544,6 +548,8 @@ static void conn_close(struct proxy *p, struct conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	p->nconns--;
+	if (p->nconns == 0)
+		p->trim = true;
 	bury(p, &c->client);
 	resume_accepting(p);
 }
@@ -559,6 +565,8 @@ static void conn_free(struct conn *c)
  * Returns -1 when the connection must be closed. */
 static int pump(int src, int dst, struct dir_buf *b, bool can_read, bool can_write)
 {
+	bool drained = false; /* a short read: the socket is empty for now */
+
 	for (int round = 0; round < PUMP_ROUNDS; round++) {
 		ssize_t r;
 
@@ -572,6 +580,10 @@ static int pump(int src, int dst, struct dir_buf *b, bool can_read, bool can_wri
 			b->len -= (size_t)r;
 			if (b->len == 0)
 				b->off = 0;
+			/* Level-triggered epoll reports more data: no recv() just
+			 * to hear EAGAIN. */
+			if (b->len == 0 && drained && !b->eof)
+				return 0;
 			continue;
 		}
 		if (b->eof) {
@@ -584,9 +596,10 @@ static int pump(int src, int dst, struct dir_buf *b, bool can_read, bool can_wri
 		if (!can_read)
 			return 0;
 		r = recv(src, b->data, TCP_BUF, 0);
-		if (r > 0)
+		if (r > 0) {
 			b->len = (size_t)r;
-		else if (r == 0)
+			drained = r < TCP_BUF;
+		} else if (r == 0)
 			b->eof = true;
 		else
 			return errno == EAGAIN || errno == EINTR ? 0 : -1;
@@ -620,6 +633,11 @@ static void conn_update(struct proxy *p, struct conn *c)
 
 static void conn_event(struct proxy *p, struct conn *c, bool on_target, uint32_t ev)
 {
+	const uint32_t bad = EPOLLERR | EPOLLHUP;
+	/* Only the directions this event concerns; epoll reports the rest. */
+	bool c2t = ev & (bad | (on_target ? EPOLLOUT : EPOLLIN));
+	bool t2c = ev & (bad | (on_target ? EPOLLIN : EPOLLOUT));
+
 	if (on_target && !c->connected) {
 		int err = 0;
 		socklen_t len = sizeof(err);
@@ -634,9 +652,11 @@ static void conn_event(struct proxy *p, struct conn *c, bool on_target, uint32_t
 			return;
 		}
 		c->connected = true;
+		c2t = true;
+		t2c = false;
 	}
-	if (pump(c->client.fd, c->target.fd, &c->c2t, true, c->connected) < 0 ||
-	    (c->connected && pump(c->target.fd, c->client.fd, &c->t2c, true, true) < 0)) {
+	if ((c2t && pump(c->client.fd, c->target.fd, &c->c2t, true, c->connected) < 0) ||
+	    (t2c && c->connected && pump(c->target.fd, c->client.fd, &c->t2c, true, true) < 0)) {
 		ef_debug("proxy-conn-reset", "error=\"%s\"", strerror(errno));
 		conn_close(p, c);
 		return;
@@ -1185,9 +1205,18 @@ static int run_loop(struct proxy *p)
 	while (!p->stop) {
 		int timeout = -1, n;
 
-		if (p->nflows || p->nctl || p->paused)
+		if (p->nflows || p->nctl || p->paused || p->trim)
 			timeout = p->udp_idle_ms < 1000 ? (int)p->udp_idle_ms : 1000;
 		n = epoll_wait(p->epfd, events, 64, timeout);
+		if (n == 0 && p->trim) {
+			/* A quiet second after a busy spell: glibc keeps freed
+			 * connection buffers in its heap unless asked. */
+			p->trim = false;
+#ifdef __GLIBC__
+			if (p->nconns == 0)
+				malloc_trim(0);
+#endif
+		}
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
