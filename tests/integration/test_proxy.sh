@@ -39,10 +39,10 @@ cleanup()
 trap cleanup EXIT
 
 # Free loopback ports, from the kernel.
-read -r pub pub2 blue green ublue ugreen upub upub2 < <(python3 - <<'EOF'
+read -r pub pub2 blue green ublue ugreen upub upub2 hpub hsrv cpub < <(python3 - <<'EOF'
 import socket
 socks = []
-for _ in range(8):
+for _ in range(11):
     s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
 print(" ".join(str(s.getsockname()[1]) for s in socks))
 EOF
@@ -241,7 +241,7 @@ ef_expect_eq "UDP: a flow, a flip, the flow stays on blue, a new flow goes to gr
 
 # A proxy with a 1 s UDP idle timeout (ef_proxy_run options), in its own state dir.
 mkdir -p "$state2/proxy"
-"$runner" proxy --state-dir "$state2" --udp-idle 1 2>"$tmp/proxy2.log" &
+"$runner" proxy --state-dir "$state2" --udp-idle 1 --max-conns 2 2>"$tmp/proxy2.log" &
 pids+=($!)
 ef_wait_until 5 test -S "$state2/proxy/control.sock"
 sw2() { "$probe" --state-dir "$state2" --self-exe "$runner" "$@"; }
@@ -253,6 +253,72 @@ udp_out=$( {
 } | python3 "$tmp/udp.py" "$upub2" | tr '\n' ' ')
 ef_expect_eq "UDP: after the idle timeout the same client is a new flow, on green" \
 	"a blue a blue a green " "$udp_out"
+
+# --- TCP half-close: the client's FIN reaches the target, the answer still comes back ---
+cat >"$tmp/halfclose.py" <<'EOF'
+import socket, sys
+mode, port = sys.argv[1], int(sys.argv[2])
+if mode == "server":  # reads until EOF, then answers and closes
+    l = socket.socket()
+    l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    l.bind(("127.0.0.1", port))
+    l.listen(8)
+    while True:
+        c, _ = l.accept()
+        data = b""
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            data += d
+        c.sendall(b"got %d bytes" % len(data))
+        c.close()
+else:
+    c = socket.create_connection(("127.0.0.1", port), timeout=5)
+    c.sendall(b"x" * 100000)
+    c.shutdown(socket.SHUT_WR)
+    out = b""
+    while True:
+        d = c.recv(65536)
+        if not d:
+            break
+        out += d
+    print(out.decode())
+EOF
+python3 "$tmp/halfclose.py" server "$hsrv" &
+pids+=($!)
+sw2 apply "tcp:127.0.0.1:$hpub>127.0.0.1:$hsrv/half" >/dev/null
+ef_wait_until 5 python3 -c "import socket; socket.create_connection(('127.0.0.1', $hsrv)).close()"
+ef_expect_eq "half-close: the target sees EOF after all the data and its answer arrives" \
+	"got 100000 bytes" "$(python3 "$tmp/halfclose.py" client "$hpub" 2>&1)"
+
+# --- the connection cap (--max-conns 2): a third client waits in the backlog ---
+sw2 apply "tcp:127.0.0.1:$cpub>127.0.0.1:$blue/capped" >/dev/null
+cat >"$tmp/cap.py" <<'EOF'
+import socket, sys, time
+port = int(sys.argv[1])
+held = [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]
+time.sleep(0.3)
+third = socket.create_connection(("127.0.0.1", port))
+third.sendall(b"GET /who HTTP/1.0\r\n\r\n")
+third.settimeout(1)
+try:
+    third.recv(100)
+    print("served-early", end=" ")
+except socket.timeout:
+    print("waiting", end=" ")
+held[0].close()
+third.settimeout(5)
+data = b""
+while True:
+    d = third.recv(4096)
+    if not d:
+        break
+    data += d
+print("served" if data.endswith(b"blue\n") else "not-served")
+EOF
+ef_expect_eq "a third connection waits at the cap and is served when one closes" \
+	"waiting served" "$(python3 "$tmp/cap.py" "$cpub" 2>&1)"
 
 # --- memory ---
 rss=$(awk '/^RssAnon:/ {print $2}' "/proc/$proxy/status")
