@@ -394,6 +394,8 @@ int ef_agent_pass(ef_agent *a)
 
 	if ((error = open_source(a)) < 0)
 		return error;
+	/* In memory only: a no-change poll writes nothing (docs/state.md). */
+	st->last_poll = ef_clock_wall();
 	if ((error = ef_source_poll(a->src, head)) < 0) {
 		ef_warn("poll-failed", "url=%s error=\"%s\"", a->cfg->url, ef_error_last());
 		return error;

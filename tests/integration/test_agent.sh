@@ -55,6 +55,25 @@ api_id=$(id_of api)
 web_id=$(id_of web)
 [ -n "$api_id" ] && [ -n "$web_id" ] || { echo "first deploy failed; log:"; cat "$log"; exit 1; }
 
+# --- verify: verdict, signer and key of the branch head ------------------------
+out=$(ef_agent verify 2>&1)
+ef_expect_eq "verify of a signed head exits 0" 0 $?
+ef_expect_contains "verify prints the verdict" "$out" "verdict: good"
+ef_expect_contains "verify prints the signer" "$out" "signer:  release@example.com"
+ef_expect_contains "verify prints the key fingerprint" "$out" "key:     SHA256:"
+
+# --- lint: the GitOps repository's own CI check --------------------------------
+ef_agent lint "$env" >"$work/lint.out" 2>&1
+ef_expect_eq "lint of a clean environment exits 0" 0 $?
+mkdir -p "$work/lintbad"
+printf '{"services": {"web": {"image": "%s/web:v1", "privileged": true}}}\n' "$EF_REGISTRY" \
+	>"$work/lintbad/compose.json"
+ef_agent lint "$work/lintbad" >"$work/lint.out" 2>&1
+ef_expect_eq "lint with findings exits 3" 3 $?
+ef_expect_eq "lint prints one line per finding" 2 "$(wc -l <"$work/lint.out")"
+ef_expect_contains "lint names the tag finding" "$(cat "$work/lint.out")" "digest"
+ef_expect_contains "lint names the privileged finding" "$(cat "$work/lint.out")" "privileged"
+
 # --- a no-change pass changes nothing and writes nothing ---------------------
 touch "$work/marker"
 sleep 1.1
