@@ -817,7 +817,15 @@ static void flow_receive(struct proxy *p, struct flow *f)
 		if (r < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;
-			continue; /* ECONNREFUSED from an ICMP error: keep the flow */
+			if (errno == ECONNREFUSED) {
+				/* Nothing listens at the flow's target any more (the
+				 * old slot was stopped): end the flow, so the client's
+				 * next datagram opens one to the current target. */
+				ef_debug("proxy-flow-refused", "listener=\"%s\"", f->l->desc);
+				flow_close(p, f);
+				return;
+			}
+			continue;
 		}
 		f->last_ms = now_ms();
 		sendto(f->l->h.fd, p->udp_buf, (size_t)r, MSG_DONTWAIT, (struct sockaddr *)&f->peer,

@@ -67,6 +67,7 @@ while True:
     s.sendto(sys.argv[2].encode() + b" " + data, peer)
 EOF
 python3 "$tmp/udp_echo.py" "$ublue" blue &
+ublue_pid=$!
 pids+=($!)
 python3 "$tmp/udp_echo.py" "$ugreen" green &
 pids+=($!)
@@ -253,6 +254,18 @@ udp_out=$( {
 } | python3 "$tmp/udp.py" "$upub2" | tr '\n' ' ')
 ef_expect_eq "UDP: after the idle timeout the same client is a new flow, on green" \
 	"a blue a blue a green " "$udp_out"
+
+# When the old target stops, its flows end; the client's next datagram goes to the new one.
+sw apply "$to_blue,udp:127.0.0.1:$upub>127.0.0.1:$ublue/dns" >/dev/null
+udp_out=$( {
+	echo "new a"; echo "ask a"
+	echo "run '$probe' --state-dir '$state' --self-exe '$runner' apply '$to_blue,udp:127.0.0.1:$upub>127.0.0.1:$ugreen/dns'"
+	echo "ask a"
+	echo "run kill $ublue_pid; sleep 0.3"
+	echo "ask a"; echo "ask a"
+} | python3 "$tmp/udp.py" "$upub" | tr '\n' ' ')
+ef_expect_eq "UDP: when blue stops, the flow ends (one datagram lost) and moves to green" \
+	"a blue a blue a error a green " "$udp_out"
 
 # --- TCP half-close: the client's FIN reaches the target, the answer still comes back ---
 cat >"$tmp/halfclose.py" <<'EOF'
