@@ -148,6 +148,30 @@ static int pull_all(deploy *d)
 	return 0;
 }
 
+static bool is_public_port(const ef_manifest *m, uint16_t port)
+{
+	for (size_t i = 0; i < m->nservices; i++)
+		for (size_t j = 0; j < m->services[i].nports; j++)
+			if (m->services[i].ports[j].host_port == port)
+				return true;
+	return false;
+}
+
+/* A free loopback port that no public port of the manifest uses: a public
+ * port the switch has not bound yet is free to the kernel too. */
+static int internal_port(uint16_t *out, const ef_manifest *m, const char *protocol)
+{
+	for (int attempt = 0; attempt < 16; attempt++) {
+		int error = ef_net_free_port(out, strcmp(protocol, "udp") == 0);
+		if (error < 0)
+			return error;
+		if (!is_public_port(m, *out))
+			return 0;
+	}
+	ef_error_set("cannot find a free loopback port outside the public ports");
+	return EF_ERROR;
+}
+
 /* Blue/green: the container publishes each port on a free loopback port; the
  * switch routes the public port there. Other strategies: ports as written. */
 static int stage_ports(deploy *d, ef_state_service *rec, const ef_service *s, ef_strategy st,
@@ -172,7 +196,7 @@ static int stage_ports(deploy *d, ef_state_service *rec, const ef_service *s, ef
 			p->host_port = 0;
 			continue;
 		}
-		if ((error = ef_net_free_port(&internal, strcmp(p->protocol, "udp") == 0)) < 0)
+		if ((error = internal_port(&internal, d->m, p->protocol)) < 0)
 			return error;
 		p->host_port = internal;
 		snprintf(line, sizeof(line), "%s %s %u 127.0.0.1 %u", s->ports[i].protocol,
