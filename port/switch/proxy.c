@@ -478,6 +478,21 @@ struct proxy {
 	bool stop;
 };
 
+/* Warnings that can repeat per connection: at most one per 10 s per kind,
+ * so a dead target or a sustained overload cannot fill the disk. */
+enum { W_CONNECT, W_CAP, W_ACCEPT, W_COUNT };
+static int64_t warned_at[W_COUNT];
+
+static bool warn_now(int kind)
+{
+	int64_t now = now_ms();
+
+	if (warned_at[kind] && now - warned_at[kind] < 10000)
+		return false;
+	warned_at[kind] = now;
+	return true;
+}
+
 static void set_events(struct proxy *p, struct handle *h, uint32_t ev)
 {
 	struct epoll_event e = {.events = ev, .data.ptr = h};
@@ -647,7 +662,8 @@ static void conn_event(struct proxy *p, struct conn *c, bool on_target, uint32_t
 		if (getsockopt(c->target.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 			err = errno;
 		if (err) {
-			ef_warn("proxy-connect-failed", "error=\"%s\"", strerror(err));
+			if (warn_now(W_CONNECT))
+				ef_warn("proxy-connect-failed", "error=\"%s\"", strerror(err));
 			conn_close(p, c);
 			return;
 		}
@@ -691,15 +707,17 @@ static void tcp_accept(struct proxy *p, struct listener *l)
 		int cfd, tfd, one = 1;
 
 		if (p->nconns >= p->max_conns) {
-			ef_warn("proxy-conn-cap", "connections=%u action=pause-accepting",
-			        p->nconns);
+			if (warn_now(W_CAP))
+				ef_warn("proxy-conn-cap", "connections=%u action=pause-accepting",
+				        p->nconns);
 			pause_accepting(p);
 			return;
 		}
 		cfd = accept4(l->h.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (cfd < 0) {
 			if (errno == EMFILE || errno == ENFILE) {
-				ef_warn("proxy-out-of-fds", "connections=%u", p->nconns);
+				if (warn_now(W_CAP))
+					ef_warn("proxy-out-of-fds", "connections=%u", p->nconns);
 				pause_accepting(p);
 			}
 			return;
@@ -711,8 +729,9 @@ static void tcp_accept(struct proxy *p, struct listener *l)
 			c->t2c.data = malloc(TCP_BUF);
 		}
 		if (tfd < 0 || !c || !c->c2t.data || !c->t2c.data) {
-			ef_warn("proxy-accept-failed", "listener=\"%s\" error=\"%s\"", l->desc,
-			        tfd < 0 ? strerror(errno) : "out of memory");
+			if (warn_now(W_ACCEPT))
+				ef_warn("proxy-accept-failed", "listener=\"%s\" error=\"%s\"",
+				        l->desc, tfd < 0 ? strerror(errno) : "out of memory");
 			if (tfd >= 0)
 				close(tfd);
 			close(cfd);
@@ -732,8 +751,10 @@ static void tcp_accept(struct proxy *p, struct listener *l)
 		if (connect(tfd, (struct sockaddr *)&l->target, l->targetlen) == 0) {
 			c->connected = true;
 		} else if (errno != EINPROGRESS) {
-			ef_warn("proxy-connect-failed", "listener=\"%s\" target=%s error=\"%s\"",
-			        l->desc, l->target_desc, strerror(errno));
+			if (warn_now(W_CONNECT))
+				ef_warn("proxy-connect-failed",
+				        "listener=\"%s\" target=%s error=\"%s\"", l->desc,
+				        l->target_desc, strerror(errno));
 			conn_close(p, c);
 			continue;
 		}
