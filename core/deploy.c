@@ -532,13 +532,19 @@ out:
  * removes what was staged. Safe to run more than once. */
 static int undo(ef_agent *a)
 {
+	uint64_t t0 = ef_clock_ms();
 	int error = 0, rc;
 
-	if (a->st.nstaged || a->sw)
+	if (a->st.nstaged || a->sw) {
 		if ((rc = apply_routes(a, a->st.services, a->st.nservices, false)) < 0) {
 			ef_error("flip-back-failed", "error=\"%s\"", ef_error_last());
 			error = rc;
+		} else {
+			/* From the decision to roll back to traffic on blue again. */
+			ef_info("traffic-on-blue", "ms=%llu",
+			        (unsigned long long)(ef_clock_ms() - t0));
 		}
+	}
 	for (size_t i = 0; i < a->st.nservices; i++) {
 		ef_container c;
 		memset(&c, 0, sizeof(c));
