@@ -15,26 +15,48 @@
 #include <string.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t stop_requested, reload_requested;
+static volatile sig_atomic_t stop_requested, reload_requested, poll_requested;
 static uint64_t watchdog_every_ms, watchdog_last_ms;
 
+/* SIGTERM and SIGUSR2 interrupt what the agent is doing (a health wait, a
+ * soak). SIGHUP and SIGUSR1 only cut the idle wait short: a kick or a reload
+ * during a deploy must not abandon it. */
 static void on_signal(int sig)
 {
 	switch (sig) {
 	case SIGTERM:
 	case SIGINT:
 		stop_requested = 1;
+		ef_clock_interrupt();
 		break;
 	case SIGHUP:
 		reload_requested = 1;
 		break;
 	case SIGUSR2:
 		ef_agent_rollback_requested = 1;
+		ef_clock_interrupt();
 		break;
 	default: /* SIGUSR1: poll now */
+		poll_requested = 1;
 		break;
 	}
-	ef_clock_interrupt();
+}
+
+/* Waits until the next pass; a signal that came during the pass ends it at
+ * once. Slices of 100 ms bound the delay of a signal that lands just before
+ * nanosleep(). */
+static void idle(uint64_t ms)
+{
+	uint64_t end = ef_clock_ms() + ms;
+
+	while (!stop_requested && !reload_requested && !poll_requested &&
+	       !ef_agent_rollback_requested) {
+		uint64_t now = ef_clock_ms();
+
+		if (now >= end || ef_clock_sleep(end - now > 100 ? 100 : end - now))
+			break;
+	}
+	poll_requested = 0;
 }
 
 static void watchdog_tick(void)
@@ -150,6 +172,10 @@ int cmd_run(const cli *c)
 	while (!stop_requested) {
 		uint64_t wait_ms;
 
+		/* A SIGUSR2 that ended the idle wait must not also cut the
+		 * rollback's health wait short. */
+		ef_clock_clear_interrupt();
+
 		if (reload_requested) {
 			ef_config next;
 			reload_requested = 0;
@@ -216,7 +242,7 @@ int cmd_run(const cli *c)
 		          a ? ef_agent_state(a)->revision : "",
 		          (unsigned long long)(wait_ms / 1000));
 		watchdog_tick();
-		ef_clock_sleep(wait_ms);
+		idle(wait_ms);
 	}
 	ef_notify("STOPPING=1");
 	ef_info("stopping", "signal=TERM");
