@@ -663,6 +663,48 @@ fail:
 	return error;
 }
 
+/* A fetch failed on our side of the wire: the cache's objects or refs are
+ * unreadable (garbled or truncated files after a power cut or a bad disk). */
+static bool cache_broken(const struct op *op)
+{
+	const git_error *e = git_error_last();
+	int klass = e ? e->klass : GIT_ERROR_NONE;
+
+	return op->cause == 0 &&
+	       (klass == GIT_ERROR_ODB || klass == GIT_ERROR_ZLIB || klass == GIT_ERROR_OBJECT ||
+	        klass == GIT_ERROR_REFERENCE || klass == GIT_ERROR_REPOSITORY);
+}
+
+/* Removes the cache and starts an empty one: it is only a cache, the server
+ * has everything, and a corrupt copy kept on a small device would fill it. */
+static int reset_cache(ef_source *s, const char *why)
+{
+	ef_warn("source.cache_unusable", "dir=%s reason=\"%s\" action=\"removed, fetching again\"",
+	        s->cache_dir, why);
+	git_remote_free(s->remote);
+	s->remote = NULL;
+	git_repository_free(s->repo);
+	s->repo = NULL;
+	if (ef_fs_remove_tree(s->cache_dir) < 0 || create_cache(&s->repo, s->cache_dir) < 0)
+		return EF_ERROR;
+	if (git_remote_create_anonymous(&s->remote, s->repo, s->url) < 0) {
+		ef_error_set("url %s: %s", s->url,
+		             git_error_last() ? git_error_last()->message : "invalid");
+		git_repository_free(s->repo);
+		s->repo = NULL;
+		return EF_ERROR;
+	}
+	return 0;
+}
+
+/* After a reset that failed half way, try again before using the source. */
+static int ensure_open(ef_source *s)
+{
+	if (s->repo && s->remote)
+		return 0;
+	return reset_cache(s, "an earlier reset did not finish");
+}
+
 /* One listing: connect (re-reading the advertisement), find the branch. */
 static int list_branch(ef_source *s, git_oid *head, bool *found)
 {
@@ -694,7 +736,7 @@ int ef_source_poll(ef_source *s, char out_head[EF_OID_HEX])
 	struct op op;
 	int gerr, error;
 
-	if ((error = use_ca_file(s->ca_file)) < 0)
+	if ((error = use_ca_file(s->ca_file)) < 0 || (error = ensure_open(s)) < 0)
 		return error;
 	op_begin(s, &op, s->max_fetch_bytes);
 	for (int attempt = 0;; attempt++) {
@@ -783,10 +825,11 @@ int ef_source_fetch(ef_source *s, const char *want)
 	git_oid id;
 	struct fetch_ctx fc;
 	struct op op;
+	bool reset = false;
 	int gerr, error;
 
 	git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
-	if ((error = parse_oid(&id, want)) < 0)
+	if ((error = parse_oid(&id, want)) < 0 || (error = ensure_open(s)) < 0)
 		return error;
 	if (git_repository_odb(&odb, s->repo) < 0) {
 		ef_error_set("cannot open the object database of %s", s->cache_dir);
@@ -820,6 +863,28 @@ int ef_source_fetch(ef_source *s, const char *want)
 		                          &s->headers);
 		if (gerr == 0)
 			gerr = git_remote_fetch(s->remote, &refspecs, &fo, NULL);
+		if (gerr < 0 && !reset && cache_broken(&op)) {
+			/* Once per fetch, within the same deadline. */
+			char why[256];
+
+			snprintf(why, sizeof(why), "%s",
+			         git_error_last() ? git_error_last()->message : "unknown error");
+			git_remote_disconnect(s->remote);
+			git_odb_free(odb);
+			odb = NULL;
+			reset = true;
+			if ((error = reset_cache(s, why)) < 0) {
+				op_end();
+				goto out;
+			}
+			if (git_repository_odb(&odb, s->repo) < 0) {
+				ef_error_set("cannot open the object database of %s", s->cache_dir);
+				error = EF_ERROR;
+				op_end();
+				goto out;
+			}
+			continue;
+		}
 		if (gerr == 0 || attempt > 0 || !retriable(&op, connects_before))
 			break;
 		git_remote_disconnect(s->remote);
