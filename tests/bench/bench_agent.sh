@@ -17,6 +17,7 @@
 #   BENCH_ONCE_RUNS=10      runs of `edgeflip once` / git per CPU figure (2..100)
 #   BENCH_DAEMON_POLLS=1000 no-change polls of the daemon (20..5000)
 #   BENCH_EXTRA_REFS=2000   extra refs on the server for the wire figures (0..20000)
+#   BENCH_DEPLOYS=12        one-service deploys by the daemon (2..100)
 #   BENCH_SKIP_BUILD=1      measure BENCH_SIZE_BUILD_DIR/edgeflip as it is
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -25,9 +26,11 @@ size_build=${BENCH_SIZE_BUILD_DIR:-$root/build-minsize}
 runs=${BENCH_ONCE_RUNS:-10}
 daemon_polls=${BENCH_DAEMON_POLLS:-1000}
 extra_refs=${BENCH_EXTRA_REFS:-2000}
+deploys=${BENCH_DEPLOYS:-12}
 [ "$runs" -ge 2 ] && [ "$runs" -le 100 ] || { echo "BENCH_ONCE_RUNS must be 2..100" >&2; exit 2; }
 [ "$daemon_polls" -ge 20 ] && [ "$daemon_polls" -le 5000 ] ||
 	{ echo "BENCH_DAEMON_POLLS must be 20..5000" >&2; exit 2; }
+[ "$deploys" -ge 2 ] && [ "$deploys" -le 100 ] || { echo "BENCH_DEPLOYS must be 2..100" >&2; exit 2; }
 [ "$extra_refs" -ge 0 ] && [ "$extra_refs" -le 20000 ] ||
 	{ echo "BENCH_EXTRA_REFS must be 0..20000" >&2; exit 2; }
 measure=$here/measure.py
@@ -36,8 +39,8 @@ measure=$here/measure.py
 if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
 	cmake -S "$root" -B "$size_build" -DCMAKE_BUILD_TYPE=MinSizeRel -DEF_FAULT_INJECTION=OFF \
 		-DEF_TESTS=OFF -DEF_WERROR=OFF >/dev/null &&
-		cmake --build "$size_build" -j"$(nproc 2>/dev/null || echo 2)" --target edgeflip >"$size_build.log" 2>&1 ||
-		{ tail -30 "$size_build.log"; echo "bench_agent: cannot build $size_build" >&2; exit 1; }
+		cmake --build "$size_build" -j"$(nproc 2>/dev/null || echo 2)" --target edgeflip >"$size_build/bench-build.log" 2>&1 ||
+		{ tail -30 "$size_build/bench-build.log" 2>/dev/null; echo "bench_agent: cannot build $size_build" >&2; exit 1; }
 fi
 EF_BIN=$(readlink -f "$size_build/edgeflip")
 [ -x "$EF_BIN" ] || { echo "bench_agent: no $size_build/edgeflip" >&2; exit 1; }
@@ -186,6 +189,7 @@ git_ref()
 }
 git_ref fetch fetch -q origin main
 git_ref ls_remote ls-remote -q origin refs/heads/main
+# shellcheck disable=SC2154 # set by git_ref through eval
 cpu_fetch_1ref=$cpu_fetch
 # shellcheck disable=SC2154
 echo "git fetch / edgeflip once cpu ratio: $(ratio "$cpu_fetch" "$once_cpu") (target for a closed connection: >= 3)"
@@ -293,8 +297,8 @@ echo "daemon: private memory (RssAnon) after 10 polls, ca_file = system bundle +
 # --- deploy time of a one-service change -----------------------------------------------
 deploy_time()
 {
-	# deploy_time SOAK IMAGE: push a change of web only, time push -> "deployed".
-	local soak=$1 image=$2 t0 tnew= tdep= d0 n0 end
+	# deploy_time SOAK IMAGE NOTE: push a change of web only, time push -> "deployed".
+	local soak=$1 image=$2 note=$3 t0 tnew='' tdep='' d0 n0 end
 	ef_ini_set "$EF_AGENT_INI" deploy.soak "$soak"
 	kill -HUP "$dpid"
 	sleep 1.5
@@ -318,11 +322,41 @@ deploy_time()
 		tail -n 15 "$work/daemon.log"
 		return 1
 	fi
-	echo "deploy time, one service changed, soak $soak: $(((tdep - t0) / 1000000)) ms from push to \"deployed\" ($(((tnew - t0) / 1000000)) ms of it waiting for the next poll, interval 1s)"
+	echo "deploy time, one service changed, soak $soak, $note: $(((tdep - t0) / 1000000)) ms from push to \"deployed\" ($(((tnew - t0) / 1000000)) ms of it waiting for the next poll, interval 1s)"
 }
-deploy_time 0s "$web2"
-deploy_time 1s "$web1"
-echo "daemon: private memory (RssAnon) after two deploys: $(proc_kb "$dpid" RssAnon) kB; peak RSS (VmHWM) $(proc_kb "$dpid" VmHWM) kB"
+deploy_time 0s "$web2" "image pulled from the registry"
+deploy_time 0s "$web1" "image already present"
+deploy_time 1s "$web2" "image already present"
+
+# Config reloads: each builds a new agent, with a new git remote.
+ef_ini_set "$EF_AGENT_INI" deploy.soak 0s
+a0=$(proc_kb "$dpid" RssAnon)
+for _ in 1 2 3; do
+	kill -HUP "$dpid"
+	sleep 0.3
+	wait_polls 1 10
+done
+a1=$(proc_kb "$dpid" RssAnon)
+echo "daemon: private memory growth per config reload (SIGHUP): $(((a1 - a0) / 3)) kB (mean of 3; $a0 -> $a1 kB)"
+
+# One-service deploys by the daemon: does private memory settle?
+deploy_once()
+{
+	local image=$1 d0 end
+	d0=$(grep -c ' deployed ' "$work/daemon.log")
+	ef_compose "$env/compose.json" "api=$api1" "web=$image:$port_web"
+	ef_gitops_commit "deploy $image $RANDOM" || return 1
+	kill -USR1 "$dpid"
+	end=$((SECONDS + 60))
+	while [ "$(grep -c ' deployed ' "$work/daemon.log")" -le "$d0" ] && [ $SECONDS -lt $end ]; do sleep 0.05; done
+}
+deploy_once "$web2"
+a0=$(proc_kb "$dpid" RssAnon)
+for i in $(seq 2 "$deploys"); do
+	[ $((i % 2)) = 1 ] && image=$web2 || image=$web1
+	deploy_once "$image"
+done
+echo "daemon: private memory (RssAnon) after 1 more deploy: $a0 kB; after $((deploys - 1)) more: $(proc_kb "$dpid" RssAnon) kB; peak RSS (VmHWM) $(proc_kb "$dpid" VmHWM) kB ($(grep -c ' deployed ' "$work/daemon.log") deploys in all)"
 
 python3 "$measure" mem "$work/once.log" -- "$EF_BIN" -c "$EF_AGENT_INI" status >"$work/m"
 echo "edgeflip status: max RSS $(field maxrss_kb "$work/m") kB, RssAnon peak $(field rss_anon_peak_kb "$work/m") kB, cpu $(field cpu_us "$work/m") us"
