@@ -105,7 +105,7 @@ esac
 case " $suites " in *" integration "*)
 	stage "integration (real HTTPS Git server, registry, Podman)"
 	for t in tests/integration/test_*.sh; do
-		case $t in */test_cross.sh) continue ;; esac
+		case $t in */test_cross.sh | */test_board_system.sh) continue ;; esac
 		run_suite "$(basename "$t" .sh)" timeout 1500 bash "$t"
 	done
 	;;
@@ -135,6 +135,10 @@ case " $suites " in *" cross "*)
 	if [ -f tests/integration/test_cross.sh ]; then
 		stage "cross builds under qemu-user"
 		run_suite "test_cross" timeout 2400 bash tests/integration/test_cross.sh
+	fi
+	if [ -f tests/integration/test_board_system.sh ]; then
+		stage "full-system board under qemu-system (power cuts)"
+		run_suite "test_board_system" timeout 1800 bash tests/integration/test_board_system.sh
 	fi
 	;;
 esac
