@@ -60,6 +60,7 @@ static const key_spec keys[] = {
         {"deploy", "soak", T_DURATION, C(soak_ms), "60s", false},
         {"deploy", "health_timeout", T_DURATION, C(health_timeout_ms), "120s", false},
         {"deploy", "stop_timeout", T_DURATION, C(stop_timeout_ms), "10s", false},
+        {"deploy", "drain", T_DURATION, C(drain_ms), "2s", false},
         {"deploy", "history", T_UINT, C(history_size), "20", false},
 
         {"policy", "registries", T_LIST, P(registries), NULL, false},

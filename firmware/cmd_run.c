@@ -8,7 +8,12 @@
 #include "edgeflip/sys/fs.h"
 #include "edgeflip/sys/notify.h"
 
+#include "edgeflip/features.h"
+
 #include <errno.h>
+#ifdef EF_HAVE_MALLOC_TRIM
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,6 +108,16 @@ int cli_take_lock(int *fd, const ef_config *cfg, unsigned wait_ms)
 	return ef_fs_lock(fd, path, wait_ms);
 }
 
+/* After start-up and after a pass that did work, give freed heap back to
+ * the system (glibc keeps it otherwise): the idle daemon's private memory is
+ * a figure users compare. */
+static void give_back_memory(void)
+{
+#ifdef EF_HAVE_MALLOC_TRIM
+	malloc_trim(0);
+#endif
+}
+
 static const char *result_word(int error)
 {
 	return error == 0 ? "ok" : ef_error_name(error);
@@ -150,7 +165,7 @@ int cmd_run(const cli *c)
 	ef_backoff backoff;
 	uint64_t wd_usec = 0;
 	int rc, error, lock = -1;
-	bool ready = false;
+	bool ready = false, trimmed = false;
 
 	if ((rc = cli_load_config(&cfg, c)))
 		return rc;
@@ -221,7 +236,16 @@ int cmd_run(const cli *c)
 			if ((error = ef_agent_rollback(a)) < 0)
 				ef_error("rollback-failed", "error=\"%s\"", ef_error_last());
 		}
-		error = ef_agent_pass(a);
+		{
+			char before[EF_OID_HEX];
+			snprintf(before, sizeof(before), "%s", ef_agent_state(a)->revision);
+			error = ef_agent_pass(a);
+			if (!trimmed || error != 0 ||
+			    strcmp(before, ef_agent_state(a)->revision) != 0) {
+				give_back_memory();
+				trimmed = true;
+			}
+		}
 	wait:
 		ef_clock_clear_interrupt();
 		if (stop_requested)

@@ -60,6 +60,7 @@ typedef struct {
 	uint64_t soak_ms;
 	uint64_t health_timeout_ms;
 	uint64_t stop_timeout_ms;
+	uint64_t drain_ms; /* connections to an instance traffic left may finish */
 	unsigned history_size;
 
 	/* [policy] */

@@ -11,22 +11,7 @@ source "$here/../lib/git-server.sh"
 source "$here/../lib/engine.sh"
 source "$here/../lib/agent.sh"
 
-work=$(mktemp -d /tmp/ef-agent.XXXXXX)
-chmod 755 "$work"
-cleanup()
-{
-	ef_proxy_stop "$work/agent/state"
-	ef_podman_stop
-	ef_registry_stop
-	ef_git_server_stop
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-ef_git_server_start "$work/git" >/dev/null || { echo "cannot start git server"; exit 1; }
-ef_registry_start "$work/registry" || { echo "cannot start registry"; exit 1; }
-ef_podman_start "$work/podman" || { echo "cannot start podman"; exit 1; }
-ef_gitops_init "$work/ops" || { echo "cannot make the gitops repo"; exit 1; }
+ef_e2e_start agent
 ef_agent_config "$work/agent"
 
 web1=$(ef_image_build web v1 "web v1") || exit 1

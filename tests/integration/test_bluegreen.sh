@@ -13,24 +13,7 @@ source "$here/../lib/git-server.sh"
 source "$here/../lib/engine.sh"
 source "$here/../lib/agent.sh"
 
-work=$(mktemp -d /tmp/ef-bg.XXXXXX)
-chmod 755 "$work"
-EF_LOAD_PID=
-cleanup()
-{
-	[ -n "$EF_LOAD_PID" ] && kill "$EF_LOAD_PID" 2>/dev/null
-	ef_proxy_stop "$work/agent/state"
-	ef_podman_stop
-	ef_registry_stop
-	ef_git_server_stop
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-ef_git_server_start "$work/git" >/dev/null || exit 1
-ef_registry_start "$work/registry" || exit 1
-ef_podman_start "$work/podman" || exit 1
-ef_gitops_init "$work/ops" || exit 1
+ef_e2e_start bg
 ef_agent_config "$work/agent" "deploy.soak=3s" "deploy.health_timeout=20s"
 
 v1=$(ef_image_build web v1 "web v1") || exit 1

@@ -13,24 +13,7 @@ source "$here/../lib/engine.sh"
 source "$here/../lib/agent.sh"
 repeats=${EF_CRASH_REPEATS:-1}
 
-work=$(mktemp -d /tmp/ef-crash.XXXXXX)
-chmod 755 "$work"
-EF_LOAD_PID=
-cleanup()
-{
-	[ -n "$EF_LOAD_PID" ] && kill "$EF_LOAD_PID" 2>/dev/null
-	ef_proxy_stop "$work/agent/state"
-	ef_podman_stop
-	ef_registry_stop
-	ef_git_server_stop
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-ef_git_server_start "$work/git" >/dev/null || exit 1
-ef_registry_start "$work/registry" || exit 1
-ef_podman_start "$work/podman" || exit 1
-ef_gitops_init "$work/ops" || exit 1
+ef_e2e_start crash
 ef_agent_config "$work/agent" "deploy.soak=2s" "deploy.health_timeout=20s"
 
 v1=$(ef_image_build web v1 "web v1") || exit 1
@@ -80,7 +63,7 @@ runs=0
 converged=0
 recover_ms_total=0
 cases=()
-for p in $points; do
+for p in ${EF_CRASH_POINTS:-$points}; do
 	if [ "$p" = after-journal ]; then
 		for n in 1 2 3 4 5 6; do cases+=("$p:$n"); done
 	else
@@ -91,6 +74,7 @@ done
 for r in $(seq 1 "$repeats"); do
 	for fault in "${cases[@]}"; do
 		next=$((3 - current))
+		echo "# $(date +%T) crash at $fault"
 		deploy_version "$next" "crash at $fault"
 		EDGEFLIP_FAULT=$fault ef_agent once 2>"$log"
 		rc=$?
@@ -102,6 +86,7 @@ for r in $(seq 1 "$repeats"); do
 		t0=$(date +%s%N)
 		ef_agent once 2>"$work/recover.log"
 		rc=$?
+		{ echo "== $fault: killed pass"; cat "$log"; echo "== $fault: restarted pass"; cat "$work/recover.log"; } >>"$work/all.log"
 		t1=$(date +%s%N)
 		recover_ms_total=$((recover_ms_total + (t1 - t0) / 1000000))
 		got=$(running_version)
@@ -120,6 +105,11 @@ for r in $(seq 1 "$repeats"); do
 done
 
 counts=$(ef_load_stop)
+if [ -f "$EF_LOAD_OUT.errors" ]; then
+	sed 's/^/# failed request: /' "$EF_LOAD_OUT.errors"
+	cp "$work/all.log" "${EF_CRASH_LOG:-/tmp/ef-crash-agent.log}"
+	echo "# agent logs of every case: ${EF_CRASH_LOG:-/tmp/ef-crash-agent.log}"
+fi
 ef_expect_eq "zero failed requests through the whole matrix (of ${counts% *})" 0 "${counts#* }"
 echo "figure: crash points x repeats run: $runs"
 echo "figure: converged: $converged"

@@ -175,7 +175,7 @@ if [ -x "$EDGEFLIP" ]; then
 	docs=$(cd "$ROOT/docs" 2>/dev/null && ls ./*.md 2>/dev/null | sed 's|^\./|usr/share/doc/edgeflip/|')
 
 	# Default options: what `cmake --install` gives a distribution.
-	printf '%s\n' usr/bin/edgeflip etc/edgeflip/edgeflip.ini \
+	printf '%s\n' usr/bin/edgeflip usr/bin/edgeflip-proxy etc/edgeflip/edgeflip.ini \
 		usr/lib/systemd/system/edgeflip.service \
 		usr/share/doc/edgeflip/edgeflip.ini.example $docs | sort >"$TMP/want-default"
 	install_list default >"$TMP/got-default"
@@ -193,9 +193,10 @@ if [ -x "$EDGEFLIP" ]; then
 	# OpenWrt: the binary only; init, UCI config and INI come from files/.
 	# shellcheck disable=SC2046
 	install_list openwrt $(options_of "$OPENWRT_MK") >"$TMP/got-openwrt"
-	printf '%s\n' usr/bin/edgeflip >"$TMP/want-openwrt"
+	printf '%s\n' usr/bin/edgeflip usr/bin/edgeflip-proxy >"$TMP/want-openwrt"
 	compare "OpenWrt (CMAKE_OPTIONS of net/edgeflip/Makefile)" "$TMP/want-openwrt" "$TMP/got-openwrt"
-	has "$OPENWRT_MK" '\$\(PKG_INSTALL_DIR\)/usr/bin/edgeflip' \
+	has "$OPENWRT_MK" '\$\(PKG_INSTALL_DIR\)/usr/bin/edgeflip ' \
+		'\$\(PKG_INSTALL_DIR\)/usr/bin/edgeflip-proxy' \
 		'\./files/edgeflip\.init \$\(1\)/etc/init\.d/edgeflip' \
 		'\./files/edgeflip\.config \$\(1\)/etc/config/edgeflip' \
 		'\./files/edgeflip\.ini \$\(1\)/etc/edgeflip/edgeflip\.ini'
@@ -206,7 +207,7 @@ if [ -x "$EDGEFLIP" ]; then
 	# Buildroot: binary and config from CMake, init script / unit from the package.
 	# shellcheck disable=SC2046
 	install_list buildroot $(options_of "$BUILDROOT_MK") >"$TMP/got-buildroot"
-	printf '%s\n' usr/bin/edgeflip etc/edgeflip/edgeflip.ini | sort >"$TMP/want-buildroot"
+	printf '%s\n' usr/bin/edgeflip usr/bin/edgeflip-proxy etc/edgeflip/edgeflip.ini | sort >"$TMP/want-buildroot"
 	compare "Buildroot (EDGEFLIP_CONF_OPTS of edgeflip.mk)" "$TMP/want-buildroot" "$TMP/got-buildroot"
 	has "$BUILDROOT_MK" 'S90edgeflip' '/etc/init.d/S90edgeflip' 'edgeflip\.service' \
 		'/usr/lib/systemd/system/edgeflip\.service'
@@ -214,8 +215,8 @@ if [ -x "$EDGEFLIP" ]; then
 	# Yocto with systemd: all of it, the unit in ${systemd_system_unitdir}.
 	# shellcheck disable=SC2046
 	install_list yocto $(options_of "$YOCTO_BB") >"$TMP/got-yocto"
-	printf '%s\n' usr/bin/edgeflip etc/edgeflip/edgeflip.ini lib/systemd/system/edgeflip.service \
-		usr/share/doc/edgeflip/edgeflip.ini.example $docs | sort >"$TMP/want-yocto"
+	printf '%s\n' usr/bin/edgeflip usr/bin/edgeflip-proxy etc/edgeflip/edgeflip.ini \
+		lib/systemd/system/edgeflip.service usr/share/doc/edgeflip/edgeflip.ini.example $docs | sort >"$TMP/want-yocto"
 	compare "Yocto (EXTRA_OECMAKE of edgeflip_git.bb, systemd image)" "$TMP/want-yocto" "$TMP/got-yocto"
 	has "$YOCTO_BB" '^CONFFILES:\$\{PN\} = "\$\{sysconfdir\}/edgeflip/edgeflip\.ini"' \
 		'\$\{sysconfdir\}/init\.d/edgeflip'

@@ -13,6 +13,31 @@ EF_AGENT_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 EF_BUILD_DIR=${EF_BUILD_DIR:-$EF_AGENT_LIB_DIR/../../build}
 EF_BIN=${EF_BIN:-$EF_BUILD_DIR/edgeflip}
 
+# ef_e2e_start NAME: a work folder with an HTTPS Git server, a registry, a
+# Podman engine and a GitOps repository, all stopped again (by PID) on exit.
+# Sets $work.
+ef_e2e_start()
+{
+	work=$(mktemp -d "/tmp/ef-$1.XXXXXX")
+	chmod 755 "$work"
+	EF_LOAD_PID=
+	trap ef_e2e_stop EXIT
+	ef_git_server_start "$work/git" >/dev/null || { echo "cannot start the git server"; exit 1; }
+	ef_registry_start "$work/registry" || { echo "cannot start the registry"; exit 1; }
+	ef_podman_start "$work/podman" || { echo "cannot start podman"; exit 1; }
+	ef_gitops_init "$work/ops" || { echo "cannot make the gitops repo"; exit 1; }
+}
+
+ef_e2e_stop()
+{
+	[ -n "${EF_LOAD_PID:-}" ] && kill "$EF_LOAD_PID" 2>/dev/null
+	ef_proxy_stop "$work/agent/state"
+	ef_podman_stop
+	ef_registry_stop
+	ef_git_server_stop
+	rm -rf "$work"
+}
+
 ef_gitops_init()
 {
 	local dir=$1

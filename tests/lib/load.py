@@ -45,7 +45,9 @@ while total < a.max and time.monotonic() < end:
     except Exception as e:  # every failure counts
         failed += 1
         if len(errors) < 10:
-            errors.append("%.3f %s" % (time.monotonic(), e))
+            errors.append("%s %s" % (time.strftime("%H:%M:%S"), e))
+            with open(a.out + ".errors", "a") as f:
+                f.write(errors[-1] + "\n")
     if a.pause_ms:
         time.sleep(a.pause_ms / 1000)
 with open(a.out + ".tmp", "w") as f:

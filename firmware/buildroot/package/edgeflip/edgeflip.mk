@@ -12,7 +12,7 @@ EDGEFLIP_SITE = $(BR2_EXTERNAL_EDGEFLIP_PATH)/../..
 EDGEFLIP_SITE_METHOD = local
 EDGEFLIP_DEPENDENCIES = host-pkgconf libgit2 mbedtls inih cjson libcurl libsodium zlib
 
-# Installs /usr/bin/edgeflip and /etc/edgeflip/edgeflip.ini.
+# Installs /usr/bin/edgeflip, /usr/bin/edgeflip-proxy and /etc/edgeflip/edgeflip.ini.
 EDGEFLIP_CONF_OPTS = \
 	-DEF_TESTS=OFF \
 	-DEF_WERROR=OFF \
