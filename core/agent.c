@@ -82,23 +82,64 @@ static int open_trust(ef_agent *a)
 }
 
 /* The journal was lost or corrupt: take the picture from the engine's labels. */
+/* Does container `id` publish the loopback port a route of `service` targets? */
+static bool serves_route(ef_agent *a, const char *id, const char *service, const ef_route *r,
+                         size_t n)
+{
+	ef_container c;
+	bool yes = false;
+
+	memset(&c, 0, sizeof(c));
+	if (a->engine->ops->inspect(a->engine, &c, id) < 0)
+		return false;
+	for (size_t i = 0; i < n && !yes; i++)
+		for (size_t p = 0; p < c.nports && !yes; p++)
+			yes = r[i].service && strcmp(r[i].service, service) == 0 &&
+			      c.ports[p].host_port == r[i].target_port;
+	ef_container_dispose(&c);
+	return yes;
+}
+
+static void set_service(ef_state_service *v, const ef_container *c)
+{
+	ef_state_service_dispose(v);
+	memset(v, 0, sizeof(*v));
+	v->name = strdup(c->service);
+	v->container_id = strdup(c->id);
+	v->spec_hash = strdup(c->spec ? c->spec : "");
+	v->image = strdup(c->image ? c->image : "");
+	v->slot = strdup(c->slot ? c->slot : "blue");
+}
+
+/* The journal was lost or corrupt: take the picture from the engine's labels
+ * and from the switch, which kept the routes in force. Where two containers
+ * run for one service (a deploy was under way), the one traffic goes to wins;
+ * the other becomes an orphan. */
 static int rebuild_from_engine(ef_agent *a)
 {
 	ef_container_list l;
 	ef_state *st = &a->st;
+	ef_route *r = NULL;
+	size_t n = 0;
 	int error;
 
 	memset(&l, 0, sizeof(l));
 	if ((error = a->engine->ops->list(a->engine, &l)) < 0)
 		return error;
-	for (size_t i = 0; i < l.count; i++) {
+	if (l.count && a->sw == NULL && ef_agent_switch(a) == 0 && a->sw->ops->current)
+		a->sw->ops->current(a->sw, &r, &n);
+	for (size_t i = 0; i < l.count && error == 0; i++) {
 		ef_container *c = &l.items[i];
-		ef_state_service *have, *v;
+		ef_state_service *v;
 
 		if (!c->service || c->state != EF_CSTATE_RUNNING)
 			continue;
-		if ((have = ef_state_find_service(st, c->service)))
-			continue; /* one per service; others become orphans */
+		if ((v = ef_state_find_service(st, c->service))) {
+			if (!serves_route(a, v->container_id, c->service, r, n) &&
+			    serves_route(a, c->id, c->service, r, n))
+				set_service(v, c);
+			continue;
+		}
 		v = realloc(st->services, (st->nservices + 1) * sizeof(*v));
 		if (!v) {
 			error = EF_ENOMEM;
@@ -107,33 +148,28 @@ static int rebuild_from_engine(ef_agent *a)
 		st->services = v;
 		v = &st->services[st->nservices++];
 		memset(v, 0, sizeof(*v));
-		v->name = strdup(c->service);
-		v->container_id = strdup(c->id);
-		v->spec_hash = strdup(c->spec ? c->spec : "");
-		v->image = strdup(c->image ? c->image : "");
-		v->slot = strdup(c->slot ? c->slot : "blue");
+		set_service(v, c);
 		if (c->revision && !st->revision[0])
 			snprintf(st->revision, sizeof(st->revision), "%s", c->revision);
 	}
-	/* Routes in force come from the switch, which kept them. */
-	if (error == 0 && st->nservices && a->sw == NULL && ef_agent_switch(a) == 0 &&
-	    a->sw->ops->current) {
-		ef_route *r = NULL;
-		size_t n = 0;
-		if (a->sw->ops->current(a->sw, &r, &n) == 0) {
-			for (size_t i = 0; i < n; i++) {
-				ef_state_service *s = ef_state_find_service(st, r[i].service);
-				char line[200];
-				if (!s)
-					continue;
-				snprintf(line, sizeof(line), "%s %s %u %s %u", r[i].protocol,
-				         r[i].listen_addr, r[i].listen_port, r[i].target_addr,
-				         r[i].target_port);
-				ef_strv_push(&s->public_ports, line);
-			}
-			ef_routes_free(r, n);
-		}
+	for (size_t i = 0; i < n && error == 0; i++) {
+		ef_state_service *s = ef_state_find_service(st, r[i].service);
+		char line[200];
+
+		if (!s)
+			continue;
+		snprintf(line, sizeof(line), "%s %s %u %s %u", r[i].protocol, r[i].listen_addr,
+		         r[i].listen_port, r[i].target_addr, r[i].target_port);
+		error = ef_strv_push(&s->public_ports, line);
 	}
+	/* The revision is the one of the containers that serve. */
+	for (size_t i = 0; i < st->nservices; i++)
+		for (size_t j = 0; j < l.count; j++)
+			if (strcmp(l.items[j].id, st->services[i].container_id) == 0 &&
+			    l.items[j].revision)
+				snprintf(st->revision, sizeof(st->revision), "%s",
+				         l.items[j].revision);
+	ef_routes_free(r, n);
 	ef_container_list_dispose(&l);
 	if (error == 0 && st->nservices) {
 		ef_warn("journal-rebuilt", "services=%zu revision=%.12s", st->nservices,

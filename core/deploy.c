@@ -105,6 +105,7 @@ typedef struct {
 	const char *target;
 	bool repair_only; /* target is the running revision: no flip, no soak */
 	bool flipped;
+	uint64_t flipped_ms; /* when traffic moved to the new set */
 	ef_health_target *health;
 	size_t nhealth;
 	ef_port *ports; /* scratch for create requests */
@@ -410,6 +411,7 @@ static int flip(deploy *d)
 	if (error < 0)
 		return error;
 	d->flipped = true;
+	d->flipped_ms = ef_clock_ms();
 	ef_fault_point("after-flip");
 	ef_info("flipped", "revision=%.12s ms=%llu", d->target,
 	        (unsigned long long)(ef_clock_ms() - t0));
@@ -425,27 +427,52 @@ static int flip(deploy *d)
 }
 
 /* Containers of the old set that the new set no longer uses. */
-static int retire_list(deploy *d, ef_state_service *next, size_t nnext, char ***out)
+/* Journals `id` (of service `name`) as a container to retire. The journal
+ * holds one entry per service name; a second container of the same service
+ * is left to the orphan sweep of the next start. */
+static int push_retired(ef_state *st, const char *name, const char *id, const char *slot)
+{
+	ef_state_service *v;
+
+	for (size_t i = 0; i < st->nstaged; i++)
+		if (strcmp(st->staged[i].name, name) == 0 ||
+		    strcmp(st->staged[i].container_id, id) == 0)
+			return 0;
+	v = realloc(st->staged, (st->nstaged + 1) * sizeof(*v));
+	if (!v)
+		return EF_ENOMEM;
+	st->staged = v;
+	v = &st->staged[st->nstaged++];
+	memset(v, 0, sizeof(*v));
+	v->name = strdup(name);
+	v->container_id = strdup(id);
+	v->slot = ef_strdup(slot);
+	return v->name && v->container_id ? 0 : EF_ENOMEM;
+}
+
+/* Makes `staged` the containers of the old set that the new set `next` no
+ * longer uses, and those of REMOVE actions the journal did not know. */
+static int stage_retirement(deploy *d, const ef_state_service *next, size_t nnext)
 {
 	ef_state *st = &d->a->st;
+	ef_state_service *old = st->services;
+	int error = 0;
 
-	for (size_t i = 0; i < st->nservices; i++) {
+	ef_state_clear_services(&st->staged, &st->nstaged);
+	for (size_t i = 0; i < st->nservices && error == 0; i++) {
 		bool used = false;
 		for (size_t j = 0; j < nnext; j++)
-			if (strcmp(next[j].container_id, st->services[i].container_id) == 0)
+			if (strcmp(next[j].container_id, old[i].container_id) == 0)
 				used = true;
-		if (!used && ef_strv_push(out, st->services[i].container_id) < 0)
-			return EF_ENOMEM;
+		if (!used)
+			error = push_retired(st, old[i].name, old[i].container_id, old[i].slot);
 	}
-	/* REMOVE actions for containers the journal did not know. */
-	for (size_t i = 0; i < d->plan->count; i++) {
+	for (size_t i = 0; i < d->plan->count && error == 0; i++) {
 		const ef_action *act = &d->plan->actions[i];
-		if (act->kind == EF_ACT_REMOVE && act->old_id &&
-		    !ef_strv_contains(*out, act->old_id))
-			if (ef_strv_push(out, act->old_id) < 0)
-				return EF_ENOMEM;
+		if (act->kind == EF_ACT_REMOVE && act->old_id)
+			error = push_retired(st, act->service, act->old_id, act->old_slot);
 	}
-	return 0;
+	return error;
 }
 
 static void remove_containers(ef_agent *a, char *const *ids, const char *why)
@@ -484,26 +511,13 @@ static int commit(deploy *d, const char *signer)
 	ef_state *st = &a->st;
 	ef_state_service *next = NULL;
 	size_t nnext = 0;
-	char **retire = NULL;
 	int error;
 
 	if ((error = new_service_set(d, &next, &nnext)) < 0)
 		return error;
-	if ((error = retire_list(d, next, nnext, &retire)) < 0)
-		goto out;
 	/* One journal write switches the running set and lists what to retire. */
-	ef_state_clear_services(&st->staged, &st->nstaged);
-	for (size_t i = 0; retire && retire[i]; i++) {
-		ef_state_service *v = realloc(st->staged, (st->nstaged + 1) * sizeof(*v));
-		if (!v) {
-			error = EF_ENOMEM;
-			goto out;
-		}
-		st->staged = v;
-		memset(&st->staged[st->nstaged], 0, sizeof(*v));
-		st->staged[st->nstaged].name = strdup("retired");
-		st->staged[st->nstaged++].container_id = strdup(retire[i]);
-	}
+	if ((error = stage_retirement(d, next, nnext)) < 0)
+		goto out;
 	ef_state_clear_services(&st->services, &st->nservices);
 	st->services = next;
 	st->nservices = nnext;
@@ -521,9 +535,12 @@ static int commit(deploy *d, const char *signer)
 	}
 	if ((error = journal(d, EF_PHASE_COMMIT)) < 0)
 		goto out;
+	/* With a soak shorter than the drain time, connections still on the old
+	 * instances get the rest of it before they are retired. */
+	if (d->flipped && ef_clock_ms() - d->flipped_ms < a->cfg->drain_ms)
+		ef_clock_sleep(a->cfg->drain_ms - (ef_clock_ms() - d->flipped_ms));
 	error = finish_commit(a);
 out:
-	ef_strv_free(retire);
 	ef_state_clear_services(&next, &nnext);
 	return error;
 }
@@ -555,6 +572,13 @@ static int undo(ef_agent *a)
 			a->engine->ops->start(a->engine, c.id);
 		}
 		ef_container_dispose(&c);
+	}
+	/* Connections already on a staged instance may finish first. */
+	for (size_t i = 0; i < a->st.nstaged; i++) {
+		if (a->st.staged[i].public_ports && a->cfg->drain_ms) {
+			ef_clock_sleep(a->cfg->drain_ms);
+			break;
+		}
 	}
 	for (size_t i = 0; i < a->st.nstaged; i++) {
 		rc = a->engine->ops->remove(a->engine, a->st.staged[i].container_id);
