@@ -27,6 +27,9 @@
 #include <git2/sys/errors.h> /* git_error_set() from libgit2 1.8 on */
 #endif
 #include <mbedtls/base64.h>
+#ifdef EF_HAVE_PSA_CRYPTO
+#include <psa/crypto.h>
+#endif
 
 #include <errno.h>
 #include <fcntl.h>
@@ -322,6 +325,16 @@ int ef_source_global_init(void)
 {
 	git_stream_registration reg = {.version = GIT_STREAM_VERSION, .init = stream_new};
 
+#ifdef EF_HAVE_PSA_CRYPTO
+	/* mbedTLS 3 runs TLS 1.3 on PSA crypto, which must be initialised before
+	 * a handshake; libgit2 1.9 does not do it. mbedTLS 3.6.0 fails the
+	 * handshake without it (3.6.1 on initialises it in the handshake). Done
+	 * once here, and freed in ef_source_global_shutdown(). */
+	if (psa_crypto_init() != PSA_SUCCESS) {
+		ef_error_set("cannot initialise mbedTLS's PSA crypto");
+		return EF_ERROR;
+	}
+#endif
 	if (git_libgit2_init() < 0) {
 		ef_error_set("cannot initialise libgit2");
 		return EF_ERROR;
@@ -344,6 +357,9 @@ int ef_source_global_init(void)
 void ef_source_global_shutdown(void)
 {
 	git_libgit2_shutdown();
+#ifdef EF_HAVE_PSA_CRYPTO
+	mbedtls_psa_crypto_free();
+#endif
 }
 
 /* ---- error translation: the one place libgit2 errors become ours ---- */
