@@ -56,9 +56,11 @@ run_suite()
 	local name=$1 out rc c
 	shift
 	out=$log_dir/$(echo "$name" | tr ' /' '__').log
+	local t0=$SECONDS
 	echo "--- $name"
 	"$@" >"$out" 2>&1
 	rc=$?
+	echo "    ($((SECONDS - t0)) s)"
 	c=$(counts_of "$out")
 	tail -n 40 "$out" | grep -E '^(FAIL|ok - |[0-9]+ passed|.*tests passed|.*\*\*\*Failed|.*Failed)' | tail -n 25
 	if [ "$rc" -ne 0 ]; then
