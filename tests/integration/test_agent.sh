@@ -165,13 +165,30 @@ ef_expect_eq "status still shows the good commit" "$good" "$(ef_status_field rev
 ef_git -C "$EF_OPS_DIR/work" reset -q --hard "$good"
 ef_git -C "$EF_OPS_DIR/work" push -q -f origin HEAD:main
 
+# --- a commit signed with OpenPGP (GnuPG) by a trusted key deploys -------------
+export GNUPGHOME=$work/gnupg
+mkdir -p "$GNUPGHOME" && chmod 700 "$GNUPGHOME"
+gpg --batch -q --passphrase '' --quick-gen-key "Release <pgp@example.com>" ed25519 sign 1y 2>/dev/null
+fpr=$(gpg --batch --with-colons --list-keys pgp@example.com | awk -F: '/^fpr/ {print $10; exit}')
+gpg --batch --armor --export "$fpr" >"$work/trusted.asc"
+ef_ini_set "$EF_AGENT_INI" trust.openpgp_keys "$work/trusted.asc"
+ef_compose "$env/compose.json" "web=$web2:$port_web" "worker=$api2"
+ef_git -C "$EF_OPS_DIR/work" add -A
+ef_git -C "$EF_OPS_DIR/work" -c gpg.format=openpgp -c user.signingkey="$fpr" commit -q -S -m "pgp signed"
+ef_git -C "$EF_OPS_DIR/work" push -q origin HEAD:main
+ef_agent once 2>"$log"
+ef_expect_eq "OpenPGP-signed commit deploys (exit 0)" 0 $?
+ef_expect_eq "OpenPGP signer is the key's fingerprint" "$fpr" "$(ef_status_field signer)"
+ef_expect_eq "web serves v2 after the OpenPGP-signed commit" "web v2" "$(web_says)"
+good=$(ef_gitops_head)
+
 # --- server unreachable: running set untouched, non-zero exit -----------------
 before=$(ef_running)
 ef_git_server_stop
 ef_agent once 2>"$log"
 ef_expect_eq "unreachable server exits 5" 5 $?
 ef_expect_eq "running set untouched while offline" "$before" "$(ef_running)"
-ef_expect_eq "web serves while offline" "web v1" "$(web_says)"
+ef_expect_eq "web serves while offline" "web v2" "$(web_says)"
 
 # --- wrong CA refused ---------------------------------------------------------
 ef_git_server_start "$work/git2" >/dev/null
