@@ -39,7 +39,7 @@ measure=$here/measure.py
 if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
 	cmake -S "$root" -B "$size_build" -DCMAKE_BUILD_TYPE=MinSizeRel -DEF_FAULT_INJECTION=OFF \
 		-DEF_TESTS=OFF -DEF_WERROR=OFF >/dev/null &&
-		cmake --build "$size_build" -j"$(nproc 2>/dev/null || echo 2)" --target edgeflip >"$size_build/bench-build.log" 2>&1 ||
+		cmake --build "$size_build" -j"$(nproc 2>/dev/null || echo 2)" --target edgeflip edgeflip-proxy >"$size_build/bench-build.log" 2>&1 ||
 		{ tail -30 "$size_build/bench-build.log" 2>/dev/null; echo "bench_agent: cannot build $size_build" >&2; exit 1; }
 fi
 EF_BIN=$(readlink -f "$size_build/edgeflip")
