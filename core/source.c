@@ -343,6 +343,11 @@ int ef_source_global_init(void)
 		ef_error_set("cannot register the network stream with libgit2");
 		return EF_ERROR;
 	}
+	/* Every fetch adds a pack to the cache and libgit2 keeps each pack
+	 * open: without a limit a daemon holds one more descriptor per deploy
+	 * (seen by tests/integration/test_faults.sh). Least recently used packs
+	 * are closed beyond this. */
+	git_libgit2_opts(GIT_OPT_SET_MWINDOW_FILE_LIMIT, (size_t)16);
 #ifdef EF_HAVE_GIT_CONNECT_TIMEOUT
 	/* Our stream enforces each operation's deadline; these only bound a
 	 * stream that libgit2 would make by itself. */
