@@ -19,7 +19,7 @@
 #   EF_DEBIAN_MIRROR   default: http://deb.debian.org/debian
 #   EF_KERNEL_PKG      default: linux-image-arm64 (arm64), linux-image-armmp-lpae (armhf)
 # Word splitting of package lists is intended here.
-# shellcheck disable=SC2086,SC1091
+# shellcheck disable=SC2086,SC1091,SC2116,SC2012
 set -eu
 
 usage() {

@@ -1,4 +1,5 @@
 #!/bin/busybox sh
+# shellcheck shell=dash disable=SC2013
 # /init of the QEMU board initramfs (boards/common/make-initramfs.sh).
 #
 # Mounts the kernel file systems, loads the virtio and ext4 modules listed in

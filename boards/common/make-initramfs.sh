@@ -9,6 +9,8 @@
 #   /usr/bin/edgeflip      the cross-built agent (--edgeflip), with its shared
 #                          libraries copied from the sysroot (--sysroot) and
 #                          the dynamic loader; a static binary is copied alone
+#   /usr/bin/edgeflip-proxy  the small traffic proxy (--proxy), when given: the
+#                          agent starts it from beside itself, else itself
 #   /lib/modules/*.ko      the board's MODULES and their dependencies, in load
 #                          order in /etc/modules.load
 #   /etc/ssl/certs/ca-certificates.crt   the build machine's CA bundle
@@ -16,6 +18,7 @@
 #
 # Options:
 #   --edgeflip BIN      the agent (required)
+#   --proxy BIN         edgeflip-proxy (optional)
 #   --sysroot DIR       where its libraries come from (default
 #                       ~/.cache/edgeflip/sysroot-ARCH)
 #   --board-dir DIR     boards/common/fetch-board.sh output (default
@@ -38,12 +41,14 @@ conf=$here/../$board/system.conf
 . "$conf"
 cache=${EF_SYSROOT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/edgeflip}
 edgeflip=
+proxy=
 sysroot=$cache/sysroot-$DEB_ARCH
 bdir=$cache/board-$DEB_ARCH
 files=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--edgeflip) edgeflip=$2 ;;
+	--proxy) proxy=$2 ;;
 	--sysroot) sysroot=$2 ;;
 	--board-dir) bdir=$2 ;;
 	--file) files+=("$2") ;;
@@ -51,7 +56,7 @@ while [ $# -gt 0 ]; do
 	esac
 	shift 2
 done
-[ -n "$edgeflip" ] && [ -f "$edgeflip" ] || die "--edgeflip BIN is required"
+if [ -z "$edgeflip" ] || [ ! -f "$edgeflip" ]; then die "--edgeflip BIN is required"; fi
 EF_KERNEL_PKG=$KERNEL_PKG "$here/fetch-board.sh" "$DEB_ARCH" "$bdir" || die "cannot fetch the board's packages"
 kver=$(cat "$bdir/kernel-version")
 root=$bdir/root
@@ -90,6 +95,11 @@ if readelf -l "$edgeflip" | grep -q 'Requesting program interpreter'; then
 	cp -L "$sysroot/$LOADER" "$stage/$LOADER"
 fi
 copy_needed "$stage/usr/bin/edgeflip"
+if [ -n "$proxy" ]; then
+	install -m 755 "$proxy" "$stage/usr/bin/edgeflip-proxy"
+	"$TRIPLET-strip" "$stage/usr/bin/edgeflip-proxy" 2>/dev/null || true
+	copy_needed "$stage/usr/bin/edgeflip-proxy"
+fi
 copy_needed "$stage/usr/bin/socat"
 [ -e "$stage/$LOADER" ] || cp -L "$root/$LOADER" "$stage/$LOADER"
 

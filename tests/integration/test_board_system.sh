@@ -39,6 +39,7 @@
 #   EF_SYSROOT_CACHE     sysroots and board packages (default ~/.cache/edgeflip)
 #   EF_BOARD_BUILD       build folder root (default: under the work folder)
 #   EF_BOARD_KEEP=1      keep the work folder (console logs, disk images)
+# shellcheck disable=SC1091,SC2086
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -204,9 +205,14 @@ elif cmd == "prestatus":          # `edgeflip status --json` before the agent ra
         json.loads(s)
     except Exception:
         print(s); sys.exit(1)
-elif cmd == "setaside":           # files the agent set aside as corrupt
+elif cmd == "setaside":           # files set aside as corrupt that the last boot's log (argv[3]) did not list
     s = last("EFLS") or ""
-    bad = [f for f in s.split() if ".corrupt-" in f]
+    before = set()
+    if len(sys.argv) > 3:
+        for l in open(sys.argv[3], errors="replace"):
+            if l.startswith("EFLS "):
+                before |= set(l.split()[1:])
+    bad = [f for f in s.split() if ".corrupt-" in f and f not in before]
     print(" ".join(bad)); sys.exit(1 if bad else 0)
 elif cmd == "rss":
     s = last("EFRSS") or ""
@@ -302,7 +308,7 @@ next_version() { echo $((version == 1 ? 2 : 1)); }
 run_board()
 {
 	local b=$1 conf=$top/boards/$1/system.conf build sysroot log n i v head delay window
-	local hit_before=0 hit_mid=0 hit_after=0 old_head phase_at jrev
+	local hit_before=0 hit_mid=0 hit_after=0 old_head phase_at jrev prev_log
 	local survived=0 total_ms=0 max_ms=0 fails_in_row=0 guest_total=0 up
 	[ -f "$conf" ] || { ef_fail "$b: no $conf"; return; }
 	# shellcheck disable=SC1090
@@ -318,6 +324,8 @@ run_board()
 		cmake -S "$top" -B "$build" -DCMAKE_TOOLCHAIN_FILE="$top/boards/$b/toolchain.cmake" \
 			-DEF_SYSROOT="$sysroot" -DEF_TESTS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >>"$log" 2>&1 &&
 		cmake --build "$build" -j"$(nproc)" --target edgeflip >>"$log" 2>&1; then
+		# The small proxy binary, where the tree has one.
+		cmake --build "$build" -j"$(nproc)" --target edgeflip-proxy >>"$log" 2>&1 || true
 		ef_pass "$b: edgeflip cross-built"
 	else
 		ef_fail "$b: edgeflip cross-built" "see below"
@@ -350,8 +358,11 @@ stop_timeout = 1s
 [policy]
 registries = $EF_REGISTRY
 EOF
+	local proxy_opt=()
+	[ -x "$build/edgeflip-proxy" ] && proxy_opt=(--proxy "$build/edgeflip-proxy")
 	if "$top/boards/common/make-initramfs.sh" "$b" "$work/$b/initramfs.gz" \
 		--edgeflip "$build/edgeflip" --sysroot "$sysroot" \
+		"${proxy_opt[@]}" \
 		--file "$work/$b/edgeflip.ini:/etc/edgeflip/edgeflip.ini" \
 		--file "$EF_GIT_CA:/etc/edgeflip/ca.crt" \
 		--file "$EF_OPS_DIR/keys/allowed_signers:/etc/edgeflip/allowed_signers" \
@@ -420,6 +431,7 @@ EOF
 		# The agent's last log line before the cut: "TIME LEVEL EVENT ...".
 		at=$(tr -d '\r' <"$console_log" | grep -E '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z [a-z]+ ' |
 			tail -1 | awk '{ print $3 }')
+		prev_log=$console_log
 		n=$((n + 1))
 		boot "$b" $n
 		t_ref=$boot_t0
@@ -432,7 +444,8 @@ EOF
 		local j pre bad ok=1 why=
 		j=$(console journal "$console_log") || { ok=0; why="raw journal: $j"; }
 		pre=$(console prestatus "$console_log") || { ok=0; why="$why status --json: $pre"; }
-		bad=$(console setaside "$console_log") || { ok=0; why="$why set aside: $bad"; }
+		[ "$j" = none ] && { ok=0; why="the journal is gone"; }
+		bad=$(console setaside "$console_log" "$prev_log") || { ok=0; why="$why set aside as corrupt: $bad"; }
 		# Where the cut hit, from the journal found at boot.
 		jrev=$(sed -n 's/.*revision=\([0-9a-f]*\).*/\1/p' <<<"$j")
 		phase_at=$(sed -n 's/.*phase=\([a-z]*\).*/\1/p' <<<"$j")
