@@ -47,6 +47,7 @@ int ef_source_descends(ef_source *s, bool *out, const char *commit, const char *
 /* Wire and disk counters since ef_source_new (for benchmarks and status). */
 typedef struct {
 	uint64_t polls;
+	uint64_t polls_v2; /* polls answered by protocol v2 ls-refs */
 	uint64_t fetches;
 	uint64_t bytes_received;
 } ef_source_stats;

@@ -6,6 +6,7 @@
 #   source tests/lib/git-server.sh
 #   ef_git_server_start "$dir"      # exports EF_GIT_URL EF_GIT_CA EF_GIT_ROOT EF_GIT_PIDS
 #                                   #   EF_GIT_AUTH_URL EF_GIT_TOKEN_FILE EF_GIT_ACCESS_LOG
+#                                   #   EF_GIT_V0_URL
 #   url=$(ef_git_repo_create demo)  # bare repo $EF_GIT_ROOT/demo.git, pushable over HTTPS
 #   ef_git_slow_server_start "$dir" # exports EF_SLOW_URL EF_SLOW_PID: TLS, then 1 byte/s
 #   ef_git_server_stop              # stops only what these functions started, by PID
@@ -19,6 +20,13 @@
 # are served only to requests carrying "Authorization: Basic
 # base64(x-access-token:TOKEN)", where TOKEN is the content of
 # EF_GIT_TOKEN_FILE; others get 401.
+#
+# Git protocol v2: git http-backend (2.39) takes the client's
+# "Git-Protocol: version=2" header from the HTTP_GIT_PROTOCOL variable that
+# nginx passes like any request header, so the server speaks v2 to clients
+# that ask. Under EF_GIT_V0_URL (https://localhost:PORT/v0/) the same
+# repositories are served by a server that only speaks protocol v0: the
+# header is blanked before http-backend sees it.
 #
 # Settings (environment, read by ef_git_server_start):
 #   EF_GIT_KEEPALIVE_TIMEOUT   nginx keepalive_timeout (default 75s, nginx's own)
@@ -165,6 +173,16 @@ http {
 			fastcgi_param PATH_INFO \$uri;
 			fastcgi_pass unix:$sock;
 		}
+		location /v0/ {
+			rewrite ^/v0(/.*)\$ \$1 break;
+			include /etc/nginx/fastcgi_params;
+			fastcgi_param SCRIPT_FILENAME /usr/lib/git-core/git-http-backend;
+			fastcgi_param GIT_PROJECT_ROOT $dir/repos;
+			fastcgi_param GIT_HTTP_EXPORT_ALL "";
+			fastcgi_param PATH_INFO \$uri;
+			fastcgi_param HTTP_GIT_PROTOCOL "";
+			fastcgi_pass unix:$sock;
+		}
 		location / {
 			include /etc/nginx/fastcgi_params;
 			fastcgi_param SCRIPT_FILENAME /usr/lib/git-core/git-http-backend;
@@ -196,6 +214,7 @@ EOF
 	export EF_GIT_DIR="$dir"
 	export EF_GIT_URL="https://localhost:$port/"
 	export EF_GIT_AUTH_URL="https://localhost:$port/auth/"
+	export EF_GIT_V0_URL="https://localhost:$port/v0/"
 	export EF_GIT_PORT="$port"
 	export EF_GIT_CA="$dir/ssl/ca.crt"
 	export EF_GIT_ROOT="$dir/repos"

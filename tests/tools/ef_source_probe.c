@@ -5,7 +5,7 @@
  *                   [--timeout-ms N] [--max-bytes N] [--insecure-http]
  *                   [--rusage] [--mem-at N[,N...]] [--descends-from COMMIT]
  *
- * Prints key=value lines on stdout (head=, changed=, polls=, fetches=,
+ * Prints key=value lines on stdout (head=, changed=, polls=, polls_v2=, fetches=,
  * bytes_received=, ...); with --read, a line "file=PATH bytes=N" followed by
  * the file's contents. --descends-from prints descends=1 when the fetched head
  * equals or descends from COMMIT. Errors go to stderr as "error=NAME msg=...".
@@ -256,17 +256,17 @@ int main(int argc, char **argv)
 		if ((error = ef_source_read_file(s, &b, head, read_path, 1u << 20)) < 0)
 			goto out_fail;
 		ef_source_get_stats(s, &st);
-		printf("polls=%llu\nfetches=%llu\nbytes_received=%llu\n",
-		       (unsigned long long)st.polls, (unsigned long long)st.fetches,
-		       (unsigned long long)st.bytes_received);
+		printf("polls=%llu\npolls_v2=%llu\nfetches=%llu\nbytes_received=%llu\n",
+		       (unsigned long long)st.polls, (unsigned long long)st.polls_v2,
+		       (unsigned long long)st.fetches, (unsigned long long)st.bytes_received);
 		printf("file=%s bytes=%zu\n", read_path, b.len);
 		fwrite(b.ptr, 1, b.len, stdout);
 		ef_buf_dispose(&b);
 	} else {
 		ef_source_get_stats(s, &st);
-		printf("polls=%llu\nfetches=%llu\nbytes_received=%llu\n",
-		       (unsigned long long)st.polls, (unsigned long long)st.fetches,
-		       (unsigned long long)st.bytes_received);
+		printf("polls=%llu\npolls_v2=%llu\nfetches=%llu\nbytes_received=%llu\n",
+		       (unsigned long long)st.polls, (unsigned long long)st.polls_v2,
+		       (unsigned long long)st.fetches, (unsigned long long)st.bytes_received);
 	}
 	ef_source_free(s);
 	ef_source_global_shutdown();
