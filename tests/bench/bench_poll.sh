@@ -1,7 +1,10 @@
 #!/bin/bash
 # Benchmark of the idle cost of the Git source: what one poll that finds the
 # branch unchanged costs in CPU, disk writes, wire bytes and memory, against
-# `git fetch` of the same repository in the same run.
+# `git fetch` of the same repository in the same run. The fixture speaks Git
+# protocol v2, so polls use ls-refs; the "v0 server" runs poll the same
+# repository where the fixture only speaks v0 (EF_GIT_V0_URL), as libgit2's
+# own listing did before.
 #
 #   EF_BUILD_DIR=build tests/bench/bench_poll.sh
 #
@@ -50,15 +53,16 @@ log_bytes_per_request() {
 	tail -n "$1" "$EF_GIT_ACCESS_LOG" | awk '{ s += $6 + $7 } END { printf "%.0f\n", s / NR }'
 }
 
-measure() { # LABEL
-	local label=$1 cache="$tmp/cache-$1" out g0 g1 clone="$tmp/clone-$1" lines0 conns
-	"$probe" --url "$url" --ca "$EF_GIT_CA" --cache "$cache" --fetch >/dev/null 2>&1 || return 1
+measure() { # LABEL [URL]: URL defaults to the v2 server; a v0 URL skips git fetch
+	local label=$1 poll_url=${2:-$url} cache="$tmp/cache-$1" out g0 g1 clone="$tmp/clone-$1" lines0 conns
+	"$probe" --url "$poll_url" --ca "$EF_GIT_CA" --cache "$cache" --fetch >/dev/null 2>&1 || return 1
 	touch "$tmp/marker"
 	sleep 0.05
 	lines0=$(wc -l <"$EF_GIT_ACCESS_LOG")
-	out=$("$probe" --url "$url" --ca "$EF_GIT_CA" --cache "$cache" --polls "$polls" --rusage) || return 1
+	out=$("$probe" --url "$poll_url" --ca "$EF_GIT_CA" --cache "$cache" --polls "$polls" --rusage --mem-at 10,"$polls" 2>&1) || return 1
 	conns=$(tail -n +"$((lines0 + 1))" "$EF_GIT_ACCESS_LOG" | awk '{print $1}' | sort -u | wc -l)
-	echo "polls ($label): $polls on $conns TLS connection(s)"
+	echo "polls ($label): $polls on $conns TLS connection(s), $(field polls_v2 "$out") by protocol v2 ls-refs"
+	echo "private memory (RssAnon) after 10 / $polls polls ($label): $(field rss_anon_kb_at_10 "$out") / $(field "rss_anon_kb_at_$polls" "$out") kB"
 	echo "cpu per no-change poll ($label): $(field cpu_us_per_poll "$out") us"
 	echo "wall time per no-change poll ($label): $(field wall_us_per_poll "$out") us"
 	echo "wire bytes received per no-change poll, TLS level ($label): $(field wire_rx_bytes_per_poll "$out")"
@@ -66,6 +70,7 @@ measure() { # LABEL
 	echo "disk bytes written by no-change polls ($label): $(field disk_write_bytes_polls "$out") (/proc/self/io write_bytes over $((polls - 1)) polls)"
 	echo "files changed under the cache by no-change polls ($label): $(find "$cache" -newer "$tmp/marker" | wc -l)"
 	cpu_probe=$(field cpu_us_per_poll "$out")
+	[ "$poll_url" = "$url" ] || return 0
 
 	GIT_SSL_CAINFO="$EF_GIT_CA" GIT_CONFIG_GLOBAL=/dev/null git clone -q --bare "$url" "$clone" || return 1
 	children_cpu_us >"$tmp/g0"
@@ -87,9 +92,13 @@ out=$("$probe" --url "$url" --ca "$EF_GIT_CA" --cache "$tmp/cache-1 ref" --polls
 echo "private memory (RssAnon) after 10 polls: $(field rss_anon_kb_at_10 "$out") kB"
 echo "private memory (RssAnon) after 1000 polls: $(field rss_anon_kb_at_1000 "$out") kB"
 
-# 2000 more refs on the server: protocol v0 advertises every ref on every poll.
+measure "1 ref, v0 server" "${EF_GIT_V0_URL}env.git" || exit 1
+
+# 2000 more refs on the server: protocol v0 advertises every ref on every
+# poll; ls-refs with a ref prefix sends the one branch.
 sha=$(git -C "$work" rev-parse HEAD)
 for i in $(seq -w 1 2000); do echo "create refs/heads/extra/b$i $sha"; done |
 	git --git-dir="$EF_GIT_ROOT/env.git" update-ref --stdin
 measure "2001 refs" || exit 1
+measure "2001 refs, v0 server" "${EF_GIT_V0_URL}env.git" || exit 1
 

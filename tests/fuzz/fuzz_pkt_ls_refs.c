@@ -21,8 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size == 0)
 		return 0;
-	rc = ef_pkt_ls_refs_parse(oid, &found, (const char *)data + 1, size - 1,
-	                          refs[data[0] % 4]);
+	rc = ef_pkt_ls_refs_parse(oid, &found, (const char *)data + 1, size - 1, refs[data[0] % 4]);
 	n = strlen(oid);
 	if (rc == 0 && found) {
 		/* An id is 40 or 64 lower-case hex digits taken from the reply. */
