@@ -978,11 +978,23 @@ static int list_branch(ef_source *s, git_oid *head, bool *found)
 	return 0;
 }
 
+/* A failed ls-refs that says the server has no protocol v2 (rather than a
+ * passing fault such as a 502 or a lost connection): a 4xx answer, or the
+ * wrong content type. A 200 with a reply that does not parse says so too. */
+static bool v2_refused(void)
+{
+	const git_error *e = git_error_last();
+	const char *msg = e && e->message ? e->message : "";
+
+	return strstr(msg, "status code: 4") != NULL || strstr(msg, "content-type") != NULL;
+}
+
 /* The ls-refs poll, retried once on a stale connection. 1: done (the branch
  * was found, or a failure the listing would meet too, translated); 0: try the
- * libgit2 listing, with the reason in `why`. */
+ * libgit2 listing, with the reason in `why`, and *refused when the listing
+ * should replace ls-refs for good if it works. */
 static int poll_v2(ef_source *s, struct op *op, char out_head[EF_OID_HEX], int *error, char *why,
-                   size_t why_len)
+                   size_t why_len, bool *refused)
 {
 	bool found = false, parsed = false;
 	int gerr;
@@ -991,12 +1003,16 @@ static int poll_v2(ef_source *s, struct op *op, char out_head[EF_OID_HEX], int *
 		unsigned connects_before = op->connects;
 
 		gerr = run_ls_refs(s, out_head, &found, &parsed);
-		if (gerr == 0 || attempt > 0 || !retriable(op, connects_before))
+		/* An HTTP status came over a working connection: no retry. */
+		if (gerr == 0 || attempt > 0 || !retriable(op, connects_before) ||
+		    strstr(git_error_last() ? git_error_last()->message : "", "status code") !=
+		            NULL)
 			break;
 		ef_debug("source.reconnect", "url=%s reason=\"%s\"", s->url,
 		         git_error_last() ? git_error_last()->message : "");
 	}
 	*error = 0;
+	*refused = gerr == 0 || v2_refused();
 	if (gerr == 0 && parsed && found)
 		return 1;
 	if (gerr < 0 && v2_failure_is_final(op, gerr)) {
@@ -1016,7 +1032,7 @@ static int poll_v2(ef_source *s, struct op *op, char out_head[EF_OID_HEX], int *
 int ef_source_poll(ef_source *s, char out_head[EF_OID_HEX])
 {
 	git_oid head;
-	bool found = false;
+	bool found = false, refused = false;
 	char why[256] = "";
 	struct op op;
 	int gerr, error;
@@ -1024,10 +1040,11 @@ int ef_source_poll(ef_source *s, char out_head[EF_OID_HEX])
 	if ((error = use_ca_file(s->ca_file)) < 0 || (error = ensure_open(s)) < 0)
 		return error;
 	op_begin(s, &op, s->max_fetch_bytes);
-	if (!s->v0_only && poll_v2(s, &op, out_head, &error, why, sizeof(why)) == 1) {
+	if (!s->v0_only && poll_v2(s, &op, out_head, &error, why, sizeof(why), &refused) == 1) {
 		op_end();
 		s->stats.polls++;
-		s->stats.polls_v2++;
+		if (error == 0)
+			s->stats.polls_v2++;
 		return error;
 	}
 	for (int attempt = 0;; attempt++) {
@@ -1053,10 +1070,14 @@ int ef_source_poll(ef_source *s, char out_head[EF_OID_HEX])
 		             s->url, s->branch);
 		return EF_ENOTFOUND;
 	}
-	if (why[0] && !s->v0_only) {
-		/* ls-refs failed where the v0 listing worked: keep to the listing. */
+	if (why[0] && refused && !s->v0_only) {
+		/* The server refused ls-refs and the v0 listing worked: keep to
+		 * the listing. A passing fault (5xx, lost connection) does not
+		 * count: ls-refs is tried again on the next poll. */
 		s->v0_only = true;
 		ef_info("source.protocol", "url=%s version=0 reason=\"%s\"", s->url, why);
+	} else if (why[0]) {
+		ef_debug("source.protocol", "url=%s version=0 once reason=\"%s\"", s->url, why);
 	}
 	git_oid_tostr(out_head, EF_OID_HEX, &head);
 	return 0;

@@ -121,16 +121,30 @@ gets=$(log_since "$mark" | grep -c 'GET .*/info/refs')
 [ "$posts" -eq 1 ] && [ "$gets" -eq 5 ]
 check "ls-refs is tried once per source, not on every poll (POST $posts, GET $gets)" $? "$(log_since "$mark")"
 
-# 5. The token goes with ls-refs requests too.
+# 5. A passing fault on ls-refs (502) is not a refusal: that poll uses the
+# listing, and the next poll tries ls-refs again.
+mark=$(log_mark)
+run_probe --url "${EF_GIT_POST502_URL}env.git" --ca "$EF_GIT_CA" --cache "$tmp/c-502" --polls 3
+[ "$rc" -eq 0 ] && [ "$(field head)" = "$forced" ] && [ "$(field polls_v2)" = 0 ] &&
+	! grep -q 'source.protocol' <<<"$out"
+check "a 502 on ls-refs: the listing answers, v0 is not made permanent" $?
+posts=$(log_since "$mark" | grep -c 'POST .*/git-upload-pack 502')
+[ "$posts" -eq 3 ]
+check "ls-refs is tried on each poll after a passing fault (POST $posts)" $? "$(log_since "$mark")"
+
+# 6. The token goes with ls-refs requests too.
 run_probe --url "${EF_GIT_AUTH_URL}env.git" --ca "$EF_GIT_CA" --cache "$tmp/c-auth" \
 	--token-file "$EF_GIT_TOKEN_FILE" --polls 3
 [ "$rc" -eq 0 ] && [ "$(field head)" = "$forced" ] && [ "$(field polls_v2)" = 3 ]
 check "ls-refs polls carry the token" $?
+mark=$(log_mark)
 run_probe --url "${EF_GIT_AUTH_URL}env.git" --ca "$EF_GIT_CA" --cache "$tmp/c-auth"
-[ "$rc" -eq 4 ] && grep -qF "server refused access" <<<"$out"
-check "ls-refs without the token: rejected, no fallback" $?
+[ "$rc" -eq 4 ] && grep -qF "server refused access" <<<"$out" &&
+	[ "$(log_since "$mark" | grep -c 'info/refs')" -eq 0 ]
+check "ls-refs without the token: rejected, no fallback to the listing" $? "$out
+$(log_since "$mark")"
 
-# 6. A missing branch is not found through ls-refs (and through the listing).
+# 7. A missing branch is not found through ls-refs (and through the listing).
 run_probe "${common[@]}" --branch nope
 [ "$rc" -eq 7 ] && grep -qF "has no branch 'nope'" <<<"$out" && ! grep -q 'source.protocol' <<<"$out"
 check "a missing branch is not-found, and does not switch to v0" $?

@@ -6,7 +6,7 @@
 #   source tests/lib/git-server.sh
 #   ef_git_server_start "$dir"      # exports EF_GIT_URL EF_GIT_CA EF_GIT_ROOT EF_GIT_PIDS
 #                                   #   EF_GIT_AUTH_URL EF_GIT_TOKEN_FILE EF_GIT_ACCESS_LOG
-#                                   #   EF_GIT_V0_URL
+#                                   #   EF_GIT_V0_URL EF_GIT_POST502_URL
 #   url=$(ef_git_repo_create demo)  # bare repo $EF_GIT_ROOT/demo.git, pushable over HTTPS
 #   ef_git_slow_server_start "$dir" # exports EF_SLOW_URL EF_SLOW_PID: TLS, then 1 byte/s
 #   ef_git_server_stop              # stops only what these functions started, by PID
@@ -26,7 +26,9 @@
 # nginx passes like any request header, so the server speaks v2 to clients
 # that ask. Under EF_GIT_V0_URL (https://localhost:PORT/v0/) the same
 # repositories are served by a server that only speaks protocol v0: the
-# header is blanked before http-backend sees it.
+# header is blanked before http-backend sees it. Under EF_GIT_POST502_URL
+# (https://localhost:PORT/post502/) every POST gets 502 Bad Gateway (a
+# passing fault of the server on ls-refs and fetches; listings work).
 #
 # Settings (environment, read by ef_git_server_start):
 #   EF_GIT_KEEPALIVE_TIMEOUT   nginx keepalive_timeout (default 75s, nginx's own)
@@ -183,6 +185,18 @@ http {
 			fastcgi_param HTTP_GIT_PROTOCOL "";
 			fastcgi_pass unix:$sock;
 		}
+		location /post502/ {
+			if (\$request_method = POST) {
+				return 502;
+			}
+			rewrite ^/post502(/.*)\$ \$1 break;
+			include /etc/nginx/fastcgi_params;
+			fastcgi_param SCRIPT_FILENAME /usr/lib/git-core/git-http-backend;
+			fastcgi_param GIT_PROJECT_ROOT $dir/repos;
+			fastcgi_param GIT_HTTP_EXPORT_ALL "";
+			fastcgi_param PATH_INFO \$uri;
+			fastcgi_pass unix:$sock;
+		}
 		location / {
 			include /etc/nginx/fastcgi_params;
 			fastcgi_param SCRIPT_FILENAME /usr/lib/git-core/git-http-backend;
@@ -215,6 +229,7 @@ EOF
 	export EF_GIT_URL="https://localhost:$port/"
 	export EF_GIT_AUTH_URL="https://localhost:$port/auth/"
 	export EF_GIT_V0_URL="https://localhost:$port/v0/"
+	export EF_GIT_POST502_URL="https://localhost:$port/post502/"
 	export EF_GIT_PORT="$port"
 	export EF_GIT_CA="$dir/ssl/ca.crt"
 	export EF_GIT_ROOT="$dir/repos"
