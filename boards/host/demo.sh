@@ -79,7 +79,7 @@ say "Starting the agent (edgeflip run) — its log: $work/agent.log"
 agent_pid=$!
 ok=0
 for _ in $(seq 1 120); do
-	[ "$(curl -s --max-time 2 "http://127.0.0.1:$port/")" = "hello from v1" ] && { ok=1; break; }
+	"$EF_BIN" -c "$EF_AGENT_INI" status --json | grep -q "\"revision\":\"$(ef_gitops_head)\"" && { ok=1; break; }
 	sleep 0.5
 done
 [ $ok = 1 ] || { tail -30 "$work/agent.log"; echo "v1 did not come up"; exit 1; }
@@ -120,7 +120,7 @@ touch "$work/stop-load"
 wait "$load_pid"
 load_pid=
 note "curl http://127.0.0.1:$port/  ->  $(curl -s "http://127.0.0.1:$port/")"
-grep -E ' (rollback|rolled-back) ' "$work/agent.log" | tail -3 | sed 's/^/    | /'
+grep -E ' (rollback|traffic-on-blue|rolled-back) ' "$work/agent.log" | tail -3 | sed 's/^/    | /'
 read -r n f <"$work/load.result"
 note "requests sent during both updates: $n, failed: $f"
 "$EF_BIN" -c "$EF_AGENT_INI" status | sed 's/^/    | /'
