@@ -98,6 +98,10 @@ armv7 | armhf)
 esac
 
 CFLAGS_FW=${EF_FIRMWARE_CFLAGS:--Os -ffunction-sections -fdata-sections}
+# 32-bit glibc: 64-bit file offsets and time_t, as edgeflip is built
+# (CMakeLists.txt) and as Buildroot and Yocto build. Without them libgit2's
+# readdir() fails with EOVERFLOW under qemu-user on a 64-bit host's files.
+[ "$ARCH" = armv7 ] && CFLAGS_FW="$CFLAGS_FW -D_FILE_OFFSET_BITS=64 -D_TIME_BITS=64"
 JOBS=${EF_FIRMWARE_JOBS:-$(nproc 2>/dev/null || echo 2)}
 SUITE=${EF_FIRMWARE_SUITE:-trixie}
 MIRROR=${EF_DEBIAN_MIRROR:-http://deb.debian.org/debian}
