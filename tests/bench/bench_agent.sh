@@ -197,7 +197,9 @@ echo "git fetch / edgeflip once cpu ratio: $(ratio "$cpu_fetch" "$once_cpu") (ta
 echo "git ls-remote / edgeflip once cpu ratio: $(ratio "$cpu_ls_remote" "$once_cpu")"
 
 # --- the daemon ---------------------------------------------------------------------------
-polls_seen() { grep -c 'info/refs' "$EF_GIT_ACCESS_LOG"; }
+# A poll is one ls-refs POST (protocol v2) or one info/refs GET (v0); the
+# daemon phase fetches nothing, so every POST there is a poll.
+polls_seen() { grep -cE 'info/refs|POST [^ ]*/git-upload-pack' "$EF_GIT_ACCESS_LOG"; }
 wait_polls()
 {
 	# wait_polls N TIMEOUT_S: until N polls more than now reached the server.
@@ -384,7 +386,7 @@ if [ "$extra_refs" -gt 0 ]; then
 	kick_polls 50
 	read -r t1 ns1 <<<"$(proc_cpu "$dpid")"
 	n=$(($(polls_seen) - p0))
-	echo "wire bytes per no-change poll, $((extra_refs + 1)) refs: $(log_requests_since "$l0" | awk -v n="$n" '{ s += $6 + $7 } END { printf "%.0f", s / n }') (protocol v0 advertises every ref; target <= 1024)"
+	echo "wire bytes per no-change poll, $((extra_refs + 1)) refs: $(log_requests_since "$l0" | awk -v n="$n" '{ s += $6 + $7 } END { printf "%.0f", s / n }') (protocol v2 ls-refs with a ref prefix; target <= 1024)"
 	echo "daemon: cpu per no-change poll, $((extra_refs + 1)) refs, kept-alive: $(((ns1 - ns0) / n / 1000)) us (over $n polls)"
 	echo "daemon: private memory (RssAnon) with $((extra_refs + 1)) refs: $(proc_kb "$dpid" RssAnon) kB"
 	kill "$dpid" 2>/dev/null
