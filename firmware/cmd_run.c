@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t stop_requested, reload_requested, poll_requested;
@@ -47,19 +48,27 @@ static void on_signal(int sig)
 	}
 }
 
+static void watchdog_tick(void);
+
 /* Waits until the next pass; a signal that came during the pass ends it at
- * once. Slices of 100 ms bound the delay of a signal that lands just before
- * nanosleep(). */
+ * once, one that comes during the wait ends nanosleep() (EINTR). Slices of
+ * 100 ms bound the delay of a signal that lands just before nanosleep(). */
 static void idle(uint64_t ms)
 {
 	uint64_t end = ef_clock_ms() + ms;
 
 	while (!stop_requested && !reload_requested && !poll_requested &&
 	       !ef_agent_rollback_requested) {
-		uint64_t now = ef_clock_ms();
+		uint64_t now = ef_clock_ms(), left;
+		struct timespec ts;
 
-		if (now >= end || ef_clock_sleep(end - now > 100 ? 100 : end - now))
+		if (now >= end)
 			break;
+		left = end - now > 100 ? 100 : end - now;
+		ts.tv_sec = 0;
+		ts.tv_nsec = (long)left * 1000000L;
+		nanosleep(&ts, NULL);
+		watchdog_tick();
 	}
 	poll_requested = 0;
 }
