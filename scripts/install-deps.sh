@@ -15,7 +15,9 @@ pkgs=(
 	# the real servers the tests start: HTTPS Git, registry, container engine
 	git openssl nginx-light fcgiwrap docker-registry podman runc iptables busybox-static
 	# signatures, networking, tools the suites use
-	gnupg openssh-client iproute2 nftables socat curl python3 ca-certificates procps
+	gnupg openssh-client iproute2 nftables socat curl python3 ca-certificates procps shellcheck
+	# benchmarks
+	wrk time
 )
 if [ "${1:-}" = "--boards" ]; then
 	pkgs+=(gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf qemu-user-static qemu-system-arm

@@ -299,6 +299,7 @@ unpack() {
 			series=$BUILD/$pkg/debian/debian/patches/series
 			if [ -f "$series" ]; then
 				# One patch a line, maybe followed by options (-p1): the name only.
+				# shellcheck disable=SC2013 # patch names never contain spaces
 				for p in $(sed -e 's/#.*//' -e 's/^[[:space:]]*//' -e 's/[[:space:]].*//' "$series"); do
 					case "$p" in *CVE*) ;; *) continue ;; esac
 					patch -d "$SRC" -p1 -s --forward --no-backup-if-mismatch \
