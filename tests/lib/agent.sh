@@ -15,10 +15,10 @@ EF_BIN=${EF_BIN:-$EF_BUILD_DIR/edgeflip}
 
 # ef_e2e_start NAME: a work folder with an HTTPS Git server, a registry, a
 # Podman engine and a GitOps repository, all stopped again (by PID) on exit.
-# Sets $work.
+# Sets $work, under $EF_E2E_TMPDIR (default /tmp).
 ef_e2e_start()
 {
-	work=$(mktemp -d "/tmp/ef-$1.XXXXXX")
+	work=$(mktemp -d "${EF_E2E_TMPDIR:-/tmp}/ef-$1.XXXXXX")
 	chmod 755 "$work"
 	EF_LOAD_PID=
 	trap ef_e2e_stop EXIT
