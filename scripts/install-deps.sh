@@ -21,7 +21,9 @@ pkgs=(
 )
 if [ "${1:-}" = "--boards" ]; then
 	pkgs+=(gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf qemu-user-static qemu-system-arm
-		binutils-aarch64-linux-gnu binutils-arm-linux-gnueabihf ipxe-qemu cpio)
+		binutils-aarch64-linux-gnu binutils-arm-linux-gnueabihf ipxe-qemu cpio
+		# building the firmware libraries from source (libsodium has no configure script)
+		autoconf automake libtool e2fsprogs)
 fi
 
 missing=()
