@@ -107,7 +107,7 @@ esac
 case " $suites " in *" integration "*)
 	stage "integration (real HTTPS Git server, registry, Podman)"
 	for t in tests/integration/test_*.sh; do
-		case $t in */test_cross.sh | */test_board_system.sh | */test_firmware_build.sh) continue ;; esac
+		case $t in */test_cross.sh | */test_cross_e2e.sh | */test_board_system.sh | */test_firmware_build.sh) continue ;; esac
 		run_suite "$(basename "$t" .sh)" timeout 1500 bash "$t"
 	done
 	;;
@@ -137,6 +137,7 @@ case " $suites " in *" cross "*)
 	if [ -f tests/integration/test_cross.sh ]; then
 		stage "cross builds under qemu-user"
 		run_suite "test_cross" timeout 2400 bash tests/integration/test_cross.sh
+		run_suite "test_cross_e2e" timeout 1800 bash tests/integration/test_cross_e2e.sh
 		run_suite "test_firmware_build" timeout 1800 bash tests/integration/test_firmware_build.sh
 	fi
 	if [ -f tests/integration/test_board_system.sh ]; then
