@@ -21,6 +21,10 @@ int cli_signal_daemon(const ef_config *cfg, int sig);
 /* Takes STATE_DIR/agent.lock (held by the daemon for its whole life). */
 int cli_take_lock(int *fd, const ef_config *cfg, unsigned wait_ms);
 
+/* Reads STATE_DIR/state.json without touching it (a corrupt file is not
+ * moved aside, as the agent would). A missing file is an empty state. */
+int cli_read_state(ef_state *st, const ef_config *cfg);
+
 int cmd_run(const cli *c);
 int cmd_once(const cli *c);
 int cmd_kick(const cli *c);

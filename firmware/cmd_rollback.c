@@ -13,18 +13,11 @@
 
 static int64_t last_rollback_at(const ef_config *cfg)
 {
-	char path[4200];
 	ef_state st;
-	ef_buf b;
 	int64_t at = 0;
 
-	snprintf(path, sizeof(path), "%s/%s", cfg->state_dir, EF_STATE_FILE);
-	ef_state_init(&st);
-	if (ef_read_file(&b, path, 4u << 20) == 0) {
-		if (ef_state_from_json(&st, b.ptr, b.len) == 0)
-			at = st.last_rollback.at ? st.last_rollback.at : 0;
-		ef_buf_dispose(&b);
-	}
+	if (cli_read_state(&st, cfg) == 0)
+		at = st.last_rollback.at;
 	ef_state_dispose(&st);
 	return at;
 }

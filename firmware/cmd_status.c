@@ -74,12 +74,30 @@ static void print_human(const ef_state *st)
 		printf("refused:       %s\n", st->refusals[i]);
 }
 
+int cli_read_state(ef_state *st, const ef_config *cfg)
+{
+	char path[4200];
+	ef_buf b;
+	int error;
+
+	ef_state_init(st);
+	snprintf(path, sizeof(path), "%s/%s", cfg->state_dir, EF_STATE_FILE);
+	error = ef_read_file(&b, path, EF_STATE_MAX_BYTES);
+	if (error == EF_ENOTFOUND)
+		return 0; /* nothing deployed yet */
+	if (error < 0)
+		return error;
+	error = ef_state_from_json(st, b.ptr, b.len);
+	ef_buf_dispose(&b);
+	if (error < 0)
+		ef_error_prefix("%s", path);
+	return error;
+}
+
 int cmd_status(const cli *c)
 {
 	ef_config cfg;
 	ef_state st;
-	ef_buf b;
-	char path[4200];
 	bool json = c->argc > 0 && strcmp(c->argv[0], "--json") == 0;
 	int rc, error;
 
@@ -89,17 +107,7 @@ int cmd_status(const cli *c)
 	}
 	if ((rc = cli_load_config(&cfg, c)))
 		return rc;
-	ef_state_init(&st);
-	snprintf(path, sizeof(path), "%s/%s", cfg.state_dir, EF_STATE_FILE);
-	error = ef_read_file(&b, path, 4u << 20);
-	if (error == 0) {
-		error = ef_state_from_json(&st, b.ptr, b.len);
-		ef_buf_dispose(&b);
-		if (error < 0)
-			ef_error_prefix("%s", path);
-	} else if (error == EF_ENOTFOUND) {
-		error = 0; /* nothing deployed yet */
-	}
+	error = cli_read_state(&st, &cfg);
 	if (error < 0) {
 		fprintf(stderr, "edgeflip: %s\n", ef_error_last());
 		rc = EF_EXIT_ERROR;
