@@ -136,6 +136,8 @@ esac
 case " $suites " in *" cross "*)
 	if [ -f tests/integration/test_cross.sh ]; then
 		stage "cross builds under qemu-user"
+		# One cross build folder for the unit and the end-to-end suites.
+		export EF_CROSS_BUILD=$top/build/cross
 		run_suite "test_cross" timeout 2400 bash tests/integration/test_cross.sh
 		run_suite "test_cross_e2e" timeout 1800 bash tests/integration/test_cross_e2e.sh
 		run_suite "test_firmware_build" timeout 1800 bash tests/integration/test_firmware_build.sh
