@@ -104,6 +104,7 @@ ef_gitops_commit "fails during soak"
 c=$(ef_gitops_head)
 ef_agent once 2>"$log"
 check_rollback "failure during soak" $? "$c" "web v2|web v3"
+echo "figure: rollback decision to traffic on blue (failure during soak): $(grep -o 'traffic-on-blue ms=[0-9]*' "$log" | head -1 | cut -d= -f2) ms"
 ef_expect_contains "failure during soak: logged as such" "$(cat "$log")" "during soak"
 ef_expect_contains "failure during soak: rolled back after the flip" "$(cat "$log")" "flipped"
 ef_ini_set "$EF_AGENT_INI" deploy.soak 3s
