@@ -209,11 +209,6 @@ static int stage_ports(deploy *d, ef_state_service *rec, const ef_service *s, ef
 	return 0;
 }
 
-static ef_state_service *find_active(ef_state *st, const char *name)
-{
-	return ef_state_find_service(st, name);
-}
-
 static int stage_one(deploy *d, const ef_action *act)
 {
 	ef_agent *a = d->a;
@@ -348,7 +343,7 @@ static int new_service_set(deploy *d, ef_state_service **out, size_t *n)
 			if (strcmp(st->staged[j].name, name) == 0)
 				src = &st->staged[j];
 		if (!src)
-			src = find_active(st, name);
+			src = ef_state_find_service(st, name);
 		if (!src) {
 			/* Running, but the journal did not know it (rebuilt journal). */
 			for (size_t j = 0; j < d->plan->count; j++) {

@@ -143,9 +143,11 @@ static int check_running(ef_health_target *t, ef_engine *e)
 		return error;
 	}
 	error = EF_ERROR;
+	t->stopped = c.state == EF_CSTATE_EXITED || c.state == EF_CSTATE_DEAD ||
+	             c.state == EF_CSTATE_RESTARTING || c.restart_count != t->restart_count;
 	if (c.state == EF_CSTATE_EXITED || c.state == EF_CSTATE_DEAD)
 		snprintf(t->why, sizeof(t->why), "container exited with code %d", c.exit_code);
-	else if (c.state == EF_CSTATE_RESTARTING || c.restart_count != t->restart_count)
+	else if (t->stopped)
 		snprintf(t->why, sizeof(t->why), "container keeps restarting (%u restarts)",
 		         c.restart_count);
 	else if (c.state != EF_CSTATE_RUNNING)
@@ -196,7 +198,7 @@ static bool failed_for_good(ef_health_target *t, int error)
 
 	if (error == EF_EAGAIN)
 		return false;
-	if (strstr(t->why, "exited") || strstr(t->why, "restarting"))
+	if (t->stopped)
 		return true;
 	if (age < t->spec->health.start_period_ms)
 		return false;
@@ -278,7 +280,7 @@ int ef_health_watch(ef_health_target *ts, size_t n, ef_engine *e, uint64_t durat
 			error = ef_health_probe(t, e);
 			ef_fault_point("during-soak");
 			if (error != 0 && error != EF_EAGAIN) {
-				if (strstr(t->why, "exited") || strstr(t->why, "restarting") ||
+				if (t->stopped ||
 				    ++t->failures >= (t->spec->health.retries
 				                              ? t->spec->health.retries
 				                              : 3)) {

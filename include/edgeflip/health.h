@@ -20,6 +20,7 @@ typedef struct {
 	unsigned restart_count; /* as first seen */
 	bool healthy;           /* last verdict */
 	bool ever_healthy;
+	bool stopped;  /* the container exited or restarts: fails at once */
 	char why[256]; /* last failure */
 } ef_health_target;
 
