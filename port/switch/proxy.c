@@ -46,7 +46,8 @@
 #define MAX_CTL_CLIENTS    8
 #define CTL_LINE           128
 #define CTL_DEADLINE_MS    5000
-#define PUMP_ROUNDS        16 /* reads+writes per event, so one transfer cannot hog the loop */
+#define PUMP_ROUNDS        16    /* reads+writes per turn, so one transfer cannot hog the loop */
+#define PIPE_CHUNK         65536 /* bytes per splice() into a direction's pipe */
 
 static int64_t now_ms(void)
 {
@@ -424,6 +425,8 @@ struct handle {
 	int fd;
 	bool dead;
 	uint32_t events; /* registered events; 0 = not in the epoll set */
+	bool rd, wr;     /* TCP connections (edge-triggered): readable, writable */
+	bool rdhup;      /* the peer's FIN has arrived (read it after the data) */
 	struct handle *grave;
 };
 
@@ -442,18 +445,25 @@ struct listener {
 	struct flow *flows;
 };
 
+/* One direction of a connection. Small messages go through `data`; a
+ * direction whose reads fill the buffer is bulk and moves to a pipe, so
+ * that splice() carries its bytes without copying them through us. */
 struct dir_buf {
 	char *data;
 	size_t off, len;
-	bool eof;  /* the source sent FIN */
-	bool shut; /* FIN passed on to the destination */
+	int pipe[2];   /* -1 until the direction turns bulk */
+	size_t inpipe; /* bytes in the pipe */
+	bool full;     /* the last recv() filled the buffer */
+	bool eof;      /* the source sent FIN */
+	bool shut;     /* FIN passed on to the destination */
 };
 
 struct conn {
 	struct handle client, target; /* client.grave links the conn */
 	struct dir_buf c2t, t2c;
 	bool connected;
-	struct conn *prev, *next;
+	bool queued; /* on the ready list: stopped at PUMP_ROUNDS with work left */
+	struct conn *prev, *next, *ready_next;
 };
 
 struct flow {
@@ -480,11 +490,13 @@ struct proxy {
 	struct handle sig, ctl;
 	struct listener *listeners;
 	struct conn *conns;
+	struct conn *ready; /* connections to pump again without waiting for an event */
 	struct ctl_client *ctl_clients;
 	struct handle *graveyard;
 	char *udp_buf;
 	uint64_t generation;
 	unsigned nconns, max_conns, nflows, nctl;
+	unsigned npipes, max_pipes; /* pipe pairs of bulk directions; 2 fds each */
 	int64_t udp_idle_ms;
 	bool paused; /* TCP listeners out of the epoll set: connection cap reached */
 	bool trim;   /* the last connection closed: give freed memory back when idle */
@@ -532,11 +544,11 @@ static void bury(struct proxy *p, struct handle *h)
 
 static void close_handle(struct proxy *p, struct handle *h)
 {
-	if (h->fd >= 0) {
-		if (h->events)
-			epoll_ctl(p->epfd, EPOLL_CTL_DEL, h->fd, NULL);
+	(void)p;
+	/* close() takes the fd out of the epoll set: the proxy never forks
+	 * or dups its descriptors, so no copy keeps it registered. */
+	if (h->fd >= 0)
 		close(h->fd);
-	}
 	h->fd = -1;
 	h->events = 0;
 }
@@ -562,12 +574,24 @@ static void format_addr(char *out, size_t n, const struct sockaddr_storage *ss)
 
 static void resume_accepting(struct proxy *p);
 
+static void dir_close_pipe(struct proxy *p, struct dir_buf *b)
+{
+	if (b->pipe[0] < 0)
+		return;
+	close(b->pipe[0]);
+	close(b->pipe[1]);
+	b->pipe[0] = b->pipe[1] = -1;
+	p->npipes--;
+}
+
 static void conn_close(struct proxy *p, struct conn *c)
 {
 	if (c->client.dead)
 		return;
 	close_handle(p, &c->client);
 	close_handle(p, &c->target);
+	dir_close_pipe(p, &c->c2t);
+	dir_close_pipe(p, &c->t2c);
 	c->target.dead = true;
 	if (c->prev)
 		c->prev->next = c->next;
@@ -589,108 +613,190 @@ static void conn_free(struct conn *c)
 	free(c);
 }
 
-/* Moves bytes from src to dst through b until either would block.
- * Returns -1 when the connection must be closed. */
-static int pump(int src, int dst, struct dir_buf *b, bool can_read, bool can_write)
+static void conn_watch(struct proxy *p, struct handle *h)
 {
-	bool drained = false; /* a short read: the socket is empty for now */
+	struct epoll_event e = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = h};
 
+	if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, h->fd, &e) == 0)
+		h->events = e.events;
+}
+
+/* A direction whose reads fill the buffer turns bulk: from now on its
+ * bytes go socket -> pipe -> socket with splice(), never through user
+ * space. Pipes come from a budget of spare descriptors, so they cannot
+ * starve the connection cap; without one the buffer carries on. */
+static void dir_try_pipe(struct proxy *p, struct dir_buf *b)
+{
+	b->full = false;
+	if (p->npipes >= p->max_pipes || pipe2(b->pipe, O_NONBLOCK | O_CLOEXEC) < 0) {
+		b->pipe[0] = b->pipe[1] = -1;
+		return;
+	}
+	p->npipes++;
+	free(b->data);
+	b->data = NULL;
+}
+
+/* Moves bytes from src to dst through b until either would block, the
+ * source ends, or PUMP_ROUNDS are used up. `open`: dst is connected.
+ * `last`: the other direction is over, so the close that follows carries
+ * our FIN and no shutdown() is needed. Returns -1 when the connection
+ * must be closed, 1 when there may be more to move. */
+static int pump(struct proxy *p, struct handle *src, struct handle *dst, struct dir_buf *b,
+                bool open, bool last)
+{
 	for (int round = 0; round < PUMP_ROUNDS; round++) {
 		ssize_t r;
 
-		if (b->len > 0) {
-			if (!can_write)
+		if (b->len > 0 || b->inpipe > 0) {
+			if (!open || !dst->wr)
 				return 0;
-			r = send(dst, b->data + b->off, b->len, MSG_NOSIGNAL);
-			if (r < 0)
-				return errno == EAGAIN || errno == EINTR ? 0 : -1;
-			b->off += (size_t)r;
-			b->len -= (size_t)r;
-			if (b->len == 0)
-				b->off = 0;
-			/* Level-triggered epoll reports more data: no recv() just
-			 * to hear EAGAIN. */
-			if (b->len == 0 && drained && !b->eof)
+			if (b->len > 0)
+				r = send(dst->fd, b->data + b->off, b->len, MSG_NOSIGNAL);
+			else
+				r = splice(b->pipe[0], NULL, dst->fd, NULL, b->inpipe,
+				           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+			if (r < 0) {
+				if (errno == EINTR)
+					continue;
+				if (errno != EAGAIN)
+					return -1;
+				dst->wr = false;
 				return 0;
+			}
+			if (b->len > 0) {
+				b->off += (size_t)r;
+				b->len -= (size_t)r;
+				if (b->len == 0)
+					b->off = 0;
+			} else {
+				b->inpipe -= (size_t)r;
+			}
 			continue;
 		}
 		if (b->eof) {
-			if (!b->shut && can_write) {
-				shutdown(dst, SHUT_WR);
+			if (!b->shut && open) {
+				if (!last)
+					shutdown(dst->fd, SHUT_WR);
 				b->shut = true;
 			}
 			return 0;
 		}
-		if (!can_read)
+		if (!src->rd)
 			return 0;
-		r = recv(src, b->data, TCP_BUF, 0);
-		if (r > 0) {
-			b->len = (size_t)r;
-			drained = r < TCP_BUF;
-		} else if (r == 0)
-			b->eof = true;
-		else
-			return errno == EAGAIN || errno == EINTR ? 0 : -1;
-	}
-	return 0;
-}
-
-static void conn_update(struct proxy *p, struct conn *c)
-{
-	uint32_t cev = 0, tev = 0;
-
-	if (c->c2t.shut && c->t2c.shut) {
-		conn_close(p, c);
-		return;
-	}
-	if (c->c2t.len == 0 && !c->c2t.eof)
-		cev |= EPOLLIN;
-	if (c->t2c.len > 0 || (c->t2c.eof && !c->t2c.shut))
-		cev |= EPOLLOUT;
-	if (!c->connected) {
-		tev = EPOLLOUT;
-	} else {
-		if (c->t2c.len == 0 && !c->t2c.eof)
-			tev |= EPOLLIN;
-		if (c->c2t.len > 0 || (c->c2t.eof && !c->c2t.shut))
-			tev |= EPOLLOUT;
-	}
-	set_events(p, &c->client, cev);
-	set_events(p, &c->target, tev);
-}
-
-static void conn_event(struct proxy *p, struct conn *c, bool on_target, uint32_t ev)
-{
-	const uint32_t bad = EPOLLERR | EPOLLHUP;
-	/* Only the directions this event concerns; epoll reports the rest. */
-	bool c2t = ev & (bad | (on_target ? EPOLLOUT : EPOLLIN));
-	bool t2c = ev & (bad | (on_target ? EPOLLIN : EPOLLOUT));
-
-	if (on_target && !c->connected) {
-		int err = 0;
-		socklen_t len = sizeof(err);
-
-		if (!(ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
-			return;
-		if (getsockopt(c->target.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-			err = errno;
-		if (err) {
-			if (warn_now(W_CONNECT))
-				ef_warn("proxy-connect-failed", "error=\"%s\"", strerror(err));
-			conn_close(p, c);
-			return;
+		if (b->full && b->pipe[0] < 0)
+			dir_try_pipe(p, b);
+		if (b->pipe[0] >= 0) {
+			/* Only into an empty pipe: EAGAIN then means the socket
+			 * is empty, not the pipe full. */
+			r = splice(src->fd, NULL, b->pipe[1], NULL, PIPE_CHUNK,
+			           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+			if (r > 0)
+				b->inpipe = (size_t)r;
+		} else {
+			r = recv(src->fd, b->data, TCP_BUF, 0);
+			if (r > 0) {
+				b->len = (size_t)r;
+				b->full = r == TCP_BUF;
+				/* A short read emptied the socket: the next data
+				 * brings a new edge, no recv() just to hear EAGAIN.
+				 * A FIN already reported brings none: read it. */
+				if (!b->full && !src->rdhup)
+					src->rd = false;
+			}
 		}
-		c->connected = true;
-		c2t = true;
-		t2c = false;
+		if (r == 0) {
+			b->eof = true;
+		} else if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN)
+				return -1;
+			src->rd = false;
+			return 0;
+		}
 	}
-	if ((c2t && pump(c->client.fd, c->target.fd, &c->c2t, true, c->connected) < 0) ||
-	    (t2c && c->connected && pump(c->target.fd, c->client.fd, &c->t2c, true, true) < 0)) {
+	return 1;
+}
+
+static void conn_run(struct proxy *p, struct conn *c)
+{
+	int a, b = 0;
+
+	a = pump(p, &c->client, &c->target, &c->c2t, c->connected, c->t2c.shut);
+	if (a >= 0 && c->connected)
+		b = pump(p, &c->target, &c->client, &c->t2c, true, c->c2t.shut);
+	if (a < 0 || b < 0) {
 		ef_debug("proxy-conn-reset", "error=\"%s\"", strerror(errno));
 		conn_close(p, c);
 		return;
 	}
-	conn_update(p, c);
+	if (c->c2t.shut && c->t2c.shut) {
+		conn_close(p, c);
+		return;
+	}
+	if ((a > 0 || b > 0) && !c->queued) {
+		/* Edge-triggered: no new event comes for what is left. */
+		c->queued = true;
+		c->ready_next = p->ready;
+		p->ready = c;
+	}
+}
+
+static void conn_event(struct proxy *p, struct conn *c, bool on_target, uint32_t ev)
+{
+	struct handle *h = on_target ? &c->target : &c->client;
+
+	if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		h->rd = true;
+	if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		h->rdhup = true;
+	if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+		h->wr = true;
+	if (on_target && !c->connected) {
+		if (ev & (EPOLLERR | EPOLLHUP)) {
+			int err = 0;
+			socklen_t len = sizeof(err);
+
+			if (getsockopt(c->target.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+				err = errno;
+			if (warn_now(W_CONNECT))
+				ef_warn("proxy-connect-failed", "error=\"%s\"",
+				        strerror(err ? err : ECONNRESET));
+			conn_close(p, c);
+			return;
+		}
+		if (!(ev & EPOLLOUT))
+			return;
+		c->connected = true;
+	}
+	conn_run(p, c);
+}
+
+/* Pumps the connections that stopped at PUMP_ROUNDS in the last turn. */
+static void run_ready(struct proxy *p, struct conn *ready)
+{
+	while (ready) {
+		struct conn *c = ready;
+
+		ready = c->ready_next;
+		c->queued = false;
+		if (!c->client.dead)
+			conn_run(p, c);
+	}
+}
+
+/* Closed connections leave the ready list before they are freed. */
+static void prune_ready(struct proxy *p)
+{
+	struct conn **pp = &p->ready;
+
+	while (*pp) {
+		if ((*pp)->client.dead)
+			*pp = (*pp)->ready_next;
+		else
+			pp = &(*pp)->ready_next;
+	}
 }
 
 static void pause_accepting(struct proxy *p)
@@ -738,6 +844,7 @@ static void tcp_accept(struct proxy *p, struct listener *l)
 		tfd = socket(l->target.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		c = calloc(1, sizeof(*c));
 		if (c) {
+			c->c2t.pipe[0] = c->c2t.pipe[1] = c->t2c.pipe[0] = c->t2c.pipe[1] = -1;
 			c->c2t.data = malloc(TCP_BUF);
 			c->t2c.data = malloc(TCP_BUF);
 		}
@@ -752,7 +859,7 @@ static void tcp_accept(struct proxy *p, struct listener *l)
 				conn_free(c);
 			continue;
 		}
-		setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		/* cfd has TCP_NODELAY from the listener. */
 		setsockopt(tfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c->client = (struct handle){.kind = K_CONN_CLIENT, .fd = cfd};
 		c->target = (struct handle){.kind = K_CONN_TARGET, .fd = tfd};
@@ -772,7 +879,10 @@ static void tcp_accept(struct proxy *p, struct listener *l)
 			continue;
 		}
 		ef_trace("proxy-accept", "listener=\"%s\" target=%s", l->desc, l->target_desc);
-		conn_update(p, c);
+		/* Registered once, edge-triggered: epoll reports each change in
+		 * readiness and pump() remembers it, so no epoll_ctl per event. */
+		conn_watch(p, &c->client);
+		conn_watch(p, &c->target);
 	}
 }
 
@@ -909,8 +1019,12 @@ static struct listener *listener_open(const ef_route *r, const struct sockaddr_s
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (bind(fd, (const struct sockaddr *)addr, addrlen) < 0)
 		goto fail;
-	if (l->type == SOCK_STREAM && listen(fd, 511) < 0)
-		goto fail;
+	if (l->type == SOCK_STREAM) {
+		/* Accepted sockets inherit it. */
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (listen(fd, 511) < 0)
+			goto fail;
+	}
 	return l;
 fail:
 	ef_error_set("cannot listen on %s: %s", l->desc, strerror(errno));
@@ -1245,11 +1359,13 @@ static int run_loop(struct proxy *p)
 	struct epoll_event events[64];
 
 	while (!p->stop) {
+		struct conn *ready = p->ready;
 		int timeout = -1, n;
 
 		if (p->nflows || p->nctl || p->paused || p->trim)
 			timeout = p->udp_idle_ms < 1000 ? (int)p->udp_idle_ms : 1000;
-		n = epoll_wait(p->epfd, events, 64, timeout);
+		p->ready = NULL;
+		n = epoll_wait(p->epfd, events, 64, ready ? 0 : timeout);
 		if (n == 0 && p->trim) {
 			/* A quiet second after a busy spell: glibc keeps freed
 			 * connection buffers in its heap unless asked. */
@@ -1271,9 +1387,12 @@ static int run_loop(struct proxy *p)
 			if (!h->dead)
 				dispatch(p, h, events[i].events);
 		}
+		run_ready(p, ready);
+		prune_ready(p);
 		free_graveyard(p);
 		if (timeout >= 0)
 			sweep(p);
+		prune_ready(p);
 		free_graveyard(p);
 	}
 	return 0;
@@ -1382,7 +1501,9 @@ int ef_proxy_main(int argc, char **argv)
 			ef_warn("proxy-pidfile", "path=%s error=\"%s\"", pid_path, strerror(errno));
 	}
 
-	/* Two descriptors per connection, some spare. */
+	/* Two descriptors per connection, some spare; what is left over
+	 * feeds the pipes of bulk transfers (two descriptors each). */
+	p->max_pipes = 2 * p->max_conns;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
 		if (rl.rlim_cur < rl.rlim_max) {
 			rl.rlim_cur = rl.rlim_max;
@@ -1396,6 +1517,14 @@ int ef_proxy_main(int argc, char **argv)
 			                                     2 * MAX_CTL_CLIENTS) /
 			                                    2)
 			                       : 1;
+		if (rl.rlim_cur != RLIM_INFINITY) {
+			rlim_t used =
+			        2 * (rlim_t)p->max_conns + 64 + MAX_FLOWS + 2 * MAX_CTL_CLIENTS;
+			rlim_t spare = rl.rlim_cur > used ? (rl.rlim_cur - used) / 2 : 0;
+
+			if (spare < p->max_pipes)
+				p->max_pipes = (unsigned)spare;
+		}
 	}
 
 	signal(SIGPIPE, SIG_IGN);
@@ -1432,8 +1561,9 @@ int ef_proxy_main(int argc, char **argv)
 	/* Resume the routes in force before a restart. */
 	if (access(p->routes_path, F_OK) == 0 && proxy_reload(p) < 0)
 		ef_error("proxy-reload-failed", "error=\"%s\"", ef_error_last());
-	ef_info("proxy-started", "pid=%ld state_dir=%s generation=%llu max_conns=%u",
-	        (long)getpid(), p->dir, (unsigned long long)p->generation, p->max_conns);
+	ef_info("proxy-started", "pid=%ld state_dir=%s generation=%llu max_conns=%u max_pipes=%u",
+	        (long)getpid(), p->dir, (unsigned long long)p->generation, p->max_conns,
+	        p->max_pipes);
 	status = run_loop(p);
 	proxy_shutdown(p);
 	unlink(sun.sun_path);
