@@ -266,6 +266,7 @@ boot()
 {
 	local b=$1 n=$2
 	console_log=$work/$b/console-$n.log
+	: >"$console_log"
 	"$top/boards/common/run-qemu.sh" "$b" "$work/$b/initramfs.gz" "$work/$b/disk.img" \
 		--fwd "guestfwd=tcp:10.0.2.100:2375-cmd:socat - UNIX-CONNECT:$EF_PODMAN_SOCK" \
 		<"$work/console.fifo" >"$console_log" 2>&1 &
