@@ -470,10 +470,27 @@ static int stage_retirement(deploy *d, const ef_state_service *next, size_t nnex
 	return error;
 }
 
+/* Force-removes a container, trying again a few times: an engine may refuse
+ * while the container is between two restarts of a crash loop. A container
+ * left behind is an orphan, removed by a later pass. */
+static int remove_container(ef_agent *a, const char *id)
+{
+	int error = EF_ERROR;
+
+	for (int attempt = 0; attempt < 4; attempt++) {
+		if (attempt)
+			ef_clock_sleep(250u << attempt);
+		error = a->engine->ops->remove(a->engine, id);
+		if (error == 0 || error == EF_ENOTFOUND || error == EF_EUNREACHABLE)
+			break;
+	}
+	return error;
+}
+
 static void remove_containers(ef_agent *a, char *const *ids, const char *why)
 {
 	for (size_t i = 0; ids && ids[i]; i++) {
-		int error = a->engine->ops->remove(a->engine, ids[i]);
+		int error = remove_container(a, ids[i]);
 		ef_fault_point("during-retire");
 		if (error < 0 && error != EF_ENOTFOUND)
 			ef_warn("remove-failed", "container=%.12s error=\"%s\"", ids[i],
@@ -576,9 +593,14 @@ static int undo(ef_agent *a)
 		}
 	}
 	for (size_t i = 0; i < a->st.nstaged; i++) {
-		rc = a->engine->ops->remove(a->engine, a->st.staged[i].container_id);
-		if (rc < 0 && rc != EF_ENOTFOUND)
+		rc = remove_container(a, a->st.staged[i].container_id);
+		if (rc < 0 && rc != EF_ENOTFOUND) {
+			ef_warn("remove-failed",
+			        "container=%.12s error=\"%s\" what=\"left as an "
+			        "orphan for the next pass\"",
+			        a->st.staged[i].container_id, ef_error_last());
 			error = rc;
+		}
 	}
 	ef_state_clear_services(&a->st.staged, &a->st.nstaged);
 	return error;
