@@ -85,30 +85,41 @@ typedef struct {
 	char msg[512];
 } parse_ctx;
 
-int ef_parse_duration(uint64_t *out_ms, const char *s)
+typedef struct {
+	const char *unit;
+	uint64_t mult;
+} unit_spec;
+
+/* A whole number followed by one of `units`; false when malformed or too big. */
+static bool parse_with_unit(uint64_t *out, const char *s, const unit_spec *units, size_t n)
 {
-	static const struct {
-		const char *unit;
-		uint64_t ms;
-	} units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
 	char *end;
 	unsigned long long v;
 
 	if (!s || !isdigit((unsigned char)s[0]))
-		goto bad;
+		return false;
 	errno = 0;
 	v = strtoull(s, &end, 10);
 	if (errno || end == s)
-		goto bad;
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		return false;
+	for (size_t i = 0; i < n; i++) {
 		if (strcmp(end, units[i].unit) == 0) {
-			if (v > UINT64_MAX / units[i].ms)
-				goto bad;
-			*out_ms = v * units[i].ms;
-			return 0;
+			if (v > UINT64_MAX / units[i].mult)
+				return false;
+			*out = v * units[i].mult;
+			return true;
 		}
 	}
-bad:
+	return false;
+}
+
+int ef_parse_duration(uint64_t *out_ms, const char *s)
+{
+	static const unit_spec units[] = {
+	        {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
+
+	if (parse_with_unit(out_ms, s, units, sizeof(units) / sizeof(units[0])))
+		return 0;
 	ef_error_set("'%s' is not a duration (use a number and a unit: 250ms, 90s, 5m, 1h, 2d)",
 	             s ? s : "");
 	return EF_EINVALID;
@@ -116,29 +127,12 @@ bad:
 
 int ef_parse_size(uint64_t *out, const char *s)
 {
-	static const struct {
-		const char *unit;
-		uint64_t mult;
-	} units[] = {{"", 1},        {"B", 1},         {"K", 1024},    {"KiB", 1024},
-	             {"M", 1 << 20}, {"MiB", 1 << 20}, {"G", 1 << 30}, {"GiB", 1 << 30}};
-	char *end;
-	unsigned long long v;
+	static const unit_spec units[] = {{"", 1},        {"B", 1},        {"K", 1024},
+	                                  {"KiB", 1024},  {"M", 1 << 20},  {"MiB", 1 << 20},
+	                                  {"G", 1 << 30}, {"GiB", 1 << 30}};
 
-	if (!s || !isdigit((unsigned char)s[0]))
-		goto bad;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s)
-		goto bad;
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (strcmp(end, units[i].unit) == 0) {
-			if (v > UINT64_MAX / units[i].mult)
-				goto bad;
-			*out = v * units[i].mult;
-			return 0;
-		}
-	}
-bad:
+	if (parse_with_unit(out, s, units, sizeof(units) / sizeof(units[0])))
+		return 0;
 	ef_error_set("'%s' is not a size (use a number and an optional K, M or G)", s ? s : "");
 	return EF_EINVALID;
 }
