@@ -420,7 +420,7 @@ build_cjson() {
 
 build_curl() {
 	# HTTP over TCP and unix sockets, nothing else: the engine API is a unix
-	# socket and health probes are plain http:// (core/health.c,
+	# socket and health probes are plain http:// (core/deploy/health.c,
 	# port/engine/docker_api.c). No TLS, no compression, no proxies, no
 	# cookies, no authentication.
 	cd "$SRC"

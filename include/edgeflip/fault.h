@@ -2,7 +2,7 @@
  *
  * EDGEFLIP_FAULT=<point>[:<n>] kills the agent (SIGKILL, as a power cut would)
  * the n-th time (default 1st) it passes the named point. The list of points
- * is in core/fault.c (ef_fault_points) and in docs/crash-safety.md.
+ * is in core/base/fault.c (ef_fault_points) and in docs/crash-safety.md.
  * EDGEFLIP_FAULT_ERRNO=<point> makes ef_fault_errno() report a failure there
  * (e.g. fs-write: ENOSPC).
  * In release builds both compile to nothing. */

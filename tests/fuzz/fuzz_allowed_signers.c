@@ -1,6 +1,6 @@
 /* libFuzzer target: allowed_signers parsing and lookup
- * (core/verify/allowed_signers.c). */
-#include "../../core/verify/allowed_signers.h"
+ * (core/trust/allowed_signers.c). */
+#include "../../core/trust/allowed_signers.h"
 
 #include <stdint.h>
 #include <stdlib.h>

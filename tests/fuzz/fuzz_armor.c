@@ -1,6 +1,6 @@
 /* libFuzzer target: OpenPGP ASCII armor (ef_pgp_dearmor), as found in a
  * commit's gpgsig header and in the trusted key file. */
-#include "../../core/verify/openpgp.h"
+#include "../../core/trust/openpgp.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
-/* libFuzzer target: the raw commit parser (core/verify/commit.c). */
-#include "../../core/verify/commit.h"
+/* libFuzzer target: the raw commit parser (core/trust/commit.c). */
+#include "../../core/trust/commit.h"
 
 #include <stdint.h>
 #include <stdlib.h>

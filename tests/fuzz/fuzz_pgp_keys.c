@@ -1,7 +1,7 @@
 /* libFuzzer target: OpenPGP public key blocks (ef_pgp_keyring_load). The
  * input is binary packet data; it is armored here (with a correct CRC24)
  * so the fuzzer reaches the packet and key parsers directly. */
-#include "../../core/verify/openpgp.h"
+#include "../../core/trust/openpgp.h"
 
 #include <sodium.h>
 

@@ -2,7 +2,7 @@
  * GnuPG fixture keyring. Input: be16 payload length, the payload, then the
  * binary signature packet(s), which are armored here with a correct CRC24.
  * The keyring is tests/unit/data/verify/pgp/trusted.asc (or $EF_FUZZ_PGP_KEYS). */
-#include "../../core/verify/openpgp.h"
+#include "../../core/trust/openpgp.h"
 
 #include "edgeflip/buf.h"
 #include "edgeflip/error.h"

@@ -1,7 +1,7 @@
-/* libFuzzer target: the protocol v2 ls-refs reply parser (core/pkt.c). The
+/* libFuzzer target: the protocol v2 ls-refs reply parser (core/source/pkt.c). The
  * first byte picks the ref looked for; the rest is the reply. */
 #define _GNU_SOURCE /* memmem */
-#include "../../core/pkt.h"
+#include "../../core/source/pkt.h"
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -1,8 +1,8 @@
 /* libFuzzer target: SSHSIG parsing, policy checks and verification
- * (core/verify/sshsig.c). The input is the binary signature blob; the target
+ * (core/trust/sshsig.c). The input is the binary signature blob; the target
  * armors it, so the fuzzer explores the structure rather than base64. The
  * same bytes are also tried as armored text and as a public key blob. */
-#include "../../core/verify/sshsig.h"
+#include "../../core/trust/sshsig.h"
 
 #include <sodium.h>
 

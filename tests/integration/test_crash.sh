@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The crash matrix: for every fault-injection point of core/fault.c (and for
+# The crash matrix: for every fault-injection point of core/base/fault.c (and for
 # every journal write of a deploy), the agent is killed there by SIGKILL in the
 # middle of a blue/green deploy, restarted, and must converge to the old set
 # or the new one — never a mix, never nothing — with no orphan containers, a
@@ -26,8 +26,8 @@ url=http://127.0.0.1:$port/
 log=$work/agent.log
 
 # The points, from the one place that lists them.
-points=$(sed -n '/ef_fault_points\[\] = {/,/NULL/p' "$here/../../core/fault.c" | grep -o '"[a-z-]*"' | tr -d '"')
-[ -n "$points" ] || { echo "no fault points found in core/fault.c"; exit 1; }
+points=$(sed -n '/ef_fault_points\[\] = {/,/NULL/p' "$here/../../core/base/fault.c" | grep -o '"[a-z-]*"' | tr -d '"')
+[ -n "$points" ] || { echo "no fault points found in core/base/fault.c"; exit 1; }
 
 # A revision is a (web, worker) pair of images: v1 or v2 of both.
 deploy_version()

@@ -12,7 +12,7 @@
 #   - the systemd unit: the directives packaging.md asks for, the paths in
 #     the installed copy, `systemd-analyze verify` and `security`;
 #   - every shipped INI passes `edgeflip check-config`, and the commented
-#     example names every key of core/config.c's table and no other;
+#     example names every key of core/agent/config.c's table and no other;
 #   - the packaging files name what docs/packaging.md says they must
 #     (dependencies, conffiles, mbedTLS options of libgit2).
 # Prints "N passed, M failed"; exits 1 when anything failed.
@@ -260,17 +260,17 @@ for ini in "${inis[@]}"; do
 		check "edgeflip check-config ${ini#"$ROOT"/}" "$EDGEFLIP" -c "$ini" check-config
 	fi
 done
-# The key table of core/config.c: {"section", "key", ...
-grep -oE '^\s*\{"[a-z_]+", "[a-z_]+"' "$ROOT/core/config.c" |
+# The key table of core/agent/config.c: {"section", "key", ...
+grep -oE '^\s*\{"[a-z_]+", "[a-z_]+"' "$ROOT/core/agent/config.c" |
 	sed -E 's/^\s*\{"([a-z_]+)", "([a-z_]+)"/\1.\2/' | sort -u >"$TMP/keys-code"
 # The example's keys, commented out (;key = ) or not, with their section.
 awk '/^\[/ { gsub(/[\[\]]/, ""); s = $0; next }
 	/^;?[a-z_]+ = / { sub(/^;/, ""); print s "." $1 }' "$FW/edgeflip.ini.example" |
 	sort -u >"$TMP/keys-example"
 if [ -s "$TMP/keys-code" ] && diff -u "$TMP/keys-code" "$TMP/keys-example" >"$TMP/diff"; then
-	ok "edgeflip.ini.example names exactly the $(wc -l <"$TMP/keys-code") keys of core/config.c"
+	ok "edgeflip.ini.example names exactly the $(wc -l <"$TMP/keys-code") keys of core/agent/config.c"
 else
-	fail "edgeflip.ini.example and core/config.c's key table differ (- code, + example)"
+	fail "edgeflip.ini.example and core/agent/config.c's key table differ (- code, + example)"
 	sed 's/^/       /' "$TMP/diff"
 fi
 

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "../../core/verify/commit.h"
+#include "../../core/trust/commit.h"
 
 #include "edgeflip/buf.h"
 #include "edgeflip/error.h"

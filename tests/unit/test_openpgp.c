@@ -2,8 +2,8 @@
  * make-fixtures.sh) and packets crafted here with libsodium for the cases
  * GnuPG will not produce (Ed25519 algorithm 27, critical subpackets,
  * missing back-signatures, forged revocations, ...). */
-#include "../../core/verify/openpgp.h"
-#include "../../core/verify/pgp_crypto.h"
+#include "../../core/trust/openpgp.h"
+#include "../../core/trust/pgp_crypto.h"
 
 #include "edgeflip/buf.h"
 #include "edgeflip/error.h"

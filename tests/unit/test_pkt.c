@@ -1,5 +1,5 @@
 /* The protocol v2 ls-refs request and the strict parser of its reply
- * (core/pkt.c): framing, ids, names, the exact ref match, and the malformed
+ * (core/source/pkt.c): framing, ids, names, the exact ref match, and the malformed
  * replies it must refuse with their exact messages. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "../../core/pkt.h"
+#include "../../core/source/pkt.h"
 
 #include "edgeflip/buf.h"
 #include "edgeflip/error.h"

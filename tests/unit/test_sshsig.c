@@ -7,8 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "../../core/verify/allowed_signers.h"
-#include "../../core/verify/sshsig.h"
+#include "../../core/trust/allowed_signers.h"
+#include "../../core/trust/sshsig.h"
 
 #include "edgeflip/buf.h"
 #include "edgeflip/error.h"

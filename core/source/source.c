@@ -19,7 +19,7 @@
  * Protocol v2 polls. libgit2 speaks only protocol v0, whose ref advertisement
  * lists every ref of the repository on every poll. A poll therefore first
  * sends one protocol v2 `ls-refs` request with `ref-prefix refs/heads/<branch>`
- * (core/pkt.c), which the server answers with that branch alone. It goes
+ * (core/source/pkt.c), which the server answers with that branch alone. It goes
  * through libgit2's own HTTP client and TLS, on the same kept-alive
  * connection as the fetches: the remote's smart transport is made by this
  * file (git_remote_callbacks.transport) around libgit2's HTTP subtransport,

@@ -7,7 +7,7 @@
  * `services`, start their containers if they were stopped, remove `staged`.
  * COMMIT swaps in one journal write: `services` becomes the new set and
  * `staged` the old containers to retire. */
-#include "agent_internal.h"
+#include "../agent/agent_internal.h"
 #include "edgeflip/buf.h"
 #include "edgeflip/error.h"
 #include "edgeflip/fault.h"

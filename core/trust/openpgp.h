@@ -1,5 +1,5 @@
 /* OpenPGP v4 (RFC 4880 / RFC 9580 v4 subset): keyrings and detached
- * signatures over commit payloads. Private to core/verify. */
+ * signatures over commit payloads. Private to core/trust. */
 #ifndef EDGEFLIP_VERIFY_OPENPGP_H
 #define EDGEFLIP_VERIFY_OPENPGP_H
 

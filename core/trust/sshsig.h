@@ -1,5 +1,5 @@
 /* SSH signatures (OpenSSH PROTOCOL.sshsig) as git writes them with
- * gpg.format=ssh, and SSH public key blobs. Private to core/verify.
+ * gpg.format=ssh, and SSH public key blobs. Private to core/trust.
  *
  * Verification is split so the caller can decide trust in between:
  *   ef_sshsig_parse   armor and structure (magic, version, fields, no trailing bytes)

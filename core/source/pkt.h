@@ -1,6 +1,6 @@
 /* Git protocol v2 `ls-refs` over pkt-lines: the request the Git source sends
  * on a no-change poll, and a strict parser of the server's reply. Private to
- * core/source.c (and its tests). See docs/source.md.
+ * core/source/source.c (and its tests). See docs/source.md.
  *
  * pkt-line framing (git Documentation/gitprotocol-common.txt): four hex
  * digits give the length of the line including themselves, at most 65520;

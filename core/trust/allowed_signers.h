@@ -1,5 +1,5 @@
 /* OpenSSH allowed_signers files (ssh-keygen(1) "ALLOWED SIGNERS"), as git
- * uses them through gpg.ssh.allowedSignersFile. Private to core/verify.
+ * uses them through gpg.ssh.allowedSignersFile. Private to core/trust.
  *
  *   principals [options] keytype base64-key [comment]
  *

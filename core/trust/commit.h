@@ -1,6 +1,6 @@
 /* A length-aware parser for raw Git commit objects (`git cat-file commit`
  * bytes): splits the signature header from the signed payload and reads the
- * tree, parents and committer time. Private to core/verify.
+ * tree, parents and committer time. Private to core/trust.
  *
  * Stricter than libgit2's git_commit_extract_signature on purpose: no NUL
  * byte anywhere, headers end at the first blank line (a "gpgsig" line in the

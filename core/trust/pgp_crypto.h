@@ -1,6 +1,6 @@
 /* Hashes and public-key primitives for OpenPGP verification: mbedTLS for
  * SHA-1/SHA-2, RSA and ECDSA, libsodium for Ed25519. Hides the differences
- * between mbedTLS 2.28 and 3.x. Private to core/verify. */
+ * between mbedTLS 2.28 and 3.x. Private to core/trust. */
 #ifndef EDGEFLIP_VERIFY_PGP_CRYPTO_H
 #define EDGEFLIP_VERIFY_PGP_CRYPTO_H
 

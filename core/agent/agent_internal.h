@@ -1,4 +1,4 @@
-/* Private to core/agent.c and core/deploy.c. */
+/* Private to core/agent/agent.c and core/deploy/deploy.c. */
 #ifndef EDGEFLIP_AGENT_INTERNAL_H
 #define EDGEFLIP_AGENT_INTERNAL_H
 
