@@ -3,6 +3,8 @@
 #ifndef EDGEFLIP_MANIFEST_H
 #define EDGEFLIP_MANIFEST_H
 
+#include "edgeflip/compose.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -84,6 +86,12 @@ typedef struct {
  * ("environments/prod/compose.json: $.services.web.ports[0]: ..."). Anything
  * outside the supported subset is EF_EINVALID with the JSON path. */
 int ef_manifest_parse(ef_manifest **out, const char *json, size_t len, const char *name);
+/* Parses a document tree made by the compose reader (compose.h): YAML or JSON,
+ * merged and interpolated. Every problem is added to `findings` (when not
+ * NULL; positions from `pos` when not NULL), not only the first; returns
+ * EF_EINVALID when there was any. The tree is not modified. */
+int ef_manifest_parse_doc(ef_manifest **out, const struct cJSON *doc, const char *name,
+                          const ef_compose_pos *pos, ef_findings *findings);
 const ef_service *ef_manifest_find(const ef_manifest *m, const char *service);
 void ef_manifest_free(ef_manifest *m);
 

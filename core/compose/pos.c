@@ -1,0 +1,210 @@
+/* Positions of document nodes (file:line:column) and the findings list. */
+#include "edgeflip/compose.h"
+#include "edgeflip/error.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+	const void *node;
+	unsigned file; /* index into files */
+	unsigned line;
+	unsigned col;
+} pos_entry;
+
+struct ef_compose_pos {
+	pos_entry *slots; /* open addressing, power-of-two size */
+	size_t nslots;
+	size_t used;
+	char **files;
+	size_t nfiles;
+};
+
+static int oom(void)
+{
+	ef_error_set("out of memory");
+	return EF_ENOMEM;
+}
+
+static size_t slot_of(const void *node, size_t nslots)
+{
+	uint64_t h = (uint64_t)(uintptr_t)node;
+
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return (size_t)h & (nslots - 1);
+}
+
+int ef_compose_pos_new(ef_compose_pos **out)
+{
+	ef_compose_pos *p = calloc(1, sizeof(*p));
+
+	*out = NULL;
+	if (!p)
+		return oom();
+	*out = p;
+	return 0;
+}
+
+void ef_compose_pos_free(ef_compose_pos *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->nfiles; i++)
+		free(p->files[i]);
+	free(p->files);
+	free(p->slots);
+	free(p);
+}
+
+static int grow(ef_compose_pos *p)
+{
+	size_t n = p->nslots ? p->nslots * 2 : 256;
+	pos_entry *slots = calloc(n, sizeof(*slots));
+
+	if (!slots)
+		return oom();
+	for (size_t i = 0; i < p->nslots; i++) {
+		size_t j;
+		if (!p->slots[i].node)
+			continue;
+		for (j = slot_of(p->slots[i].node, n); slots[j].node; j = (j + 1) & (n - 1))
+			;
+		slots[j] = p->slots[i];
+	}
+	free(p->slots);
+	p->slots = slots;
+	p->nslots = n;
+	return 0;
+}
+
+static int intern(ef_compose_pos *p, unsigned *out, const char *file)
+{
+	char **files;
+
+	for (size_t i = 0; i < p->nfiles; i++) {
+		if (!strcmp(p->files[i], file)) {
+			*out = (unsigned)i;
+			return 0;
+		}
+	}
+	if (!(files = realloc(p->files, (p->nfiles + 1) * sizeof(*files))))
+		return oom();
+	p->files = files;
+	if (!(files[p->nfiles] = strdup(file)))
+		return oom();
+	*out = (unsigned)p->nfiles++;
+	return 0;
+}
+
+int ef_compose_pos_add(ef_compose_pos *p, const void *node, const char *file, unsigned line,
+                       unsigned col)
+{
+	unsigned fi;
+	size_t j;
+	int error;
+
+	if (!node)
+		return 0;
+	if ((error = intern(p, &fi, file ? file : "")) < 0)
+		return error;
+	if ((p->used + 1) * 4 > p->nslots * 3 && (error = grow(p)) < 0)
+		return error;
+	for (j = slot_of(node, p->nslots); p->slots[j].node && p->slots[j].node != node;
+	     j = (j + 1) & (p->nslots - 1))
+		;
+	if (!p->slots[j].node)
+		p->used++;
+	p->slots[j] = (pos_entry){node, fi, line, col};
+	return 0;
+}
+
+int ef_compose_pos_find(const ef_compose_pos *p, const void *node, const char **file,
+                        unsigned *line, unsigned *col)
+{
+	if (!p || !p->nslots || !node)
+		return EF_ENOTFOUND;
+	for (size_t j = slot_of(node, p->nslots); p->slots[j].node; j = (j + 1) & (p->nslots - 1)) {
+		if (p->slots[j].node == node) {
+			*file = p->files[p->slots[j].file];
+			*line = p->slots[j].line;
+			*col = p->slots[j].col;
+			return 0;
+		}
+	}
+	return EF_ENOTFOUND;
+}
+
+/* ---------------------------------------------------------------------------
+ * Findings */
+
+void ef_findings_init(ef_findings *f)
+{
+	memset(f, 0, sizeof(*f));
+}
+
+void ef_findings_dispose(ef_findings *f)
+{
+	for (size_t i = 0; i < f->n; i++) {
+		free(f->v[i].file);
+		free(f->v[i].path);
+		free(f->v[i].message);
+	}
+	free(f->v);
+	ef_findings_init(f);
+}
+
+/* A copy with control characters shown as '?': text from outside never
+ * reaches a terminal or a log raw. */
+static char *inert(const char *s)
+{
+	char *d = strdup(s ? s : "");
+
+	for (char *q = d; q && *q; q++)
+		if ((unsigned char)*q < 0x20 || *q == 0x7f)
+			*q = '?';
+	return d;
+}
+
+int ef_findings_add(ef_findings *f, const char *file, unsigned line, unsigned col, const char *path,
+                    const char *message)
+{
+	ef_finding *v = realloc(f->v, (f->n + 1) * sizeof(*v));
+	ef_finding *e;
+
+	if (!v)
+		return oom();
+	f->v = v;
+	e = &v[f->n];
+	e->file = inert(file);
+	e->path = inert(path);
+	e->message = inert(message);
+	e->line = line;
+	e->col = col;
+	if (!e->file || !e->path || !e->message) {
+		free(e->file);
+		free(e->path);
+		free(e->message);
+		return oom();
+	}
+	f->n++;
+	return 0;
+}
+
+int ef_findings_format(ef_buf *out, const ef_findings *f)
+{
+	int error = 0;
+
+	for (size_t i = 0; i < f->n && error == 0; i++) {
+		const ef_finding *e = &f->v[i];
+		if (e->line)
+			error = ef_buf_printf(out, "%s:%u:%u: %s: %s\n", e->file, e->line, e->col,
+			                      e->path, e->message);
+		else
+			error = ef_buf_printf(out, "%s: %s: %s\n", e->file, e->path, e->message);
+	}
+	return error;
+}
