@@ -1,0 +1,65 @@
+/* Secrets kept in Git, encrypted: SOPS documents whose data key is wrapped
+ * for age X25519 recipients. Decrypted offline on the device with the age
+ * identities of `[secrets] age_key_file`. See docs/secrets.md.
+ *
+ * Plaintext only ever lives in memory handed back to the caller; every
+ * intermediate buffer (file keys, data keys, wrapped keys) is wiped before it
+ * is freed. Errors name the file and the value's path, never a plaintext. */
+#ifndef EDGEFLIP_SECRETS_H
+#define EDGEFLIP_SECRETS_H
+
+#include "edgeflip/buf.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct cJSON;
+
+/* ---------------------------------------------------------------------------
+ * age (age-encryption.org/v1), X25519 recipients only. */
+
+typedef struct ef_age_identities ef_age_identities;
+
+/* Parses an age identity file: `AGE-SECRET-KEY-1…` lines, `#` comments and
+ * blank lines (what `age-keygen` writes; a sops keys.txt may hold several).
+ * Errors name `name` and the line. */
+int ef_age_identities_parse(ef_age_identities **out, const char *text, size_t len,
+                            const char *name);
+/* The number of identities, and the recipient ("age1…") of the i-th. */
+size_t ef_age_identities_count(const ef_age_identities *ids);
+int ef_age_recipient(char out[128], const ef_age_identities *ids, size_t i);
+void ef_age_identities_free(ef_age_identities *ids);
+
+/* Decrypts an age file, binary or ASCII-armored, into `out` (capped by
+ * out->cap). EF_EREJECTED when no identity opens it or anything fails
+ * authentication; EF_EINVALID when it is malformed. */
+int ef_age_decrypt(ef_buf *out, const ef_age_identities *ids, const char *in, size_t len);
+
+/* ---------------------------------------------------------------------------
+ * SOPS (github.com/getsops/sops), age key groups, AES256_GCM values. */
+
+typedef enum {
+	EF_SOPS_NONE = 0, /* not a SOPS document */
+	EF_SOPS_TREE,     /* json or yaml: a tree with a top-level `sops` object */
+	EF_SOPS_DOTENV,   /* KEY=VALUE lines with `sops_…` metadata */
+} ef_sops_kind;
+
+/* Whether a document tree carries SOPS metadata (a top-level `sops` object
+ * with `mac` and `lastmodified`). */
+bool ef_sops_tree_is_encrypted(const struct cJSON *doc);
+/* Whether dotenv text carries SOPS metadata (a `sops_mac=` line). */
+bool ef_sops_dotenv_is_encrypted(const char *text, size_t len);
+
+/* Decrypts a json/yaml document tree in place: every encrypted value
+ * becomes its plaintext (string, number or boolean by its recorded type),
+ * the MAC over all values is checked, and the `sops` object is removed.
+ * On error the tree is left wiped of plaintext (values cleared). Binary
+ * files are such a tree with one key, `data`. */
+int ef_sops_decrypt_tree(struct cJSON *doc, const ef_age_identities *ids, const char *name);
+
+/* Decrypts a dotenv document into "KEY=VALUE\n" lines (out, capped), the
+ * MAC checked; `sops_…` lines dropped. */
+int ef_sops_decrypt_dotenv(ef_buf *out, const ef_age_identities *ids, const char *text, size_t len,
+                           const char *name);
+
+#endif
