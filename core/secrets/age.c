@@ -460,7 +460,8 @@ static int decrypt_payload(ef_buf *out, const unsigned char file_key[FILE_KEY_LE
 			error = header_error("the payload is truncated");
 			goto out;
 		}
-		for (int i = 0; i < 11; i++)
+		/* An 11-byte big-endian counter; its top 3 bytes stay 0. */
+		for (int i = 0; i < 8; i++)
 			nonce[10 - i] = (unsigned char)(counter >> (8 * i));
 		nonce[11] = last ? 1 : 0;
 		if (crypto_aead_chacha20poly1305_ietf_decrypt(chunk, &n, NULL, p + pos, clen, NULL,

@@ -353,6 +353,55 @@ static void age_damage_refused(void **state)
 	ef_age_identities_free(ids);
 }
 
+/* Files written by Debian's age (data/secrets/make-fixtures.sh): several
+ * chunks, exactly one full chunk (armored), empty, and a second stanza. */
+static void age_files_from_age(void **state)
+{
+	static const struct {
+		const char *file;
+		size_t n;
+	} cases[] = {
+	        {"three-chunks.age", 150000},
+	        {"exact-chunk.age.asc", 65536},
+	        {"empty.age", 0},
+	        {"two-recipients.age", 1000},
+	};
+	ef_age_identities *ids = NULL;
+	ef_buf key, in, out;
+
+	(void)state;
+	assert_int_equal(ef_read_file(&key, EF_TEST_DATA "/secrets/test-identity.txt", 4096), 0);
+	assert_int_equal(ef_age_identities_parse(&ids, key.ptr, key.len, "test-identity.txt"), 0);
+	ef_buf_dispose(&key);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char path[512];
+		snprintf(path, sizeof(path), EF_TEST_DATA "/secrets/%s", cases[i].file);
+		assert_int_equal(ef_read_file(&in, path, 1 << 20), 0);
+		out = (ef_buf)EF_BUF_INIT(1 << 20);
+		assert_int_equal(ef_age_decrypt(&out, ids, in.ptr, in.len), 0);
+		assert_int_equal(out.len, cases[i].n);
+		for (size_t j = 0; j < cases[i].n; j++)
+			if ((unsigned char)out.ptr[j] != (j * 31 + 7) % 251)
+				fail_msg("%s: byte %zu differs", cases[i].file, j);
+		ef_buf_dispose(&out);
+		/* A chunk boundary cut away: refused, never a short plaintext. */
+		if (cases[i].n > 65536) {
+			out = (ef_buf)EF_BUF_INIT(1 << 20);
+			assert_true(ef_age_decrypt(&out, ids, in.ptr,
+			                           in.len - (150000 - 131072) - 16) < 0);
+			ef_buf_dispose(&out);
+		}
+		/* The plaintext cap is a cap: EF_ETOOBIG, not a silent cut. */
+		if (cases[i].n > 100) {
+			out = (ef_buf)EF_BUF_INIT(100);
+			assert_int_equal(ef_age_decrypt(&out, ids, in.ptr, in.len), EF_ETOOBIG);
+			ef_buf_dispose(&out);
+		}
+		ef_buf_dispose(&in);
+	}
+	ef_age_identities_free(ids);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -366,6 +415,7 @@ int main(void)
 	        cmocka_unit_test(moved_value_refused),
 	        cmocka_unit_test(plaintext_value_refused),
 	        cmocka_unit_test(age_damage_refused),
+	        cmocka_unit_test(age_files_from_age),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
