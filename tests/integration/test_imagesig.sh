@@ -1,0 +1,118 @@
+#!/bin/bash
+# Image signatures (core/trust/cosign.c) against a real registry
+# (docker-registry from tests/lib/engine.sh): signatures written in cosign's
+# layouts by tests/lib/cosign_sign.py (openssl signs), checked through
+# tests/tools/ef_imagesig_probe. The agent's use of it is tested in
+# test_compose_e2e / test_agent.
+#
+#   EF_BUILD_DIR=build tests/integration/test_imagesig.sh
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+build=${EF_BUILD_DIR:-$root/build}
+probe=$(readlink -f "$build/tests/tools/ef_imagesig_probe" 2>/dev/null)
+[ -x "$probe" ] || { echo "test_imagesig: no $build/tests/tools/ef_imagesig_probe" >&2; exit 2; }
+# shellcheck source=../lib/engine.sh
+source "$root/tests/lib/engine.sh"
+# shellcheck source=../lib/check.sh
+source "$root/tests/lib/check.sh"
+sign=$root/tests/lib/cosign_sign.py
+
+work=$(mktemp -d)
+trap 'ef_registry_stop; rm -rf "$work"' EXIT
+ef_registry_start "$work/registry" || exit 1
+reg=$EF_REGISTRY
+
+# Keys as `cosign generate-key-pair` makes them: ECDSA P-256, PKIX PEM.
+for k in trusted other; do
+	openssl ecparam -name prime256v1 -genkey -noout -out "$work/$k.key" 2>/dev/null
+	openssl ec -in "$work/$k.key" -pubout -out "$work/$k.pub" 2>/dev/null
+done
+cat "$work/trusted.pub" >"$work/keys.pem"
+key_id="SHA256:$(openssl ec -in "$work/trusted.key" -pubout -outform DER 2>/dev/null |
+	openssl dgst -sha256 -binary | base64 | tr -d '=')"
+
+# push_image REPO TAG TEXT: a one-layer OCI image; prints its digest.
+push_image()
+{
+	python3 - "$reg" "$1" "$2" "$3" <<'PY'
+import hashlib, json, sys, urllib.request
+reg, repo, tag, text = sys.argv[1:5]
+def http(m, u, b=None, t=None):
+    r = urllib.request.Request(u, data=b, method=m)
+    if t: r.add_header("Content-Type", t)
+    with urllib.request.urlopen(r) as x: return dict(x.headers)
+def blob(d):
+    dg = "sha256:" + hashlib.sha256(d).hexdigest()
+    loc = http("POST", f"http://{reg}/v2/{repo}/blobs/uploads/")["Location"]
+    loc = loc if loc.startswith("http") else f"http://{reg}{loc}"
+    http("PUT", f"{loc}{'&' if '?' in loc else '?'}digest={dg}", d, "application/octet-stream")
+    return {"digest": dg, "size": len(d)}
+layer = blob(text.encode())
+cfg = blob(json.dumps({"architecture": "amd64", "os": "linux",
+    "rootfs": {"type": "layers", "diff_ids": [layer["digest"]]}}).encode())
+m = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+    "config": dict(mediaType="application/vnd.oci.image.config.v1+json", **cfg),
+    "layers": [dict(mediaType="application/vnd.oci.image.layer.v1.tar", **layer)]}).encode()
+http("PUT", f"http://{reg}/v2/{repo}/manifests/{tag}", m, "application/vnd.oci.image.manifest.v1+json")
+print("sha256:" + hashlib.sha256(m).hexdigest())
+PY
+}
+
+# check NAME WANT_RC WANT_TEXT REPO DIGEST
+check()
+{
+	local out rc
+	out=$("$probe" "$work/keys.pem" "$reg" "$reg" "$4" "$5" 2>&1)
+	rc=$?
+	ef_expect_eq "$1: exit $2" "$2" "$rc"
+	ef_expect_contains "$1: says why" "$out" "$3"
+}
+
+d1=$(push_image app v1 "one") || exit 1
+d2=$(push_image app v2 "two") || exit 1
+d3=$(push_image other v1 "three") || exit 1
+
+check "unsigned image refused" 3 "no cosign signature" app "$d1"
+check "a tag resolves to the digest pushed" 3 "no cosign signature" app ":v1"
+
+python3 "$sign" tag "$reg" app "$d1" "$work/trusted.key"
+check "cosign tag-scheme signature by a trusted key" 0 "ok $key_id cosign-tag $d1" app "$d1"
+check "a tag resolved, then its signature checked" 0 "ok $key_id cosign-tag $d1" app ":v1"
+
+python3 "$sign" tag "$reg" app "$d2" "$work/other.key"
+check "signature by another key refused" 3 "not by a trusted key" app "$d2"
+
+python3 "$sign" tag "$reg" other "$d3" "$work/trusted.key" --for-digest "$d1"
+check "signature for another digest refused" 3 "for another image" other "$d3"
+
+d4=$(push_image app v4 "four") || exit 1
+python3 "$sign" tag "$reg" app "$d4" "$work/trusted.key" --ref "$reg/someone-else"
+check "payload naming another repository refused" 3 "another repository" app "$d4"
+
+d5=$(push_image app v5 "five") || exit 1
+python3 "$sign" bundle "$reg" app "$d5" "$work/trusted.key"
+check "Sigstore bundle (DSSE, referrers tag fallback) by a trusted key" 0 \
+	"ok $key_id bundle $d5" app "$d5"
+
+d6=$(push_image app v6 "six") || exit 1
+python3 "$sign" bundle "$reg" app "$d6" "$work/other.key"
+check "bundle by another key refused" 3 "not by a trusted key" app "$d6"
+
+d7=$(push_image app v7 "seven") || exit 1
+python3 "$sign" bundle "$reg" app "$d7" "$work/trusted.key" --for-digest "$d1"
+check "bundle for another digest refused" 3 "another image" app "$d7"
+
+# A key file with a typo is refused with its name, not used half-way.
+sed 's/A/B/' "$work/trusted.pub" | head -c 150 >"$work/broken.pem"
+out=$("$probe" "$work/broken.pem" "$reg" "$reg" app "$d1" 2>&1)
+ef_expect_eq "a damaged key file is an error (exit 2)" 2 "$?"
+ef_expect_contains "the error names the key file" "$out" "broken.pem"
+
+# The registry down is a transient fault (exit 5), not a verdict.
+ef_registry_stop
+EF_REGISTRY_PID=
+check "registry down: transient, not refused" 5 "error" app "$d1"
+
+ef_summary
