@@ -507,6 +507,20 @@ int ef_agent_pass(ef_agent *a)
 	}
 	ef_strv_free(st->refusals);
 	st->refusals = NULL;
+	{
+		ef_buf why = EF_BUF_INIT(8192);
+		error = ef_agent_check_images(a, m, &why);
+		if (error == EF_EREJECTED)
+			error = reject(a, head, "image-signature", why.ptr);
+		ef_buf_dispose(&why);
+		if (error < 0) {
+			if (error != EF_EREJECTED)
+				ef_warn("image-check-failed", "commit=%.12s error=\"%s\"", head,
+				        ef_error_last());
+			ef_manifest_free(m);
+			return error;
+		}
+	}
 
 	error = converge(a, m, head, vr.signer[0] ? vr.signer : "");
 	free(st->last_result);

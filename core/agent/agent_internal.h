@@ -25,6 +25,11 @@ int ef_agent_engine(ef_agent *a);
 int ef_agent_switch(ef_agent *a);
 int ef_agent_save(ef_agent *a);
 
+/* Checks the image signatures of `m` when [trust] image_keys is set, and
+ * pins tagged images to the digest verified (images.c). EF_EREJECTED with
+ * the reasons in `why`; other errors are transient. */
+int ef_agent_check_images(ef_agent *a, ef_manifest *m, ef_buf *why);
+
 /* Runs `plan` towards `target` (deploy.c). `m` must outlive the call. */
 int ef_deploy_run(ef_agent *a, const ef_manifest *m, const ef_plan *plan, const char *target,
 		  const char *signer);

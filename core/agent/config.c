@@ -47,6 +47,11 @@ static const key_spec keys[] = {
         {"trust", "openpgp_keys", T_STRING, C(openpgp_keys), NULL, false},
         {"trust", "insecure_skip_verify", T_BOOL, C(insecure_skip_verify), "false", false},
         {"trust", "allow_rollback", T_BOOL, C(allow_rollback), "false", false},
+        {"trust", "image_keys", T_STRING, C(image_keys), NULL, false},
+        {"trust", "image_ca_file", T_STRING, C(image_ca_file), NULL, false},
+        {"trust", "image_http_registries", T_LIST, C(image_http_registries), NULL, false},
+
+        {"secrets", "age_key_file", T_STRING, C(age_key_file), NULL, false},
 
         {"engine", "endpoint", T_STRING, C(engine_endpoint), "unix:///run/podman/podman.sock",
          false},
@@ -248,7 +253,7 @@ static char *read_line(char *str, int num, void *stream)
 				snprintf(
 				        ctx->msg, sizeof(ctx->msg),
 				        "%s:%d: unknown section [%s] (known: agent, source, trust, "
-				        "engine, switch, deploy, policy)",
+				        "secrets, engine, switch, deploy, policy)",
 				        ctx->file, ctx->lineno, section);
 				ctx->error = EF_EINVALID;
 				return NULL;
@@ -297,8 +302,8 @@ check_section:
 		         ctx->file, lineno, name ? name : "");
 	} else if (!known_section(section) || (ctx->policy_only && strcmp(section, "policy"))) {
 		snprintf(ctx->msg, sizeof(ctx->msg),
-		         "%s:%d: unknown section [%s] (known: agent, source, trust, engine, "
-		         "switch, deploy, policy)",
+		         "%s:%d: unknown section [%s] (known: agent, source, trust, secrets, "
+		         "engine, switch, deploy, policy)",
 		         ctx->file, lineno, section);
 	} else if (name) {
 		snprintf(ctx->msg, sizeof(ctx->msg), "%s:%d: [%s] unknown key '%s'", ctx->file,
@@ -526,6 +531,9 @@ void ef_config_dispose(ef_config *cfg)
 		if (keys[i].type == T_STRING) {
 			free(*(char **)(base + keys[i].offset));
 			*(char **)(base + keys[i].offset) = NULL;
+		} else if (keys[i].type == T_LIST) {
+			ef_strv_free(*(char ***)(base + keys[i].offset));
+			*(char ***)(base + keys[i].offset) = NULL;
 		}
 	}
 	ef_policy_dispose(&cfg->policy);

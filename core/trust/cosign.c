@@ -521,7 +521,8 @@ static int check_tag_scheme(ef_image_verdict *out, registry *r, const ef_image_k
 	if ((error = reg_get(r, &rep, what, ACCEPT_MANIFEST, MAX_MANIFEST, false)) < 0)
 		goto out;
 	if (rep.status == 404) {
-		snprintf(out->reason, sizeof(out->reason), "no cosign signature (sha256-….sig)");
+		snprintf(out->reason, sizeof(out->reason),
+		         "no cosign signature (no sha256-<digest>.sig manifest)");
 		goto out;
 	}
 	if (rep.status != 200) {

@@ -45,6 +45,12 @@ typedef struct {
 	char *openpgp_keys;
 	bool insecure_skip_verify;
 	bool allow_rollback; /* accept a target that does not descend from the deployed commit */
+	char *image_keys;    /* PEM keys: every image must carry a cosign signature by one */
+	char *image_ca_file; /* registries' CA; NULL: the system store */
+	char **image_http_registries; /* registries reached over plain http (loopback tests) */
+
+	/* [secrets] */
+	char *age_key_file; /* age identities that open SOPS files of the repository */
 
 	/* [engine] */
 	char *engine_endpoint;

@@ -2,8 +2,9 @@
 # Image signatures (core/trust/cosign.c) against a real registry
 # (docker-registry from tests/lib/engine.sh): signatures written in cosign's
 # layouts by tests/lib/cosign_sign.py (openssl signs), checked through
-# tests/tools/ef_imagesig_probe. The agent's use of it is tested in
-# test_compose_e2e / test_agent.
+# tests/tools/ef_imagesig_probe; then the agent on a real Podman engine
+# with [trust] image_keys: signed images deployed, unsigned ones refused with
+# the running set untouched, also when the engine has the image cached.
 #
 #   EF_BUILD_DIR=build tests/integration/test_imagesig.sh
 set -u
@@ -13,15 +14,13 @@ root=$(cd "$here/../.." && pwd)
 build=${EF_BUILD_DIR:-$root/build}
 probe=$(readlink -f "$build/tests/tools/ef_imagesig_probe" 2>/dev/null)
 [ -x "$probe" ] || { echo "test_imagesig: no $build/tests/tools/ef_imagesig_probe" >&2; exit 2; }
-# shellcheck source=../lib/engine.sh
-source "$root/tests/lib/engine.sh"
-# shellcheck source=../lib/check.sh
 source "$root/tests/lib/check.sh"
+source "$root/tests/lib/git-server.sh"
+source "$root/tests/lib/engine.sh"
+source "$root/tests/lib/agent.sh"
 sign=$root/tests/lib/cosign_sign.py
 
-work=$(mktemp -d)
-trap 'ef_registry_stop; rm -rf "$work"' EXIT
-ef_registry_start "$work/registry" || exit 1
+ef_e2e_start imagesig
 reg=$EF_REGISTRY
 
 # Keys as `cosign generate-key-pair` makes them: ECDSA P-256, PKIX PEM.
@@ -109,6 +108,53 @@ sed 's/A/B/' "$work/trusted.pub" | head -c 150 >"$work/broken.pem"
 out=$("$probe" "$work/broken.pem" "$reg" "$reg" app "$d1" 2>&1)
 ef_expect_eq "a damaged key file is an error (exit 2)" 2 "$?"
 ef_expect_contains "the error names the key file" "$out" "broken.pem"
+
+# --- the agent -----------------------------------------------------------------
+ef_agent_config "$work/agent" "trust.image_keys=$work/keys.pem" \
+	"trust.image_http_registries=$EF_REGISTRY" "policy.allow_tags=true"
+env=$EF_OPS_DIR/work/environments/production
+port=$(ef_free_port)
+log=$work/agent.log
+web_says() { curl -s --max-time 5 "http://127.0.0.1:$port/" 2>/dev/null; }
+digest_of() { echo "${1##*@}"; }
+
+web1=$(ef_image_build web v1 "web v1") || exit 1
+web2=$(ef_image_build web v2 "web v2") || exit 1
+web3=$(ef_image_build web v3 "web v3") || exit 1
+python3 "$sign" tag "$reg" web "$(digest_of "$web1")" "$work/trusted.key"
+
+ef_compose "$env/compose.json" "web=$web1:$port"
+ef_gitops_commit "signed image" || exit 1
+ef_agent once 2>"$log"
+ef_expect_eq "a signed image is deployed (exit 0)" 0 $?
+ef_expect_eq "it serves" "web v1" "$(web_says)"
+ef_expect_contains "the log names the key that signed it" "$(cat "$log")" \
+	"image-verified service=web image=web@$(digest_of "$web1") key=$key_id method=cosign-tag"
+
+ef_compose "$env/compose.json" "web=$web2:$port"
+ef_gitops_commit "unsigned image" || exit 1
+ef_agent once 2>"$log"
+ef_expect_eq "an unsigned image is refused (exit 3)" 3 $?
+ef_expect_eq "the running set is untouched" "web v1" "$(web_says)"
+ef_expect_contains "status says why" "$(ef_agent status 2>&1)" "image-signature"
+ef_expect_contains "the reason names the service and the image" "$(cat "$log")" \
+	"service web: image web@$(digest_of "$web2"): no cosign signature"
+
+# In the engine's cache already (pulled by hand) and unsigned: still refused.
+$EF_PODMAN pull -q "$web3" >/dev/null 2>&1
+ef_compose "$env/compose.json" "web=$web3:$port"
+ef_gitops_commit "cached but unsigned" || exit 1
+ef_agent once 2>"$log"
+ef_expect_eq "an unsigned image already in the engine's cache is refused" 3 $?
+ef_expect_eq "still serving v1" "web v1" "$(web_says)"
+
+# Signed by a tag-resolved reference: the tag is pinned to the verified digest.
+python3 "$sign" bundle "$reg" web "$(digest_of "$web2")" "$work/trusted.key"
+ef_compose "$env/compose.json" "web=$reg/web:v2@$(digest_of "$web2"):$port"
+ef_gitops_commit "v2 signed now (bundle)" || exit 1
+ef_agent once 2>"$log"
+ef_expect_eq "v2 deploys once signed (Sigstore bundle)" 0 $?
+ef_expect_eq "v2 serves" "web v2" "$(web_says)"
 
 # The registry down is a transient fault (exit 5), not a verdict.
 ef_registry_stop
