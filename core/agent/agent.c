@@ -622,6 +622,18 @@ int ef_agent_rollback(ef_agent *a)
 	}
 	if ((error = load_manifest(a, &m, to)) < 0)
 		return error;
+	{
+		/* Images are checked again: a tag may name other content now. */
+		ef_buf why = EF_BUF_INIT(8192);
+		error = ef_agent_check_images(a, m, &why);
+		if (error == EF_EREJECTED)
+			ef_error_set("previous revision %.12s: %s", to, why.ptr);
+		ef_buf_dispose(&why);
+		if (error < 0) {
+			ef_manifest_free(m);
+			return error;
+		}
+	}
 	ef_info("rollback-requested", "from=%.12s to=%.12s", from, to);
 	/* The revision we leave stays off until a newer commit arrives. */
 	ef_state_quarantine(st, from, "rolled back by the operator");
