@@ -21,7 +21,7 @@
 /* SOURCE takes lines 1-3 and TRUST lines 4-5: extra lines start at 6. */
 #define BASE SOURCE TRUST
 
-static const char *const known = "(known: agent, source, trust, engine, switch, deploy, policy)";
+static const char *const known = "(known: agent, source, trust, secrets, engine, switch, deploy, policy)";
 
 typedef struct {
 	const char *text;
