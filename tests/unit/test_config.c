@@ -292,7 +292,7 @@ static void test_files(void **state)
 	                 EF_EINVALID);
 	assert_string_equal(ef_error_last(),
 	                    EF_TEST_DATA "/config/minimal.ini:1: unknown section [source] (known: "
-	                                 "agent, source, trust, engine, switch, deploy, policy)");
+	                                 "agent, source, trust, secrets, engine, switch, deploy, policy)");
 	assert_null(p.registries);
 }
 
