@@ -174,18 +174,25 @@ static void test_empty_set(void **state)
 	assert_int_equal(gen, 7);
 }
 
+/* Only the fields every backend uses; the proxy's per-port options stay 0. */
+#define SW_ROUTE(pr, la, lp, ta, tp, sv)                                                           \
+	{                                                                                          \
+		.protocol = pr, .listen_addr = la, .listen_port = lp, .target_addr = ta,           \
+		.target_port = tp, .service = sv                                                   \
+	}
+
 static void test_apply_checks(void **state)
 {
 	ef_route ok[2] = {
-	        {"tcp", "0.0.0.0", 8080, "127.0.0.1", 41001, "web"},
-	        {"tcp", "::", 8080, "::1", 41002, "web6"}, /* another family: no clash */
+	        SW_ROUTE("tcp", "0.0.0.0", 8080, "127.0.0.1", 41001, "web"),
+	        SW_ROUTE("tcp", "::", 8080, "::1", 41002, "web6"), /* another family: no clash */
 	};
 	ef_route clash[2] = {
-	        {"udp", "127.0.0.1", 53, "127.0.0.1", 41001, NULL},
-	        {"udp", "0.0.0.0", 53, "127.0.0.1", 41002, NULL},
+	        SW_ROUTE("udp", "127.0.0.1", 53, "127.0.0.1", 41001, NULL),
+	        SW_ROUTE("udp", "0.0.0.0", 53, "127.0.0.1", 41002, NULL),
 	};
-	ef_route bad_proto[1] = {{"icmp", "0.0.0.0", 8080, "127.0.0.1", 41001, NULL}};
-	ef_route no_addr[1] = {{"tcp", NULL, 8080, "127.0.0.1", 41001, NULL}};
+	ef_route bad_proto[1] = {SW_ROUTE("icmp", "0.0.0.0", 8080, "127.0.0.1", 41001, NULL)};
+	ef_route no_addr[1] = {SW_ROUTE("tcp", NULL, 8080, "127.0.0.1", 41001, NULL)};
 
 	assert_int_equal(ef_routes_check(ok, 2), 0);
 	assert_int_equal(ef_routes_check(clash, 2), EF_EINVALID);
@@ -245,10 +252,10 @@ static void test_hook_apply(void **state)
 	char cmd[512], out_path[128];
 	ef_switch_opts opts = {.state_dir = hook_dir, .hook = cmd};
 	ef_route blue[2] = {
-	        {"tcp", "0.0.0.0", 8080, "127.0.0.1", 41001, "web"},
-	        {"udp", "::", 53, "::1", 41053, "dns"},
+	        SW_ROUTE("tcp", "0.0.0.0", 8080, "127.0.0.1", 41001, "web"),
+	        SW_ROUTE("udp", "::", 53, "::1", 41053, "dns"),
 	};
-	ef_route green[1] = {{"tcp", "0.0.0.0", 8080, "127.0.0.1", 41002, "web"}};
+	ef_route green[1] = {SW_ROUTE("tcp", "0.0.0.0", 8080, "127.0.0.1", 41002, "web")};
 	ef_route *cur = NULL;
 	size_t n = 0;
 	ef_switch *s;
@@ -290,7 +297,7 @@ static void test_hook_failures(void **state)
 {
 	char cmd[256];
 	ef_switch_opts opts = {.state_dir = hook_dir, .hook = cmd};
-	ef_route green[1] = {{"tcp", "0.0.0.0", 8080, "127.0.0.1", 41002, "web"}};
+	ef_route green[1] = {SW_ROUTE("tcp", "0.0.0.0", 8080, "127.0.0.1", 41002, "web")};
 	ef_route *cur = NULL;
 	size_t n = 0;
 	struct timespec t0, t1;
