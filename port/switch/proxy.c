@@ -281,7 +281,10 @@ static struct listener *listener_open(const ef_route *r, const struct sockaddr_s
 	if (l->type == SOCK_STREAM) {
 		/* Accepted sockets inherit it. */
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		if (listen(fd, 511) < 0)
+		/* A deep backlog (the kernel caps it at net.core.somaxconn): a
+		 * burst of connections waits for accept() instead of having its
+		 * handshakes dropped and retried seconds later. */
+		if (listen(fd, 4096) < 0)
 			goto fail;
 	}
 	return l;
