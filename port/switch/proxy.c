@@ -620,8 +620,15 @@ static int64_t expire(struct proxy *p)
 
 		for (; l; l = lnext) {
 			lnext = l->next;
-			if (l->type == SOCK_STREAM)
-				next = min64(next, ef_proxy_tcp_expire(p, l));
+			if (l->type != SOCK_STREAM)
+				continue;
+			if (l->resume_at && l->resume_at <= p->now) {
+				l->resume_at = 0;
+				ef_proxy_set_events(p, &l->h, EPOLLIN);
+			} else if (l->resume_at) {
+				next = min64(next, l->resume_at);
+			}
+			next = min64(next, ef_proxy_tcp_expire(p, l));
 		}
 	}
 	if (p->flows_due <= p->now) {

@@ -465,11 +465,22 @@ static bool make_room(struct proxy *p, struct listener *l)
 }
 
 /* Out of descriptors: the reserve one makes room to accept and close, so
- * the SYN does not wait and the listener does not wake us again at once. */
+ * the SYN does not wait and the listener does not wake us again at once.
+ * Without a reserve (something else took the descriptors) only this
+ * listener pauses, for 100 ms. */
 static void accept_and_drop(struct proxy *p, struct listener *l)
 {
 	int fd;
 
+	if (p->reserve_fd < 0 && (p->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
+		ef_proxy_set_events(p, &l->h, 0);
+		l->resume_at = p->now + 100;
+		if (ef_proxy_warn_now(W_CAP))
+			ef_warn("proxy-out-of-fds",
+			        "listener=\"%s\" connections=%u action=pause-100ms", l->desc,
+			        p->nconns);
+		return;
+	}
 	if (p->reserve_fd >= 0) {
 		close(p->reserve_fd);
 		p->reserve_fd = -1;
@@ -502,10 +513,11 @@ void ef_proxy_tcp_accept(struct proxy *p, struct listener *l)
 
 		cfd = accept4(l->h.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (cfd < 0) {
-			if (errno == EMFILE || errno == ENFILE)
+			if (errno == EMFILE || errno == ENFILE) {
 				accept_and_drop(p, l);
-			else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED &&
-			         ef_proxy_warn_now(W_ACCEPT))
+				return; /* level-triggered: the rest wakes us again */
+			} else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED &&
+			           ef_proxy_warn_now(W_ACCEPT))
 				ef_warn("proxy-accept-failed", "listener=\"%s\" error=\"%s\"",
 				        l->desc, strerror(errno));
 			if (errno == EAGAIN)

@@ -71,6 +71,7 @@ struct listener {
 	struct conn_list connecting, active, draining;
 	unsigned nconns, ndraining;
 	unsigned max_conns;
+	int64_t resume_at; /* out of descriptors even for the reserve: paused until then */
 	int64_t idle_ms, connect_ms, drain_ms;
 	bool proxy_protocol;
 };
