@@ -348,6 +348,7 @@ pids+=($!)
 python3 "$flood" server "$bb" B &
 pids+=($!)
 ef_wait_until 5 sh -c "python3 '$flood' get $ba | grep -q '^A '"
+asan=$(ldd "$runner" | grep libasan)
 rss_of() { awk '/^RssAnon:/ {print $2}' "/proc/$1/status"; }
 ctl_of() { python3 "$flood" ctl "$1/proxy/control.sock" "$2"; }
 # answered_within BODY MS "BODY MS": the answer came, with BODY, in less than MS.
@@ -387,10 +388,14 @@ flood_case()
 		answered_within B 2000 "$rb"
 	ef_expect_contains "$name: every idle connection was closed by the proxy" "$report" \
 		"idle_open_older_4.5s=0"
-	ef_check "$name: at most 1 KiB private memory per held connection ($per bytes)" \
-		[ "${conns:-0}" -gt 0 -a "$per" -le 1024 ]
-	ef_check "$name: private memory back near the baseline ($base -> $after kB)" \
-		[ "${after:-99999}" -le $((${base:-0} + 256)) ]
+	if [ -n "$asan" ]; then
+		echo "  (memory not checked under ASan: its quarantine holds freed memory)"
+	else
+		ef_check "$name: at most 1 KiB private memory per held connection ($per bytes)" \
+			[ "${conns:-0}" -gt 0 -a "$per" -le 1024 ]
+		ef_check "$name: private memory back near the baseline ($base -> $after kB)" \
+			[ "${after:-99999}" -le $((${base:-0} + 256)) ]
+	fi
 	ef_expect_contains "$name: no connection left" "$(ctl_of "$st" status)" " connections=0 "
 }
 flood_case flood "$state3" 20000 "$fa" "$fb"
@@ -453,9 +458,10 @@ kill -TERM "$proxy"
 ef_wait_until 5 sh -c "! kill -0 $proxy 2>/dev/null"
 ef_check "SIGTERM stops the proxy" sh -c "! kill -0 $proxy 2>/dev/null"
 ef_expect_contains "and it logs why" "$(cat "$state/proxy/proxy.log")" "proxy-stop signal=15"
-kill -TERM "$(proxy_pid_of "$state2")" 2>/dev/null
+for st in "$state2" "$state3" "$state4"; do kill -TERM "$(proxy_pid_of "$st")" 2>/dev/null; done
 sleep 0.5
 ef_check "no sanitizer reports in the proxy logs" \
-	sh -c "! grep -hE 'Sanitizer|runtime error:' '$state/proxy/proxy.log' '$tmp/proxy2.log'"
+	sh -c "! grep -hE 'Sanitizer|runtime error:' '$state/proxy/proxy.log' '$tmp/proxy2.log' \
+		'$state3.log' '$state4.log'"
 
 ef_summary
