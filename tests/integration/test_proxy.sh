@@ -43,10 +43,10 @@ cleanup()
 trap cleanup EXIT
 
 # Free loopback ports, from the kernel.
-read -r pub pub2 blue green ublue ugreen upub upub2 hpub hsrv cpub fa fb ba bb ppub ppsrv dpub fa2 fb2 < <(python3 - <<'EOF'
+read -r pub pub2 blue green ublue ugreen upub upub2 hpub hsrv cpub fa fb ba bb ppub ppsrv dpub fa2 fb2 tpub tsrv ipub < <(python3 - <<'EOF'
 import socket
 socks = []
-for _ in range(20):
+for _ in range(23):
     s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
 print(" ".join(str(s.getsockname()[1]) for s in socks))
 EOF
@@ -435,6 +435,20 @@ wait "$holder"
 ef_expect_contains "the old connection is closed at the 1 s drain timeout" \
 	"$(cat "$tmp/hold.drain")" "closed 1."
 ef_expect_eq "new connections go to the new slot" "green" "$(get "$dpub" who)"
+
+# --- connect timeout: a target whose accept queue is full drops our SYNs ---
+python3 "$flood" fullserver "$tsrv" &
+pids+=($!)
+ef_wait_until 5 test -n "$(ss -ltnH "sport = :$tsrv" 2>/dev/null)"
+sleep 0.3
+sw apply "$to_blue,tcp:127.0.0.1:$tpub>127.0.0.1:$tsrv/stuck?connect=1000" >/dev/null
+ef_expect_contains "a client waiting for an unreachable target is closed at the 1 s connect timeout" \
+	"$(python3 "$flood" hold "$tpub" 5)" "closed 1."
+
+# --- the idle timeout per route (idle_timeout_ms) ---
+sw apply "$to_blue,tcp:127.0.0.1:$ipub>127.0.0.1:$blue/idle?idle=1500" >/dev/null
+ef_expect_contains "a connection quiet for the route's 1.5 s idle timeout is closed" \
+	"$(python3 "$flood" hold "$ipub" 5)" "closed 1.5"
 
 # --- no wake-ups while nothing has a deadline (issue 17) ---
 sw apply "$to_blue" >/dev/null

@@ -15,6 +15,8 @@
   get PORT                    one request; prints "BODY MS" (MS: time to the answer)
   hold PORT SECS              connects, sends nothing, prints the seconds until the proxy
                               closed it, or "open" after SECS
+  fullserver PORT             listens with a full accept queue (never accepts): further
+                              SYNs are dropped, so connecting to it hangs
   ctl SOCKET CMD              sends CMD to the proxy's control socket, prints the answer
 """
 import os
@@ -212,6 +214,21 @@ def hold(port, secs):
         print("closed %.1f" % (time.monotonic() - t0))
 
 
+def fullserver(port):
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("127.0.0.1", port))
+    ls.listen(0)
+    fill = []
+    for _ in range(2):  # a backlog of 0 still queues one; the next waits in SYN_RECV
+        s = socket.socket()
+        s.setblocking(False)
+        s.connect_ex(("127.0.0.1", port))
+        fill.append(s)
+    while True:
+        time.sleep(60)
+
+
 def ctl(path, cmd):
     s = socket.socket(socket.AF_UNIX)
     s.settimeout(5)
@@ -234,6 +251,8 @@ if __name__ == "__main__":
         get(int(a[1]))
     elif a[0] == "hold":
         hold(int(a[1]), float(a[2]))
+    elif a[0] == "fullserver":
+        fullserver(int(a[1]))
     elif a[0] == "ctl":
         ctl(a[1], a[2])
     else:
