@@ -20,6 +20,7 @@
   ctl SOCKET CMD              sends CMD to the proxy's control socket, prints the answer
 """
 import os
+import resource
 import selectors
 import socket
 import struct
@@ -238,7 +239,12 @@ def ctl(path, cmd):
 
 
 if __name__ == "__main__":
-    a = sys.argv[1:]
+    # The flood and its backend hold thousands of sockets: a soft limit of
+    # 1024 (a usual default) would not do.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    a = sys.argv[1:] or ["help"]
     if a[0] == "server":
         server(int(a[1]), a[2])
     elif a[0] == "pp2server":
