@@ -1,4 +1,5 @@
-/* The built-in traffic proxy (port/switch/proxy.c).
+/* The built-in traffic proxy (port/switch/proxy.c, proxy_conn.c; the agent's
+ * side in proxy_client.c).
  *
  * `edgeflip proxy --state-dir DIR` runs a small single-threaded process that
  * owns the public ports and forwards TCP connections and UDP flows to the
@@ -18,7 +19,12 @@
 /* The entry point of the hidden sub-command. argv[0] is the program name;
  * a leading "proxy" word is skipped, then the options:
  *   --state-dir DIR   (required)
- *   --max-conns N     TCP connections at once (default 1000; capped by RLIMIT_NOFILE)
+ *   --max-conns N     TCP connections at once (default: what RLIMIT_NOFILE allows,
+ *                     after raising the soft limit to the hard one)
+ *   --idle-timeout SECS     a TCP connection quiet this long is closed (default 30)
+ *   --connect-timeout SECS  connecting to a target gives up after this (default 5)
+ *   --drain-timeout SECS    after a flip, connections to the old target last this
+ *                           long (default 30)
  *   --udp-idle SECS   a UDP flow with no traffic for this long is closed (default 60)
  *   --log-level LEVEL error | warn | info | debug | trace
  * Runs until SIGTERM or SIGINT; returns the process exit status

@@ -1,12 +1,20 @@
-/* The built-in traffic switch: the "proxy" backend (the agent's side) and
- * the proxy process itself (`edgeflip proxy --state-dir DIR`).
+/* The traffic proxy process (`edgeflip proxy --state-dir DIR`, or the small
+ * edgeflip-proxy executable): the event loop, listeners, reloads, the
+ * control socket and UDP flows. TCP connections are in proxy_conn.c; the
+ * agent's side (the "proxy" switch backend) is in proxy_client.c.
  *
  * The agent writes DIR/proxy/routes.json and sends "reload\n" over
  * DIR/proxy/control.sock; the proxy re-reads the file, swaps all routes in
  * one step of its event loop and answers "ok GEN\n" or "error MSG\n".
  * Listeners of ports that stay are kept open across reloads; established
- * TCP connections and UDP flows keep their old target until they end. */
+ * TCP connections to an old target drain until their drain deadline, UDP
+ * flows keep their old target until they go idle.
+ *
+ * Nothing wakes the loop without a reason: epoll_wait() sleeps until the
+ * nearest deadline (a connection's connect, idle or drain deadline, a UDP
+ * flow's idle deadline, a control client's) or forever when there is none. */
 #define _GNU_SOURCE
+#include "proxy_int.h"
 #include "switch_int.h"
 #include "edgeflip/error.h"
 #include "edgeflip/log.h"
@@ -18,13 +26,13 @@
 #include <fcntl.h>
 #include <limits.h>
 #ifdef __GLIBC__
-#include <malloc.h> /* malloc_trim */
+#include <malloc.h> /* malloc_trim, mallopt */
 #endif
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,22 +42,13 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#define CONTROL_TIMEOUT_MS 10000 /* apply() waits this long for the ack */
-#define START_TIMEOUT_MS   5000  /* open() waits this long for a new proxy */
-#define TCP_BUF            16384 /* per direction, per connection */
-#define UDP_BUF            65536 /* one, shared, allocated with the first UDP route */
-#define MAX_FLOWS          1024
-#define MAX_CTL_CLIENTS    8
-#define CTL_LINE           128
-#define CTL_DEADLINE_MS    5000
-#define PUMP_ROUNDS        16    /* reads+writes per turn, so one transfer cannot hog the loop */
-#define PIPE_CHUNK         65536 /* bytes per splice() into a direction's pipe */
+#define CTL_DEADLINE_MS 5000
+#define TRIM_AFTER_MS   1000 /* quiet time after the last connection before trimming */
 
-static int64_t now_ms(void)
+int64_t ef_proxy_now(void)
 {
 	struct timespec ts;
 
@@ -57,460 +56,13 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int path_join(char *out, size_t n, const char *dir, const char *name)
-{
-	if ((size_t)snprintf(out, n, "%s/proxy/%s", dir, name) >= n) {
-		ef_error_set("path too long: %s/proxy/%s", dir, name);
-		return EF_EINVALID;
-	}
-	return 0;
-}
-
-static int control_addr(struct sockaddr_un *sun, const char *dir)
-{
-	memset(sun, 0, sizeof(*sun));
-	sun->sun_family = AF_UNIX;
-	if ((size_t)snprintf(sun->sun_path, sizeof(sun->sun_path), "%s/proxy/control.sock", dir) >=
-	    sizeof(sun->sun_path)) {
-		ef_error_set("state directory path too long for a unix socket (%zu bytes max): %s",
-		             sizeof(sun->sun_path) - sizeof("/proxy/control.sock"), dir);
-		return EF_EINVALID;
-	}
-	return 0;
-}
-
-/* =================================================================== */
-/* The agent's side: the "proxy" switch backend.                        */
-/* =================================================================== */
-
-struct proxy_switch {
-	ef_switch parent;
-	char *dir;
-	char *self_exe;
-	char routes_path[PATH_MAX];
-};
-
-/* Sends one command line and reads the one-line answer into `reply`
- * (without the newline). EF_EUNREACHABLE when no proxy listens. */
-static int control_request(char *reply, size_t n, const char *dir, const char *cmd, int timeout_ms)
-{
-	int64_t deadline = now_ms() + timeout_ms;
-	struct sockaddr_un sun;
-	size_t len = 0, cmdlen = strlen(cmd);
-	int fd, error;
-
-	reply[0] = '\0';
-	if ((error = control_addr(&sun, dir)) < 0)
-		return error;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0) {
-		ef_error_set("socket: %s", strerror(errno));
-		return EF_ERROR;
-	}
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		ef_error_set("no traffic proxy answers on %s: %s", sun.sun_path, strerror(errno));
-		error = EF_EUNREACHABLE;
-		goto out;
-	}
-	if (send(fd, cmd, cmdlen, MSG_NOSIGNAL) != (ssize_t)cmdlen) {
-		ef_error_set("cannot talk to the traffic proxy on %s: %s", sun.sun_path,
-		             strerror(errno));
-		error = EF_EUNREACHABLE;
-		goto out;
-	}
-	for (;;) {
-		struct pollfd pfd = {.fd = fd, .events = POLLIN};
-		int left = (int)(deadline - now_ms());
-		ssize_t r;
-
-		if (left <= 0) {
-			ef_error_set("the traffic proxy did not answer '%.*s' within %d ms",
-			             (int)strcspn(cmd, "\n"), cmd, timeout_ms);
-			error = EF_ETIMEOUT;
-			goto out;
-		}
-		if (poll(&pfd, 1, left) < 0 && errno != EINTR) {
-			ef_error_set("poll: %s", strerror(errno));
-			error = EF_ERROR;
-			goto out;
-		}
-		r = recv(fd, reply + len, n - 1 - len, 0);
-		if (r < 0 && (errno == EAGAIN || errno == EINTR))
-			continue;
-		if (r <= 0) {
-			ef_error_set("the traffic proxy closed the control connection without an "
-			             "answer");
-			error = EF_EUNREACHABLE;
-			goto out;
-		}
-		len += (size_t)r;
-		reply[len] = '\0';
-		if (strchr(reply, '\n') || len == n - 1)
-			break;
-	}
-	reply[strcspn(reply, "\n")] = '\0';
-	error = 0;
-out:
-	close(fd);
-	return error;
-}
-
-/* "ok GEN" -> 0 and *gen; "error MSG" -> EF_ERROR with MSG. */
-static int parse_reply(uint64_t *gen, const char *reply)
-{
-	char *end;
-
-	if (strncmp(reply, "ok ", 3) == 0) {
-		errno = 0;
-		*gen = strtoull(reply + 3, &end, 10);
-		if (errno == 0 && end != reply + 3 && *end == '\0')
-			return 0;
-	}
-	if (strncmp(reply, "error ", 6) == 0) {
-		ef_error_set("%s", reply + 6);
-		return EF_ERROR;
-	}
-	ef_error_set("unexpected answer from the traffic proxy: '%.80s'", reply);
-	return EF_ERROR;
-}
-
-/* Starts `self_exe proxy --state-dir DIR` detached: fork, setsid, fork
- * again so it is nobody's child but init's and outlives us. */
-static int spawn_proxy(const char *self_exe, const char *dir)
-{
-	char log_path[PATH_MAX], small[PATH_MAX];
-	char *argv[] = {(char *)self_exe, "proxy", "--state-dir", (char *)dir, NULL};
-	const char *slash = strrchr(self_exe, '/');
-	int status, error;
-	pid_t pid;
-
-	if ((error = path_join(log_path, sizeof(log_path), dir, "proxy.log")) < 0)
-		return error;
-	/* Prefer edgeflip-proxy beside us: the same code, a fraction of the
-	 * memory (it links no libgit2, mbedTLS or libcurl). */
-	if (slash &&
-	    (size_t)snprintf(small, sizeof(small), "%.*s/edgeflip-proxy", (int)(slash - self_exe),
-	                     self_exe) < sizeof(small) &&
-	    access(small, X_OK) == 0) {
-		argv[0] = small;
-		argv[1] = "--state-dir";
-		argv[2] = (char *)dir;
-		argv[3] = NULL;
-		self_exe = small;
-	}
-	pid = fork();
-	if (pid < 0) {
-		ef_error_set("cannot start the traffic proxy: fork: %s", strerror(errno));
-		return EF_ERROR;
-	}
-	if (pid == 0) {
-		sigset_t none;
-		int fd;
-
-		setsid();
-		if (fork() != 0)
-			_exit(0);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		for (int sig = 1; sig < 32; sig++)
-			if (sig != SIGKILL && sig != SIGSTOP)
-				signal(sig, SIG_DFL);
-		if (chdir("/") < 0)
-			_exit(127);
-		fd = open("/dev/null", O_RDWR);
-		if (fd >= 0) {
-			dup2(fd, 0);
-			dup2(fd, 1);
-		}
-		fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		if (fd >= 0)
-			dup2(fd, 2);
-		ef_switch_close_fds();
-		execv(self_exe, argv);
-		_exit(127);
-	}
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	return 0;
-}
-
-static int ensure_running(struct proxy_switch *ps, uint64_t *gen)
-{
-	char reply[CTL_LINE];
-	int64_t deadline;
-	int error;
-
-	if (control_request(reply, sizeof(reply), ps->dir, "ping\n", CONTROL_TIMEOUT_MS) == 0)
-		return parse_reply(gen, reply);
-	ef_info("proxy-start", "exe=%s state_dir=%s", ps->self_exe, ps->dir);
-	if ((error = spawn_proxy(ps->self_exe, ps->dir)) < 0)
-		return error;
-	deadline = now_ms() + START_TIMEOUT_MS;
-	for (;;) {
-		error = control_request(reply, sizeof(reply), ps->dir, "ping\n", 1000);
-		if (error == 0)
-			return parse_reply(gen, reply);
-		if (now_ms() >= deadline)
-			break;
-		usleep(10000);
-	}
-	ef_error_set("the traffic proxy (%s proxy --state-dir %s) did not start within %d ms; see "
-	             "%s/proxy/proxy.log",
-	             ps->self_exe, ps->dir, START_TIMEOUT_MS, ps->dir);
-	return EF_EUNREACHABLE;
-}
-
-static void proxy_close(ef_switch *s)
-{
-	struct proxy_switch *ps = (struct proxy_switch *)s;
-
-	if (!ps)
-		return;
-	/* The proxy process keeps running: it owns the public ports. */
-	free(ps->dir);
-	free(ps->self_exe);
-	free(ps);
-}
-
-static int proxy_open(ef_switch **out, const ef_switch_opts *opts)
-{
-	struct proxy_switch *ps;
-	struct sockaddr_un sun;
-	char dir[PATH_MAX];
-	uint64_t gen;
-	int error;
-
-	*out = NULL;
-	if ((error = control_addr(&sun, opts->state_dir)) < 0)
-		return error;
-	if (!(ps = calloc(1, sizeof(*ps)))) {
-		ef_error_set("out of memory");
-		return EF_ENOMEM;
-	}
-	ps->parent.ops = &ef_switch_proxy_ops;
-	ps->dir = strdup(opts->state_dir);
-	if (opts->self_exe) {
-		ps->self_exe = strdup(opts->self_exe);
-	} else {
-		char exe[PATH_MAX];
-		ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-
-		if (n > 0) {
-			exe[n] = '\0';
-			ps->self_exe = strdup(exe);
-		}
-	}
-	if (!ps->dir || !ps->self_exe) {
-		ef_error_set("cannot find the edgeflip executable to start the traffic proxy");
-		error = EF_ERROR;
-		goto fail;
-	}
-	snprintf(dir, sizeof(dir), "%s/proxy", ps->dir);
-	if ((error = ef_fs_mkdir_p(dir, 0700)) < 0 ||
-	    (error = path_join(ps->routes_path, sizeof(ps->routes_path), ps->dir, "routes.json")) <
-	            0)
-		goto fail;
-	if ((error = ensure_running(ps, &gen)) < 0)
-		goto fail;
-	ef_debug("proxy-connected", "state_dir=%s generation=%llu", ps->dir,
-	         (unsigned long long)gen);
-	*out = &ps->parent;
-	return 0;
-fail:
-	proxy_close(&ps->parent);
-	return error;
-}
-
-static int proxy_apply(ef_switch *s, const ef_route *routes, size_t n)
-{
-	struct proxy_switch *ps = (struct proxy_switch *)s;
-	ef_buf old = EF_BUF_INIT(EF_ROUTES_FILE_MAX), text = EF_BUF_INIT(EF_ROUTES_FILE_MAX);
-	ef_route *old_routes = NULL;
-	size_t old_n = 0;
-	uint64_t old_gen = 0, gen = 0;
-	bool had_old = false;
-	char reply[512];
-	int error, rerr;
-
-	if ((error = ef_routes_check(routes, n)) < 0)
-		return error;
-	/* The next generation number follows the file's. */
-	rerr = ef_read_file(&old, ps->routes_path, EF_ROUTES_FILE_MAX);
-	if (rerr == 0) {
-		had_old = true;
-		if (ef_proxy_routes_parse(&old_routes, &old_n, &old_gen, old.ptr, old.len) < 0)
-			ef_warn("proxy-routes-unreadable", "path=%s error=\"%s\"", ps->routes_path,
-			        ef_error_last());
-		ef_routes_free(old_routes, old_n);
-	} else if (rerr != EF_ENOTFOUND) {
-		error = rerr;
-		goto out;
-	}
-	if ((error = ef_proxy_routes_format(&text, routes, n, old_gen + 1)) < 0)
-		goto out;
-	if ((error = ef_fs_write_atomic(ps->routes_path, text.ptr, text.len)) < 0)
-		goto out;
-
-	error = control_request(reply, sizeof(reply), ps->dir, "reload\n", CONTROL_TIMEOUT_MS);
-	if (error == EF_EUNREACHABLE) {
-		/* The proxy died: a new one loads the file we just wrote. */
-		ef_warn("proxy-gone", "state_dir=%s action=restart", ps->dir);
-		if ((error = ensure_running(ps, &gen)) == 0)
-			error = control_request(reply, sizeof(reply), ps->dir, "reload\n",
-			                        CONTROL_TIMEOUT_MS);
-	}
-	if (error < 0)
-		goto out; /* timeout: the proxy may still load the file; the caller retries */
-	if ((error = parse_reply(&gen, reply)) == 0 && gen != old_gen + 1) {
-		ef_error_set("the traffic proxy loaded generation %llu instead of %llu",
-		             (unsigned long long)gen, (unsigned long long)(old_gen + 1));
-		error = EF_ERROR;
-	}
-	if (error < 0) {
-		/* The proxy kept the old routes: put the old file back. */
-		ef_error_prefix("the traffic proxy refused the new routes");
-		if (had_old)
-			ef_fs_write_atomic(ps->routes_path, old.ptr, old.len);
-		else
-			unlink(ps->routes_path);
-		goto out;
-	}
-	ef_info("proxy-applied", "generation=%llu routes=%zu", (unsigned long long)gen, n);
-out:
-	ef_buf_dispose(&old);
-	ef_buf_dispose(&text);
-	return error;
-}
-
-static int proxy_current(ef_switch *s, ef_route **out, size_t *n)
-{
-	struct proxy_switch *ps = (struct proxy_switch *)s;
-	uint64_t gen;
-	int error = ef_routes_load(out, n, &gen, ps->routes_path);
-
-	if (error == EF_ENOTFOUND) {
-		ef_error_clear();
-		return 0;
-	}
-	return error;
-}
-
-const struct ef_switch_ops ef_switch_proxy_ops = {
-        .name = "proxy",
-        .open = proxy_open,
-        .apply = proxy_apply,
-        .current = proxy_current,
-        .close = proxy_close,
-};
-
-/* =================================================================== */
-/* The proxy process.                                                   */
-/* =================================================================== */
-
-enum kind {
-	K_SIGNAL,
-	K_CTL_LISTEN,
-	K_CTL_CLIENT,
-	K_TCP_LISTEN,
-	K_UDP_LISTEN,
-	K_CONN_CLIENT,
-	K_CONN_TARGET,
-	K_FLOW,
-};
-
-/* The first member of everything registered with epoll. Closed objects
- * are marked dead and freed after the current batch of events. */
-struct handle {
-	enum kind kind;
-	int fd;
-	bool dead;
-	uint32_t events; /* registered events; 0 = not in the epoll set */
-	bool rd, wr;     /* TCP connections (edge-triggered): readable, writable */
-	bool rdhup;      /* the peer's FIN has arrived (read it after the data) */
-	struct handle *grave;
-};
-
-struct flow;
-
-struct listener {
-	struct handle h;
-	int type; /* SOCK_STREAM or SOCK_DGRAM */
-	struct sockaddr_storage addr, target;
-	socklen_t addrlen, targetlen;
-	char desc[128]; /* "tcp 0.0.0.0:8080" */
-	char target_desc[80];
-	char *service;
-	bool matched;
-	struct listener *next;
-	struct flow *flows;
-};
-
-/* One direction of a connection. Small messages go through `data`; a
- * direction whose reads fill the buffer is bulk and moves to a pipe, so
- * that splice() carries its bytes without copying them through us. */
-struct dir_buf {
-	char *data;
-	size_t off, len;
-	int pipe[2];   /* -1 until the direction turns bulk */
-	size_t inpipe; /* bytes in the pipe */
-	bool full;     /* the last recv() filled the buffer */
-	bool eof;      /* the source sent FIN */
-	bool shut;     /* FIN passed on to the destination */
-};
-
-struct conn {
-	struct handle client, target; /* client.grave links the conn */
-	struct dir_buf c2t, t2c;
-	bool connected;
-	bool queued; /* on the ready list: stopped at PUMP_ROUNDS with work left */
-	struct conn *prev, *next, *ready_next;
-};
-
-struct flow {
-	struct handle h; /* a UDP socket connected to the target */
-	struct listener *l;
-	struct sockaddr_storage peer;
-	socklen_t peerlen;
-	int64_t last_ms;
-	struct flow *next;
-};
-
-struct ctl_client {
-	struct handle h;
-	char line[CTL_LINE];
-	size_t len;
-	int64_t deadline;
-	struct ctl_client *next;
-};
-
-struct proxy {
-	int epfd;
-	const char *dir;
-	char routes_path[PATH_MAX];
-	struct handle sig, ctl;
-	struct listener *listeners;
-	struct conn *conns;
-	struct conn *ready; /* connections to pump again without waiting for an event */
-	struct ctl_client *ctl_clients;
-	struct handle *graveyard;
-	char *udp_buf;
-	uint64_t generation;
-	unsigned nconns, max_conns, nflows, nctl;
-	unsigned npipes, max_pipes; /* pipe pairs of bulk directions; 2 fds each */
-	int64_t udp_idle_ms;
-	bool paused; /* TCP listeners out of the epoll set: connection cap reached */
-	bool trim;   /* the last connection closed: give freed memory back when idle */
-	bool stop;
-};
-
 /* Warnings that can repeat per connection: at most one per 10 s per kind,
  * so a dead target or a sustained overload cannot fill the disk. */
-enum { W_CONNECT, W_CAP, W_ACCEPT, W_COUNT };
 static int64_t warned_at[W_COUNT];
 
-static bool warn_now(int kind)
+bool ef_proxy_warn_now(int kind)
 {
-	int64_t now = now_ms();
+	int64_t now = ef_proxy_now();
 
 	if (warned_at[kind] && now - warned_at[kind] < 10000)
 		return false;
@@ -518,7 +70,7 @@ static bool warn_now(int kind)
 	return true;
 }
 
-static void set_events(struct proxy *p, struct handle *h, uint32_t ev)
+void ef_proxy_set_events(struct proxy *p, struct handle *h, uint32_t ev)
 {
 	struct epoll_event e = {.events = ev, .data.ptr = h};
 
@@ -535,16 +87,15 @@ static void set_events(struct proxy *p, struct handle *h, uint32_t ev)
 	h->events = ev;
 }
 
-static void bury(struct proxy *p, struct handle *h)
+void ef_proxy_bury(struct proxy *p, struct handle *h)
 {
 	h->dead = true;
 	h->grave = p->graveyard;
 	p->graveyard = h;
 }
 
-static void close_handle(struct proxy *p, struct handle *h)
+void ef_proxy_close_handle(struct handle *h)
 {
-	(void)p;
 	/* close() takes the fd out of the epoll set: the proxy never forks
 	 * or dups its descriptors, so no copy keeps it registered. */
 	if (h->fd >= 0)
@@ -570,322 +121,6 @@ static void format_addr(char *out, size_t n, const struct sockaddr_storage *ss)
 	}
 }
 
-/* ---- TCP connections ---- */
-
-static void resume_accepting(struct proxy *p);
-
-static void dir_close_pipe(struct proxy *p, struct dir_buf *b)
-{
-	if (b->pipe[0] < 0)
-		return;
-	close(b->pipe[0]);
-	close(b->pipe[1]);
-	b->pipe[0] = b->pipe[1] = -1;
-	p->npipes--;
-}
-
-static void conn_close(struct proxy *p, struct conn *c)
-{
-	if (c->client.dead)
-		return;
-	close_handle(p, &c->client);
-	close_handle(p, &c->target);
-	dir_close_pipe(p, &c->c2t);
-	dir_close_pipe(p, &c->t2c);
-	c->target.dead = true;
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		p->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	p->nconns--;
-	if (p->nconns == 0)
-		p->trim = true;
-	bury(p, &c->client);
-	resume_accepting(p);
-}
-
-static void conn_free(struct conn *c)
-{
-	free(c->c2t.data);
-	free(c->t2c.data);
-	free(c);
-}
-
-static void conn_watch(struct proxy *p, struct handle *h)
-{
-	struct epoll_event e = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = h};
-
-	if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, h->fd, &e) == 0)
-		h->events = e.events;
-}
-
-/* A direction whose reads fill the buffer turns bulk: from now on its
- * bytes go socket -> pipe -> socket with splice(), never through user
- * space. Pipes come from a budget of spare descriptors, so they cannot
- * starve the connection cap; without one the buffer carries on. */
-static void dir_try_pipe(struct proxy *p, struct dir_buf *b)
-{
-	b->full = false;
-	if (p->npipes >= p->max_pipes || pipe2(b->pipe, O_NONBLOCK | O_CLOEXEC) < 0) {
-		b->pipe[0] = b->pipe[1] = -1;
-		return;
-	}
-	p->npipes++;
-	free(b->data);
-	b->data = NULL;
-}
-
-/* Moves bytes from src to dst through b until either would block, the
- * source ends, or PUMP_ROUNDS are used up. `open`: dst is connected.
- * `last`: the other direction is over, so the close that follows carries
- * our FIN and no shutdown() is needed. Returns -1 when the connection
- * must be closed, 1 when there may be more to move. */
-static int pump(struct proxy *p, struct handle *src, struct handle *dst, struct dir_buf *b,
-                bool open, bool last)
-{
-	for (int round = 0; round < PUMP_ROUNDS; round++) {
-		ssize_t r;
-
-		if (b->len > 0 || b->inpipe > 0) {
-			if (!open || !dst->wr)
-				return 0;
-			if (b->len > 0)
-				r = send(dst->fd, b->data + b->off, b->len, MSG_NOSIGNAL);
-			else
-				r = splice(b->pipe[0], NULL, dst->fd, NULL, b->inpipe,
-				           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-			if (r < 0) {
-				if (errno == EINTR)
-					continue;
-				if (errno != EAGAIN)
-					return -1;
-				dst->wr = false;
-				return 0;
-			}
-			if (b->len > 0) {
-				b->off += (size_t)r;
-				b->len -= (size_t)r;
-				if (b->len == 0)
-					b->off = 0;
-			} else {
-				b->inpipe -= (size_t)r;
-			}
-			continue;
-		}
-		if (b->eof) {
-			if (!b->shut && open) {
-				if (!last)
-					shutdown(dst->fd, SHUT_WR);
-				b->shut = true;
-			}
-			return 0;
-		}
-		if (!src->rd)
-			return 0;
-		if (b->full && b->pipe[0] < 0)
-			dir_try_pipe(p, b);
-		if (b->pipe[0] >= 0) {
-			/* Only into an empty pipe: EAGAIN then means the socket
-			 * is empty, not the pipe full. */
-			r = splice(src->fd, NULL, b->pipe[1], NULL, PIPE_CHUNK,
-			           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-			if (r > 0)
-				b->inpipe = (size_t)r;
-		} else {
-			r = recv(src->fd, b->data, TCP_BUF, 0);
-			if (r > 0) {
-				b->len = (size_t)r;
-				b->full = r == TCP_BUF;
-				/* A short read emptied the socket: the next data
-				 * brings a new edge, no recv() just to hear EAGAIN.
-				 * A FIN already reported brings none: read it. */
-				if (!b->full && !src->rdhup)
-					src->rd = false;
-			}
-		}
-		if (r == 0) {
-			b->eof = true;
-		} else if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN)
-				return -1;
-			src->rd = false;
-			return 0;
-		}
-	}
-	return 1;
-}
-
-static void conn_run(struct proxy *p, struct conn *c)
-{
-	int a, b = 0;
-
-	a = pump(p, &c->client, &c->target, &c->c2t, c->connected, c->t2c.shut);
-	if (a >= 0 && c->connected)
-		b = pump(p, &c->target, &c->client, &c->t2c, true, c->c2t.shut);
-	if (a < 0 || b < 0) {
-		ef_debug("proxy-conn-reset", "error=\"%s\"", strerror(errno));
-		conn_close(p, c);
-		return;
-	}
-	if (c->c2t.shut && c->t2c.shut) {
-		conn_close(p, c);
-		return;
-	}
-	if ((a > 0 || b > 0) && !c->queued) {
-		/* Edge-triggered: no new event comes for what is left. */
-		c->queued = true;
-		c->ready_next = p->ready;
-		p->ready = c;
-	}
-}
-
-static void conn_event(struct proxy *p, struct conn *c, bool on_target, uint32_t ev)
-{
-	struct handle *h = on_target ? &c->target : &c->client;
-
-	if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-		h->rd = true;
-	if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-		h->rdhup = true;
-	if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR))
-		h->wr = true;
-	if (on_target && !c->connected) {
-		if (ev & (EPOLLERR | EPOLLHUP)) {
-			int err = 0;
-			socklen_t len = sizeof(err);
-
-			if (getsockopt(c->target.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-				err = errno;
-			if (warn_now(W_CONNECT))
-				ef_warn("proxy-connect-failed", "error=\"%s\"",
-				        strerror(err ? err : ECONNRESET));
-			conn_close(p, c);
-			return;
-		}
-		if (!(ev & EPOLLOUT))
-			return;
-		c->connected = true;
-	}
-	conn_run(p, c);
-}
-
-/* Pumps the connections that stopped at PUMP_ROUNDS in the last turn. */
-static void run_ready(struct proxy *p, struct conn *ready)
-{
-	while (ready) {
-		struct conn *c = ready;
-
-		ready = c->ready_next;
-		c->queued = false;
-		if (!c->client.dead)
-			conn_run(p, c);
-	}
-}
-
-/* Closed connections leave the ready list before they are freed. */
-static void prune_ready(struct proxy *p)
-{
-	struct conn **pp = &p->ready;
-
-	while (*pp) {
-		if ((*pp)->client.dead)
-			*pp = (*pp)->ready_next;
-		else
-			pp = &(*pp)->ready_next;
-	}
-}
-
-static void pause_accepting(struct proxy *p)
-{
-	if (p->paused)
-		return;
-	p->paused = true;
-	for (struct listener *l = p->listeners; l; l = l->next)
-		if (l->type == SOCK_STREAM)
-			set_events(p, &l->h, 0);
-}
-
-static void resume_accepting(struct proxy *p)
-{
-	if (!p->paused || p->nconns >= p->max_conns)
-		return;
-	p->paused = false;
-	for (struct listener *l = p->listeners; l; l = l->next)
-		if (l->type == SOCK_STREAM)
-			set_events(p, &l->h, EPOLLIN);
-}
-
-static void tcp_accept(struct proxy *p, struct listener *l)
-{
-	for (int i = 0; i < 64; i++) {
-		struct conn *c;
-		int cfd, tfd, one = 1;
-
-		if (p->nconns >= p->max_conns) {
-			if (warn_now(W_CAP))
-				ef_warn("proxy-conn-cap", "connections=%u action=pause-accepting",
-				        p->nconns);
-			pause_accepting(p);
-			return;
-		}
-		cfd = accept4(l->h.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (cfd < 0) {
-			if (errno == EMFILE || errno == ENFILE) {
-				if (warn_now(W_CAP))
-					ef_warn("proxy-out-of-fds", "connections=%u", p->nconns);
-				pause_accepting(p);
-			}
-			return;
-		}
-		tfd = socket(l->target.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		c = calloc(1, sizeof(*c));
-		if (c) {
-			c->c2t.pipe[0] = c->c2t.pipe[1] = c->t2c.pipe[0] = c->t2c.pipe[1] = -1;
-			c->c2t.data = malloc(TCP_BUF);
-			c->t2c.data = malloc(TCP_BUF);
-		}
-		if (tfd < 0 || !c || !c->c2t.data || !c->t2c.data) {
-			if (warn_now(W_ACCEPT))
-				ef_warn("proxy-accept-failed", "listener=\"%s\" error=\"%s\"",
-				        l->desc, tfd < 0 ? strerror(errno) : "out of memory");
-			if (tfd >= 0)
-				close(tfd);
-			close(cfd);
-			if (c)
-				conn_free(c);
-			continue;
-		}
-		/* cfd has TCP_NODELAY from the listener. */
-		setsockopt(tfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		c->client = (struct handle){.kind = K_CONN_CLIENT, .fd = cfd};
-		c->target = (struct handle){.kind = K_CONN_TARGET, .fd = tfd};
-		c->next = p->conns;
-		if (p->conns)
-			p->conns->prev = c;
-		p->conns = c;
-		p->nconns++;
-		if (connect(tfd, (struct sockaddr *)&l->target, l->targetlen) == 0) {
-			c->connected = true;
-		} else if (errno != EINPROGRESS) {
-			if (warn_now(W_CONNECT))
-				ef_warn("proxy-connect-failed",
-				        "listener=\"%s\" target=%s error=\"%s\"", l->desc,
-				        l->target_desc, strerror(errno));
-			conn_close(p, c);
-			continue;
-		}
-		ef_trace("proxy-accept", "listener=\"%s\" target=%s", l->desc, l->target_desc);
-		/* Registered once, edge-triggered: epoll reports each change in
-		 * readiness and pump() remembers it, so no epoll_ctl per event. */
-		conn_watch(p, &c->client);
-		conn_watch(p, &c->target);
-	}
-}
-
 /* ---- UDP flows ---- */
 
 static void flow_close(struct proxy *p, struct flow *f)
@@ -898,9 +133,9 @@ static void flow_close(struct proxy *p, struct flow *f)
 		;
 	if (*pp)
 		*pp = f->next;
-	close_handle(p, &f->h);
+	ef_proxy_close_handle(&f->h);
 	p->nflows--;
-	bury(p, &f->h);
+	ef_proxy_bury(p, &f->h);
 }
 
 static bool same_peer(const struct flow *f, const struct sockaddr_storage *a, socklen_t alen)
@@ -941,14 +176,16 @@ static void udp_receive(struct proxy *p, struct listener *l)
 			f->l = l;
 			memcpy(&f->peer, &peer, plen);
 			f->peerlen = plen;
+			if (p->flows_due == INT64_MAX)
+				p->flows_due = p->now + p->udp_idle_ms;
 			f->next = l->flows;
 			l->flows = f;
 			p->nflows++;
-			set_events(p, &f->h, EPOLLIN);
+			ef_proxy_set_events(p, &f->h, EPOLLIN);
 			ef_trace("proxy-flow-new", "listener=\"%s\" target=%s", l->desc,
 			         l->target_desc);
 		}
-		f->last_ms = now_ms();
+		f->last_ms = p->now;
 		send(f->h.fd, p->udp_buf, (size_t)r, MSG_DONTWAIT);
 	}
 }
@@ -971,7 +208,7 @@ static void flow_receive(struct proxy *p, struct flow *f)
 			}
 			continue;
 		}
-		f->last_ms = now_ms();
+		f->last_ms = p->now;
 		sendto(f->l->h.fd, p->udp_buf, (size_t)r, MSG_DONTWAIT, (struct sockaddr *)&f->peer,
 		       f->peerlen);
 	}
@@ -985,12 +222,34 @@ static void listener_free(struct listener *l)
 	free(l);
 }
 
+/* A closed listener's last connection is gone: free it with the others. */
+void ef_proxy_listener_release(struct proxy *p, struct listener *l)
+{
+	struct listener **pp;
+
+	for (pp = &p->orphans; *pp && *pp != l; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = l->next;
+	ef_proxy_bury(p, &l->h);
+}
+
+/* Stops listening. TCP connections still open drain on the old target:
+ * the listener stays, without its socket, among the orphans until the
+ * last one ends. */
 static void listener_close(struct proxy *p, struct listener *l)
 {
 	while (l->flows)
 		flow_close(p, l->flows);
-	close_handle(p, &l->h);
-	bury(p, &l->h);
+	ef_proxy_close_handle(&l->h);
+	if (l->nconns == 0) {
+		ef_proxy_bury(p, &l->h);
+		return;
+	}
+	l->closed = true;
+	ef_proxy_listener_drain(p, l);
+	l->next = p->orphans;
+	p->orphans = l;
 }
 
 static struct listener *listener_open(const ef_route *r, const struct sockaddr_storage *addr,
@@ -1022,7 +281,10 @@ static struct listener *listener_open(const ef_route *r, const struct sockaddr_s
 	if (l->type == SOCK_STREAM) {
 		/* Accepted sockets inherit it. */
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		if (listen(fd, 511) < 0)
+		/* A deep backlog (the kernel caps it at net.core.somaxconn): a
+		 * burst of connections waits for accept() instead of having its
+		 * handshakes dropped and retried seconds later. */
+		if (listen(fd, 4096) < 0)
 			goto fail;
 	}
 	return l;
@@ -1034,6 +296,23 @@ fail:
 	return NULL;
 }
 
+/* The connection cap follows from the descriptor limit: two per TCP
+ * connection, one per listener, MAX_FLOWS only when a UDP route exists,
+ * an eighth of the rest for the pipes of bulk transfers. */
+static void set_caps(struct proxy *p, unsigned nlisteners, bool has_udp)
+{
+	uint64_t fixed = FD_SPARE + 2 * MAX_CTL_CLIENTS + nlisteners + (has_udp ? MAX_FLOWS : 0);
+	uint64_t avail = p->fd_limit > fixed ? p->fd_limit - fixed : 0, conns;
+
+	p->max_pipes = (unsigned)(avail / 8);
+	conns = (avail - 2 * (uint64_t)p->max_pipes) / 2;
+	if (conns < 1)
+		conns = 1;
+	if (p->opt_max_conns && p->opt_max_conns < conns)
+		conns = p->opt_max_conns;
+	p->max_conns = (unsigned)conns;
+}
+
 /* Loads the routes file and swaps every route in one step. Nothing
  * changes unless all new listeners could be opened. */
 static int proxy_reload(struct proxy *p)
@@ -1043,9 +322,10 @@ static int proxy_reload(struct proxy *p)
 		struct sockaddr_storage target;
 		socklen_t targetlen;
 	} *matched = NULL;
-	struct listener *fresh = NULL, *l, *next;
+	struct listener *fresh = NULL, *l, *next, *keep = NULL;
 	ef_route *routes = NULL;
 	size_t n = 0, i;
+	bool has_udp = false;
 	uint64_t gen;
 	int error;
 
@@ -1063,6 +343,7 @@ static int proxy_reload(struct proxy *p)
 		socklen_t addrlen, targetlen;
 		int type = strcmp(routes[i].protocol, "udp") == 0 ? SOCK_DGRAM : SOCK_STREAM;
 
+		has_udp |= type == SOCK_DGRAM;
 		ef_switch_sockaddr(&addr, &addrlen, routes[i].listen_addr, routes[i].listen_port);
 		ef_switch_sockaddr(&target, &targetlen, routes[i].target_addr,
 		                   routes[i].target_port);
@@ -1083,54 +364,61 @@ static int proxy_reload(struct proxy *p)
 		matched[i].target = target;
 		matched[i].targetlen = targetlen;
 	}
-	if (!p->udp_buf) {
-		for (i = 0; i < n; i++)
-			if (strcmp(routes[i].protocol, "udp") == 0)
-				break;
-		if (i < n && !(p->udp_buf = malloc(UDP_BUF))) {
-			ef_error_set("out of memory");
-			error = EF_ENOMEM;
-			goto out;
-		}
+	if (has_udp && !p->udp_buf && !(p->udp_buf = malloc(UDP_BUF))) {
+		ef_error_set("out of memory");
+		error = EF_ENOMEM;
+		goto out;
 	}
 
 	/* Commit: from here on nothing fails. */
 	for (l = p->listeners; l; l = next) {
 		next = l->next;
-		if (!l->matched) {
-			ef_info("proxy-listener-closed", "listener=\"%s\"", l->desc);
+		if (l->matched) {
+			l->next = keep;
+			keep = l;
+		} else {
+			ef_info("proxy-listener-closed", "listener=\"%s\" draining=%u", l->desc,
+			        l->nconns);
 			listener_close(p, l);
 		}
 	}
-	{
-		struct listener **pp = &p->listeners;
-
-		while (*pp) {
-			if ((*pp)->h.dead)
-				*pp = (*pp)->next;
-			else
-				pp = &(*pp)->next;
-		}
-		while (fresh) {
-			l = fresh;
-			fresh = fresh->next;
-			l->next = p->listeners;
-			p->listeners = l;
-			set_events(p, &l->h, l->type == SOCK_STREAM && p->paused ? 0 : EPOLLIN);
-		}
+	p->listeners = keep;
+	while (fresh) {
+		l = fresh;
+		fresh = fresh->next;
+		l->next = p->listeners;
+		p->listeners = l;
+		ef_proxy_set_events(p, &l->h, EPOLLIN);
 	}
+	set_caps(p, (unsigned)n, has_udp);
 	for (i = 0; i < n; i++) {
+		const ef_route *r = &routes[i];
+
 		l = matched[i].l;
+		l->idle_ms = r->idle_timeout_ms ? r->idle_timeout_ms : p->idle_ms;
+		l->connect_ms = r->connect_timeout_ms ? r->connect_timeout_ms : p->connect_ms;
+		l->drain_ms = r->drain_timeout_ms ? r->drain_timeout_ms : p->drain_ms;
+		l->max_conns =
+		        r->max_conns && r->max_conns < p->max_conns ? r->max_conns : p->max_conns;
+		l->proxy_protocol = r->proxy_protocol;
+		if (l->nconns && (l->targetlen != matched[i].targetlen ||
+		                  memcmp(&l->target, &matched[i].target, l->targetlen) != 0))
+			ef_proxy_listener_drain(p, l); /* the flip: the old target's connections */
 		l->target = matched[i].target;
 		l->targetlen = matched[i].targetlen;
 		format_addr(l->target_desc, sizeof(l->target_desc), &l->target);
 		free(l->service);
-		l->service = routes[i].service ? strdup(routes[i].service) : NULL;
-		ef_info("proxy-route", "listener=\"%s\" target=%s service=%s", l->desc,
-		        l->target_desc, l->service ? l->service : "-");
+		l->service = r->service ? strdup(r->service) : NULL;
+		ef_info("proxy-route",
+		        "listener=\"%s\" target=%s service=%s max_conns=%u idle_ms=%lld "
+		        "drain_ms=%lld proxy_protocol=%s",
+		        l->desc, l->target_desc, l->service ? l->service : "-", l->max_conns,
+		        (long long)l->idle_ms, (long long)l->drain_ms,
+		        l->proxy_protocol ? "v2" : "no");
 	}
 	p->generation = gen;
-	ef_info("proxy-reloaded", "generation=%llu routes=%zu", (unsigned long long)gen, n);
+	ef_info("proxy-reloaded", "generation=%llu routes=%zu max_conns=%u max_pipes=%u",
+	        (unsigned long long)gen, n, p->max_conns, p->max_pipes);
 	error = 0;
 out:
 	if (error < 0) {
@@ -1159,9 +447,9 @@ static void ctl_close(struct proxy *p, struct ctl_client *cc)
 		;
 	if (*pp)
 		*pp = cc->next;
-	close_handle(p, &cc->h);
+	ef_proxy_close_handle(&cc->h);
 	p->nctl--;
-	bury(p, &cc->h);
+	ef_proxy_bury(p, &cc->h);
 }
 
 static void ctl_reply(struct ctl_client *cc, const char *fmt, ...)
@@ -1181,6 +469,40 @@ static void ctl_reply(struct ctl_client *cc, const char *fmt, ...)
 		n = (int)sizeof(out) - 2;
 	out[n++] = '\n';
 	send(cc->h.fd, out, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+/* One line: the totals, then per TCP port the connections to its current
+ * target and those still draining on an old one (the slots). */
+static void ctl_status(struct proxy *p, struct ctl_client *cc)
+{
+	char ports[900];
+	size_t used = 0;
+	unsigned nl = 0, ndrain = 0;
+
+	ports[0] = '\0';
+	for (int pass = 0; pass < 2; pass++) {
+		for (struct listener *l = pass ? p->orphans : p->listeners; l; l = l->next) {
+			int n;
+
+			nl += !pass;
+			if (l->type != SOCK_STREAM)
+				continue;
+			ndrain += l->ndraining;
+			n = snprintf(ports + used, sizeof(ports) - used, " %.3s:%s>%s=%u+%u",
+			             l->desc, l->desc + 4, pass ? "-" : l->target_desc,
+			             l->nconns - l->ndraining, l->ndraining);
+			if (n < 0 || (size_t)n >= sizeof(ports) - used) {
+				ports[used] = '\0';
+				break;
+			}
+			used += (size_t)n;
+		}
+	}
+	ctl_reply(cc,
+	          "ok %llu listeners=%u connections=%u draining=%u flows=%u max_conns=%u "
+	          "shed=%llu timed_out=%llu%s",
+	          (unsigned long long)p->generation, nl, p->nconns, ndrain, p->nflows, p->max_conns,
+	          (unsigned long long)p->shed, (unsigned long long)p->timed_out, ports);
 }
 
 static void ctl_command(struct proxy *p, struct ctl_client *cc, const char *cmd)
@@ -1203,12 +525,7 @@ static void ctl_command(struct proxy *p, struct ctl_client *cc, const char *cmd)
 			ctl_reply(cc, "error %s", msg);
 		}
 	} else if (strcmp(cmd, "status") == 0) {
-		unsigned nl = 0;
-
-		for (struct listener *l = p->listeners; l; l = l->next)
-			nl++;
-		ctl_reply(cc, "ok %llu listeners=%u connections=%u flows=%u",
-		          (unsigned long long)p->generation, nl, p->nconns, p->nflows);
+		ctl_status(p, cc);
 	} else {
 		ctl_reply(cc, "error unknown command (use ping, reload or status)");
 	}
@@ -1252,11 +569,11 @@ static void ctl_accept(struct proxy *p)
 			continue;
 		}
 		cc->h = (struct handle){.kind = K_CTL_CLIENT, .fd = fd};
-		cc->deadline = now_ms() + CTL_DEADLINE_MS;
+		cc->deadline = ef_proxy_now() + CTL_DEADLINE_MS;
 		cc->next = p->ctl_clients;
 		p->ctl_clients = cc;
 		p->nctl++;
-		set_events(p, &cc->h, EPOLLIN);
+		ef_proxy_set_events(p, &cc->h, EPOLLIN);
 	}
 }
 
@@ -1270,11 +587,10 @@ static void free_graveyard(struct proxy *p)
 		p->graveyard = h->grave;
 		switch (h->kind) {
 		case K_CONN_CLIENT:
-			conn_free((struct conn *)((char *)h - offsetof(struct conn, client)));
+			ef_proxy_conn_free(
+			        (struct conn *)((char *)h - offsetof(struct conn, client)));
 			break;
 		case K_FLOW:
-			free(h);
-			break;
 		case K_CTL_CLIENT:
 			free(h);
 			break;
@@ -1288,27 +604,76 @@ static void free_graveyard(struct proxy *p)
 	}
 }
 
-static void sweep(struct proxy *p)
+static int64_t min64(int64_t a, int64_t b)
 {
-	int64_t now = now_ms();
+	return a < b ? a : b;
+}
 
-	for (struct listener *l = p->listeners; l; l = l->next) {
-		struct flow *f = l->flows, *next;
+/* Closes everything past its deadline; returns the nearest deadline left
+ * (INT64_MAX: none, so the loop sleeps until an event). */
+static int64_t expire(struct proxy *p)
+{
+	int64_t next = INT64_MAX;
 
-		for (; f; f = next) {
-			next = f->next;
-			if (now - f->last_ms >= p->udp_idle_ms) {
-				ef_trace("proxy-flow-idle", "listener=\"%s\"", l->desc);
-				flow_close(p, f);
+	for (int pass = 0; pass < 2; pass++) {
+		struct listener *l = pass ? p->orphans : p->listeners, *lnext;
+
+		for (; l; l = lnext) {
+			lnext = l->next;
+			if (l->type != SOCK_STREAM)
+				continue;
+			if (l->resume_at && l->resume_at <= p->now) {
+				l->resume_at = 0;
+				ef_proxy_set_events(p, &l->h, EPOLLIN);
+			} else if (l->resume_at) {
+				next = min64(next, l->resume_at);
+			}
+			next = min64(next, ef_proxy_tcp_expire(p, l));
+		}
+	}
+	if (p->flows_due <= p->now) {
+		/* All flows share one idle timeout: the next one due is
+		 * found by looking at them only when one is due. */
+		p->flows_due = INT64_MAX;
+		for (struct listener *l = p->listeners; l; l = l->next) {
+			for (struct flow *f = l->flows, *fnext; f; f = fnext) {
+				fnext = f->next;
+				if (p->now - f->last_ms >= p->udp_idle_ms) {
+					ef_trace("proxy-flow-idle", "listener=\"%s\"", l->desc);
+					flow_close(p, f);
+				} else {
+					p->flows_due =
+					        min64(p->flows_due, f->last_ms + p->udp_idle_ms);
+				}
 			}
 		}
 	}
-	for (struct ctl_client *cc = p->ctl_clients, *next; cc; cc = next) {
-		next = cc->next;
-		if (now >= cc->deadline)
+	next = min64(next, p->flows_due);
+	for (struct ctl_client *cc = p->ctl_clients, *cnext; cc; cc = cnext) {
+		cnext = cc->next;
+		if (p->now >= cc->deadline)
 			ctl_close(p, cc);
+		else
+			next = min64(next, cc->deadline);
 	}
-	resume_accepting(p); /* after EMFILE */
+	if (p->trim && p->nconns) {
+		p->trim = false;
+		p->trim_at = 0;
+	} else if (p->trim && !p->trim_at) {
+		p->trim_at = p->now + TRIM_AFTER_MS;
+	} else if (p->trim && p->trim_at <= p->now) {
+		/* A quiet second after a busy spell: the pooled buffers and
+		 * what glibc keeps of freed memory go back to the system. */
+		p->trim = false;
+		p->trim_at = 0;
+		ef_proxy_pool_release(p);
+#ifdef __GLIBC__
+		malloc_trim(0);
+#endif
+	}
+	if (p->trim)
+		next = min64(next, p->trim_at);
+	return next;
 }
 
 static void dispatch(struct proxy *p, struct handle *h, uint32_t ev)
@@ -1336,17 +701,18 @@ static void dispatch(struct proxy *p, struct handle *h, uint32_t ev)
 		ctl_read(p, (struct ctl_client *)h);
 		break;
 	case K_TCP_LISTEN:
-		tcp_accept(p, (struct listener *)h);
+		ef_proxy_tcp_accept(p, (struct listener *)h);
 		break;
 	case K_UDP_LISTEN:
 		udp_receive(p, (struct listener *)h);
 		break;
 	case K_CONN_CLIENT:
-		conn_event(p, (struct conn *)((char *)h - offsetof(struct conn, client)), false,
-		           ev);
+		ef_proxy_conn_event(p, (struct conn *)((char *)h - offsetof(struct conn, client)),
+		                    false, ev);
 		break;
 	case K_CONN_TARGET:
-		conn_event(p, (struct conn *)((char *)h - offsetof(struct conn, target)), true, ev);
+		ef_proxy_conn_event(p, (struct conn *)((char *)h - offsetof(struct conn, target)),
+		                    true, ev);
 		break;
 	case K_FLOW:
 		flow_receive(p, (struct flow *)h);
@@ -1359,40 +725,40 @@ static int run_loop(struct proxy *p)
 	struct epoll_event events[64];
 
 	while (!p->stop) {
-		struct conn *ready = p->ready;
-		int timeout = -1, n;
+		struct conn *ready;
+		int64_t next;
+		int timeout, n;
 
-		if (p->nflows || p->nctl || p->paused || p->trim)
-			timeout = p->udp_idle_ms < 1000 ? (int)p->udp_idle_ms : 1000;
+		p->now = ef_proxy_now();
+		next = expire(p);
+		ef_proxy_prune_ready(p);
+		free_graveyard(p);
+		ready = p->ready;
 		p->ready = NULL;
-		n = epoll_wait(p->epfd, events, 64, ready ? 0 : timeout);
-		if (n == 0 && p->trim) {
-			/* A quiet second after a busy spell: glibc keeps freed
-			 * connection buffers in its heap unless asked. */
-			p->trim = false;
-#ifdef __GLIBC__
-			if (p->nconns == 0)
-				malloc_trim(0);
-#endif
-		}
+		if (ready)
+			timeout = 0;
+		else if (next == INT64_MAX)
+			timeout = -1;
+		else
+			timeout = next - p->now > INT_MAX
+			                  ? INT_MAX
+			                  : (int)(next > p->now ? next - p->now : 0);
+		n = epoll_wait(p->epfd, events, 64, timeout);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			ef_error("proxy-epoll-failed", "error=\"%s\"", strerror(errno));
 			return 1;
 		}
+		p->now = ef_proxy_now();
 		for (int i = 0; i < n; i++) {
 			struct handle *h = events[i].data.ptr;
 
 			if (!h->dead)
 				dispatch(p, h, events[i].events);
 		}
-		run_ready(p, ready);
-		prune_ready(p);
-		free_graveyard(p);
-		if (timeout >= 0)
-			sweep(p);
-		prune_ready(p);
+		ef_proxy_run_ready(p, ready);
+		ef_proxy_prune_ready(p);
 		free_graveyard(p);
 	}
 	return 0;
@@ -1400,8 +766,15 @@ static int run_loop(struct proxy *p)
 
 static void proxy_shutdown(struct proxy *p)
 {
-	while (p->conns)
-		conn_close(p, p->conns);
+	for (int pass = 0; pass < 2; pass++) {
+		for (struct listener *l = pass ? p->orphans : p->listeners, *next; l; l = next) {
+			next = l->next;
+			while (l->connecting.head)
+				ef_proxy_conn_close(p, l->connecting.head);
+			while (l->active.head)
+				ef_proxy_conn_close(p, l->active.head);
+		}
+	}
 	while (p->ctl_clients)
 		ctl_close(p, p->ctl_clients);
 	for (struct listener *l = p->listeners, *next; l; l = next) {
@@ -1410,13 +783,16 @@ static void proxy_shutdown(struct proxy *p)
 	}
 	p->listeners = NULL;
 	free_graveyard(p);
+	ef_proxy_pool_release(p);
 	free(p->udp_buf);
 }
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: edgeflip proxy --state-dir DIR [--max-conns N] [--udp-idle SECS] "
-	                "[--log-level LEVEL]\n");
+	fprintf(stderr,
+	        "usage: edgeflip proxy --state-dir DIR [--max-conns N] [--idle-timeout SECS] "
+	        "[--connect-timeout SECS] [--drain-timeout SECS] [--udp-idle SECS] "
+	        "[--log-level LEVEL]\n");
 	return 2;
 }
 
@@ -1429,13 +805,50 @@ static bool parse_uint(unsigned long *out, const char *s, unsigned long lo, unsi
 	return s[0] >= '0' && s[0] <= '9' && errno == 0 && *end == '\0' && *out >= lo && *out <= hi;
 }
 
+/* Seconds, with up to three decimals ("0.5", "30"), into ms. */
+static bool parse_secs(int64_t *out_ms, const char *s)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (s[0] < '0' || s[0] > '9' || errno || *end || v < 0.001 || v > 86400)
+		return false;
+	*out_ms = (int64_t)(v * 1000 + 0.5);
+	return true;
+}
+
+/* As many descriptors as the hard limit allows (with systemd, set
+ * LimitNOFILE in the unit). */
+static uint64_t raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 1024;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || getrlimit(RLIMIT_NOFILE, &rl) < 0)
+			return 1024;
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (1u << 24))
+		return 1u << 24;
+	return (uint64_t)rl.rlim_cur;
+}
+
 int ef_proxy_main(int argc, char **argv)
 {
-	struct proxy px = {.epfd = -1, .max_conns = 1000, .udp_idle_ms = 60000};
+	struct proxy px = {.epfd = -1,
+	                   .reserve_fd = -1,
+	                   .udp_idle_ms = 60000,
+	                   .idle_ms = IDLE_TIMEOUT_MS,
+	                   .connect_ms = CONNECT_TIMEOUT_MS,
+	                   .drain_ms = DRAIN_TIMEOUT_MS,
+	                   .flows_due = INT64_MAX};
 	struct proxy *p = &px;
 	char pid_path[PATH_MAX];
 	struct sockaddr_un sun;
-	struct rlimit rl;
 	sigset_t mask;
 	int i = 1, status = 1, lock_fd = -1, sig_fd = -1, ctl_fd = -1;
 	unsigned long v;
@@ -1443,19 +856,29 @@ int ef_proxy_main(int argc, char **argv)
 	if (i < argc && strcmp(argv[i], "proxy") == 0)
 		i++;
 	for (; i < argc; i++) {
+		const char *opt = argv[i];
+
 		if (i + 1 >= argc)
 			return usage();
-		if (strcmp(argv[i], "--state-dir") == 0) {
+		if (strcmp(opt, "--state-dir") == 0) {
 			p->dir = argv[++i];
-		} else if (strcmp(argv[i], "--max-conns") == 0) {
+		} else if (strcmp(opt, "--max-conns") == 0) {
 			if (!parse_uint(&v, argv[++i], 1, 1000000))
 				return usage();
-			p->max_conns = (unsigned)v;
-		} else if (strcmp(argv[i], "--udp-idle") == 0) {
-			if (!parse_uint(&v, argv[++i], 1, 86400))
+			p->opt_max_conns = (unsigned)v;
+		} else if (strcmp(opt, "--udp-idle") == 0) {
+			if (!parse_secs(&p->udp_idle_ms, argv[++i]))
 				return usage();
-			p->udp_idle_ms = (int64_t)v * 1000;
-		} else if (strcmp(argv[i], "--log-level") == 0) {
+		} else if (strcmp(opt, "--idle-timeout") == 0) {
+			if (!parse_secs(&p->idle_ms, argv[++i]))
+				return usage();
+		} else if (strcmp(opt, "--connect-timeout") == 0) {
+			if (!parse_secs(&p->connect_ms, argv[++i]))
+				return usage();
+		} else if (strcmp(opt, "--drain-timeout") == 0) {
+			if (!parse_secs(&p->drain_ms, argv[++i]))
+				return usage();
+		} else if (strcmp(opt, "--log-level") == 0) {
 			if (ef_log_parse_level(&ef_log_threshold, argv[++i]) < 0) {
 				fprintf(stderr, "edgeflip proxy: %s\n", ef_error_last());
 				return 2;
@@ -1466,9 +889,9 @@ int ef_proxy_main(int argc, char **argv)
 	}
 	if (!p->dir)
 		return usage();
-	if (control_addr(&sun, p->dir) < 0 ||
-	    path_join(p->routes_path, sizeof(p->routes_path), p->dir, "routes.json") < 0 ||
-	    path_join(pid_path, sizeof(pid_path), p->dir, "proxy.pid") < 0) {
+	if (ef_proxy_control_addr(&sun, p->dir) < 0 ||
+	    ef_proxy_path(p->routes_path, sizeof(p->routes_path), p->dir, "routes.json") < 0 ||
+	    ef_proxy_path(pid_path, sizeof(pid_path), p->dir, "proxy.pid") < 0) {
 		ef_error("proxy-start-failed", "error=\"%s\"", ef_error_last());
 		return 1;
 	}
@@ -1500,32 +923,13 @@ int ef_proxy_main(int argc, char **argv)
 		if (ftruncate(lock_fd, 0) < 0 || write(lock_fd, pid, (size_t)n) != n)
 			ef_warn("proxy-pidfile", "path=%s error=\"%s\"", pid_path, strerror(errno));
 	}
-
-	/* Two descriptors per connection, some spare; what is left over
-	 * feeds the pipes of bulk transfers (two descriptors each). */
-	p->max_pipes = 2 * p->max_conns;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-		if (rl.rlim_cur < rl.rlim_max) {
-			rl.rlim_cur = rl.rlim_max;
-			setrlimit(RLIMIT_NOFILE, &rl);
-			getrlimit(RLIMIT_NOFILE, &rl);
-		}
-		if (rl.rlim_cur != RLIM_INFINITY &&
-		    rl.rlim_cur < 2 * (rlim_t)p->max_conns + 64 + MAX_FLOWS + 2 * MAX_CTL_CLIENTS)
-			p->max_conns = rl.rlim_cur > 64 + MAX_FLOWS + 2 * MAX_CTL_CLIENTS + 2
-			                       ? (unsigned)((rl.rlim_cur - 64 - MAX_FLOWS -
-			                                     2 * MAX_CTL_CLIENTS) /
-			                                    2)
-			                       : 1;
-		if (rl.rlim_cur != RLIM_INFINITY) {
-			rlim_t used =
-			        2 * (rlim_t)p->max_conns + 64 + MAX_FLOWS + 2 * MAX_CTL_CLIENTS;
-			rlim_t spare = rl.rlim_cur > used ? (rl.rlim_cur - used) / 2 : 0;
-
-			if (spare < p->max_pipes)
-				p->max_pipes = (unsigned)spare;
-		}
-	}
+	p->fd_limit = raise_fd_limit();
+	set_caps(p, 0, false);
+#ifdef __GLIBC__
+	/* Freed buffers stay in the heap until the quiet trim: no brk() up
+	 * and down, page faults and TLB flushes per connection. */
+	mallopt(M_TRIM_THRESHOLD, 4 << 20);
+#endif
 
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&mask);
@@ -1536,7 +940,8 @@ int ef_proxy_main(int argc, char **argv)
 	p->epfd = epoll_create1(EPOLL_CLOEXEC);
 	sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (p->epfd < 0 || sig_fd < 0 || ctl_fd < 0) {
+	p->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (p->epfd < 0 || sig_fd < 0 || ctl_fd < 0 || p->reserve_fd < 0) {
 		ef_error("proxy-start-failed", "error=\"%s\"", strerror(errno));
 		goto out;
 	}
@@ -1555,19 +960,24 @@ int ef_proxy_main(int argc, char **argv)
 	}
 	p->sig = (struct handle){.kind = K_SIGNAL, .fd = sig_fd};
 	p->ctl = (struct handle){.kind = K_CTL_LISTEN, .fd = ctl_fd};
-	set_events(p, &p->sig, EPOLLIN);
-	set_events(p, &p->ctl, EPOLLIN);
+	ef_proxy_set_events(p, &p->sig, EPOLLIN);
+	ef_proxy_set_events(p, &p->ctl, EPOLLIN);
 
 	/* Resume the routes in force before a restart. */
+	p->now = ef_proxy_now();
 	if (access(p->routes_path, F_OK) == 0 && proxy_reload(p) < 0)
 		ef_error("proxy-reload-failed", "error=\"%s\"", ef_error_last());
-	ef_info("proxy-started", "pid=%ld state_dir=%s generation=%llu max_conns=%u max_pipes=%u",
-	        (long)getpid(), p->dir, (unsigned long long)p->generation, p->max_conns,
-	        p->max_pipes);
+	ef_info("proxy-started",
+	        "pid=%ld state_dir=%s generation=%llu fd_limit=%llu max_conns=%u max_pipes=%u "
+	        "idle_ms=%lld",
+	        (long)getpid(), p->dir, (unsigned long long)p->generation,
+	        (unsigned long long)p->fd_limit, p->max_conns, p->max_pipes, (long long)p->idle_ms);
 	status = run_loop(p);
 	proxy_shutdown(p);
 	unlink(sun.sun_path);
 out:
+	if (p->reserve_fd >= 0)
+		close(p->reserve_fd);
 	if (ctl_fd >= 0)
 		close(ctl_fd);
 	if (sig_fd >= 0)

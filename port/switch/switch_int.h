@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+struct sockaddr_un;
+
 extern const struct ef_switch_ops ef_switch_proxy_ops;
 extern const struct ef_switch_ops ef_switch_nftables_ops;
 extern const struct ef_switch_ops ef_switch_hook_ops;
@@ -30,6 +32,11 @@ bool ef_switch_sockaddr(struct sockaddr_storage *out, socklen_t *len, const char
 
 /* Reads a routes file. EF_ENOTFOUND when it does not exist. */
 int ef_routes_load(ef_route **out, size_t *n, uint64_t *generation, const char *path);
+
+/* DIR/proxy/NAME into out; the unix socket DIR/proxy/control.sock. Both
+ * fail with a message when the path is too long. */
+int ef_proxy_path(char *out, size_t n, const char *dir, const char *name);
+int ef_proxy_control_addr(struct sockaddr_un *sun, const char *dir);
 
 /* Runs argv[0] (looked up in PATH when it has no '/') with the caller's
  * environment plus `env_add` ("KEY=VALUE", NULL-terminated, may be NULL),

@@ -25,12 +25,16 @@ tmp=$(mktemp -d)
 pids=()
 state=$tmp/state
 state2=$tmp/state-udp-idle
+state3=$tmp/state-flood
+state4=$tmp/state-flood-1024
+flood=$root/tests/lib/proxy_flood.py
 
 proxy_pid_of() { cat "$1/proxy/proxy.pid" 2>/dev/null | tr -d '\n'; }
 cleanup()
 {
 	local p
-	for p in "${pids[@]}" "$(proxy_pid_of "$state")" "$(proxy_pid_of "$state2")"; do
+	for p in "${pids[@]}" "$(proxy_pid_of "$state")" "$(proxy_pid_of "$state2")" \
+		"$(proxy_pid_of "$state3")" "$(proxy_pid_of "$state4")"; do
 		[ -n "$p" ] && kill "$p" 2>/dev/null
 	done
 	wait 2>/dev/null
@@ -39,10 +43,10 @@ cleanup()
 trap cleanup EXIT
 
 # Free loopback ports, from the kernel.
-read -r pub pub2 blue green ublue ugreen upub upub2 hpub hsrv cpub < <(python3 - <<'EOF'
+read -r pub pub2 blue green ublue ugreen upub upub2 hpub hsrv cpub fa fb ba bb ppub ppsrv dpub fa2 fb2 tpub tsrv ipub < <(python3 - <<'EOF'
 import socket
 socks = []
-for _ in range(11):
+for _ in range(23):
     s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
 print(" ".join(str(s.getsockname()[1]) for s in socks))
 EOF
@@ -305,7 +309,8 @@ ef_wait_until 5 python3 -c "import socket; socket.create_connection(('127.0.0.1'
 ef_expect_eq "half-close: the target sees EOF after all the data and its answer arrives" \
 	"got 100000 bytes" "$(python3 "$tmp/halfclose.py" client "$hpub" 2>&1)"
 
-# --- the connection cap (--max-conns 2): a third client waits in the backlog ---
+# --- the connection cap (--max-conns 2): a third client is served at once, the least
+# active connection makes room (nothing waits in the backlog) ---
 sw2 apply "tcp:127.0.0.1:$cpub>127.0.0.1:$blue/capped" >/dev/null
 cat >"$tmp/cap.py" <<'EOF'
 import socket, sys, time
@@ -315,23 +320,143 @@ time.sleep(0.3)
 third = socket.create_connection(("127.0.0.1", port))
 third.sendall(b"GET /who HTTP/1.0\r\n\r\n")
 third.settimeout(1)
-try:
-    third.recv(100)
-    print("served-early", end=" ")
-except socket.timeout:
-    print("waiting", end=" ")
-held[0].close()
-third.settimeout(5)
 data = b""
-while True:
-    d = third.recv(4096)
-    if not d:
-        break
-    data += d
-print("served" if data.endswith(b"blue\n") else "not-served")
+try:
+    while True:
+        d = third.recv(4096)
+        if not d:
+            break
+        data += d
+except socket.timeout:
+    pass
+print("served" if data.endswith(b"blue\n") else "not-served", end=" ")
+held[0].settimeout(1)
+try:
+    print("oldest-closed" if held[0].recv(100) == b"" else "oldest-data")
+except socket.timeout:
+    print("oldest-open")
+except OSError:
+    print("oldest-closed")
 EOF
-ef_expect_eq "a third connection waits at the cap and is served when one closes" \
-	"waiting served" "$(python3 "$tmp/cap.py" "$cpub" 2>&1)"
+ef_expect_eq "at the cap a third connection is served at once; the least active one is closed" \
+	"served oldest-closed" "$(python3 "$tmp/cap.py" "$cpub" 2>&1)"
+
+# --- floods: 3000 idle + 200 slowloris connections on port A (the client notes a
+# connection as made when it sees it writable: up to a few tenths of a second late) ---
+python3 "$flood" server "$ba" A &
+pids+=($!)
+python3 "$flood" server "$bb" B &
+pids+=($!)
+ef_wait_until 5 sh -c "python3 '$flood' get $ba | grep -q '^A '"
+asan=$(ldd "$runner" | grep libasan)
+rss_of() { awk '/^RssAnon:/ {print $2}' "/proc/$1/status"; }
+ctl_of() { python3 "$flood" ctl "$1/proxy/control.sock" "$2"; }
+# answered_within BODY MS "BODY MS": the answer came, with BODY, in less than MS.
+answered_within() { echo "$3" | awk -v b="$1" -v t="$2" '$1 == b && $2 < t {ok = 1} END {exit !ok}'; }
+# flood_case NAME STATE NOFILE PORT_A PORT_B: a proxy (idle timeout 3 s) under
+# `ulimit -n NOFILE`, the flood on A, then a fresh client on A and on B.
+flood_case()
+{
+	local name=$1 st=$2 nofile=$3 pa=$4 pb=$5 pp base peak after conns ra rb report per fl
+	mkdir -p "$st/proxy"
+	(ulimit -n "$nofile" && exec "$runner" proxy --state-dir "$st" --idle-timeout 3) \
+		2>"$st.log" &
+	pp=$!
+	pids+=("$pp")
+	ef_wait_until 5 test -S "$st/proxy/control.sock"
+	"$probe" --state-dir "$st" --self-exe "$runner" apply \
+		"tcp:127.0.0.1:$pa>127.0.0.1:$ba/a,tcp:127.0.0.1:$pb>127.0.0.1:$bb/b" >/dev/null
+	base=$(rss_of "$pp")
+	python3 "$flood" flood "$pa" 3000 200 8 "$tmp/ready.$name" >"$tmp/flood.$name" 2>&1 &
+	fl=$!
+	ef_wait_until 20 test -s "$tmp/ready.$name"
+	sleep 0.3
+	ra=$(python3 "$flood" get "$pa")
+	rb=$(python3 "$flood" get "$pb")
+	peak=$(rss_of "$pp")
+	conns=$(ctl_of "$st" status | sed -n 's/.* connections=\([0-9]*\).*/\1/p')
+	wait "$fl"
+	report=$(cat "$tmp/flood.$name")
+	sleep 2 # the quiet second before the proxy gives memory back
+	after=$(rss_of "$pp")
+	per=$(((${peak:-0} - ${base:-0}) * 1024 / (${conns:-0} > 0 ? conns : 1)))
+	echo "  $name: $(head -c 40 "$tmp/ready.$name") $report; connections held=$conns" \
+		"RssAnon ${base} -> ${peak} -> ${after} kB ($per bytes a connection)"
+	ef_check "$name: a fresh client on the flooded port is answered within 2 s ($ra)" \
+		answered_within A 2000 "$ra"
+	ef_check "$name: a fresh client on another port is answered within 2 s ($rb)" \
+		answered_within B 2000 "$rb"
+	ef_expect_contains "$name: every idle connection was closed by the proxy" "$report" \
+		"idle_open_older_4.5s=0"
+	if [ -n "$asan" ]; then
+		echo "  (memory not checked under ASan: its quarantine holds freed memory)"
+	else
+		ef_check "$name: at most 1 KiB private memory per held connection ($per bytes)" \
+			[ "${conns:-0}" -gt 0 -a "$per" -le 1024 ]
+		ef_check "$name: private memory back near the baseline ($base -> $after kB)" \
+			[ "${after:-99999}" -le $((${base:-0} + 256)) ]
+	fi
+	ef_expect_contains "$name: no connection left" "$(ctl_of "$st" status)" " connections=0 "
+}
+flood_case flood "$state3" 20000 "$fa" "$fb"
+report=$(cat "$tmp/flood.flood")
+first=$(echo "$report" | sed -n 's/.* first=\([0-9.]*\).*/\1/p')
+last=$(echo "$report" | sed -n 's/.* last=\([0-9.]*\).*/\1/p')
+ef_check "flood: idle connections closed at the 3 s idle timeout, not before ($report)" \
+	awk -v f="${first:-0}" -v l="${last:-99}" 'BEGIN {exit !(f >= 2.5 && l <= 5)}'
+ef_expect_contains "flood: the slowloris clients (a header line a second) are not idle" "$report" \
+	"slow_closed=0"
+ef_expect_contains "flood: all 3000 idle connections closed" "$report" "idle_closed=3000 "
+flood_case "ulimit-1024" "$state4" 1024 "$fa2" "$fb2"
+ef_expect_contains "ulimit-1024: the cap follows the descriptor limit" \
+	"$(cat "$state4.log")" "fd_limit=1024 max_conns=366"
+
+# --- PROXY protocol v2 towards the backend, per port ---
+python3 "$flood" pp2server "$ppsrv" &
+pids+=($!)
+ef_wait_until 5 python3 -c "import socket; socket.create_connection(('127.0.0.1', $ppsrv)).close()"
+sw apply "$to_blue,tcp:127.0.0.1:$ppub>127.0.0.1:$ppsrv/pp?pp2" >/dev/null
+ef_expect_eq "PROXY v2: the backend gets the client's address and ports" "match" \
+	"$(python3 "$flood" pp2client "$ppub")"
+sw apply "$to_blue,tcp:127.0.0.1:$ppub>127.0.0.1:$ppsrv/pp" >/dev/null
+ef_expect_contains "without the option the backend gets no header" \
+	"$(python3 "$flood" pp2client "$ppub")" "got none"
+
+# --- drain: after a flip, connections to the old target close at the drain timeout ---
+sw apply "tcp:127.0.0.1:$dpub>127.0.0.1:$blue/d?drain=1000" >/dev/null
+python3 "$flood" hold "$dpub" 6 >"$tmp/hold.drain" &
+holder=$!
+sleep 0.5
+sw apply "tcp:127.0.0.1:$dpub>127.0.0.1:$green/d?drain=1000" >/dev/null
+st=$(ctl_of "$state" status)
+ef_expect_contains "status shows the connection draining on the old slot ($st)" "$st" \
+	"tcp:127.0.0.1:$dpub>127.0.0.1:$green=0+1"
+wait "$holder"
+ef_expect_contains "the old connection is closed at the 1 s drain timeout" \
+	"$(cat "$tmp/hold.drain")" "closed 1."
+ef_expect_eq "new connections go to the new slot" "green" "$(get "$dpub" who)"
+
+# --- connect timeout: a target whose accept queue is full drops our SYNs ---
+python3 "$flood" fullserver "$tsrv" &
+pids+=($!)
+ef_wait_until 5 test -n "$(ss -ltnH "sport = :$tsrv" 2>/dev/null)"
+sleep 0.3
+sw apply "$to_blue,tcp:127.0.0.1:$tpub>127.0.0.1:$tsrv/stuck?connect=1000" >/dev/null
+ef_expect_contains "a client waiting for an unreachable target is closed at the 1 s connect timeout" \
+	"$(python3 "$flood" hold "$tpub" 5)" "closed 1."
+
+# --- the idle timeout per route (idle_timeout_ms) ---
+sw apply "$to_blue,tcp:127.0.0.1:$ipub>127.0.0.1:$blue/idle?idle=1500" >/dev/null
+ef_expect_contains "a connection quiet for the route's 1.5 s idle timeout is closed" \
+	"$(python3 "$flood" hold "$ipub" 5)" "closed 1.5"
+
+# --- no wake-ups while nothing has a deadline (issue 17) ---
+sw apply "$to_blue" >/dev/null
+sleep 1.5 # past the trim after the last connection
+w0=$(awk '/^voluntary_ctxt_switches/ {print $2}' "/proc/$proxy/status")
+sleep 3
+w1=$(awk '/^voluntary_ctxt_switches/ {print $2}' "/proc/$proxy/status")
+ef_expect_eq "an idle proxy does not wake up (context switches in 3 s)" 0 $((w1 - w0))
 
 # --- memory ---
 rss=$(awk '/^RssAnon:/ {print $2}' "/proc/$proxy/status")
@@ -347,9 +472,10 @@ kill -TERM "$proxy"
 ef_wait_until 5 sh -c "! kill -0 $proxy 2>/dev/null"
 ef_check "SIGTERM stops the proxy" sh -c "! kill -0 $proxy 2>/dev/null"
 ef_expect_contains "and it logs why" "$(cat "$state/proxy/proxy.log")" "proxy-stop signal=15"
-kill -TERM "$(proxy_pid_of "$state2")" 2>/dev/null
+for st in "$state2" "$state3" "$state4"; do kill -TERM "$(proxy_pid_of "$st")" 2>/dev/null; done
 sleep 0.5
 ef_check "no sanitizer reports in the proxy logs" \
-	sh -c "! grep -hE 'Sanitizer|runtime error:' '$state/proxy/proxy.log' '$tmp/proxy2.log'"
+	sh -c "! grep -hE 'Sanitizer|runtime error:' '$state/proxy/proxy.log' '$tmp/proxy2.log' \
+		'$state3.log' '$state4.log'"
 
 ef_summary

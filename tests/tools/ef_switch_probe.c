@@ -7,8 +7,9 @@
  *   flip COUNT INTERVAL_MS ROUTES_A ROUTES_B
  *                           apply A, B, A, ... COUNT times; print apply() times
  *
- * ROUTES: comma-separated PROTO:LISTEN_ADDR:PORT>TARGET_ADDR:PORT[/SERVICE],
- * IPv6 addresses in brackets; "-" is the empty set. */
+ * ROUTES: comma-separated PROTO:LISTEN_ADDR:PORT>TARGET_ADDR:PORT[/SERVICE][?OPTS],
+ * IPv6 addresses in brackets; "-" is the empty set. OPTS, '&'-separated: the
+ * proxy's per-port options idle=MS connect=MS drain=MS max=N pp2. */
 #include "edgeflip/error.h"
 #include "edgeflip/log.h"
 #include "edgeflip/sys/switch.h"
@@ -54,6 +55,38 @@ static char *parse_endpoint(char *s, char **addr, uint16_t *port, const char *st
 	return end;
 }
 
+static int parse_opts(ef_route *x, char *q)
+{
+	char *save = NULL;
+
+	for (char *o = strtok_r(q, "&", &save); o; o = strtok_r(NULL, "&", &save)) {
+		unsigned long v = 0;
+		char *eq = strchr(o, '='), *end = NULL;
+
+		if (strcmp(o, "pp2") == 0) {
+			x->proxy_protocol = true;
+			continue;
+		}
+		if (!eq)
+			return -1;
+		*eq = '\0';
+		v = strtoul(eq + 1, &end, 10);
+		if (end == eq + 1 || *end)
+			return -1;
+		if (strcmp(o, "idle") == 0)
+			x->idle_timeout_ms = (uint32_t)v;
+		else if (strcmp(o, "connect") == 0)
+			x->connect_timeout_ms = (uint32_t)v;
+		else if (strcmp(o, "drain") == 0)
+			x->drain_timeout_ms = (uint32_t)v;
+		else if (strcmp(o, "max") == 0)
+			x->max_conns = (uint32_t)v;
+		else
+			return -1;
+	}
+	return 0;
+}
+
 static int parse_routes(ef_route **out, size_t *n, const char *spec)
 {
 	char *copy = strdup(spec), *save = NULL, *item;
@@ -79,10 +112,18 @@ static int parse_routes(ef_route **out, size_t *n, const char *spec)
 		if (!(p = parse_endpoint(p + 1, &x->listen_addr, &x->listen_port, ">")) ||
 		    *p != '>')
 			goto bad;
-		if (!(p = parse_endpoint(p + 1, &x->target_addr, &x->target_port, "/")))
+		if (!(p = parse_endpoint(p + 1, &x->target_addr, &x->target_port, "/?")))
 			goto bad;
-		if (*p == '/')
-			x->service = strdup(p + 1);
+		if (*p == '/' || *p == '?') {
+			char *q = strchr(p, '?');
+
+			if (q)
+				*q++ = '\0';
+			if (*p == '/')
+				x->service = strdup(p + 1);
+			if (q && parse_opts(x, q) < 0)
+				goto bad;
+		}
 	}
 	free(copy);
 	*out = r;

@@ -77,6 +77,21 @@ static const struct {
         {R(WEB ", {\"protocol\": \"tcp\", \"listen_addr\": \"0.0.0.0\", \"listen_port\": 9090, "
                "\"target_addr\": \"127.0.0.1\", \"target_port\": 41003, \"service\": 7}"),
          EF_EINVALID, "routes file: routes[1].service: must be a string"},
+        {R("{\"protocol\": \"tcp\", \"listen_addr\": \"0.0.0.0\", \"listen_port\": 1, "
+           "\"target_addr\": \"127.0.0.1\", \"target_port\": 2, \"idle_timeout_ms\": 0}"),
+         EF_EINVALID,
+         "routes file: routes[0].idle_timeout_ms: must be an integer from 1 to 86400000"},
+        {R("{\"protocol\": \"tcp\", \"listen_addr\": \"0.0.0.0\", \"listen_port\": 1, "
+           "\"target_addr\": \"127.0.0.1\", \"target_port\": 2, \"max_conns\": 1.5}"),
+         EF_EINVALID, "routes file: routes[0].max_conns: must be an integer from 1 to 1000000"},
+        {R("{\"protocol\": \"tcp\", \"listen_addr\": \"0.0.0.0\", \"listen_port\": 1, "
+           "\"target_addr\": \"127.0.0.1\", \"target_port\": 2, \"proxy_protocol\": 2}"),
+         EF_EINVALID, "routes file: routes[0].proxy_protocol: must be true or false"},
+        {R("{\"protocol\": \"udp\", \"listen_addr\": \"0.0.0.0\", \"listen_port\": 1, "
+           "\"target_addr\": \"127.0.0.1\", \"target_port\": 2, \"proxy_protocol\": true}"),
+         EF_EINVALID,
+         "routes file: routes[0].proxy_protocol: only TCP routes can send a PROXY "
+         "protocol header; remove it from this UDP route"},
 };
 
 static void test_bad_inputs(void **state)
@@ -161,6 +176,38 @@ static void test_good_and_round_trip(void **state)
 	ef_buf_dispose(&desc);
 }
 
+/* The proxy's per-port options survive format and parse; absent ones stay 0. */
+static void test_port_options(void **state)
+{
+	static const char input[] =
+	        R("{\"protocol\": \"tcp\", \"listen_addr\": \"0.0.0.0\", \"listen_port\": 80, "
+	          "\"target_addr\": \"127.0.0.1\", \"target_port\": 41001, \"idle_timeout_ms\": "
+	          "3000, "
+	          "\"connect_timeout_ms\": 700, \"drain_timeout_ms\": 9000, \"max_conns\": 50, "
+	          "\"proxy_protocol\": true}, " WEB);
+	ef_buf text = EF_BUF_INIT(1 << 20);
+	ef_route *r, *r2;
+	size_t n, n2;
+	uint64_t gen;
+
+	(void)state;
+	assert_int_equal(ef_proxy_routes_parse(&r, &n, &gen, input, strlen(input)), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(ef_proxy_routes_format(&text, r, n, 2), 0);
+	assert_int_equal(ef_proxy_routes_parse(&r2, &n2, &gen, text.ptr, text.len), 0);
+	assert_int_equal(r2[0].idle_timeout_ms, 3000);
+	assert_int_equal(r2[0].connect_timeout_ms, 700);
+	assert_int_equal(r2[0].drain_timeout_ms, 9000);
+	assert_int_equal(r2[0].max_conns, 50);
+	assert_true(r2[0].proxy_protocol);
+	assert_int_equal(r2[1].idle_timeout_ms, 0);
+	assert_int_equal(r2[1].max_conns, 0);
+	assert_false(r2[1].proxy_protocol);
+	ef_routes_free(r, n);
+	ef_routes_free(r2, n2);
+	ef_buf_dispose(&text);
+}
+
 static void test_empty_set(void **state)
 {
 	static const char input[] = "{\"generation\": 7, \"routes\": []}";
@@ -174,18 +221,25 @@ static void test_empty_set(void **state)
 	assert_int_equal(gen, 7);
 }
 
+/* Only the fields every backend uses; the proxy's per-port options stay 0. */
+#define SW_ROUTE(pr, la, lp, ta, tp, sv)                                                           \
+	{                                                                                          \
+		.protocol = pr, .listen_addr = la, .listen_port = lp, .target_addr = ta,           \
+		.target_port = tp, .service = sv                                                   \
+	}
+
 static void test_apply_checks(void **state)
 {
 	ef_route ok[2] = {
-	        {"tcp", "0.0.0.0", 8080, "127.0.0.1", 41001, "web"},
-	        {"tcp", "::", 8080, "::1", 41002, "web6"}, /* another family: no clash */
+	        SW_ROUTE("tcp", "0.0.0.0", 8080, "127.0.0.1", 41001, "web"),
+	        SW_ROUTE("tcp", "::", 8080, "::1", 41002, "web6"), /* another family: no clash */
 	};
 	ef_route clash[2] = {
-	        {"udp", "127.0.0.1", 53, "127.0.0.1", 41001, NULL},
-	        {"udp", "0.0.0.0", 53, "127.0.0.1", 41002, NULL},
+	        SW_ROUTE("udp", "127.0.0.1", 53, "127.0.0.1", 41001, NULL),
+	        SW_ROUTE("udp", "0.0.0.0", 53, "127.0.0.1", 41002, NULL),
 	};
-	ef_route bad_proto[1] = {{"icmp", "0.0.0.0", 8080, "127.0.0.1", 41001, NULL}};
-	ef_route no_addr[1] = {{"tcp", NULL, 8080, "127.0.0.1", 41001, NULL}};
+	ef_route bad_proto[1] = {SW_ROUTE("icmp", "0.0.0.0", 8080, "127.0.0.1", 41001, NULL)};
+	ef_route no_addr[1] = {SW_ROUTE("tcp", NULL, 8080, "127.0.0.1", 41001, NULL)};
 
 	assert_int_equal(ef_routes_check(ok, 2), 0);
 	assert_int_equal(ef_routes_check(clash, 2), EF_EINVALID);
@@ -245,10 +299,10 @@ static void test_hook_apply(void **state)
 	char cmd[512], out_path[128];
 	ef_switch_opts opts = {.state_dir = hook_dir, .hook = cmd};
 	ef_route blue[2] = {
-	        {"tcp", "0.0.0.0", 8080, "127.0.0.1", 41001, "web"},
-	        {"udp", "::", 53, "::1", 41053, "dns"},
+	        SW_ROUTE("tcp", "0.0.0.0", 8080, "127.0.0.1", 41001, "web"),
+	        SW_ROUTE("udp", "::", 53, "::1", 41053, "dns"),
 	};
-	ef_route green[1] = {{"tcp", "0.0.0.0", 8080, "127.0.0.1", 41002, "web"}};
+	ef_route green[1] = {SW_ROUTE("tcp", "0.0.0.0", 8080, "127.0.0.1", 41002, "web")};
 	ef_route *cur = NULL;
 	size_t n = 0;
 	ef_switch *s;
@@ -290,7 +344,7 @@ static void test_hook_failures(void **state)
 {
 	char cmd[256];
 	ef_switch_opts opts = {.state_dir = hook_dir, .hook = cmd};
-	ef_route green[1] = {{"tcp", "0.0.0.0", 8080, "127.0.0.1", 41002, "web"}};
+	ef_route green[1] = {SW_ROUTE("tcp", "0.0.0.0", 8080, "127.0.0.1", 41002, "web")};
 	ef_route *cur = NULL;
 	size_t n = 0;
 	struct timespec t0, t1;
@@ -326,9 +380,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_bad_inputs),          cmocka_unit_test(test_nul_and_size),
-	        cmocka_unit_test(test_good_and_round_trip), cmocka_unit_test(test_empty_set),
-	        cmocka_unit_test(test_apply_checks),        cmocka_unit_test(test_backend_table),
-	        cmocka_unit_test(test_hook_apply),          cmocka_unit_test(test_hook_failures),
+	        cmocka_unit_test(test_good_and_round_trip), cmocka_unit_test(test_port_options),
+	        cmocka_unit_test(test_empty_set),           cmocka_unit_test(test_apply_checks),
+	        cmocka_unit_test(test_backend_table),       cmocka_unit_test(test_hook_apply),
+	        cmocka_unit_test(test_hook_failures),
 	};
 
 	return cmocka_run_group_tests(tests, hook_setup, hook_teardown);

@@ -4,6 +4,7 @@
 #ifndef EDGEFLIP_SYS_SWITCH_H
 #define EDGEFLIP_SYS_SWITCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,6 +18,13 @@ typedef struct {
 	char *target_addr;    /* e.g. "127.0.0.1" */
 	uint16_t target_port; /* the active slot's internal port */
 	char *service;        /* for logs */
+	/* Per-port options of the proxy backend (the others ignore them);
+	 * 0 / false: the proxy's default (docs/switch.md). */
+	uint32_t idle_timeout_ms;    /* a TCP connection quiet this long is closed */
+	uint32_t connect_timeout_ms; /* connecting to the target gives up after this */
+	uint32_t drain_timeout_ms; /* after a flip, connections to the old target last this long */
+	uint32_t max_conns;        /* TCP connections on this port at once */
+	bool proxy_protocol;       /* send a PROXY protocol v2 header to the target */
 } ef_route;
 
 typedef struct {

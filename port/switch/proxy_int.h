@@ -1,0 +1,174 @@
+/* The proxy process's insides, shared by proxy.c (the loop, listeners,
+ * reloads, control socket, UDP) and proxy_conn.c (TCP connections, their
+ * buffers and deadlines). Not a public API. */
+#ifndef EDGEFLIP_PORT_SWITCH_PROXY_INT_H
+#define EDGEFLIP_PORT_SWITCH_PROXY_INT_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define TCP_BUF         16384 /* one direction's buffer, taken only while data waits */
+#define BUF_POOL_MAX    64    /* free buffers kept for reuse: no malloc/free per request */
+#define UDP_BUF         65536 /* one, shared, allocated with the first UDP route */
+#define MAX_FLOWS       1024  /* UDP flows (one descriptor each) */
+#define MAX_CTL_CLIENTS 8
+#define FD_SPARE        32    /* epoll, signalfd, control socket, log, the reserve fd, ... */
+#define PUMP_ROUNDS     16    /* reads+writes per turn, so one transfer cannot hog the loop */
+#define PIPE_CHUNK      65536 /* bytes per splice() into a direction's pipe */
+
+/* Defaults of the per-port options (routes.json may set each per route). */
+#define IDLE_TIMEOUT_MS    30000 /* like HAProxy's usual `timeout client` */
+#define CONNECT_TIMEOUT_MS 5000
+#define DRAIN_TIMEOUT_MS   30000
+
+enum kind {
+	K_SIGNAL,
+	K_CTL_LISTEN,
+	K_CTL_CLIENT,
+	K_TCP_LISTEN,
+	K_UDP_LISTEN,
+	K_CONN_CLIENT,
+	K_CONN_TARGET,
+	K_FLOW,
+};
+
+/* The first member of everything registered with epoll. Closed objects
+ * are marked dead and freed after the current batch of events. */
+struct handle {
+	enum kind kind;
+	int fd;
+	bool dead;
+	uint32_t events; /* registered events; 0 = not in the epoll set */
+	bool rd, wr;     /* TCP connections (edge-triggered): readable, writable */
+	bool rdhup;      /* the peer's FIN has arrived (read it after the data) */
+	struct handle *grave;
+};
+
+struct conn;
+struct flow;
+
+/* A list of connections in deadline order: the head expires first. */
+struct conn_list {
+	struct conn *head, *tail;
+};
+
+struct listener {
+	struct handle h;
+	int type; /* SOCK_STREAM or SOCK_DGRAM */
+	struct sockaddr_storage addr, target;
+	socklen_t addrlen, targetlen;
+	char desc[128]; /* "tcp 0.0.0.0:8080" */
+	char target_desc[80];
+	char *service;
+	bool matched;
+	bool closed; /* its route is gone; kept while its connections drain */
+	struct listener *next;
+	struct flow *flows;
+	/* TCP: connecting ones by age; established ones least recently active
+	 * first; those to an old target by drain deadline. */
+	struct conn_list connecting, active, draining;
+	unsigned nconns, ndraining;
+	unsigned max_conns;
+	int64_t resume_at; /* out of descriptors even for the reserve: paused until then */
+	int64_t idle_ms, connect_ms, drain_ms;
+	bool proxy_protocol;
+};
+
+/* One direction of a connection. `data` is taken from the pool when bytes
+ * arrive and given back once they are sent. A direction whose reads fill
+ * the buffer is bulk and moves to a pipe, so that splice() carries its
+ * bytes without copying them through us. */
+struct dir_buf {
+	char *data;
+	uint32_t off, len;
+	int pipe[2];     /* -1 until the direction turns bulk */
+	uint32_t inpipe; /* bytes in the pipe */
+	bool full;       /* the last recv() filled the buffer */
+	bool eof;        /* the source sent FIN */
+	bool shut;       /* FIN passed on to the destination */
+};
+
+struct conn {
+	struct handle client, target; /* client.grave links the conn */
+	struct dir_buf c2t, t2c;
+	struct listener *l;
+	int64_t last_ms;  /* accepted, or the last event */
+	int64_t drain_at; /* when draining: the moment it is closed */
+	bool connected;
+	bool is_draining;
+	bool queued;                /* on the ready list: stopped at PUMP_ROUNDS with work left */
+	struct conn *prev, *next;   /* in l->connecting or l->active */
+	struct conn *dprev, *dnext; /* in l->draining */
+	struct conn *ready_next;
+};
+
+struct flow {
+	struct handle h; /* a UDP socket connected to the target */
+	struct listener *l;
+	struct sockaddr_storage peer;
+	socklen_t peerlen;
+	int64_t last_ms;
+	struct flow *next;
+};
+
+struct ctl_client {
+	struct handle h;
+	char line[128];
+	size_t len;
+	int64_t deadline;
+	struct ctl_client *next;
+};
+
+struct proxy {
+	int epfd;
+	const char *dir;
+	char routes_path[PATH_MAX];
+	struct handle sig, ctl;
+	struct listener *listeners;
+	struct listener *orphans; /* closed listeners whose connections still drain */
+	struct conn *ready;       /* connections to pump again without waiting for an event */
+	struct ctl_client *ctl_clients;
+	struct handle *graveyard;
+	char *udp_buf;
+	char *pool; /* free TCP buffers, linked through their first bytes */
+	unsigned npool;
+	uint64_t generation;
+	int64_t now; /* CLOCK_MONOTONIC ms, read once per turn of the loop */
+	unsigned nconns, max_conns, nflows, nctl;
+	unsigned opt_max_conns;     /* --max-conns; 0 = as many as descriptors allow */
+	unsigned npipes, max_pipes; /* pipe pairs of bulk directions; 2 fds each */
+	uint64_t fd_limit;          /* RLIMIT_NOFILE after raising the soft limit */
+	uint64_t shed, timed_out;   /* connections closed at a cap / at a deadline */
+	int reserve_fd;             /* given up for a moment to accept() and close at EMFILE */
+	int64_t udp_idle_ms, idle_ms, connect_ms, drain_ms; /* the defaults */
+	int64_t flows_due; /* the earliest UDP flow idle deadline, or INT64_MAX */
+	int64_t trim_at;
+	bool trim; /* the last connection closed: give freed memory back when quiet */
+	bool stop;
+};
+
+/* proxy.c */
+int64_t ef_proxy_now(void);
+void ef_proxy_set_events(struct proxy *p, struct handle *h, uint32_t ev);
+void ef_proxy_bury(struct proxy *p, struct handle *h);
+void ef_proxy_close_handle(struct handle *h);
+bool ef_proxy_warn_now(int kind);
+enum { W_CONNECT, W_CAP, W_ACCEPT, W_COUNT };
+void ef_proxy_listener_release(struct proxy *p, struct listener *l);
+
+/* proxy_conn.c */
+void ef_proxy_tcp_accept(struct proxy *p, struct listener *l);
+void ef_proxy_conn_event(struct proxy *p, struct conn *c, bool on_target, uint32_t ev);
+void ef_proxy_conn_close(struct proxy *p, struct conn *c);
+void ef_proxy_conn_free(struct conn *c);
+void ef_proxy_run_ready(struct proxy *p, struct conn *ready);
+void ef_proxy_prune_ready(struct proxy *p);
+/* Connections of `l` to its old target drain from now on. */
+void ef_proxy_listener_drain(struct proxy *p, struct listener *l);
+/* Closes what is past its deadline; returns the next deadline or INT64_MAX. */
+int64_t ef_proxy_tcp_expire(struct proxy *p, struct listener *l);
+void ef_proxy_pool_release(struct proxy *p);
+
+#endif
