@@ -1,0 +1,468 @@
+/* Lists, maps (environment, labels), argv and ports. */
+#include "edgeflip/manifest.h"
+#include "edgeflip/buf.h"
+#include "edgeflip/error.h"
+
+#include <arpa/inet.h>
+#include <cjson/cJSON.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "manifest_internal.h"
+
+/* ---------------------------------------------------------------------------
+ * Lists and maps. */
+
+int mf_get_string_list(pctx *c, const cJSON *it, size_t max, char ***out)
+{
+	char **v = NULL;
+	size_t i = 0;
+	int error = 0;
+
+	if (!cJSON_IsArray(it))
+		return mf_fail(c, EF_EINVALID, "expected an array of strings, found %s",
+		               mf_type_name(it));
+	if ((size_t)cJSON_GetArraySize(it) > max)
+		return mf_fail(c, EF_ETOOBIG, "%d entries; at most %zu are supported",
+		               cJSON_GetArraySize(it), max);
+	for (const cJSON *e = it->child; e; e = e->next, i++) {
+		size_t saved = mf_push_index(c, i);
+		if (!cJSON_IsString(e))
+			error = mf_fail(c, EF_EINVALID, "expected a string, found %s",
+			                mf_type_name(e));
+		else if (ef_strv_push(&v, e->valuestring) < 0)
+			error = mf_fail(c, EF_ENOMEM, "out of memory");
+		mf_pop(c, saved);
+		if (error < 0)
+			break;
+	}
+	if (error < 0) {
+		ef_strv_free(v);
+		return error;
+	}
+	ef_strv_free(*out);
+	*out = v;
+	return 0;
+}
+
+/* Simple shell-like splitting: whitespace separates words; '...' is literal;
+ * "..." allows \" \\ \$ \`; a backslash outside quotes escapes the next byte. */
+static int shell_split(pctx *c, const char *s, char ***out)
+{
+	ef_buf w = EF_BUF_INIT((size_t)64 << 20);
+	char **v = NULL;
+	bool in_word = false;
+	char quote = 0;
+	int error = 0;
+
+	for (const char *p = s; *p && error == 0; p++) {
+		char ch = *p;
+		if (quote == '\'') {
+			if (ch == '\'')
+				quote = 0;
+			else
+				error = ef_buf_put(&w, p, 1);
+		} else if (quote == '"') {
+			if (ch == '"')
+				quote = 0;
+			else if (ch == '\\' && p[1] && strchr("\"\\$`", p[1]))
+				error = ef_buf_put(&w, ++p, 1);
+			else
+				error = ef_buf_put(&w, p, 1);
+		} else if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r') {
+			if (in_word) {
+				if (ef_strv_len(v) >= MAX_ARGS)
+					error = EF_ETOOBIG;
+				else
+					error = ef_strv_push_owned(&v, ef_buf_detach(&w));
+			}
+			in_word = false;
+		} else {
+			in_word = true;
+			if (ch == '\'' || ch == '"')
+				quote = ch;
+			else if (ch == '\\' && p[1])
+				error = ef_buf_put(&w, ++p, 1);
+			else
+				error = ef_buf_put(&w, p, 1);
+		}
+	}
+	if (error == 0 && quote)
+		error = mf_fail(c, EF_EINVALID, "unterminated %s quote",
+		                quote == '"' ? "double" : "single");
+	else if (error == EF_ETOOBIG)
+		error = mf_fail(c, EF_ETOOBIG, "more than %d words", MAX_ARGS);
+	else if (error < 0)
+		error = mf_fail(c, EF_ENOMEM, "out of memory");
+	else if (in_word && (error = ef_strv_push_owned(&v, ef_buf_detach(&w))) < 0)
+		error = mf_fail(c, EF_ENOMEM, "out of memory");
+	else if (!v)
+		error = mf_fail(c, EF_EINVALID,
+		                "must not be empty; remove the key to use the image's default");
+	ef_buf_dispose(&w);
+	if (error < 0) {
+		ef_strv_free(v);
+		return error;
+	}
+	ef_strv_free(*out);
+	*out = v;
+	return 0;
+}
+
+/* command / entrypoint: null (not set), a string (split like a shell), or an array. */
+int mf_get_argv(pctx *c, const cJSON *it, char ***out)
+{
+	int error;
+
+	if (cJSON_IsNull(it))
+		return 0;
+	if (cJSON_IsString(it))
+		return shell_split(c, it->valuestring, out);
+	if (!cJSON_IsArray(it))
+		return mf_fail(c, EF_EINVALID, "expected an array of strings or a string, found %s",
+		               mf_type_name(it));
+	if ((error = mf_get_string_list(c, it, MAX_ARGS, out)) < 0)
+		return error;
+	if (!*out)
+		return mf_fail(c, EF_EINVALID,
+		               "must not be empty; remove the key to use the image's default");
+	return 0;
+}
+
+static size_t key_len(const char *kv)
+{
+	return strcspn(kv, "=");
+}
+
+static int cmp_kv(const void *a, const void *b)
+{
+	const char *x = *(char *const *)a, *y = *(char *const *)b;
+	size_t nx = key_len(x), ny = key_len(y);
+	int r = memcmp(x, y, nx < ny ? nx : ny);
+
+	if (r)
+		return r;
+	return nx < ny ? -1 : nx > ny;
+}
+
+static int scalar_string(const cJSON *v, char *tmp, size_t tmpsize, const char **out)
+{
+	int64_t n;
+
+	if (cJSON_IsString(v))
+		*out = v->valuestring;
+	else if (cJSON_IsNull(v))
+		*out = "";
+	else if (cJSON_IsBool(v))
+		*out = cJSON_IsTrue(v) ? "true" : "false";
+	else if (mf_whole_number(v, -9007199254740992.0, 9007199254740992.0, &n)) {
+		snprintf(tmp, tmpsize, "%lld", (long long)n);
+		*out = tmp;
+	} else if (cJSON_IsNumber(v)) {
+		snprintf(tmp, tmpsize, "%.17g", v->valuedouble);
+		*out = tmp;
+	} else
+		return EF_EINVALID;
+	return 0;
+}
+
+/* environment and labels: an object {K: V} (V string, number, bool or null) or a
+ * list ["K=V", "K"]. Stored as sorted "K=V" strings. */
+int mf_get_kv(pctx *c, const cJSON *it, size_t max, bool labels, char ***out)
+{
+	const char *what = labels ? "labels" : "variables";
+	char **v = NULL;
+	size_t i = 0, n;
+	int error = 0;
+
+	if (cJSON_IsObject(it)) {
+		if ((error = mf_check_members(c, it, max, what)) < 0)
+			return error;
+	} else if (cJSON_IsArray(it)) {
+		if ((size_t)cJSON_GetArraySize(it) > max)
+			return mf_fail(c, EF_ETOOBIG, "%d %s; at most %zu are supported",
+			               cJSON_GetArraySize(it), what, max);
+	} else {
+		return mf_fail(c, EF_EINVALID,
+		               "expected an object or an array of \"KEY=VALUE\", "
+		               "found %s",
+		               mf_type_name(it));
+	}
+	for (const cJSON *e = it->child; e; e = e->next, i++) {
+		char tmp[64], *kv = NULL;
+		const char *val = NULL;
+		size_t saved;
+
+		if (cJSON_IsObject(it)) {
+			saved = mf_push_key(c, e->string);
+			if (scalar_string(e, tmp, sizeof(tmp), &val) < 0)
+				error = mf_fail(
+				        c, EF_EINVALID,
+				        "expected a string, number, boolean or null, found %s",
+				        mf_type_name(e));
+			else if (!e->string[0] || strchr(e->string, '='))
+				error = mf_fail(
+				        c, EF_EINVALID,
+				        "the name must be non-empty and must not contain '='");
+			else if (!(kv = mf_str_printf("%s=%s", e->string, val)))
+				error = mf_fail(c, EF_ENOMEM, "out of memory");
+		} else {
+			saved = mf_push_index(c, i);
+			if (!cJSON_IsString(e))
+				error = mf_fail(c, EF_EINVALID,
+				                "expected a \"KEY=VALUE\" string, found %s",
+				                mf_type_name(e));
+			else if (e->valuestring[0] == '=' || e->valuestring[0] == '\0')
+				error = mf_fail(c, EF_EINVALID, "'%s' has no name before '='",
+				                e->valuestring);
+			else if (!(kv = mf_str_printf("%s%s", e->valuestring,
+			                              strchr(e->valuestring, '=') ? "" : "=")))
+				error = mf_fail(c, EF_ENOMEM, "out of memory");
+		}
+		if (error == 0 && labels &&
+		    strncmp(kv, RESERVED_LABEL_PFX, strlen(RESERVED_LABEL_PFX)) == 0)
+			error = mf_fail(c, EF_EINVALID,
+			                "labels starting with '" RESERVED_LABEL_PFX
+			                "' are reserved for edgeflip's own bookkeeping; rename it");
+		if (error == 0 && mf_has_ctl(kv) && labels)
+			error = mf_fail(c, EF_EINVALID,
+			                "control characters are not allowed in labels");
+		mf_pop(c, saved);
+		if (error == 0 && (error = ef_strv_push_owned(&v, kv)) < 0)
+			error = mf_fail(c, EF_ENOMEM, "out of memory");
+		else if (error < 0)
+			free(kv);
+		if (error < 0)
+			goto out;
+	}
+	n = ef_strv_len(v);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp_kv);
+	for (i = 1; i < n; i++) {
+		if (cmp_kv(&v[i - 1], &v[i]) == 0) {
+			error = mf_fail(c, EF_EINVALID, "'%.*s' is set twice; keep one",
+			                (int)key_len(v[i]), v[i]);
+			goto out;
+		}
+	}
+	ef_strv_free(*out);
+	*out = v;
+	v = NULL;
+out:
+	ef_strv_free(v);
+	return error;
+}
+
+/* ---------------------------------------------------------------------------
+ * Ports. */
+
+static int check_host_ip(pctx *c, const char *ip)
+{
+	unsigned char addr[16];
+
+	if (inet_pton(AF_INET, ip, addr) == 1 || inet_pton(AF_INET6, ip, addr) == 1)
+		return 0;
+	return mf_fail(c, EF_EINVALID, "'%s' is not an IPv4 or IPv6 address", ip);
+}
+
+static int set_protocol(pctx *c, ef_port *p, const char *proto)
+{
+	if (strcmp(proto, "tcp") && strcmp(proto, "udp"))
+		return mf_fail(c, EF_EINVALID, "protocol '%s' is not supported (use tcp or udp)",
+		               proto);
+	snprintf(p->protocol, sizeof(p->protocol), "%s", proto);
+	return 0;
+}
+
+static int short_port_number(pctx *c, const char *s, const char *spec, uint16_t *out)
+{
+	uint64_t v;
+
+	if (strchr(s, '-'))
+		return mf_fail(c, EF_EINVALID,
+		               "port ranges are not supported ('%s'); list each port on its own",
+		               spec);
+	if (!mf_digits_number(s, 1, 65535, &v))
+		return mf_fail(c, EF_EINVALID,
+		               "'%s' is not a port mapping (use \"80\", \"8080:80\" or "
+		               "\"127.0.0.1:8080:80/udp\"; ports 1-65535)",
+		               spec);
+	*out = (uint16_t)v;
+	return 0;
+}
+
+/* "80", "8080:80", "127.0.0.1:8080:80/udp", "[::1]:8080:80". */
+static int parse_short_port(pctx *c, const char *spec, ef_port *p)
+{
+	char *s = strdup(spec), *slash, *rest, *parts[3] = {NULL, NULL, NULL};
+	size_t np = 0;
+	int error;
+
+	if (!s)
+		return mf_fail(c, EF_ENOMEM, "out of memory");
+	snprintf(p->protocol, sizeof(p->protocol), "tcp");
+	if ((slash = strrchr(s, '/'))) {
+		*slash = '\0';
+		if ((error = set_protocol(c, p, slash + 1)) < 0)
+			goto out;
+	}
+	rest = s;
+	if (rest[0] == '[') {
+		char *close = strchr(rest, ']');
+		if (!close || close[1] != ':') {
+			error = mf_fail(c, EF_EINVALID, "'%s': expected [IPv6]:host:container",
+			                spec);
+			goto out;
+		}
+		*close = '\0';
+		parts[np++] = rest + 1;
+		rest = close + 2;
+	}
+	for (;;) {
+		char *colon = strchr(rest, ':');
+		if (np == 3) {
+			error = mf_fail(c, EF_EINVALID,
+			                "'%s' is not a port mapping (use \"80\", \"8080:80\" or "
+			                "\"127.0.0.1:8080:80/udp\")",
+			                spec);
+			goto out;
+		}
+		parts[np++] = rest;
+		if (!colon)
+			break;
+		*colon = '\0';
+		rest = colon + 1;
+	}
+	if (s[0] == '[' && np != 3) {
+		error = mf_fail(c, EF_EINVALID, "'%s': expected [IPv6]:host:container", spec);
+		goto out;
+	}
+	if ((error = short_port_number(c, parts[np - 1], spec, &p->container_port)) < 0)
+		goto out;
+	if (np >= 2) {
+		if (parts[np - 2][0] == '\0') {
+			error = mf_fail(
+			        c, EF_EINVALID,
+			        "'%s' has no host port; edgeflip publishes fixed host ports "
+			        "only",
+			        spec);
+			goto out;
+		}
+		if ((error = short_port_number(c, parts[np - 2], spec, &p->host_port)) < 0)
+			goto out;
+	}
+	if (np == 3) {
+		if ((error = check_host_ip(c, parts[0])) < 0)
+			goto out;
+		if (!(p->host_ip = strdup(parts[0]))) {
+			error = mf_fail(c, EF_ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+	error = 0;
+out:
+	free(s);
+	return error;
+}
+
+static int parse_long_port(pctx *c, const cJSON *it, ef_port *p)
+{
+	static const char *const keys[] = {"target",   "published", "host_ip",
+	                                   "protocol", "mode",      NULL};
+	const cJSON *v;
+	size_t saved;
+	int error;
+
+	if ((error = mf_check_keys(c, it, keys, false)) < 0)
+		return error;
+	snprintf(p->protocol, sizeof(p->protocol), "tcp");
+	if (!(v = mf_member(it, "target")))
+		return mf_fail_at(c, "target", "missing; give the container port");
+	saved = mf_push_key(c, "target");
+	error = mf_get_port(c, v, &p->container_port);
+	mf_pop(c, saved);
+	if (error < 0)
+		return error;
+	v = mf_member(it, "published");
+	if (v && !cJSON_IsNull(v) && !(cJSON_IsString(v) && v->valuestring[0] == '\0')) {
+		saved = mf_push_key(c, "published");
+		error = mf_get_port(c, v, &p->host_port);
+		mf_pop(c, saved);
+		if (error < 0)
+			return error;
+	}
+	if ((v = mf_member(it, "host_ip")) && !cJSON_IsNull(v)) {
+		saved = mf_push_key(c, "host_ip");
+		if ((error = mf_get_string(c, v, &p->host_ip)) == 0 && p->host_ip[0] == '\0') {
+			free(p->host_ip);
+			p->host_ip = NULL;
+		} else if (error == 0) {
+			error = check_host_ip(c, p->host_ip);
+		}
+		mf_pop(c, saved);
+		if (error < 0)
+			return error;
+	}
+	if ((v = mf_member(it, "protocol"))) {
+		saved = mf_push_key(c, "protocol");
+		if (!cJSON_IsString(v))
+			error = mf_fail(c, EF_EINVALID, "expected \"tcp\" or \"udp\"");
+		else
+			error = set_protocol(c, p, v->valuestring);
+		mf_pop(c, saved);
+		if (error < 0)
+			return error;
+	}
+	if ((v = mf_member(it, "mode")) &&
+	    !(cJSON_IsString(v) &&
+	      (!strcmp(v->valuestring, "ingress") || !strcmp(v->valuestring, "host"))))
+		return mf_fail_at(c, "mode", "expected \"ingress\" or \"host\"");
+	if (p->host_ip && !p->host_port)
+		return mf_fail(c, EF_EINVALID,
+		               "host_ip is set but published is not; give the host "
+		               "port");
+	return 0;
+}
+
+int mf_get_ports(pctx *c, const cJSON *it, ef_service *s)
+{
+	size_t i = 0, n;
+	int error = 0;
+
+	if (!cJSON_IsArray(it))
+		return mf_fail(c, EF_EINVALID, "expected an array, found %s", mf_type_name(it));
+	n = (size_t)cJSON_GetArraySize(it);
+	if (n > MAX_PORTS)
+		return mf_fail(c, EF_ETOOBIG, "%zu ports; at most %d are supported", n, MAX_PORTS);
+	if (n == 0)
+		return 0;
+	if (!(s->ports = calloc(n, sizeof(*s->ports))))
+		return mf_fail(c, EF_ENOMEM, "out of memory");
+	for (const cJSON *e = it->child; e; e = e->next, i++) {
+		size_t saved = mf_push_index(c, i);
+		ef_port *p = &s->ports[i];
+
+		s->nports = i + 1;
+		if (cJSON_IsString(e))
+			error = parse_short_port(c, e->valuestring, p);
+		else if (cJSON_IsNumber(e))
+			error = mf_get_port(c, e, &p->container_port);
+		else if (cJSON_IsObject(e))
+			error = parse_long_port(c, e, p);
+		else
+			error = mf_fail(
+			        c, EF_EINVALID,
+			        "expected a \"HOST:CONTAINER\" string or an object {target, "
+			        "published, ...}, found %s",
+			        mf_type_name(e));
+		if (error == 0 && !p->protocol[0])
+			snprintf(p->protocol, sizeof(p->protocol), "tcp");
+		mf_pop(c, saved);
+		if (error < 0)
+			return error;
+	}
+	return 0;
+}
