@@ -75,6 +75,9 @@ static const key_spec keys[] = {
         {"policy", "allowed_capabilities", T_LIST, P(allowed_capabilities), NULL, false},
         {"policy", "allow_devices", T_BOOL, P(allow_devices), "false", false},
         {"policy", "bind_mounts", T_LIST, P(bind_mounts), NULL, false},
+        {"policy", "allowed_sysctls", T_LIST, P(allowed_sysctls), NULL, false},
+        {"policy", "allowed_security_opts", T_LIST, P(allowed_security_opts), NULL, false},
+        {"policy", "network_drivers", T_LIST, P(network_drivers), NULL, false},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -85,6 +88,7 @@ typedef struct {
 	FILE *f;
 	int lineno; /* counted by the reader: Debian's inih passes no line numbers */
 	bool policy_only;
+	bool indented; /* the current line starts with a blank: a continuation */
 	bool seen[NKEYS];
 	int error;
 	char msg[512];
@@ -240,6 +244,11 @@ static char *read_line(char *str, int num, void *stream)
 			return NULL;
 		}
 	}
+	/* inih passes an indented line as a continuation of the key above
+	 * (INI_ALLOW_MULTILINE): a list may go on over several lines. */
+	ctx->indented = (r[0] == ' ' || r[0] == '\t') && r[strspn(r, " \t")] != '\n' &&
+	                r[strspn(r, " \t")] != '\0' && r[strspn(r, " \t")] != ';' &&
+	                r[strspn(r, " \t")] != '#';
 	/* inih does not report a section header without keys: check it here. */
 	r += strspn(r, " \t");
 	if (*r == '[' && !ctx->error) {
@@ -278,6 +287,20 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 			continue;
 		if (ctx->policy_only && strcmp(section, "policy")) {
 			break;
+		}
+		if (ctx->seen[i] && ctx->indented && k->type == T_LIST) {
+			char ***slot = (char ***)((char *)ctx->cfg + k->offset);
+			char **more = NULL;
+			int err = ef_strv_split(&more, value);
+			for (size_t m = 0; err == 0 && more && more[m]; m++)
+				err = ef_strv_push(slot, more[m]);
+			ef_strv_free(more);
+			if (err < 0) {
+				snprintf(ctx->msg, sizeof(ctx->msg), "%s:%d: [%s] %s: %s",
+				         ctx->file, lineno, section, name, ef_error_last());
+				ctx->error = EF_EINVALID;
+			}
+			return 1;
 		}
 		if (ctx->seen[i]) {
 			snprintf(ctx->msg, sizeof(ctx->msg),
@@ -520,6 +543,9 @@ void ef_policy_dispose(ef_policy *policy)
 	ef_strv_free(policy->registries);
 	ef_strv_free(policy->allowed_capabilities);
 	ef_strv_free(policy->bind_mounts);
+	ef_strv_free(policy->allowed_sysctls);
+	ef_strv_free(policy->allowed_security_opts);
+	ef_strv_free(policy->network_drivers);
 	memset(policy, 0, sizeof(*policy));
 }
 

@@ -169,11 +169,14 @@ static int scalar_string(const cJSON *v, char *tmp, size_t tmpsize, const char *
 	return 0;
 }
 
-/* environment and labels: an object {K: V} (V string, number, bool or null) or a
- * list ["K=V", "K"]. Stored as sorted "K=V" strings. */
-int mf_get_kv(pctx *c, const cJSON *it, size_t max, bool labels, char ***out)
+/* environment, labels and options: an object {K: V} (V string, number, bool or
+ * null) or a list ["K=V", "K"]. Stored as sorted "K=V" strings. KV_ENV: a
+ * variable without a value (`K`, `K: null`) is left out (unset, as Compose
+ * does); KV_LABELS: it is the empty string; KV_OPTS: it is an error. */
+int mf_get_kv(pctx *c, const cJSON *it, size_t max, int mode, char ***out)
 {
-	const char *what = labels ? "labels" : "variables";
+	const bool labels = mode == KV_LABELS;
+	const char *what = mode == KV_ENV ? "variables" : labels ? "labels" : "entries";
 	char **v = NULL;
 	size_t i = 0, n;
 	int error = 0;
@@ -198,7 +201,14 @@ int mf_get_kv(pctx *c, const cJSON *it, size_t max, bool labels, char ***out)
 
 		if (cJSON_IsObject(it)) {
 			saved = mf_push_key(c, e->string);
-			if (scalar_string(e, tmp, sizeof(tmp), &val) < 0)
+			if (cJSON_IsNull(e) && mode == KV_ENV && e->string[0] &&
+			    !strchr(e->string, '=')) {
+				mf_pop(c, saved);
+				continue;
+			}
+			if (cJSON_IsNull(e) && mode == KV_OPTS)
+				error = mf_fail(c, EF_EINVALID, "expected a value, found null");
+			else if (scalar_string(e, tmp, sizeof(tmp), &val) < 0)
 				error = mf_fail(
 				        c, EF_EINVALID,
 				        "expected a string, number, boolean or null, found %s",
@@ -218,6 +228,12 @@ int mf_get_kv(pctx *c, const cJSON *it, size_t max, bool labels, char ***out)
 			else if (e->valuestring[0] == '=' || e->valuestring[0] == '\0')
 				error = mf_fail(c, EF_EINVALID, "'%s' has no name before '='",
 				                e->valuestring);
+			else if (!strchr(e->valuestring, '=') && mode == KV_ENV) {
+				mf_pop(c, saved);
+				continue;
+			} else if (!strchr(e->valuestring, '=') && mode == KV_OPTS)
+				error = mf_fail(c, EF_EINVALID, "'%s' has no '=VALUE'",
+				                e->valuestring);
 			else if (!(kv = mf_str_printf("%s%s", e->valuestring,
 			                              strchr(e->valuestring, '=') ? "" : "=")))
 				error = mf_fail(c, EF_ENOMEM, "out of memory");
@@ -227,9 +243,9 @@ int mf_get_kv(pctx *c, const cJSON *it, size_t max, bool labels, char ***out)
 			error = mf_fail(c, EF_EINVALID,
 			                "labels starting with '" RESERVED_LABEL_PFX
 			                "' are reserved for edgeflip's own bookkeeping; rename it");
-		if (error == 0 && mf_has_ctl(kv) && labels)
-			error = mf_fail(c, EF_EINVALID,
-			                "control characters are not allowed in labels");
+		if (error == 0 && (labels ? mf_has_ctl(kv) : mf_has_ctl_n(kv, key_len(kv))))
+			error = mf_fail(c, EF_EINVALID, "control characters are not allowed in %s",
+			                labels ? "labels" : "names");
 		mf_pop(c, saved);
 		if (error == 0 && (error = ef_strv_push_owned(&v, kv)) < 0)
 			error = mf_fail(c, EF_ENOMEM, "out of memory");

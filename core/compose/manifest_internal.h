@@ -26,32 +26,60 @@
 #define DEFAULT_RETRIES    3
 #define RESERVED_LABEL_PFX "io.edgeflip."
 
+#define MAX_DEPTH 64
+
+/* Parse context: the file name, the JSON path of the value being read and the
+ * document nodes along it (for positions), and the findings so far. */
 typedef struct {
 	const char *file;
-	char path[256];
+	char path[512];
 	size_t len;
+	const cJSON *nodes[MAX_DEPTH];
+	size_t saved[MAX_DEPTH];
+	size_t depth;
+	const ef_compose_pos *pos;
+	ef_findings *findings;
+	size_t nerrors;
+	int first_code;
+	bool oom;
+	char first[1400]; /* the first message, for ef_error_last() */
 } pctx;
 
 typedef struct {
-	const char *key;  /* name used in services */
-	const char *name; /* engine volume name */
-} named_volume;
-
-typedef struct {
-	named_volume v[MAX_NAMED_VOLUMES];
-	size_t n;
-} volume_decls;
-
-typedef struct {
 	ef_service *s;
-	const volume_decls *decls;
+	const ef_manifest *m; /* the top-level networks, volumes, secrets, configs */
 	bool have_x_health;
+	bool have_networks;
+	bool have_network_mode;
+	bool have_deploy_restart;
 	ef_probe_kind x_kind;
 	char *x_path;
 	int x_status;
 	uint16_t x_port;
 } svc_ctx;
 
+typedef int (*field_fn)(pctx *c, svc_ctx *sc, const cJSON *it);
+
+/* A key of a Compose object and what edgeflip does with it. */
+typedef struct {
+	const char *key;
+	ef_key_status status;
+	const char *reason; /* ignored or refused: why, and what to do */
+	field_fn fn;        /* services: the reader of a supported key */
+} mf_key;
+
+extern const mf_key mf_service_keys[];
+extern const mf_key mf_top_keys[];
+extern const mf_key mf_network_keys[];
+extern const mf_key mf_volume_keys[];
+extern const mf_key mf_secret_keys[];
+extern const mf_key mf_config_keys[];
+const mf_key *mf_key_find(const mf_key *table, const char *key);
+/* Reports every unknown or refused key of `obj` (x-* skipped); 0 or the first error. */
+int mf_check_table(pctx *c, const cJSON *obj, const mf_key *table, const char *what);
+
+void mf_ctx_init(pctx *c, const char *file, const cJSON *root, const ef_compose_pos *pos,
+                 ef_findings *findings);
 size_t mf_push_key(pctx *c, const char *key);
 size_t mf_push_index(pctx *c, size_t i);
 void mf_pop(pctx *c, size_t saved);
@@ -76,13 +104,68 @@ bool mf_is_alnum(char ch);
 bool mf_is_lower_alnum(char ch);
 int mf_get_string_list(pctx *c, const cJSON *it, size_t max, char ***out);
 int mf_get_argv(pctx *c, const cJSON *it, char ***out);
-int mf_get_kv(pctx *c, const cJSON *it, size_t max, bool labels, char ***out);
+#define KV_ENV    0
+#define KV_LABELS 1
+#define KV_OPTS   2
+int mf_get_kv(pctx *c, const cJSON *it, size_t max, int mode, char ***out);
+bool mf_has_ctl_n(const char *s, size_t n);
 int mf_get_ports(pctx *c, const cJSON *it, ef_service *s);
 int mf_check_abs_path(pctx *c, const char *path, const char *what);
-int mf_get_volumes(pctx *c, const cJSON *it, const volume_decls *decls, ef_service *s);
+int mf_get_volumes(pctx *c, const cJSON *it, const ef_manifest *man, ef_service *s);
 int mf_parse_service(pctx *c, ef_service *s, const char *name, const cJSON *obj,
-                     const volume_decls *decls);
-void mf_spec_hash(ef_service *s);
+                     const ef_manifest *man);
+int mf_parse_top(pctx *c, const cJSON *root, ef_manifest *m);
+void mf_service_dispose(ef_service *s);
+void mf_top_dispose(ef_manifest *m);
+int mf_add_default_network(pctx *c, ef_manifest *m);
+
+/* options.c */
+void mf_sort_strv(char **v);
+bool mf_valid_name(const char *s, const char *extra, size_t max);
+int mf_get_name(pctx *c, const cJSON *it, char **out);
+int mf_get_string_or_list(pctx *c, const cJSON *it, size_t max, char ***out);
+int mf_get_size(pctx *c, const cJSON *it, int64_t *out);
+int mf_rel_path(pctx *c, const char *raw, const char *what, char **out);
+bool mf_is_relative_source(const char *s);
+
+void mf_spec_hash(ef_service *s, const ef_manifest *m);
+
+int mf_f_depends_on(pctx *c, svc_ctx *sc, const cJSON *it);
+int mf_f_networks(pctx *c, svc_ctx *sc, const cJSON *it);
+int mf_f_expose(pctx *c, svc_ctx *sc, const cJSON *it);
+int mf_f_container_name(pctx *c, svc_ctx *sc, const cJSON *it);
+int mf_f_secrets(pctx *c, svc_ctx *sc, const cJSON *it);
+int mf_f_configs(pctx *c, svc_ctx *sc, const cJSON *it);
+int mf_f_tmpfs(pctx *c, svc_ctx *sc, const cJSON *it);
+int mf_f_stop_signal(pctx *c, svc_ctx *sc, const cJSON *it);
+int mf_f_stop_grace_period(pctx *c, svc_ctx *sc, const cJSON *it);
+int mf_f_init(pctx *c, svc_ctx *sc, const cJSON *it);
+int mf_f_stdin_open(pctx *c, svc_ctx *sc, const cJSON *it);
+int mf_f_tty(pctx *c, svc_ctx *sc, const cJSON *it);
+int mf_f_extra_hosts(pctx *c, svc_ctx *sc, const cJSON *it);
+int mf_f_dns(pctx *c, svc_ctx *sc, const cJSON *it);
+int mf_f_dns_search(pctx *c, svc_ctx *sc, const cJSON *it);
+int mf_f_dns_opt(pctx *c, svc_ctx *sc, const cJSON *it);
+int mf_f_hostname(pctx *c, svc_ctx *sc, const cJSON *it);
+int mf_f_domainname(pctx *c, svc_ctx *sc, const cJSON *it);
+int mf_f_sysctls(pctx *c, svc_ctx *sc, const cJSON *it);
+int mf_f_ulimits(pctx *c, svc_ctx *sc, const cJSON *it);
+int mf_f_shm_size(pctx *c, svc_ctx *sc, const cJSON *it);
+int mf_f_group_add(pctx *c, svc_ctx *sc, const cJSON *it);
+int mf_f_security_opt(pctx *c, svc_ctx *sc, const cJSON *it);
+int mf_f_logging(pctx *c, svc_ctx *sc, const cJSON *it);
+int mf_f_cpus(pctx *c, svc_ctx *sc, const cJSON *it);
+int mf_f_mem_reservation(pctx *c, svc_ctx *sc, const cJSON *it);
+int mf_f_memswap_limit(pctx *c, svc_ctx *sc, const cJSON *it);
+int mf_f_pids_limit(pctx *c, svc_ctx *sc, const cJSON *it);
+int mf_f_cpu_shares(pctx *c, svc_ctx *sc, const cJSON *it);
+int mf_f_cpuset(pctx *c, svc_ctx *sc, const cJSON *it);
+int mf_f_platform(pctx *c, svc_ctx *sc, const cJSON *it);
+int mf_f_profiles(pctx *c, svc_ctx *sc, const cJSON *it);
+int mf_f_env_file(pctx *c, svc_ctx *sc, const cJSON *it);
+int mf_f_deploy(pctx *c, svc_ctx *sc, const cJSON *it);
+int mf_f_scale(pctx *c, svc_ctx *sc, const cJSON *it);
+int mf_f_build(pctx *c, svc_ctx *sc, const cJSON *it);
 
 static inline const cJSON *mf_member(const cJSON *obj, const char *key)
 {

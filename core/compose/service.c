@@ -16,8 +16,6 @@
 /* ---------------------------------------------------------------------------
  * Services. */
 
-typedef int (*field_fn)(pctx *c, svc_ctx *sc, const cJSON *it);
-
 static int f_image(pctx *c, svc_ctx *sc, const cJSON *it)
 {
 	int error = mf_get_nonempty_string(c, it, &sc->s->image);
@@ -39,12 +37,12 @@ static int f_entrypoint(pctx *c, svc_ctx *sc, const cJSON *it)
 
 static int f_environment(pctx *c, svc_ctx *sc, const cJSON *it)
 {
-	return mf_get_kv(c, it, MAX_ENV, false, &sc->s->environment);
+	return mf_get_kv(c, it, MAX_ENV, KV_ENV, &sc->s->environment);
 }
 
 static int f_labels(pctx *c, svc_ctx *sc, const cJSON *it)
 {
-	return mf_get_kv(c, it, MAX_LABELS, true, &sc->s->labels);
+	return mf_get_kv(c, it, MAX_LABELS, KV_LABELS, &sc->s->labels);
 }
 
 static int f_ports(pctx *c, svc_ctx *sc, const cJSON *it)
@@ -54,7 +52,7 @@ static int f_ports(pctx *c, svc_ctx *sc, const cJSON *it)
 
 static int f_volumes(pctx *c, svc_ctx *sc, const cJSON *it)
 {
-	return mf_get_volumes(c, it, sc->decls, sc->s);
+	return mf_get_volumes(c, it, sc->m, sc->s);
 }
 
 static int f_restart(pctx *c, svc_ctx *sc, const cJSON *it)
@@ -64,8 +62,13 @@ static int f_restart(pctx *c, svc_ctx *sc, const cJSON *it)
 
 	if (!strcmp(r, "no") || !strcmp(r, "always") || !strcmp(r, "unless-stopped") ||
 	    !strcmp(r, "on-failure") ||
-	    (!strncmp(r, "on-failure:", 11) && mf_digits_number(r + 11, 0, 1000000, &n)))
+	    (!strncmp(r, "on-failure:", 11) && mf_digits_number(r + 11, 0, 1000000, &n))) {
+		if (sc->have_deploy_restart && strcmp(sc->s->restart, r))
+			return mf_fail(c, EF_EINVALID,
+			               "'%s' differs from deploy.restart_policy ('%s'); keep one",
+			               r, sc->s->restart);
 		return mf_get_string(c, it, &sc->s->restart);
+	}
 	return mf_fail(c, EF_EINVALID,
 	               "expected \"no\", \"always\", \"on-failure\", \"on-failure:N\" or "
 	               "\"unless-stopped\"");
@@ -87,16 +90,7 @@ static int f_working_dir(pctx *c, svc_ctx *sc, const cJSON *it)
 
 static int f_mem_limit(pctx *c, svc_ctx *sc, const cJSON *it)
 {
-	int64_t n;
-
-	if (mf_whole_number(it, 0, 9.2e18, &n)) {
-		sc->s->mem_limit = n;
-		return 0;
-	}
-	if (cJSON_IsString(it) && mf_parse_mem(&sc->s->mem_limit, it->valuestring) == 0)
-		return 0;
-	return mf_fail(c, EF_EINVALID,
-	               "expected a number of bytes or a size such as \"512m\", \"1g\" or \"256k\"");
+	return mf_get_size(c, it, &sc->s->mem_limit);
 }
 
 static int f_privileged(pctx *c, svc_ctx *sc, const cJSON *it)
@@ -122,6 +116,13 @@ static int f_network_mode(pctx *c, svc_ctx *sc, const cJSON *it)
 {
 	static const char *const modes[] = {"bridge", "host", "none", NULL};
 
+	if (cJSON_IsString(it) && (!strncmp(it->valuestring, "service:", 8) ||
+	                           !strncmp(it->valuestring, "container:", 10)))
+		return mf_fail(c, EF_EINVALID,
+		               "sharing another container's network is refused: blue and green "
+		               "instances are separate containers; put both services on one "
+		               "network instead");
+	sc->have_network_mode = true;
 	return get_enum(c, it, modes, "\"bridge\", \"host\" or \"none\"", &sc->s->network_mode);
 }
 
@@ -139,22 +140,32 @@ static int f_ipc(pctx *c, svc_ctx *sc, const cJSON *it)
 	return get_enum(c, it, modes, "\"host\", \"private\" or \"shareable\"", &sc->s->ipc);
 }
 
+/* Capability names, normalised: upper case, without "CAP_", sorted. "ALL" is every
+ * capability. */
 static int get_caps(pctx *c, const cJSON *it, char ***out)
 {
 	int error = mf_get_string_list(c, it, MAX_LIST, out);
 
 	for (size_t i = 0; error == 0 && *out && (*out)[i]; i++) {
-		const char *cap = (*out)[i];
+		char *cap = (*out)[i];
 		bool ok = cap[0] != '\0';
 		for (const char *p = cap; *p && ok; p++)
 			ok = mf_is_alnum(*p) || *p == '_';
 		if (!ok) {
 			size_t saved = mf_push_index(c, i);
 			error = mf_fail(c, EF_EINVALID,
-			                "'%s' is not a capability name (such as NET_ADMIN)", cap);
+			                "'%s' is not a capability name (such as NET_ADMIN, or ALL)",
+			                cap);
 			mf_pop(c, saved);
+			break;
 		}
+		for (char *p = cap; *p; p++)
+			if (*p >= 'a' && *p <= 'z')
+				*p = (char)(*p - 32);
+		if (!strncmp(cap, "CAP_", 4) && cap[4])
+			memmove(cap, cap + 4, strlen(cap + 4) + 1);
 	}
+	mf_sort_strv(*out);
 	return error;
 }
 
@@ -245,47 +256,6 @@ static int f_devices(pctx *c, svc_ctx *sc, const cJSON *it)
 		mf_pop(c, saved);
 	}
 	return error;
-}
-
-static int f_container_name(pctx *c, svc_ctx *sc, const cJSON *it)
-{
-	return mf_fail(
-	        c, EF_EINVALID,
-	        "container_name is refused: edgeflip names containers itself (blue and green "
-	        "instances run side by side); remove it");
-}
-
-/* `networks` as `docker compose config` writes it: {"default": null} or ["default"]. */
-static int f_networks(pctx *c, svc_ctx *sc, const cJSON *it)
-{
-	size_t i = 0;
-
-	if (cJSON_IsArray(it)) {
-		for (const cJSON *e = it->child; e; e = e->next, i++) {
-			if (!cJSON_IsString(e) || strcmp(e->valuestring, "default")) {
-				size_t saved = mf_push_index(c, i);
-				int error = mf_fail(c, EF_EINVALID,
-				                    "only the default network is supported; remove "
-				                    "other networks");
-				mf_pop(c, saved);
-				return error;
-			}
-		}
-		return 0;
-	}
-	if (!cJSON_IsObject(it))
-		return mf_fail(c, EF_EINVALID, "expected {\"default\": null}");
-	for (const cJSON *e = it->child; e; e = e->next) {
-		if (strcmp(e->string, "default"))
-			return mf_fail_at(c, e->string,
-			                  "only the default network is supported; remove '%s'",
-			                  e->string);
-		if (!cJSON_IsNull(e) && !(cJSON_IsObject(e) && !e->child))
-			return mf_fail_at(
-			        c, e->string,
-			        "per-service network settings are not supported; use null");
-	}
-	return mf_check_members(c, it, 1, "networks");
 }
 
 static int get_probe_port(pctx *c, const cJSON *obj, uint16_t *out)
@@ -406,6 +376,7 @@ static int healthcheck_test(pctx *c, ef_health *h, const cJSON *it)
 	if (argv && !strcmp(argv[0], "NONE") && !argv[1]) {
 		ef_strv_free(argv);
 		h->kind = EF_PROBE_NONE;
+		h->disabled = true;
 		ef_strv_free(h->exec_argv);
 		h->exec_argv = NULL;
 		return 0;
@@ -443,11 +414,13 @@ done:
 
 static int f_healthcheck(pctx *c, svc_ctx *sc, const cJSON *it)
 {
-	static const char *const keys[] = {"test",    "interval", "timeout", "start_period",
-	                                   "retries", "disable",  NULL};
-	static const char *const durations[] = {"interval", "timeout", "start_period"};
+	static const char *const keys[] = {"test",    "interval", "timeout",        "start_period",
+	                                   "retries", "disable",  "start_interval", NULL};
+	static const char *const durations[] = {"interval", "timeout", "start_period",
+	                                        "start_interval"};
 	ef_health *h = &sc->s->health;
-	uint64_t *slots[] = {&h->interval_ms, &h->timeout_ms, &h->start_period_ms};
+	uint64_t *slots[] = {&h->interval_ms, &h->timeout_ms, &h->start_period_ms,
+	                     &h->start_interval_ms};
 	const cJSON *v;
 	bool disable = false;
 	size_t saved;
@@ -455,7 +428,7 @@ static int f_healthcheck(pctx *c, svc_ctx *sc, const cJSON *it)
 
 	if ((error = mf_check_keys(c, it, keys, false)) < 0)
 		return error;
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < 4; i++) {
 		if (!(v = mf_member(it, durations[i])))
 			continue;
 		saved = mf_push_key(c, durations[i]);
@@ -488,64 +461,130 @@ static int f_healthcheck(pctx *c, svc_ctx *sc, const cJSON *it)
 	}
 	if (disable) {
 		h->kind = EF_PROBE_NONE;
+		h->disabled = true;
 		ef_strv_free(h->exec_argv);
 		h->exec_argv = NULL;
 	}
 	return 0;
 }
 
-static const struct {
-	const char *key;
-	field_fn fn;
-	bool listed; /* shown in the "supported" list */
-} service_fields[] = {
-        {"image", f_image, true},
-        {"command", f_command, true},
-        {"entrypoint", f_entrypoint, true},
-        {"environment", f_environment, true},
-        {"ports", f_ports, true},
-        {"volumes", f_volumes, true},
-        {"restart", f_restart, true},
-        {"labels", f_labels, true},
-        {"healthcheck", f_healthcheck, true},
-        {"user", f_user, true},
-        {"working_dir", f_working_dir, true},
-        {"mem_limit", f_mem_limit, true},
-        {"privileged", f_privileged, true},
-        {"network_mode", f_network_mode, true},
-        {"networks", f_networks, true},
-        {"pid", f_pid, true},
-        {"ipc", f_ipc, true},
-        {"cap_add", f_cap_add, true},
-        {"cap_drop", f_cap_drop, true},
-        {"devices", f_devices, true},
-        {"read_only", f_read_only, true},
-        {"x-edgeflip", f_x_edgeflip, true},
-        {"container_name", f_container_name, false},
+#define S(k, fn)                                                                                   \
+	{                                                                                          \
+		k, EF_KEY_SUPPORTED, NULL, fn                                                      \
+	}
+#define I(k, why)                                                                                  \
+	{                                                                                          \
+		k, EF_KEY_IGNORED, why, NULL                                                       \
+	}
+#define R(k, why)                                                                                  \
+	{                                                                                          \
+		k, EF_KEY_REFUSED, why, NULL                                                       \
+	}
+
+/* Every key of the Compose specification's service object, and what edgeflip
+ * does with it. docs/manifest.md lists the same (tests/unit/test_manifest.c
+ * checks that they agree). */
+const mf_key mf_service_keys[] = {
+        S("image", f_image),
+        S("command", f_command),
+        S("entrypoint", f_entrypoint),
+        S("environment", f_environment),
+        S("env_file", mf_f_env_file),
+        S("ports", f_ports),
+        S("expose", mf_f_expose),
+        S("volumes", f_volumes),
+        S("tmpfs", mf_f_tmpfs),
+        S("restart", f_restart),
+        S("labels", f_labels),
+        S("healthcheck", f_healthcheck),
+        S("user", f_user),
+        S("working_dir", f_working_dir),
+        S("privileged", f_privileged),
+        S("read_only", f_read_only),
+        S("network_mode", f_network_mode),
+        S("networks", mf_f_networks),
+        S("pid", f_pid),
+        S("ipc", f_ipc),
+        S("cap_add", f_cap_add),
+        S("cap_drop", f_cap_drop),
+        S("devices", f_devices),
+        S("depends_on", mf_f_depends_on),
+        S("container_name", mf_f_container_name),
+        S("secrets", mf_f_secrets),
+        S("configs", mf_f_configs),
+        S("stop_signal", mf_f_stop_signal),
+        S("stop_grace_period", mf_f_stop_grace_period),
+        S("init", mf_f_init),
+        S("extra_hosts", mf_f_extra_hosts),
+        S("dns", mf_f_dns),
+        S("dns_search", mf_f_dns_search),
+        S("dns_opt", mf_f_dns_opt),
+        S("hostname", mf_f_hostname),
+        S("domainname", mf_f_domainname),
+        S("sysctls", mf_f_sysctls),
+        S("ulimits", mf_f_ulimits),
+        S("shm_size", mf_f_shm_size),
+        S("group_add", mf_f_group_add),
+        S("security_opt", mf_f_security_opt),
+        S("logging", mf_f_logging),
+        S("deploy", mf_f_deploy),
+        S("cpus", mf_f_cpus),
+        S("mem_limit", f_mem_limit),
+        S("mem_reservation", mf_f_mem_reservation),
+        S("memswap_limit", mf_f_memswap_limit),
+        S("pids_limit", mf_f_pids_limit),
+        S("cpu_shares", mf_f_cpu_shares),
+        S("cpuset", mf_f_cpuset),
+        S("platform", mf_f_platform),
+        S("profiles", mf_f_profiles),
+        S("stdin_open", mf_f_stdin_open),
+        S("tty", mf_f_tty),
+        S("scale", mf_f_scale),
+        S("build", mf_f_build), /* read, to say what to do instead */
+        S("x-edgeflip", f_x_edgeflip),
+        I("pull_policy", "the agent pulls an image that is missing; a digest fixes its content"),
+        I("develop", "watch mode is for development machines"),
+        I("attach", "nobody attaches to a device's containers; logs go to the logging driver"),
+        R("annotations", "OCI annotations can change how the runtime starts the container"),
+        R("blkio_config", "block I/O weights are not supported; remove it"),
+        R("cgroup", "the cgroup namespace is the engine's default"),
+        R("cgroup_parent", "the device's cgroup layout belongs to the device"),
+        R("cpu_count", "Windows only"),
+        R("cpu_percent", "Windows only"),
+        R("cpu_period", "use cpus"),
+        R("cpu_quota", "use cpus"),
+        R("cpu_rt_period", "real-time scheduling is not supported"),
+        R("cpu_rt_runtime", "real-time scheduling is not supported"),
+        R("credential_spec", "Windows only"),
+        R("device_cgroup_rules", "list the devices under devices (checked by the device policy)"),
+        R("extends", "write the service in full, or share settings with YAML anchors"),
+        R("external_links", "legacy links to containers outside the stack; use a network"),
+        R("gpus", "GPUs are not supported"),
+        R("isolation", "Windows only"),
+        R("label_file", "write the labels under labels"),
+        R("links", "legacy; services on one network reach each other by name (add aliases "
+                   "under networks and order with depends_on)"),
+        R("mac_address", "blue and green instances run side by side and cannot share one"),
+        R("mem_swappiness", "not supported; remove it"),
+        R("models", "AI models are not supported"),
+        R("oom_kill_disable", "a container that cannot be killed on OOM can starve the device"),
+        R("oom_score_adj", "not supported; remove it"),
+        R("post_start", "lifecycle hooks are not supported; use the image's entrypoint"),
+        R("pre_stop", "lifecycle hooks are not supported; use stop_signal"),
+        R("provider", "provider services are not supported"),
+        R("runtime", "the device runs containers with its engine's default runtime"),
+        R("storage_opt", "storage driver options belong to the device"),
+        R("use_api_socket", "a container never gets the engine's socket from a manifest"),
+        R("userns_mode", "the user namespace is the engine's default"),
+        R("uts", "the UTS namespace is the container's own"),
+        R("volumes_from", "blue and green would share another container's volumes; declare a "
+                          "named volume"),
+        {NULL, 0, NULL, NULL},
 };
 
-#define NFIELDS (sizeof(service_fields) / sizeof(service_fields[0]))
-
-static int unsupported_service_key(pctx *c, const char *key)
-{
-	char list[600] = "";
-	size_t used = 0;
-
-	for (size_t i = 0; i < NFIELDS; i++) {
-		int n;
-		if (!service_fields[i].listed)
-			continue;
-		n = snprintf(list + used, sizeof(list) - used, "%s%s", used ? ", " : "",
-		             service_fields[i].key);
-		if (n < 0 || (size_t)n >= sizeof(list) - used)
-			break;
-		used += (size_t)n;
-	}
-	return mf_fail_at(c, key,
-	                  "unsupported key '%s' (supported: %s, x-*); remove it or see "
-	                  "docs/manifest.md",
-	                  key, list);
-}
+#undef S
+#undef I
+#undef R
 
 static bool valid_service_name(const char *n)
 {
@@ -591,14 +630,14 @@ static int finish_health(pctx *c, svc_ctx *sc)
 }
 
 int mf_parse_service(pctx *c, ef_service *s, const char *name, const cJSON *obj,
-                     const volume_decls *decls)
+                     const ef_manifest *man)
 {
 	svc_ctx sc;
-	int error = 0;
+	int error = 0, first = 0;
 
 	memset(&sc, 0, sizeof(sc));
 	sc.s = s;
-	sc.decls = decls;
+	sc.m = man;
 	s->health.interval_ms = DEFAULT_PROBE_MS;
 	s->health.timeout_ms = DEFAULT_PROBE_MS;
 	s->health.retries = DEFAULT_RETRIES;
@@ -613,26 +652,49 @@ int mf_parse_service(pctx *c, ef_service *s, const char *name, const cJSON *obj,
 		return mf_fail(c, EF_EINVALID, "expected an object, found %s", mf_type_name(obj));
 	if ((error = mf_check_members(c, obj, MAX_MEMBERS, "keys")) < 0)
 		return error;
-	for (const cJSON *m = obj->child; m && error == 0; m = m->next) {
-		size_t i, saved;
+	for (const cJSON *m = obj->child; m && !c->oom; m = m->next) {
+		const mf_key *k;
+		size_t saved;
 
-		for (i = 0; i < NFIELDS; i++)
-			if (strcmp(service_fields[i].key, m->string) == 0)
-				break;
-		if (i == NFIELDS) {
-			if (strncmp(m->string, "x-", 2) == 0)
-				continue;
-			error = unsupported_service_key(c, m->string);
-			break;
+		if (strncmp(m->string, "x-", 2) == 0 && strcmp(m->string, "x-edgeflip"))
+			continue;
+		k = mf_key_find(mf_service_keys, m->string);
+		if (!k) {
+			error = mf_fail_at(
+			        c, m->string,
+			        "unknown key '%s': not a key of a Compose service; check "
+			        "the spelling (docs/manifest.md lists every key)",
+			        m->string);
+		} else if (k->status == EF_KEY_REFUSED) {
+			error = mf_fail_at(c, m->string, "'%s' is not supported: %s", m->string,
+			                   k->reason);
+		} else if (k->status == EF_KEY_IGNORED) {
+			continue;
+		} else {
+			saved = mf_push_key(c, m->string);
+			error = k->fn(c, &sc, m);
+			mf_pop(c, saved);
 		}
-		saved = mf_push_key(c, m->string);
-		error = service_fields[i].fn(c, &sc, m);
-		mf_pop(c, saved);
+		if (error < 0 && !first)
+			first = error;
 	}
-	if (error == 0 && !s->image)
-		error = mf_fail_at(c, "image", "missing; every service needs an image");
-	if (error == 0)
-		error = finish_health(c, &sc);
+	if (!s->image && !mf_member(obj, "build"))
+		first = mf_fail_at(c, "image", "missing; every service needs an image");
+	if (!sc.have_networks && !sc.have_network_mode) {
+		/* Compose attaches such a service to the network "default" */
+		if (!(s->networks = calloc(1, sizeof(*s->networks))) ||
+		    !(s->networks[0].network = strdup("default")))
+			return mf_fail(c, EF_ENOMEM, "out of memory");
+		s->nnetworks = 1;
+	}
+	if (sc.have_networks && sc.have_network_mode && s->network_mode &&
+	    strcmp(s->network_mode, "bridge"))
+		first = mf_fail_at(c, "network_mode",
+		                   "network_mode '%s' cannot be combined with "
+		                   "networks; keep one",
+		                   s->network_mode);
+	if ((error = finish_health(c, &sc)) < 0 && !first)
+		first = error;
 	free(sc.x_path);
-	return error;
+	return first;
 }

@@ -42,9 +42,38 @@ static void path_append(pctx *c, const char *s)
 	c->path[c->len] = '\0';
 }
 
+/* The node of the document at the current path: the nodes stack follows
+ * mf_push_key() / mf_push_index() so that a message can find its position. */
+static const cJSON *top_node(const pctx *c)
+{
+	return c->depth ? c->nodes[c->depth - 1] : NULL;
+}
+
+static void push_node(pctx *c, const cJSON *node, size_t saved)
+{
+	if (c->depth < MAX_DEPTH) {
+		c->nodes[c->depth] = node;
+		c->saved[c->depth] = saved;
+		c->depth++;
+	}
+}
+
+void mf_ctx_init(pctx *c, const char *file, const cJSON *root, const ef_compose_pos *pos,
+                 ef_findings *findings)
+{
+	memset(c, 0, sizeof(*c));
+	c->file = file;
+	c->pos = pos;
+	c->findings = findings;
+	strcpy(c->path, "$");
+	c->len = 1;
+	push_node(c, root, 0);
+}
+
 size_t mf_push_key(pctx *c, const char *key)
 {
 	size_t saved = c->len;
+	const cJSON *top = top_node(c);
 
 	if (plain_key(key)) {
 		path_append(c, ".");
@@ -63,16 +92,22 @@ size_t mf_push_key(pctx *c, const char *key)
 		path_append(c, quoted);
 		path_append(c, "']");
 	}
+	push_node(c, cJSON_IsObject(top) ? mf_member(top, key) : NULL, saved);
 	return saved;
 }
 
 size_t mf_push_index(pctx *c, size_t i)
 {
 	size_t saved = c->len;
+	const cJSON *top = top_node(c);
 	char tmp[32];
 
 	snprintf(tmp, sizeof(tmp), "[%zu]", i);
 	path_append(c, tmp);
+	push_node(c,
+	          cJSON_IsArray(top) && i < (size_t)INT32_MAX ? cJSON_GetArrayItem(top, (int)i)
+	                                                      : NULL,
+	          saved);
 	return saved;
 }
 
@@ -80,32 +115,78 @@ void mf_pop(pctx *c, size_t saved)
 {
 	c->len = saved;
 	c->path[saved] = '\0';
+	while (c->depth > 1 && c->saved[c->depth - 1] >= saved)
+		c->depth--;
 }
 
-/* Sets "<file>: <path>: <message>" and returns `code`. */
+/* Copies `in` into `out` with control bytes written as \xNN: a message never
+ * carries raw control characters to a terminal or a log. */
+static void sanitize(char *out, size_t size, const char *in)
+{
+	size_t j = 0;
+
+	for (; *in && j + 5 < size; in++) {
+		unsigned char ch = (unsigned char)*in;
+		if (ch < 0x20 || ch == 0x7f)
+			j += (size_t)snprintf(out + j, size - j, "\\x%02x", ch);
+		else
+			out[j++] = (char)ch;
+	}
+	out[j] = '\0';
+}
+
+static void record(pctx *c, int code, const char *raw)
+{
+	const char *file = c->file;
+	unsigned line = 0, col = 0;
+	char msg[1024];
+
+	sanitize(msg, sizeof(msg), raw);
+	for (size_t d = c->depth; d > 0 && c->pos; d--) {
+		if (c->nodes[d - 1] &&
+		    ef_compose_pos_find(c->pos, c->nodes[d - 1], &file, &line, &col) == 0)
+			break;
+		file = c->file;
+		line = col = 0;
+	}
+	if (line)
+		ef_error_set("%s:%u:%u: %s: %s", file, line, col, c->path, msg);
+	else
+		ef_error_set("%s: %s: %s", file, c->path, msg);
+	if (c->nerrors++ == 0) {
+		snprintf(c->first, sizeof(c->first), "%s", ef_error_last());
+		c->first_code = code;
+	}
+	if (code == EF_ENOMEM)
+		c->oom = true;
+	if (c->findings && ef_findings_add(c->findings, file, line, col, c->path, msg) < 0)
+		c->oom = true;
+}
+
+/* Records a finding "<file>[:line:col]: <path>: <message>" and returns `code`. */
 __attribute__((format(printf, 3, 4))) int mf_fail(pctx *c, int code, const char *fmt, ...)
 {
-	char msg[768];
+	char msg[1024];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	ef_error_set("%s: %s: %s", c->file, c->path, msg);
+	record(c, code, msg);
 	return code;
 }
 
 /* Like mf_fail(), for the member `key` of the current object. */
 __attribute__((format(printf, 3, 4))) int mf_fail_at(pctx *c, const char *key, const char *fmt, ...)
 {
-	char msg[768];
+	char msg[1024];
 	size_t saved = mf_push_key(c, key);
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	ef_error_set("%s: %s: %s", c->file, c->path, msg);
+	record(c, EF_EINVALID, msg);
 	mf_pop(c, saved);
 	return EF_EINVALID;
 }
@@ -210,6 +291,14 @@ bool mf_has_ctl(const char *s)
 {
 	for (; *s; s++)
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
+bool mf_has_ctl_n(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n && s[i]; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
 			return true;
 	return false;
 }

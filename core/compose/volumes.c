@@ -1,20 +1,15 @@
-/* Volumes: short and long syntax, named volumes. */
+/* Volumes of a service: the short syntax ("src:dst:opts", "/anon") and the long
+ * syntax (bind, volume, tmpfs with their options). See docs/manifest.md. */
 #include "edgeflip/manifest.h"
 #include "edgeflip/buf.h"
 #include "edgeflip/error.h"
 
-#include <arpa/inet.h>
 #include <cjson/cJSON.h>
-#include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "manifest_internal.h"
-
-/* ---------------------------------------------------------------------------
- * Volumes. */
 
 int mf_check_abs_path(pctx *c, const char *path, const char *what)
 {
@@ -25,39 +20,84 @@ int mf_check_abs_path(pctx *c, const char *path, const char *what)
 	return 0;
 }
 
-static int resolve_volume(pctx *c, const volume_decls *decls, ef_mount *m)
+static int resolve_volume(pctx *c, const ef_manifest *man, ef_mount *m)
 {
-	for (size_t i = 0; i < decls->n; i++) {
-		if (strcmp(decls->v[i].key, m->source) == 0) {
-			char *name = strdup(decls->v[i].name);
-			if (!name)
-				return mf_fail(c, EF_ENOMEM, "out of memory");
-			free(m->source);
-			m->source = name;
-			return 0;
-		}
-	}
-	return mf_fail(c, EF_EINVALID, "volume '%s' is not declared; add it under $.volumes",
-	               m->source);
+	const ef_volume *v = ef_manifest_volume(man, m->source);
+
+	if (!v)
+		return mf_fail(c, EF_EINVALID,
+		               "volume '%s' is not declared; add it under the top-level volumes "
+		               "(or write ./%s for a directory of the environment)",
+		               m->source, m->source);
+	free(m->source);
+	return (m->source = strdup(v->name)) ? 0 : mf_fail(c, EF_ENOMEM, "out of memory");
 }
 
-static int parse_short_volume(pctx *c, const char *spec, const volume_decls *decls, ef_mount *m)
+static const char *const propagations[] = {"rprivate", "private", "rshared", "shared",
+                                           "rslave",   "slave",   NULL};
+
+static bool is_propagation(const char *s)
+{
+	for (size_t i = 0; propagations[i]; i++)
+		if (!strcmp(s, propagations[i]))
+			return true;
+	return false;
+}
+
+/* The source of a bind: absolute, or relative to the environment directory. */
+static int bind_source(pctx *c, ef_mount *m)
+{
+	if (m->source[0] == '/')
+		return mf_check_abs_path(c, m->source, "the bind source");
+	m->relative = true;
+	return mf_rel_path(c, m->source, "the bind source", &m->source);
+}
+
+/* The options after the second ':' of the short syntax: "ro", "rw,z", "nocopy". */
+static int short_options(pctx *c, const char *spec, const char *opts, ef_mount *m)
+{
+	char *copy = strdup(opts), *tok, *save = NULL;
+	int error = 0;
+
+	if (!copy)
+		return mf_fail(c, EF_ENOMEM, "out of memory");
+	for (tok = strtok_r(copy, ",", &save); tok && error == 0;
+	     tok = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(tok, "ro"))
+			m->read_only = true;
+		else if (!strcmp(tok, "rw"))
+			m->read_only = false;
+		else if (!strcmp(tok, "nocopy") && m->type == EF_MOUNT_VOLUME)
+			m->nocopy = true;
+		else if ((!strcmp(tok, "z") || !strcmp(tok, "Z")) && m->type == EF_MOUNT_BIND)
+			error = (m->selinux = strdup(tok)) ? 0 : EF_ENOMEM;
+		else if (is_propagation(tok) && m->type == EF_MOUNT_BIND)
+			error = (m->propagation = strdup(tok)) ? 0 : EF_ENOMEM;
+		else if (!strcmp(tok, "cached") || !strcmp(tok, "delegated") ||
+		         !strcmp(tok, "consistent"))
+			; /* macOS file sharing hints: no meaning on Linux */
+		else
+			error = mf_fail(c, EF_EINVALID,
+			                "'%s': option '%s' is not supported here (use ro, rw; z, Z "
+			                "or a propagation for a bind; nocopy for a volume)",
+			                spec, tok);
+	}
+	free(copy);
+	return error == EF_ENOMEM ? mf_fail(c, EF_ENOMEM, "out of memory") : error;
+}
+
+static int parse_short_volume(pctx *c, const char *spec, const ef_manifest *man, ef_mount *m)
 {
 	const char *c1 = strchr(spec, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+	int error;
 
-	if (!c1)
-		return mf_fail(
-		        c, EF_EINVALID,
-		        "'%s': anonymous volumes are not supported (blue and green instances "
-		        "would not share them); use \"name:%s\" or \"/host/path:%s\"",
-		        spec, spec, spec);
-	if (c2) {
-		if (strcmp(c2 + 1, "ro") == 0)
-			m->read_only = true;
-		else if (strcmp(c2 + 1, "rw") != 0)
-			return mf_fail(c, EF_EINVALID,
-			               "'%s': mode '%s' is not supported (use ro or rw)", spec,
-			               c2 + 1);
+	if (mf_has_ctl(spec))
+		return mf_fail(c, EF_EINVALID, "control characters are not allowed in a volume");
+	if (!c1) { /* "/data": an anonymous volume */
+		m->type = EF_MOUNT_VOLUME;
+		if (!(m->target = strdup(spec)))
+			return mf_fail(c, EF_ENOMEM, "out of memory");
+		return mf_check_abs_path(c, m->target, "the target");
 	}
 	if (c1 == spec)
 		return mf_fail(c, EF_EINVALID, "'%s' has no source before ':'", spec);
@@ -68,25 +108,119 @@ static int parse_short_volume(pctx *c, const char *spec, const volume_decls *dec
 	if (m->target[0] != '/')
 		return mf_fail(c, EF_EINVALID, "'%s': the target '%s' must be an absolute path",
 		               spec, m->target);
-	if (m->source[0] == '/') {
+	if (m->source[0] == '/' || mf_is_relative_source(m->source)) {
 		m->type = EF_MOUNT_BIND;
-		return mf_check_abs_path(c, m->source, "the source");
+		m->create_host_path = true; /* the short syntax creates a missing source */
+	} else {
+		m->type = EF_MOUNT_VOLUME;
 	}
-	if (m->source[0] == '.' || m->source[0] == '~')
-		return mf_fail(
-		        c, EF_EINVALID,
-		        "'%s': relative bind sources are not supported; use an absolute path",
-		        spec);
-	m->type = EF_MOUNT_VOLUME;
-	return resolve_volume(c, decls, m);
+	if (c2 && (error = short_options(c, spec, c2 + 1, m)) < 0)
+		return error;
+	if (m->type == EF_MOUNT_BIND)
+		return bind_source(c, m);
+	return resolve_volume(c, man, m);
 }
 
-static int parse_long_volume(pctx *c, const cJSON *it, const volume_decls *decls, ef_mount *m)
+static int long_bind(pctx *c, const cJSON *v, ef_mount *m)
 {
-	static const char *const keys[] = {"type", "source", "target", "read_only",
-	                                   "bind", "volume", NULL};
-	static const char *const bind_keys[] = {"create_host_path", NULL};
-	static const char *const none[] = {NULL};
+	static const char *const keys[] = {"create_host_path", "propagation", "selinux",
+	                                   "recursive", NULL};
+	const cJSON *o;
+	int error;
+
+	if ((error = mf_check_keys(c, v, keys, false)) < 0)
+		return error;
+	if ((o = mf_member(v, "create_host_path"))) {
+		size_t saved = mf_push_key(c, "create_host_path");
+		error = mf_get_bool(c, o, &m->create_host_path);
+		mf_pop(c, saved);
+		if (error < 0)
+			return error;
+	}
+	if ((o = mf_member(v, "propagation"))) {
+		if (!cJSON_IsString(o) || !is_propagation(o->valuestring))
+			return mf_fail_at(
+			        c, "propagation",
+			        "expected rprivate, private, rshared, shared, rslave or slave");
+		if (!(m->propagation = strdup(o->valuestring)))
+			return mf_fail(c, EF_ENOMEM, "out of memory");
+	}
+	if ((o = mf_member(v, "selinux"))) {
+		if (!cJSON_IsString(o) ||
+		    (strcmp(o->valuestring, "z") && strcmp(o->valuestring, "Z")))
+			return mf_fail_at(c, "selinux", "expected \"z\" or \"Z\"");
+		if (!(m->selinux = strdup(o->valuestring)))
+			return mf_fail(c, EF_ENOMEM, "out of memory");
+	}
+	if ((o = mf_member(v, "recursive")) &&
+	    !(cJSON_IsString(o) && !strcmp(o->valuestring, "enabled")))
+		return mf_fail_at(c, "recursive", "only \"enabled\" (the default) is supported");
+	return 0;
+}
+
+static int long_volume(pctx *c, const cJSON *v, ef_mount *m)
+{
+	static const char *const keys[] = {"nocopy", "subpath", NULL};
+	const cJSON *o;
+	int error;
+
+	if ((error = mf_check_keys(c, v, keys, false)) < 0)
+		return error;
+	if ((o = mf_member(v, "nocopy"))) {
+		size_t saved = mf_push_key(c, "nocopy");
+		error = mf_get_bool(c, o, &m->nocopy);
+		mf_pop(c, saved);
+		if (error < 0)
+			return error;
+	}
+	if ((o = mf_member(v, "subpath"))) {
+		size_t saved = mf_push_key(c, "subpath");
+		if (!cJSON_IsString(o))
+			error = mf_fail(c, EF_EINVALID, "expected a relative path");
+		else
+			error = mf_rel_path(c, o->valuestring, "subpath", &m->subpath);
+		mf_pop(c, saved);
+	}
+	return error;
+}
+
+static int long_tmpfs(pctx *c, const cJSON *v, ef_mount *m)
+{
+	static const char *const keys[] = {"size", "mode", NULL};
+	const cJSON *o;
+	int64_t n;
+	int error;
+
+	if ((error = mf_check_keys(c, v, keys, false)) < 0)
+		return error;
+	if ((o = mf_member(v, "size"))) {
+		size_t saved = mf_push_key(c, "size");
+		error = mf_get_size(c, o, &m->tmpfs_size);
+		mf_pop(c, saved);
+		if (error < 0)
+			return error;
+	}
+	if ((o = mf_member(v, "mode"))) {
+		if (!mf_whole_number(o, 0, 07777, &n))
+			return mf_fail_at(c, "mode",
+			                  "expected permission bits such as 1777 (as a "
+			                  "number: 1023)");
+		m->tmpfs_mode = (uint32_t)n;
+	}
+	return 0;
+}
+
+static int parse_long_volume(pctx *c, const cJSON *it, const ef_manifest *man, ef_mount *m)
+{
+	static const char *const keys[] = {"type",   "source", "target",      "read_only", "bind",
+	                                   "volume", "tmpfs",  "consistency", NULL};
+	static const struct {
+		const char *key;
+		ef_mount_type type;
+		int (*fn)(pctx *, const cJSON *, ef_mount *);
+	} subs[] = {{"bind", EF_MOUNT_BIND, long_bind},
+	            {"volume", EF_MOUNT_VOLUME, long_volume},
+	            {"tmpfs", EF_MOUNT_TMPFS, long_tmpfs}};
 	const cJSON *v;
 	size_t saved;
 	int error;
@@ -103,7 +237,9 @@ static int parse_long_volume(pctx *c, const cJSON *it, const volume_decls *decls
 	else if (cJSON_IsString(v) && strcmp(v->valuestring, "tmpfs") == 0)
 		m->type = EF_MOUNT_TMPFS;
 	else
-		return mf_fail_at(c, "type", "expected \"bind\", \"volume\" or \"tmpfs\"");
+		return mf_fail_at(c, "type",
+		                  "expected \"bind\", \"volume\" or \"tmpfs\" (npipe, cluster and "
+		                  "image mounts are not supported)");
 	if (!(v = mf_member(it, "target")))
 		return mf_fail_at(c, "target", "missing; give the path inside the container");
 	saved = mf_push_key(c, "target");
@@ -119,23 +255,14 @@ static int parse_long_volume(pctx *c, const cJSON *it, const volume_decls *decls
 		if (error < 0)
 			return error;
 	}
-	if ((v = mf_member(it, "bind"))) {
-		saved = mf_push_key(c, "bind");
-		if (m->type != EF_MOUNT_BIND)
-			error = mf_fail(c, EF_EINVALID, "only allowed with type bind");
-		else if ((error = mf_check_keys(c, v, bind_keys, false)) == 0 &&
-		         (v = mf_member(v, "create_host_path")) && !cJSON_IsBool(v))
-			error = mf_fail_at(c, "create_host_path", "expected true or false");
-		mf_pop(c, saved);
-		if (error < 0)
-			return error;
-	}
-	if ((v = mf_member(it, "volume"))) {
-		saved = mf_push_key(c, "volume");
-		if (m->type != EF_MOUNT_VOLUME)
-			error = mf_fail(c, EF_EINVALID, "only allowed with type volume");
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		if (!(v = mf_member(it, subs[i].key)))
+			continue;
+		saved = mf_push_key(c, subs[i].key);
+		if (m->type != subs[i].type)
+			error = mf_fail(c, EF_EINVALID, "only allowed with type %s", subs[i].key);
 		else
-			error = mf_check_keys(c, v, none, false);
+			error = subs[i].fn(c, v, m);
 		mf_pop(c, saved);
 		if (error < 0)
 			return error;
@@ -148,25 +275,25 @@ static int parse_long_volume(pctx *c, const cJSON *it, const volume_decls *decls
 	}
 	if (!v || (cJSON_IsString(v) && v->valuestring[0] == '\0')) {
 		if (m->type == EF_MOUNT_VOLUME)
-			return mf_fail_at(c, "source",
-			                  "missing: anonymous volumes are not supported (blue and "
-			                  "green instances would not share them); name the volume");
+			return 0; /* an anonymous volume */
 		return mf_fail_at(c, "source", "missing; give the host path");
 	}
 	saved = mf_push_key(c, "source");
 	error = mf_get_string(c, v, &m->source);
-	if (error == 0 && m->type == EF_MOUNT_BIND)
-		error = mf_check_abs_path(c, m->source, "the bind source");
+	if (error == 0 && mf_has_ctl(m->source))
+		error = mf_fail(c, EF_EINVALID, "control characters are not allowed in a source");
+	else if (error == 0 && m->type == EF_MOUNT_BIND)
+		error = bind_source(c, m);
 	else if (error == 0)
-		error = resolve_volume(c, decls, m);
+		error = resolve_volume(c, man, m);
 	mf_pop(c, saved);
 	return error;
 }
 
-int mf_get_volumes(pctx *c, const cJSON *it, const volume_decls *decls, ef_service *s)
+int mf_get_volumes(pctx *c, const cJSON *it, const ef_manifest *man, ef_service *s)
 {
 	size_t i = 0, n;
-	int error = 0;
+	int error = 0, first = 0;
 
 	if (!cJSON_IsArray(it))
 		return mf_fail(c, EF_EINVALID, "expected an array, found %s", mf_type_name(it));
@@ -183,17 +310,26 @@ int mf_get_volumes(pctx *c, const cJSON *it, const volume_decls *decls, ef_servi
 
 		s->nvolumes = i + 1;
 		if (cJSON_IsString(e))
-			error = parse_short_volume(c, e->valuestring, decls, &s->volumes[i]);
+			error = parse_short_volume(c, e->valuestring, man, &s->volumes[i]);
 		else if (cJSON_IsObject(e))
-			error = parse_long_volume(c, e, decls, &s->volumes[i]);
+			error = parse_long_volume(c, e, man, &s->volumes[i]);
 		else
 			error = mf_fail(c, EF_EINVALID,
 			                "expected a \"SOURCE:TARGET[:ro]\" string or an object "
 			                "{type, source, target, read_only}, found %s",
 			                mf_type_name(e));
 		mf_pop(c, saved);
-		if (error < 0)
-			return error;
+		if (error < 0 && !first)
+			first = error;
 	}
-	return 0;
+	for (size_t a = 0; a < s->nvolumes; a++)
+		for (size_t b = 0; b < a; b++)
+			if (s->volumes[a].target && s->volumes[b].target &&
+			    !strcmp(s->volumes[a].target, s->volumes[b].target)) {
+				size_t saved = mf_push_index(c, a);
+				first = mf_fail(c, EF_EINVALID, "target '%s' is mounted twice",
+				                s->volumes[a].target);
+				mf_pop(c, saved);
+			}
+	return first;
 }

@@ -75,19 +75,70 @@ static const char *cap_base(const char *cap)
 	return strncasecmp(cap, "CAP_", 4) == 0 ? cap + 4 : cap;
 }
 
+/* `ALL` in allowed_capabilities allows any capability, `cap_add: [ALL]` included;
+ * `cap_add: [ALL]` needs exactly that. */
 static void check_caps(report *r, const ef_policy *p, const ef_service *s)
 {
+	bool any = false;
+
+	for (size_t k = 0; p->allowed_capabilities && p->allowed_capabilities[k]; k++)
+		any = any || strcasecmp(cap_base(p->allowed_capabilities[k]), "ALL") == 0;
 	for (size_t i = 0; s->cap_add && s->cap_add[i]; i++) {
-		bool ok = false;
+		bool ok = any;
 		for (size_t k = 0; p->allowed_capabilities && p->allowed_capabilities[k] && !ok;
 		     k++)
 			ok = strcasecmp(cap_base(p->allowed_capabilities[k]),
 			                cap_base(s->cap_add[i])) == 0;
-		if (!ok)
+		if (ok)
+			continue;
+		if (strcasecmp(cap_base(s->cap_add[i]), "ALL") == 0)
+			add(r, s,
+			    "capability ALL (cap_add: every capability) is refused by the device "
+			    "policy; add ALL to [policy] allowed_capabilities to allow it");
+		else
 			add(r, s,
 			    "capability %s (cap_add) is refused by the device policy; add it to "
 			    "[policy] allowed_capabilities to allow it",
 			    s->cap_add[i]);
+	}
+}
+
+/* "net.core.somaxconn" is allowed by "net.core.somaxconn" or "net.core.*". */
+static void check_sysctls(report *r, const ef_policy *p, const ef_service *s)
+{
+	for (size_t i = 0; s->sysctls && s->sysctls[i]; i++) {
+		size_t n = strcspn(s->sysctls[i], "=");
+		bool ok = false;
+		for (size_t k = 0; p->allowed_sysctls && p->allowed_sysctls[k] && !ok; k++) {
+			const char *a = p->allowed_sysctls[k];
+			size_t an = strlen(a);
+			if (an >= 1 && a[an - 1] == '*')
+				ok = n >= an - 1 && strncmp(s->sysctls[i], a, an - 1) == 0;
+			else
+				ok = an == n && strncmp(s->sysctls[i], a, n) == 0;
+		}
+		if (!ok)
+			add(r, s,
+			    "sysctl %.*s is refused by the device policy; add it (or a prefix such "
+			    "as net.ipv4.*) to [policy] allowed_sysctls to allow it",
+			    (int)n, s->sysctls[i]);
+	}
+}
+
+static void check_security_opts(report *r, const ef_policy *p, const ef_service *s)
+{
+	for (size_t i = 0; s->security_opt && s->security_opt[i]; i++) {
+		const char *o = s->security_opt[i];
+		bool ok = !strcmp(o, "no-new-privileges") || !strcmp(o, "no-new-privileges:true") ||
+		          !strcmp(o, "no-new-privileges=true");
+		for (size_t k = 0; p->allowed_security_opts && p->allowed_security_opts[k] && !ok;
+		     k++)
+			ok = strcmp(p->allowed_security_opts[k], o) == 0;
+		if (!ok)
+			add(r, s,
+			    "security_opt %s is refused by the device policy; add it to [policy] "
+			    "allowed_security_opts to allow it",
+			    o);
 	}
 }
 
@@ -135,14 +186,74 @@ static bool under_prefix(const char *path, const char *prefix)
 	return true;
 }
 
+/* An absolute host path a service reads: under a bind_mounts prefix, no "..". */
+static void check_host_path(report *r, const ef_policy *p, const ef_service *s, const char *what,
+                            const char *path)
+{
+	bool ok = false;
+
+	if (has_dotdot(path)) {
+		add(r, s, "%s %s contains '..' and is refused; write the path without '..'", what,
+		    path);
+		return;
+	}
+	for (size_t k = 0; p->bind_mounts && p->bind_mounts[k] && !ok; k++)
+		ok = under_prefix(path, p->bind_mounts[k]);
+	if (!ok)
+		add(r, s,
+		    "%s %s is refused by the device policy; add %s (or a parent directory) to "
+		    "[policy] bind_mounts to allow it",
+		    what, path, path);
+}
+
+/* Secrets and configs read from an absolute path on the device. */
+static void check_file_refs(report *r, const ef_policy *p, const ef_manifest *man,
+                            const ef_service *s)
+{
+	for (size_t i = 0; i < s->nsecrets; i++) {
+		const ef_file_source *f = ef_manifest_secret(man, s->secrets[i].source);
+		if (f && f->file && f->file[0] == '/')
+			check_host_path(r, p, s, "secret file", f->file);
+	}
+	for (size_t i = 0; i < s->nconfigs; i++) {
+		const ef_file_source *f = ef_manifest_config(man, s->configs[i].source);
+		if (f && f->file && f->file[0] == '/')
+			check_host_path(r, p, s, "config file", f->file);
+	}
+}
+
+/* Networks other than plain bridges reach the device's own links. */
+static void check_networks(report *r, const ef_policy *p, const ef_manifest *man,
+                           const ef_service *s)
+{
+	for (size_t i = 0; i < s->nnetworks; i++) {
+		const ef_network *n = ef_manifest_network(man, s->networks[i].network);
+		const char *kind;
+		bool ok = false;
+
+		if (!n)
+			continue;
+		kind = n->external ? "external" : n->driver ? n->driver : "bridge";
+		if (!strcmp(kind, "bridge"))
+			continue;
+		for (size_t k = 0; p->network_drivers && p->network_drivers[k] && !ok; k++)
+			ok = strcmp(p->network_drivers[k], kind) == 0;
+		if (!ok)
+			add(r, s,
+			    "network %s (%s%s) is refused by the device policy; add %s to [policy] "
+			    "network_drivers to allow it",
+			    n->key, n->external ? "" : "driver ", kind, kind);
+	}
+}
+
 static void check_mounts(report *r, const ef_policy *p, const ef_service *s)
 {
 	for (size_t i = 0; i < s->nvolumes; i++) {
 		const ef_mount *m = &s->volumes[i];
 		bool ok = false;
 
-		if (m->type != EF_MOUNT_BIND)
-			continue;
+		if (m->type != EF_MOUNT_BIND || m->relative)
+			continue; /* a relative source stays inside the environment's directory */
 		if (!m->source || m->source[0] != '/') {
 			add(r, s, "bind mount source %s is not an absolute path and is refused",
 			    m->source ? m->source : "(none)");
@@ -165,7 +276,7 @@ static void check_mounts(report *r, const ef_policy *p, const ef_service *s)
 	}
 }
 
-static void check_service(report *r, const ef_policy *p, const ef_service *s)
+static void check_service(report *r, const ef_policy *p, const ef_manifest *m, const ef_service *s)
 {
 	check_image(r, p, s);
 	if (s->privileged && !p->allow_privileged)
@@ -182,6 +293,10 @@ static void check_service(report *r, const ef_policy *p, const ef_service *s)
 		    "to allow it",
 		    s->devices[i]);
 	check_mounts(r, p, s);
+	check_sysctls(r, p, s);
+	check_security_opts(r, p, s);
+	check_file_refs(r, p, m, s);
+	check_networks(r, p, m, s);
 }
 
 int ef_policy_check(char ***out_findings, const ef_policy *p, const ef_manifest *m)
@@ -191,7 +306,7 @@ int ef_policy_check(char ***out_findings, const ef_policy *p, const ef_manifest 
 
 	*out_findings = NULL;
 	for (size_t i = 0; m && i < m->nservices; i++)
-		check_service(&r, p, &m->services[i]);
+		check_service(&r, p, m, &m->services[i]);
 	if (r.error) {
 		ef_strv_free(r.findings);
 		ef_error_set("out of memory");

@@ -16,7 +16,11 @@ typedef struct {
 	bool allow_host_namespaces;  /* network_mode/pid/ipc: host */
 	char **allowed_capabilities; /* cap_add entries allowed */
 	bool allow_devices;
-	char **bind_mounts; /* host path prefixes a bind mount may use */
+	char **bind_mounts;           /* host path prefixes a bind mount may use */
+	char **allowed_sysctls;       /* sysctl names or "prefix.*" a service may set */
+	char **allowed_security_opts; /* security_opt entries allowed besides
+	                                 no-new-privileges */
+	char **network_drivers;       /* top-level network drivers allowed; NULL = bridge only */
 } ef_policy;
 
 typedef struct {

@@ -219,8 +219,9 @@ typedef struct {
 /* A top-level secret or config: where its content comes from. */
 typedef struct {
 	char *key;
-	char *name;        /* `name`, else the key */
-	char *file;        /* a path inside the environment directory (normalised), or NULL */
+	char *name; /* `name`, else the key */
+	char *file; /* a path inside the environment directory (normalised), an absolute path on the
+	              device (checked by the device policy as a bind source), or NULL */
 	char *environment; /* a variable of the interpolation environment, or NULL */
 	char *content;     /* configs only: inline content, or NULL */
 } ef_file_source;
@@ -261,6 +262,17 @@ const ef_volume *ef_manifest_volume(const ef_manifest *m, const char *key);
 const ef_file_source *ef_manifest_secret(const ef_manifest *m, const char *key);
 const ef_file_source *ef_manifest_config(const ef_manifest *m, const char *key);
 void ef_manifest_free(ef_manifest *m);
+
+/* What edgeflip does with a key of a Compose object (docs/manifest.md lists the
+ * same). `object`: "top", "service", "network", "volume", "secret", "config". */
+typedef enum { EF_KEY_SUPPORTED = 0, EF_KEY_IGNORED, EF_KEY_REFUSED } ef_key_status;
+
+/* 0 and the status (and for ignored or refused keys the reason, borrowed), or
+ * EF_ENOTFOUND for a key the specification does not have. */
+int ef_manifest_key_status(ef_key_status *out, const char **reason, const char *object,
+                           const char *key);
+/* The i-th key of `object`'s table, NULL past the end. */
+const char *ef_manifest_key_at(const char *object, size_t i);
 
 /* Splits an image reference. Out pointers are heap strings (free()); any may be NULL.
  * "reg:5000/a/b:tag@sha256:abc" -> registry "reg:5000", repo "a/b", tag, digest "sha256:abc".

@@ -84,9 +84,9 @@ static const policy_case cases[] = {
          WEB(PINNED
              ", \"cap_add\": [\"net_admin\", \"CAP_NET_ADMIN\", \"SYS_TIME\", \"SYS_ADMIN\", "
              "\"ALL\"], \"cap_drop\": [\"ALL\"]"),
-         {"service web: capability SYS_ADMIN (cap_add) is refused by the device policy; add it to "
-          "[policy] allowed_capabilities to allow it",
-          "service web: capability ALL (cap_add) is refused by the device policy; add it to "
+         {"service web: capability ALL (cap_add: every capability) is refused by the device "
+          "policy; add ALL to [policy] allowed_capabilities to allow it",
+          "service web: capability SYS_ADMIN (cap_add) is refused by the device policy; add it to "
           "[policy] allowed_capabilities to allow it"}},
         {"devices",
          {0},
