@@ -145,6 +145,8 @@ static void hash_compose(crypto_hash_sha256_state *st, const ef_service *s, cons
 		h_bytes(st, "network", s->networks[i].network);
 		h_strv(st, "aliases", s->networks[i].aliases);
 		h_u64(st, "priority", (uint64_t)(int64_t)s->networks[i].priority);
+		h_bytes(st, "ipv4_address", s->networks[i].ipv4_address);
+		h_bytes(st, "ipv6_address", s->networks[i].ipv6_address);
 		hash_network(st, m, s->networks[i].network);
 	}
 	h_port_list(st, "expose", s->expose, s->nexpose);
@@ -221,6 +223,7 @@ void mf_spec_hash(ef_service *s, const ef_manifest *m)
 		h_bytes(&st, "target", s->volumes[i].target);
 		h_u64(&st, "read_only", s->volumes[i].read_only);
 		h_u64(&st, "relative", s->volumes[i].relative);
+		h_u64(&st, "home", s->volumes[i].home);
 		h_u64(&st, "create_host_path", s->volumes[i].create_host_path);
 		h_bytes(&st, "propagation", s->volumes[i].propagation);
 		h_bytes(&st, "selinux", s->volumes[i].selinux);

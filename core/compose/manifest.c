@@ -18,8 +18,6 @@
 
 #include "manifest_internal.h"
 
-
-
 /* Moves the context to $.services.NAME[.key[index]] for a cross-check. */
 static size_t at_service(pctx *c, const char *name, const char *key, long index)
 {
@@ -91,7 +89,18 @@ static int check_references(pctx *c, const ef_manifest *m)
 			mf_pop(c, saved);
 		}
 		for (size_t k = 0; k < s->nnetworks; k++) {
-			if (ef_manifest_network(m, s->networks[k].network))
+			const ef_network *n = ef_manifest_network(m, s->networks[k].network);
+			if (n && (s->networks[k].ipv4_address || s->networks[k].ipv6_address) &&
+			    !n->nipam_config && !n->external) {
+				saved = at_service(c, s->name, "networks", -1);
+				first = mf_fail(
+				        c, EF_EINVALID,
+				        "a fixed address on network '%s' needs a subnet: set "
+				        "ipam.config[].subnet on the top-level network",
+				        n->key);
+				mf_pop(c, saved);
+			}
+			if (n)
 				continue;
 			saved = at_service(c, s->name, "networks", -1);
 			first = mf_fail(c, EF_EINVALID,
@@ -223,6 +232,8 @@ void mf_service_dispose(ef_service *s)
 	for (size_t i = 0; i < s->nnetworks; i++) {
 		free(s->networks[i].network);
 		ef_strv_free(s->networks[i].aliases);
+		free(s->networks[i].ipv4_address);
+		free(s->networks[i].ipv6_address);
 	}
 	free(s->networks);
 	free(s->expose);

@@ -101,9 +101,9 @@ int mf_rel_path(pctx *c, const char *raw, const char *what, char **out)
 
 	if (raw[0] == '~')
 		return mf_fail(c, EF_EINVALID,
-		               "%s '%s' starts with '~': a device has no home directory for "
-		               "the stack; use a path relative to the environment directory "
-		               "(./x) or an absolute path",
+		               "%s '%s' starts with '~': only a bind source may (it is the "
+		               "environment's home directory on the device); use a path relative "
+		               "to the environment directory (./x)",
 		               what, raw);
 	if (raw[0] == '/' || mf_has_ctl(raw))
 		return mf_fail(c, EF_EINVALID,
@@ -294,15 +294,24 @@ static int network_attach(pctx *c, const cJSON *e, ef_service_net *sn)
 		if (error < 0)
 			return error;
 	}
-	for (size_t i = 1; i < 6; i++) {
-		if (!mf_member(e, keys[i]) || i == 3)
+	for (size_t i = 1; i < 3; i++) {
+		const char *fam = i == 1 ? "IPv4" : "IPv6";
+		char **slot = i == 1 ? &sn->ipv4_address : &sn->ipv6_address;
+		unsigned char addr[16];
+		if (!(v = mf_member(e, keys[i])))
 			continue;
-		return mf_fail_at(
-		        c, keys[i],
-		        "a fixed address is refused: blue and green instances run side by "
-		        "side and cannot share it; remove it (services reach each other "
-		        "by name)");
+		if (!cJSON_IsString(v) ||
+		    inet_pton(i == 1 ? AF_INET : AF_INET6, v->valuestring, addr) != 1)
+			return mf_fail_at(c, keys[i], "expected an %s address", fam);
+		if (!(*slot = strdup(v->valuestring)))
+			return oom(c);
 	}
+	for (size_t i = 4; i < 6; i++)
+		if (mf_member(e, keys[i]))
+			return mf_fail_at(
+			        c, keys[i],
+			        "not supported: blue and green instances run side by side "
+			        "and cannot share it; remove it");
 	if ((v = mf_member(e, "driver_opts")))
 		return mf_fail_at(c, "driver_opts",
 		                  "per-attachment driver options are not "
@@ -360,7 +369,9 @@ int mf_f_networks(pctx *c, svc_ctx *sc, const cJSON *it)
 			s->nnetworks++;
 		else {
 			ef_strv_free(sn->aliases);
-			sn->aliases = NULL;
+			free(sn->ipv4_address);
+			free(sn->ipv6_address);
+			memset(sn, 0, sizeof(*sn));
 			if (!first)
 				first = error;
 		}

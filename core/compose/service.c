@@ -695,6 +695,21 @@ int mf_parse_service(pctx *c, ef_service *s, const char *name, const cJSON *obj,
 		                   s->network_mode);
 	if ((error = finish_health(c, &sc)) < 0 && !first)
 		first = error;
+	for (size_t i = 0; i < s->nnetworks; i++) {
+		if (!s->networks[i].ipv4_address && !s->networks[i].ipv6_address)
+			continue;
+		/* one fixed address cannot be held by blue and green at once */
+		if (s->strategy == EF_STRATEGY_AUTO)
+			s->strategy = EF_STRATEGY_RECREATE;
+		else if (s->strategy != EF_STRATEGY_RECREATE)
+			first = mf_fail_at(
+			        c, "networks",
+			        "a fixed address (network '%s') needs strategy recreate: "
+			        "blue and green cannot hold it at once; remove the address "
+			        "or set x-edgeflip.strategy: recreate",
+			        s->networks[i].network);
+		break;
+	}
 	free(sc.x_path);
 	return first;
 }

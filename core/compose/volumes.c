@@ -50,6 +50,20 @@ static int bind_source(pctx *c, ef_mount *m)
 	if (m->source[0] == '/')
 		return mf_check_abs_path(c, m->source, "the bind source");
 	m->relative = true;
+	if (m->source[0] == '~') {
+		/* "~/x": the environment's home directory on the device */
+		char *rest;
+		if (m->source[1] != '\0' && m->source[1] != '/')
+			return mf_fail(
+			        c, EF_EINVALID,
+			        "the bind source '%s': '~user' is not supported; write ~/path",
+			        m->source);
+		m->home = true;
+		if (!(rest = strdup(m->source[1] ? m->source + 2 : "")))
+			return mf_fail(c, EF_ENOMEM, "out of memory");
+		free(m->source);
+		m->source = rest;
+	}
 	return mf_rel_path(c, m->source, "the bind source", &m->source);
 }
 

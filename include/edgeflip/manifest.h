@@ -30,6 +30,8 @@ typedef struct {
 	char *target;
 	bool read_only;
 	bool relative;         /* bind: source is relative to the environment directory */
+	bool home;             /* bind: written "~/x": source is relative to the environment's
+	                          persistent home directory on the device (never from the commit) */
 	bool create_host_path; /* bind: create a missing source (Compose: true in the short form) */
 	char *propagation;     /* bind: NULL | "rprivate" | "private" | "rshared" | "shared" |
 	                          "rslave" | "slave" */
@@ -79,9 +81,12 @@ typedef struct {
 
 /* A service's attachment to a network of the manifest (ef_manifest.networks). */
 typedef struct {
-	char *network;  /* the key in the top-level `networks` (e.g. "default", "backend") */
-	char **aliases; /* extra DNS names on that network, sorted; NULL when none */
-	int priority;   /* order of attachment (higher first); 0 = default */
+	char *network;      /* the key in the top-level `networks` (e.g. "default", "backend") */
+	char **aliases;     /* extra DNS names on that network, sorted; NULL when none */
+	int priority;       /* order of attachment (higher first); 0 = default */
+	char *ipv4_address; /* a fixed address, or NULL; such a service is deployed with
+	                       strategy recreate (blue and green cannot share it) */
+	char *ipv6_address;
 } ef_service_net;
 
 /* A secret or config given to a service: the file `target` in the container. */

@@ -186,10 +186,9 @@ static const bad_case bad_cases[] = {
          F ": $.services.web.ports: expected an array, found a number"},
 
         /* volumes */
-        {WEB(IMG ", \"volumes\": [\"~/data:/data\"]"), EF_EINVALID,
-         F ": $.services.web.volumes[0]: the bind source '~/data' starts with '~': a device has no "
-           "home directory for the stack; use a path relative to the environment directory (./x) "
-           "or an absolute path"},
+        {WEB(IMG ", \"volumes\": [\"~bob/data:/data\"]"), EF_EINVALID,
+         F ": $.services.web.volumes[0]: the bind source '~bob/data': '~user' is not supported; "
+           "write ~/path"},
         {WEB(IMG ", \"volumes\": [\"./a/../../data:/data\"]"), EF_EINVALID,
          F ": $.services.web.volumes[0]: the bind source './a/../../data' leaves the environment "
            "directory; keep the file inside it (or use an absolute path, checked by the device "
@@ -210,12 +209,10 @@ static const bad_case bad_cases[] = {
          EF_EINVALID,
          F ": $.services.web.volumes[0].source: volume 'nope' is not declared; add it under the "
            "top-level volumes (or write ./nope for a directory of the environment)"},
-        {WEB(IMG ", \"volumes\": [{\"type\": \"bind\", \"source\": \"~/x\", \"target\": \"/x\"}]"),
+        {WEB(IMG ", \"volumes\": [{\"type\": \"bind\", \"source\": \"~bob\", \"target\": \"/x\"}]"),
          EF_EINVALID,
-         F
-         ": $.services.web.volumes[0].source: the bind source '~/x' starts with '~': a device has "
-         "no home directory for the stack; use a path relative to the environment directory "
-         "(./x) or an absolute path"},
+         F ": $.services.web.volumes[0].source: the bind source '~bob': '~user' is not supported; "
+           "write ~/path"},
         {WEB(IMG ", \"volumes\": [{\"type\": \"tmpfs\", \"source\": \"/a\", \"target\": \"/x\"}]"),
          EF_EINVALID,
          F ": $.services.web.volumes[0].source: a tmpfs mount has no source; remove it"},
@@ -285,9 +282,8 @@ static const bad_case bad_cases[] = {
          F ": $.services.web.networks: network 'backend' is not declared; add it under the "
            "top-level networks"},
         {WEB(IMG ", \"networks\": {\"default\": {\"ipv4_address\": \"10.0.0.2\"}}"), EF_EINVALID,
-         F ": $.services.web.networks.default.ipv4_address: a fixed address is refused: blue and "
-           "green instances run side by side and cannot share it; remove it (services reach each "
-           "other by name)"},
+         F ": $.services.web.networks: a fixed address on network 'default' needs a subnet: set "
+           "ipam.config[].subnet on the top-level network"},
 
         /* x-edgeflip */
         {WEB(IMG ", \"x-edgeflip\": {\"strategy\": \"canary\"}"), EF_EINVALID,
@@ -908,7 +904,7 @@ static void test_spec_hash(void **state)
 	/* Pinned value: the serialization is a contract (docs/manifest.md); changing it
 	 * redeploys every service on every device. */
 	assert_string_equal(base,
-	                    "c42c6b8d4f3a2bf12f72a3e1867a1fde5b19c8d9c00aaa6dc7296c08edc1c496");
+	                    "475fb189f5e98d552ee002b66ed3e842dc398ddc407534345957417f7c11046f");
 	free(base);
 }
 
