@@ -540,7 +540,10 @@ const mf_key mf_service_keys[] = {
         S("stdin_open", mf_f_stdin_open),
         S("tty", mf_f_tty),
         S("scale", mf_f_scale),
-        S("build", mf_f_build), /* read, to say what to do instead */
+        {"build", EF_KEY_REFUSED,
+         "a device does not build images: publish one to a registry and set image: (pinned by "
+         "digest)",
+         mf_f_build},
         S("x-edgeflip", f_x_edgeflip),
         I("pull_policy", "the agent pulls an image that is missing; a digest fixes its content"),
         I("develop", "watch mode is for development machines"),
@@ -665,7 +668,7 @@ int mf_parse_service(pctx *c, ef_service *s, const char *name, const cJSON *obj,
 			        "unknown key '%s': not a key of a Compose service; check "
 			        "the spelling (docs/manifest.md lists every key)",
 			        m->string);
-		} else if (k->status == EF_KEY_REFUSED) {
+		} else if (k->status == EF_KEY_REFUSED && !k->fn) {
 			error = mf_fail_at(c, m->string, "'%s' is not supported: %s", m->string,
 			                   k->reason);
 		} else if (k->status == EF_KEY_IGNORED) {
