@@ -32,6 +32,7 @@ static const key_spec keys[] = {
         {"agent", "interval", T_DURATION, C(interval_ms), "60s", false},
         {"agent", "max_backoff", T_DURATION, C(max_backoff_ms), "15m", false},
         {"agent", "log_level", T_STRING, C(log_level), "info", false},
+        {"agent", "profiles", T_LIST, C(profiles), NULL, false},
 
         {"source", "url", T_STRING, C(url), NULL, true},
         {"source", "branch", T_STRING, C(branch), "main", false},
@@ -563,6 +564,7 @@ void ef_config_dispose(ef_config *cfg)
 		}
 	}
 	ef_policy_dispose(&cfg->policy);
+	ef_strv_free(cfg->profiles);
 	free(cfg->device_id);
 	free(cfg->path);
 	memset(cfg, 0, sizeof(*cfg));

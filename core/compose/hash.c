@@ -110,7 +110,7 @@ static void hash_refs(crypto_hash_sha256_state *st, const char *tag, const ef_fi
 		h_bytes(st, "gid", r[i].gid);
 		h_u64(st, "mode", r[i].mode);
 		for (size_t k = 0; k < nsrcs; k++) {
-			if (strcmp(srcs[k].key, r[i].source))
+			if (!srcs[k].key || !r[i].source || strcmp(srcs[k].key, r[i].source))
 				continue;
 			/* where the content comes from; the content itself is hashed by
 			 * the deploy, which reads it */

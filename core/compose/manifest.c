@@ -404,7 +404,7 @@ static int parse_tree(pctx *c, ef_manifest **out, const cJSON *root, char *const
 	}
 	check_references(c, m);
 	check_port_clashes(c, m);
-	for (i = 0; i < m->nservices; i++)
+	for (i = 0; i < m->nservices && c->nerrors == 0; i++)
 		mf_spec_hash(&m->services[i], m);
 out:
 	if (c->nerrors || error) {

@@ -196,7 +196,7 @@ static int parse_volume(pctx *c, const char *key, const cJSON *e, ef_volume *vol
 {
 	int error, first = 0;
 
-	if (!(vol->key = strdup(key)))
+	if (!(vol->key = strdup(key)) || !(vol->name = strdup(key)))
 		return oom(c);
 	if (!mf_valid_name(key, "_.-", 128))
 		return mf_fail(c, EF_EINVALID, "'%s' is not a valid volume name", key);
@@ -212,8 +212,6 @@ static int parse_volume(pctx *c, const char *key, const cJSON *e, ef_volume *vol
 		KEEP(opt_kv(c, e, "driver_opts", KV_OPTS, &vol->driver_opts));
 		KEEP(opt_kv(c, e, "labels", KV_LABELS, &vol->labels));
 	}
-	if (!vol->name && !(vol->name = strdup(key)))
-		return oom(c);
 	return first;
 }
 
@@ -229,7 +227,7 @@ static int parse_file_source(pctx *c, const char *key, const cJSON *e, ef_file_s
 	size_t given = 0, saved;
 	int error, first = 0;
 
-	if (!(f->key = strdup(key)))
+	if (!(f->key = strdup(key)) || !(f->name = strdup(key)))
 		return oom(c);
 	if (!mf_valid_name(key, "_.-", 128))
 		return mf_fail(c, EF_EINVALID, "'%s' is not a valid %s name", key, what);
@@ -270,8 +268,6 @@ static int parse_file_source(pctx *c, const char *key, const cJSON *e, ef_file_s
 	if (given != 1 && !first)
 		first = mf_fail(c, EF_EINVALID, "give exactly one of file, environment%s",
 		                config ? " or content" : "");
-	if (!f->name && !(f->name = strdup(key)))
-		return oom(c);
 	return first;
 }
 #undef KEEP

@@ -30,7 +30,9 @@ static int resolve_volume(pctx *c, const ef_manifest *man, ef_mount *m)
 		               "(or write ./%s for a directory of the environment)",
 		               m->source, m->source);
 	free(m->source);
-	return (m->source = strdup(v->name)) ? 0 : mf_fail(c, EF_ENOMEM, "out of memory");
+	return (m->source = strdup(v->name ? v->name : v->key))
+	               ? 0
+	               : mf_fail(c, EF_ENOMEM, "out of memory");
 }
 
 static const char *const propagations[] = {"rprivate", "private", "rshared", "shared",

@@ -32,6 +32,7 @@ typedef struct {
 	uint64_t interval_ms;
 	uint64_t max_backoff_ms;
 	char *log_level;
+	char **profiles; /* active Compose profiles; NULL = none (docs/manifest.md) */
 
 	/* [source] */
 	char *url;

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -650,6 +651,45 @@ static void test_policy_new(void **state)
 	ef_manifest_free(m);
 }
 
+/* A policy list may go on over indented lines: no length limit for a list. */
+static void test_policy_file_lists(void **state)
+{
+	char path[] = "/tmp/ef-policy-XXXXXX";
+	int fd = mkstemp(path);
+	FILE *f;
+	ef_policy p;
+	size_t n = 0;
+
+	(void)state;
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	assert_non_null(f);
+	fputs("[policy]\nallowed_sysctls = net.ipv4.ip_forward,\n", f);
+	for (int i = 0; i < 40; i++) /* 40 lines of 5 names: far beyond one line's 200 */
+		fprintf(f,
+		        "    net.core.a%d, net.core.b%d, net.core.c%d, net.core.d%d, "
+		        "net.core.e%d\n",
+		        i, i, i, i, i);
+	fputs("  ; a comment line is not a continuation\nallowed_capabilities = ALL\n", f);
+	fclose(f);
+	assert_int_equal(ef_config_load_policy(&p, path), 0);
+	while (p.allowed_sysctls[n])
+		n++;
+	assert_int_equal(n, 1 + 40 * 5);
+	assert_string_equal(p.allowed_sysctls[200], "net.core.e39");
+	assert_string_equal(p.allowed_capabilities[0], "ALL");
+	ef_policy_dispose(&p);
+
+	/* an indented line under a key that is not a list is still the key set twice */
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("[policy]\nallow_tags = true\n  false\n", f);
+	fclose(f);
+	assert_int_equal(ef_config_load_policy(&p, path), EF_EINVALID);
+	assert_non_null(strstr(ef_error_last(), ":3: [policy] allow_tags is set twice; keep one"));
+	unlink(path);
+}
+
 /* ---------------------------------------------------------------------------
  * docs/manifest.md and the parser's key tables agree. */
 
@@ -737,6 +777,7 @@ int main(void)
 	        cmocka_unit_test(test_profiles),
 	        cmocka_unit_test(test_hash_new_fields),
 	        cmocka_unit_test(test_policy_new),
+	        cmocka_unit_test(test_policy_file_lists),
 	        cmocka_unit_test(test_doc_tables),
 	};
 
