@@ -279,8 +279,12 @@ typedef enum { T_NETWORK, T_VOLUME, T_SECRET, T_CONFIG } section;
 
 static int cmp_key(const void *a, const void *b)
 {
-	/* every entry type starts with `char *key` */
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	/* every entry type starts with `char *key`; an entry that failed may have none */
+	const char *x = *(char *const *)a, *y = *(char *const *)b;
+
+	if (!x || !y)
+		return x ? 1 : y ? -1 : 0;
+	return strcmp(x, y);
 }
 
 static int parse_section(pctx *c, const cJSON *it, ef_manifest *m, section t)
