@@ -437,8 +437,9 @@ static int file_refs(pctx *c, const cJSON *it, bool secret, ef_file_ref **out, s
 		}
 		if (error == 0 && !r->target)
 			error = oom(c);
-		if (error == 0 && (r->target[0] != '/' || strstr(r->target, "/../") ||
-		                   !strcmp(r->target + strlen(r->target) - 3, "/..")))
+		if (error == 0 &&
+		    (r->target[0] != '/' || strstr(r->target, "/../") ||
+		     (strlen(r->target) >= 3 && !strcmp(r->target + strlen(r->target) - 3, "/.."))))
 			error = mf_fail(c, EF_EINVALID,
 			                "the target '%s' must be an absolute path without '..'",
 			                r->target);

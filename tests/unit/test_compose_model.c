@@ -352,6 +352,10 @@ static void test_refusals(void **state)
 	           "file inside it (or use an absolute path, checked by the device policy)"},
 	        {"{\"services\": {}, \"configs\": {\"c\": {\"file\": \"a\", \"content\": \"b\"}}}",
 	         F ": $.configs.c: give exactly one of file, environment or content"},
+	        {"{\"services\": {\"web\": {" IMG ", \"configs\": [{\"source\": \"c\", \"target\": "
+	         "\"x\"}]}}, \"configs\": {\"c\": {\"content\": \"\"}}}",
+	         F ": $.services.web.configs[0]: the target 'x' must be an absolute path without "
+	           "'..'"},
 	        {WEB("\"tmpfs\": \"run\""),
 	         F ": $.services.web.tmpfs: 'run' is not a tmpfs mount: expected an absolute path, "
 	           "optionally \":size=64m,mode=1777\""},
