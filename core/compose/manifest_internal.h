@@ -52,6 +52,7 @@ typedef struct {
 	bool have_networks;
 	bool have_network_mode;
 	bool have_deploy_restart;
+	char **links; /* `links`, merged into depends_on at the end */
 	ef_probe_kind x_kind;
 	char *x_path;
 	int x_status;
@@ -131,6 +132,8 @@ bool mf_is_relative_source(const char *s);
 void mf_spec_hash(ef_service *s, const ef_manifest *m);
 
 int mf_f_depends_on(pctx *c, svc_ctx *sc, const cJSON *it);
+int mf_f_links(pctx *c, svc_ctx *sc, const cJSON *it);
+int mf_merge_links(pctx *c, svc_ctx *sc);
 int mf_f_networks(pctx *c, svc_ctx *sc, const cJSON *it);
 int mf_f_expose(pctx *c, svc_ctx *sc, const cJSON *it);
 int mf_f_container_name(pctx *c, svc_ctx *sc, const cJSON *it);

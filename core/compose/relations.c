@@ -68,6 +68,69 @@ static int cmp_dep(const void *a, const void *b)
 	return strcmp(((const ef_depends *)a)->service, ((const ef_depends *)b)->service);
 }
 
+/* links: legacy. "db" (or "db:db") is a dependency that starts first, as
+ * Compose reads it; the name resolves on the network both share. Another
+ * alias ("db:database") would need a per-consumer name: refused. */
+int mf_f_links(pctx *c, svc_ctx *sc, const cJSON *it)
+{
+	int error = mf_get_string_list(c, it, MAX_SERVICES, &sc->links);
+
+	for (size_t i = 0; error == 0 && sc->links && sc->links[i]; i++) {
+		char *l = sc->links[i], *colon = strchr(l, ':');
+		size_t saved = mf_push_index(c, i);
+		if (colon && strcmp(colon + 1, l) != 0 &&
+		    (strlen(colon + 1) != (size_t)(colon - l) ||
+		     strncmp(colon + 1, l, (size_t)(colon - l)))) {
+			error = mf_fail(
+			        c, EF_EINVALID,
+			        "'%s': a link alias is not supported; add '%s' to the aliases "
+			        "of service %.*s under its networks",
+			        l, colon + 1, (int)(colon - l), l);
+		} else {
+			if (colon)
+				*colon = '\0';
+			if (!mf_valid_name(l, "_.-", MAX_SERVICE_NAME))
+				error = mf_fail(c, EF_EINVALID, "'%s' is not a valid service name",
+				                l);
+		}
+		mf_pop(c, saved);
+	}
+	if (error < 0) { /* none is merged: a refusal is reported once */
+		ef_strv_free(sc->links);
+		sc->links = NULL;
+	}
+	return error;
+}
+
+/* Adds the links as dependencies (service_started) unless depends_on has them. */
+int mf_merge_links(pctx *c, svc_ctx *sc)
+{
+	ef_service *s = sc->s;
+	size_t n = ef_strv_len(sc->links);
+	ef_depends *d;
+
+	if (n == 0)
+		return 0;
+	if (!(d = realloc(s->depends_on, (s->ndepends_on + n) * sizeof(*d))))
+		return oom(c);
+	s->depends_on = d;
+	for (size_t i = 0; i < n; i++) {
+		bool have = false;
+		for (size_t k = 0; k < s->ndepends_on && !have; k++)
+			have = !strcmp(s->depends_on[k].service, sc->links[i]);
+		if (have || !strcmp(sc->links[i], s->name))
+			continue;
+		memset(&d[s->ndepends_on], 0, sizeof(*d));
+		d[s->ndepends_on].required = true;
+		if (!(d[s->ndepends_on].service = strdup(sc->links[i])))
+			return oom(c);
+		s->ndepends_on++;
+	}
+	if (s->ndepends_on > 1)
+		qsort(s->depends_on, s->ndepends_on, sizeof(*s->depends_on), cmp_dep);
+	return 0;
+}
+
 int mf_f_depends_on(pctx *c, svc_ctx *sc, const cJSON *it)
 {
 	ef_service *s = sc->s;

@@ -509,6 +509,7 @@ const mf_key mf_service_keys[] = {
         S("cap_drop", f_cap_drop),
         S("devices", f_devices),
         S("depends_on", mf_f_depends_on),
+        S("links", mf_f_links),
         S("container_name", mf_f_container_name),
         S("secrets", mf_f_secrets),
         S("configs", mf_f_configs),
@@ -565,8 +566,6 @@ const mf_key mf_service_keys[] = {
         R("gpus", "GPUs are not supported"),
         R("isolation", "Windows only"),
         R("label_file", "write the labels under labels"),
-        R("links", "legacy; services on one network reach each other by name (add aliases "
-                   "under networks and order with depends_on)"),
         R("mac_address", "blue and green instances run side by side and cannot share one"),
         R("mem_swappiness", "not supported; remove it"),
         R("models", "AI models are not supported"),
@@ -698,6 +697,9 @@ int mf_parse_service(pctx *c, ef_service *s, const char *name, const cJSON *obj,
 		                   s->network_mode);
 	if ((error = finish_health(c, &sc)) < 0 && !first)
 		first = error;
+	if ((error = mf_merge_links(c, &sc)) < 0 && !first)
+		first = error;
+	ef_strv_free(sc.links);
 	for (size_t i = 0; i < s->nnetworks; i++) {
 		if (!s->networks[i].ipv4_address && !s->networks[i].ipv6_address)
 			continue;

@@ -303,6 +303,80 @@ static void test_healthcheck_new(void **state)
 	ef_manifest_free(m);
 }
 
+/* Gateway stacks as users write them (written here in JSON, in the shape of the
+ * usual compose files of these projects): all accepted. */
+static void test_gateway_stacks(void **state)
+{
+	static const char *const stacks[] = {
+	        /* Home Assistant */
+	        "{\"services\": {\"homeassistant\": {\"container_name\": \"homeassistant\", "
+	        "\"image\": \"ghcr.io/home-assistant/home-assistant:stable\", \"volumes\": "
+	        "[\"./config:/config\", \"/etc/localtime:/etc/localtime:ro\", "
+	        "\"/run/dbus:/run/dbus:ro\"], \"restart\": \"unless-stopped\", \"privileged\": "
+	        "true, \"network_mode\": \"host\", \"environment\": {\"TZ\": "
+	        "\"Europe/Amsterdam\"}}}}",
+	        /* Mosquitto + Zigbee2MQTT */
+	        "{\"version\": \"3.8\", \"services\": {\"mqtt\": {\"image\": "
+	        "\"eclipse-mosquitto:2.0\", \"restart\": \"unless-stopped\", \"volumes\": "
+	        "[\"./mosquitto-data:/mosquitto\"], \"ports\": [\"1883:1883\", \"9001:9001\"], "
+	        "\"command\": \"mosquitto -c /mosquitto-no-auth.conf\"}, \"zigbee2mqtt\": "
+	        "{\"container_name\": \"zigbee2mqtt\", \"restart\": \"unless-stopped\", "
+	        "\"image\": \"koenkk/zigbee2mqtt\", \"volumes\": "
+	        "[\"./zigbee2mqtt-data:/app/data\", "
+	        "\"/run/udev:/run/udev:ro\"], \"ports\": [8080], \"environment\": "
+	        "[\"TZ=Europe/Berlin\"], \"devices\": [\"/dev/ttyACM0:/dev/ttyACM0\"], "
+	        "\"group_add\": [\"dialout\"], \"user\": \"1000:1000\", \"depends_on\": "
+	        "[\"mqtt\"]}}}",
+	        /* Node-RED */
+	        "{\"services\": {\"node-red\": {\"image\": \"nodered/node-red:latest\", "
+	        "\"environment\": [\"TZ=Europe/Amsterdam\"], \"ports\": [\"1880:1880\"], "
+	        "\"networks\": [\"node-red-net\"], \"volumes\": [\"node-red-data:/data\"]}}, "
+	        "\"volumes\": {\"node-red-data\": null}, \"networks\": {\"node-red-net\": "
+	        "null}}",
+	        /* InfluxDB, Telegraf, Grafana, with the links of older files */
+	        "{\"services\": {\"influxdb\": {\"image\": \"influxdb:2.7\", \"env_file\": "
+	        "\"configuration.env\", \"ports\": [\"8086:8086\"], \"volumes\": "
+	        "[\"./:/imports\", \"influxdb_data:/var/lib/influxdb2\"]}, \"telegraf\": "
+	        "{\"image\": \"telegraf:1.28\", \"volumes\": "
+	        "[\"./telegraf/etc/telegraf.conf:/etc/telegraf/telegraf.conf:ro\"], "
+	        "\"depends_on\": [\"influxdb\"], \"links\": [\"influxdb\"]}, \"grafana\": "
+	        "{\"image\": \"grafana/grafana-oss\", \"user\": \"0\", \"ports\": "
+	        "[\"3000:3000\"], \"links\": [\"influxdb:influxdb\"], \"volumes\": "
+	        "[\"grafana_data:/var/lib/grafana\", "
+	        "\"./grafana/provisioning/:/etc/grafana/provisioning/\"], \"logging\": "
+	        "{\"driver\": \"json-file\", \"options\": {\"max-size\": \"10m\"}}}}, "
+	        "\"volumes\": {\"influxdb_data\": {}, \"grafana_data\": {}}}",
+	        /* Pi-hole */
+	        "{\"services\": {\"pihole\": {\"container_name\": \"pihole\", \"image\": "
+	        "\"pihole/pihole:latest\", \"ports\": [\"53:53/tcp\", \"53:53/udp\", "
+	        "\"80:80/tcp\"], \"environment\": {\"TZ\": \"America/Chicago\", "
+	        "\"FTLCONF_dns_listeningMode\": \"all\"}, \"volumes\": "
+	        "[\"./etc-pihole:/etc/pihole\"], \"cap_add\": [\"NET_ADMIN\", \"SYS_TIME\", "
+	        "\"SYS_NICE\"], \"restart\": \"unless-stopped\", \"dns\": [\"127.0.0.1\", "
+	        "\"1.1.1.1\"], \"extra_hosts\": [\"host.docker.internal:host-gateway\"]}}}",
+	        /* an EdgeX-style hardened service */
+	        "{\"services\": {\"core-data\": {\"image\": \"edgexfoundry/core-data:3.1\", "
+	        "\"container_name\": \"edgex-core-data\", \"hostname\": \"edgex-core-data\", "
+	        "\"read_only\": true, \"security_opt\": [\"no-new-privileges:true\"], \"user\": "
+	        "\"2002:2001\", \"networks\": {\"edgex-network\": {}}, \"environment\": "
+	        "{\"EDGEX_SECURITY_SECRET_STORE\": \"false\"}, \"ports\": "
+	        "[\"127.0.0.1:59880:59880/tcp\"], \"restart\": \"always\", \"tmpfs\": "
+	        "[\"/tmp\"], \"ulimits\": {\"nofile\": {\"soft\": 65536, \"hard\": "
+	        "65536}}}}, \"networks\": {\"edgex-network\": {\"driver\": \"bridge\"}}}",
+	};
+	ef_manifest *m;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(stacks) / sizeof(stacks[0]); i++)
+		ef_manifest_free(parse_ok(stacks[i]));
+	/* links: a dependency like depends_on, not twice */
+	m = parse_ok(stacks[3]);
+	assert_int_equal(ef_manifest_find(m, "telegraf")->ndepends_on, 1);
+	assert_string_equal(ef_manifest_find(m, "grafana")->depends_on[0].service, "influxdb");
+	assert_int_equal(ef_manifest_find(m, "grafana")->depends_on[0].condition, EF_DEP_STARTED);
+	ef_manifest_free(m);
+}
+
 /* ---------------------------------------------------------------------------
  * Refusals: the first finding's message, exactly. */
 
@@ -356,6 +430,10 @@ static void test_refusals(void **state)
 	         "\"x\"}]}}, \"configs\": {\"c\": {\"content\": \"\"}}}",
 	         F ": $.services.web.configs[0]: the target 'x' must be an absolute path without "
 	           "'..'"},
+	        {"{\"services\": {\"db\": {" IMG "}, \"web\": {" IMG
+	         ", \"links\": [\"db:database\"]}}}",
+	         F ": $.services.web.links[0]: 'db:database': a link alias is not supported; add "
+	           "'database' to the aliases of service db under its networks"},
 	        {WEB("\"tmpfs\": \"run\""),
 	         F ": $.services.web.tmpfs: 'run' is not a tmpfs mount: expected an absolute path, "
 	           "optionally \":size=64m,mode=1777\""},
@@ -775,6 +853,7 @@ int main(void)
 	        cmocka_unit_test(test_scalars),
 	        cmocka_unit_test(test_deploy),
 	        cmocka_unit_test(test_healthcheck_new),
+	        cmocka_unit_test(test_gateway_stacks),
 	        cmocka_unit_test(test_refusals),
 	        cmocka_unit_test(test_bad_bytes),
 	        cmocka_unit_test(test_parse_doc_findings),
