@@ -10,6 +10,7 @@
 #include "edgeflip/policy.h"
 
 #include <cjson/cJSON.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -37,6 +38,22 @@ static void check_findings(const ef_findings *f)
 			if ((unsigned char)*p < 0x20 || *p == 0x7f)
 				abort(); /* never a raw control character */
 	}
+}
+
+/* A normalised relative path: no leading '/', no ".." component. */
+static bool inside(const char *p)
+{
+	if (p[0] == '/')
+		return false;
+	for (const char *c = p; *c;) {
+		size_t n = strcspn(c, "/");
+		if (n == 2 && c[0] == '.' && c[1] == '.')
+			return false;
+		c += n;
+		if (*c == '/')
+			c++;
+	}
+	return true;
 }
 
 static void use(const ef_manifest *m)
@@ -74,7 +91,7 @@ static void use(const ef_manifest *m)
 				abort();
 		for (size_t k = 0; k < s->nvolumes; k++)
 			if (s->volumes[k].relative && s->volumes[k].source &&
-			    (s->volumes[k].source[0] == '/' || strstr(s->volumes[k].source, "..")))
+			    !inside(s->volumes[k].source))
 				abort(); /* a relative source never leaves the directory */
 	}
 }
