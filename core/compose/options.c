@@ -334,9 +334,13 @@ static int name_list(pctx *c, const cJSON *it, char ***out, const char *what)
 {
 	int error = mf_get_string_or_list(c, it, MAX_LIST, out);
 
-	for (size_t i = 0; error == 0 && *out && (*out)[i]; i++)
-		if (!(*out)[i][0] || mf_has_ctl((*out)[i]) || strchr((*out)[i], ' '))
-			error = mf_fail(c, EF_EINVALID, "'%s' is not a %s", (*out)[i], what);
+	for (size_t i = 0; error == 0 && *out && (*out)[i]; i++) {
+		if ((*out)[i][0] && !mf_has_ctl((*out)[i]) && !strchr((*out)[i], ' '))
+			continue;
+		size_t saved = cJSON_IsArray(it) ? mf_push_index(c, i) : c->len;
+		error = mf_fail(c, EF_EINVALID, "'%s' is not a %s", (*out)[i], what);
+		mf_pop(c, saved);
+	}
 	return error;
 }
 
@@ -350,24 +354,24 @@ int mf_f_dns_opt(pctx *c, svc_ctx *sc, const cJSON *it)
 	return name_list(c, it, &sc->s->dns_opt, "resolver option");
 }
 
-static int host_name(pctx *c, const cJSON *it, char **out)
+static int host_name(pctx *c, const cJSON *it, const char *what, char **out)
 {
 	int error = mf_get_name(c, it, out);
 
 	if (error == 0 && !mf_valid_name(*out, "-.", 253))
-		return mf_fail(c, EF_EINVALID,
-		               "'%s' is not a host name (letters, digits, '-', '.')", *out);
+		return mf_fail(c, EF_EINVALID, "'%s' is not a %s (letters, digits, '-', '.')", *out,
+		               what);
 	return error;
 }
 
 int mf_f_hostname(pctx *c, svc_ctx *sc, const cJSON *it)
 {
-	return host_name(c, it, &sc->s->hostname);
+	return host_name(c, it, "host name", &sc->s->hostname);
 }
 
 int mf_f_domainname(pctx *c, svc_ctx *sc, const cJSON *it)
 {
-	return host_name(c, it, &sc->s->domainname);
+	return host_name(c, it, "domain name", &sc->s->domainname);
 }
 
 /* ---------------------------------------------------------------------------

@@ -493,6 +493,68 @@ static void test_refusals(void **state)
 	        {WEB("\"sysctl\": {}"),
 	         F ": $.services.web.sysctl: unknown key 'sysctl': not a key of a Compose service; "
 	           "check the spelling (docs/manifest.md lists every key)"},
+	        {"{\"services\": {\"web\": {\"image\": \"nginx:1.25\", \"cpu_shares\": 1}}}",
+	         F ": $.services.web.cpu_shares: expected a relative weight 2-262144 (1024 is the "
+	           "default)"},
+	        {"{\"services\": {\"web\": {\"image\": \"nginx:1.25\", \"cpuset\": \"a\"}}}",
+	         F ": $.services.web.cpuset: 'a': expected CPUs such as \"0-3\" or \"0,2\""},
+	        {"{\"services\": {\"web\": {\"image\": \"nginx:1.25\", \"group_add\": [true]}}}",
+	         F ": $.services.web.group_add[0]: expected a group name or number"},
+	        {"{\"services\": {\"web\": {\"image\": \"nginx:1.25\", \"security_opt\": [\"\"]}}}",
+	         F ": $.services.web.security_opt[0]: expected an option such as "
+	           "\"no-new-privileges:true\""},
+	        {"{\"services\": {\"web\": {\"image\": \"nginx:1.25\", \"init\": \"yes\"}}}",
+	         F ": $.services.web.init: expected true or false, found a string"},
+	        {"{\"services\": {\"web\": {\"image\": \"nginx:1.25\", \"stop_grace_period\": "
+	         "\"5\"}}}",
+	         F ": $.services.web.stop_grace_period: expected a duration such as \"30s\", "
+	           "\"1m30s\" or \"500ms\""},
+	        {"{\"services\": {\"web\": {\"image\": \"nginx:1.25\", \"memswap_limit\": \"x\"}}}",
+	         F ": $.services.web.memswap_limit: expected a number of bytes or a size such as "
+	           "\"512m\", \"1g\" or \"256k\""},
+	        {"{\"services\": {\"web\": {\"image\": \"nginx:1.25\", \"mem_reservation\": -5}}}",
+	         F ": $.services.web.mem_reservation: expected a number of bytes or a size such as "
+	           "\"512m\", \"1g\" or \"256k\""},
+	        {"{\"services\": {\"web\": {\"image\": \"nginx:1.25\", \"domainname\": \"a b\"}}}",
+	         F ": $.services.web.domainname: 'a b' is not a domain name (letters, digits, '-', "
+	           "'.')"},
+	        {"{\"services\": {\"web\": {\"image\": \"nginx:1.25\", \"dns_search\": [\"\"]}}}",
+	         F ": $.services.web.dns_search[0]: '' is not a domain name"},
+	        {"{\"services\": {\"web\": {\"image\": \"nginx:1.25\", \"env_file\": [{\"path\": "
+	         "\"a\", \"required\": \"no\"}]}}}",
+	         F ": $.services.web.env_file[0].required: expected true or false, found a string"},
+	        {"{\"services\": {\"web\": {\"image\": \"nginx:1.25\", \"logging\": {\"driver\": "
+	         "\"a b\"}}}}",
+	         F ": $.services.web.logging.driver: 'a b' is not a logging driver name"},
+	        {"{\"services\": {\"web\": {\"image\": \"nginx:1.25\", \"secrets\": [{\"source\": "
+	         "\"s\", \"mode\": \"777\"}]}}, \"secrets\": {\"s\": {\"file\": \"x\"}}}",
+	         F ": $.services.web.secrets[0].mode: expected permission bits such as 0440 (a "
+	           "number, or an octal string \"0440\")"},
+	        {"{\"services\": {\"web\": {\"image\": \"nginx:1.25\", \"tty\": 1}}}",
+	         F ": $.services.web.tty: expected true or false, found a number"},
+	        {"{\"services\": {\"web\": {\"image\": \"nginx:1.25\", \"shm_size\": \"1x\"}}}",
+	         F ": $.services.web.shm_size: expected a number of bytes or a size such as "
+	           "\"512m\", \"1g\" or \"256k\""},
+	        {"{\"services\": {\"web\": {\"image\": \"nginx:1.25\", \"healthcheck\": "
+	         "{\"disable\": \"yes\"}}}}",
+	         F ": $.services.web.healthcheck.disable: expected true or false, found a string"},
+	        {"{\"services\": {\"web\": {\"image\": \"nginx:1.25\", \"depends_on\": {\"db\": "
+	         "{\"restart\": \"yes\"}}}}}",
+	         F
+	         ": $.services.web.depends_on.db.restart: expected true or false, found a string"},
+	        {"{\"services\": {\"web\": {\"image\": \"nginx:1.25\", \"networks\": {\"n\": "
+	         "{\"aliases\": [\"a b\"]}}}}, \"networks\": {\"n\": null}}",
+	         F ": $.services.web.networks.n.aliases[0]: 'a b' is not a host name"},
+	        {"{\"services\": {}, \"networks\": {\"n\": {\"ipam\": {\"config\": [{\"subnet\": "
+	         "\"10.0.0.1\"}]}}}}",
+	         F ": $.networks.n.ipam.config[0].subnet: '10.0.0.1' is not an address range such "
+	           "as \"172.28.0.0/16\""},
+	        {"{\"services\": {}, \"volumes\": {\"v\": {\"external\": true, \"driver\": "
+	         "\"x\"}}}",
+	         F ": $.volumes.v.driver: an external entry is made outside the stack: only name "
+	           "may be given with it"},
+	        {"{\"services\": {}, \"configs\": {\"c\": {\"environment\": \"A B\"}}}",
+	         F ": $.configs.c.environment: 'A B' is not a variable name"},
 	        {WEB("\"environment\": {\"A\": \"\\u00ff\"}, \"labels\": {\"k\": \"v\"}"), NULL},
 	};
 
