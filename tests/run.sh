@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
 # Installs what is needed, builds, and runs every suite:
-#   unit tests (cmocka via ctest), the same under ASan+UBSan, the integration
+#   the layering check (tests/lib/check-layering.sh), unit tests (cmocka via ctest), the same under ASan+UBSan, the integration
 #   suites against real servers (HTTPS Git, registry, Podman), a fuzz smoke
 #   run, and the cross-built unit tests under qemu-user.
 # Ends with "N passed, M failed" over all suites; exits non-zero on failure.
 #
 # Environment:
 #   EF_SKIP_INSTALL=1   do not run scripts/install-deps.sh
-#   EF_SUITES="unit asan integration fuzz cross"   which stages to run
+#   EF_SUITES="layering unit asan integration fuzz cross"   which stages to run
 #   EF_FUZZ_SECONDS=10  per fuzz target
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-suites=${EF_SUITES:-"unit asan integration fuzz cross"}
+suites=${EF_SUITES:-"layering unit asan integration fuzz cross"}
 jobs=$(nproc 2>/dev/null || echo 2)
 passed=0
 failed=0
@@ -84,6 +84,12 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEF_WERROR=ON -DEF_FAULT_
 	cmake --build build -j"$jobs" >build.log 2>&1 || { tail -50 build.log; echo "0 passed, 1 failed"; exit 1; }
 mkdir -p "$log_dir"
 export EF_BUILD_DIR=$top/build
+
+case " $suites " in *" layering "*)
+	stage "layering (includes and file sizes, docs/architecture.md)"
+	run_suite "layering" bash tests/lib/check-layering.sh
+	;;
+esac
 
 case " $suites " in *" unit "*)
 	stage "unit"

@@ -1,0 +1,243 @@
+#!/usr/bin/env bash
+# check-layering.sh — the layering of docs/architecture.md, checked on the
+# #include lines of core/, port/ and include/edgeflip/, and the size of files.
+#
+#   bash tests/lib/check-layering.sh [ROOT]
+#
+# Rules (docs/architecture.md, "Who includes whom"):
+#   - core parts are ranked: base < source, trust, secrets, compose < policy
+#     < deploy < agent. A file of a part includes its own headers, base,
+#     the port interfaces (include/edgeflip/sys/*.h) and the public headers
+#     of parts ranked below it; never a sibling's, a higher part's or a
+#     port's, never another folder's private header ("../x/y.h").
+#   - a port (port/*) includes base, include/edgeflip/sys/*.h, its own
+#     public header (port/switch: proxy.h) and headers of its own folder.
+#   - include/edgeflip/sys/*.h (what backends see) include base and sys only.
+#   - core/ includes no <curl/curl.h>, <sys/socket.h>, <sys/un.h>, <netdb.h>,
+#     <getopt.h> and calls no getopt(): sockets, HTTP and command lines
+#     belong to port/ and firmware/.
+#   - no .c file of core/ or port/ is longer than MAX_LINES.
+# Known crossings and long files are listed in ALLOW below, each with the
+# issue that removes it; anything else fails. An entry that no longer matches
+# is reported (remove it) but does not fail.
+#
+# After checking ROOT (default: this checkout) the script checks itself: it
+# copies the tree, adds one crossing of each kind and expects each to fail.
+# Prints "N passed, M failed"; exits 1 when anything failed.
+set -uo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=${1:-$(cd "$HERE/../.." && pwd)}
+MAX_LINES=1200
+
+# shellcheck source=tests/lib/check.sh
+. "$HERE/check.sh"
+
+# Known violations: "FILE WHAT" (WHAT: the included name as written, or
+# "lines" for the size rule). Each line says who removes it.
+ALLOW=(
+	# issue 15 (helper A): deploy and the agent call each other through the
+	# agent's internal header; the rollout moves into deploy.
+	"core/deploy/deploy.c ../agent/agent_internal.h"
+	# issue 15 (helper A): health probes call libcurl directly; they move
+	# behind the HTTP port (include/edgeflip/sys/http.h).
+	"core/deploy/health.c curl/curl.h"
+	# issue 15: the socket stream of the Git source belongs in port/ behind
+	# a stream interface.
+	"core/source/source.c sys/socket.h"
+	"core/source/source.c netdb.h"
+	# issue 15 (helper C2): the engine interface takes the Compose model; it
+	# gets an engine-level container spec instead.
+	"include/edgeflip/sys/engine.h edgeflip/manifest.h"
+	# issue 15: ef_policy is declared in the agent's config.h; it moves to
+	# policy.h (the config loader fills it).
+	"include/edgeflip/policy.h edgeflip/config.h"
+	# issue 15: files being split by the Compose, proxy, source and OpenPGP
+	# work (reader/model, daemon/client, stream/protocol, packets/keys).
+	"core/compose/manifest.c lines"
+	"port/switch/proxy.c lines"
+	"core/source/source.c lines"
+	"core/trust/openpgp.c lines"
+)
+
+# The part that owns a public header (include/edgeflip/NAME.h).
+owner_of_header() {
+	case $1 in
+	buf | error | log | fault | features) echo base ;;
+	source) echo source ;;
+	verify | imagesig) echo trust ;;
+	secrets) echo secrets ;;
+	manifest | compose) echo compose ;;
+	policy) echo policy ;;
+	plan | state | health) echo deploy ;;
+	agent | config | backoff) echo agent ;;
+	proxy) echo port/switch ;;
+	*) echo unknown ;;
+	esac
+}
+
+rank_of() {
+	case $1 in
+	base) echo 0 ;;
+	source | trust | secrets | compose) echo 1 ;;
+	policy) echo 2 ;;
+	deploy) echo 3 ;;
+	agent) echo 4 ;;
+	*) echo 99 ;;
+	esac
+}
+
+allowed() { # allowed FILE WHAT
+	local a
+	for a in "${ALLOW[@]}"; do
+		[ "$a" = "$1 $2" ] && return 0
+	done
+	return 1
+}
+
+# why_refused FILE PART INCLUDED QUOTED(1|0): prints why it is refused, or nothing.
+why_refused() {
+	local part=$2 inc=$3 quoted=$4 name owner
+	if [ "$quoted" = 0 ]; then
+		case $part in
+		port/* | sys) return ;;
+		esac
+		case $inc in
+		curl/curl.h | sys/socket.h | sys/un.h | netdb.h | getopt.h)
+			echo "core/ uses no <$inc>: sockets, HTTP and option parsing live in port/ or firmware/ behind include/edgeflip/sys/*.h"
+			;;
+		esac
+		return
+	fi
+	case $inc in
+	edgeflip/sys/*.h) return ;; # the port interfaces: everyone may see them
+	edgeflip/*.h)
+		name=${inc#edgeflip/}
+		name=${name%.h}
+		owner=$(owner_of_header "$name")
+		[ "$owner" = base ] && return
+		[ "$owner" = "$part" ] && return
+		case $part in
+		sys)
+			echo "a port interface may include only base headers and include/edgeflip/sys/*.h, not $inc (part $owner)"
+			;;
+		port/*)
+			echo "a port sees only base headers and include/edgeflip/sys/*.h, not $inc (part $owner): hand it what it needs through the interface"
+			;;
+		*)
+			if [ "$owner" = unknown ]; then
+				echo "$inc belongs to no part: add it to owner_of_header in tests/lib/check-layering.sh and docs/architecture.md"
+			elif [ "$(rank_of "$owner")" -ge "$(rank_of "$part")" ]; then
+				echo "part $part may not include $inc of part $owner (same rank or above: data flows one way, see docs/architecture.md)"
+			fi
+			;;
+		esac
+		;;
+	*/*)
+		echo "a private header of another folder ($inc): move what is shared into a public header of the part below"
+		;;
+	esac
+}
+
+# check_tree ROOT: prints one "file:line: message" per violation; sets
+# VIOLATIONS, CHECKED and USED (allowlist entries that matched).
+check_tree() {
+	local root=$1 f rel part line num inc quoted why n
+	VIOLATIONS=0
+	CHECKED=0
+	USED=()
+	while IFS= read -r f; do
+		rel=${f#"$root"/}
+		case $rel in
+		core/*) part=${rel#core/} part=${part%%/*} ;;
+		port/*) part=port/${rel#port/} part=${part%/*} ;;
+		include/edgeflip/sys/*) part=sys ;;
+		include/edgeflip/*)
+			part=${rel#include/edgeflip/}
+			part=$(owner_of_header "${part%.h}")
+			;;
+		esac
+		CHECKED=$((CHECKED + 1))
+		while IFS= read -r line; do
+			num=${line%%:*}
+			line=${line#*:}
+			if [[ $line =~ ^[[:space:]]*#[[:space:]]*include[[:space:]]*\"([^\"]+)\" ]]; then
+				inc=${BASH_REMATCH[1]}
+				quoted=1
+			elif [[ $line =~ ^[[:space:]]*#[[:space:]]*include[[:space:]]*\<([^\>]+)\> ]]; then
+				inc=${BASH_REMATCH[1]}
+				quoted=0
+			elif [[ $rel == core/* && $line =~ (^|[^a-z_])getopt(_long)?[[:space:]]*\( ]]; then
+				inc=getopt.h
+				quoted=0
+			else
+				continue
+			fi
+			why=$(why_refused "$rel" "$part" "$inc" "$quoted")
+			[ -n "$why" ] || continue
+			if allowed "$rel" "$inc"; then
+				USED+=("$rel $inc")
+				continue
+			fi
+			echo "$rel:$num: #include ${inc}: $why"
+			VIOLATIONS=$((VIOLATIONS + 1))
+		done < <(grep -nE '#[[:space:]]*include|getopt' "$f")
+		case $rel in
+		core/*.c | port/*.c)
+			n=$(wc -l <"$f")
+			if [ "$n" -gt "$MAX_LINES" ]; then
+				if allowed "$rel" lines; then
+					USED+=("$rel lines")
+				else
+					echo "$rel: $n lines, more than $MAX_LINES: split it by what it owns (docs/architecture.md)"
+					VIOLATIONS=$((VIOLATIONS + 1))
+				fi
+			fi
+			;;
+		esac
+	done < <(find "$root/core" "$root/port" "$root/include/edgeflip" -name '*.[ch]' | sort)
+}
+
+echo "# layering of $ROOT"
+check_tree "$ROOT" >"${TMPDIR:-/tmp}/layering.$$" 2>&1
+out=$(cat "${TMPDIR:-/tmp}/layering.$$")
+rm -f "${TMPDIR:-/tmp}/layering.$$"
+if [ "$VIOLATIONS" -eq 0 ]; then
+	ef_pass "no include crosses the layering, no file over $MAX_LINES lines ($CHECKED files, ${#ALLOW[@]} known exceptions)"
+else
+	ef_fail "$VIOLATIONS new crossing(s) of the layering" "$(printf '\n%s' "$out")"
+fi
+for a in "${ALLOW[@]}"; do
+	used=0
+	for u in "${USED[@]}"; do [ "$u" = "$a" ] && used=1; done
+	[ $used = 1 ] || echo "note: known exception '$a' no longer occurs: remove it from ALLOW in tests/lib/check-layering.sh"
+done
+
+# The check must fail when the layering breaks: one crossing of each kind
+# in a copy of the tree.
+echo "# the check itself"
+if [ "${1:-}" = "" ]; then
+	copy=$(mktemp -d /tmp/edgeflip-layering.XXXXXX)
+	trap 'rm -rf "$copy"' EXIT
+	mutate() { # mutate NAME FILE LINE-TO-APPEND
+		rm -rf "${copy:?}"/*
+		cp -r "$ROOT/core" "$ROOT/port" "$ROOT/include" "$copy/"
+		printf '%s\n' "$3" >>"$copy/$2"
+		check_tree "$copy" >/dev/null
+		if [ "$VIOLATIONS" -ge 1 ]; then
+			ef_pass "refused: $1"
+		else
+			ef_fail "not refused: $1"
+		fi
+	}
+	mutate "compose includes the agent's header" core/compose/pos.c '#include "edgeflip/agent.h"'
+	mutate "policy includes deploy's plan.h" core/policy/policy.c '#include "edgeflip/plan.h"'
+	mutate "trust includes a sibling part (compose)" core/trust/verify.c '#include "edgeflip/manifest.h"'
+	mutate "deploy includes <curl/curl.h>" core/deploy/plan.c '#include <curl/curl.h>'
+	mutate "agent calls getopt()" core/agent/backoff.c 'static int f(int c, char **v) { return getopt(c, v, "x"); }'
+	mutate "a port includes the policy" port/posix/clock.c '#include "edgeflip/policy.h"'
+	mutate "a port interface includes deploy's state.h" include/edgeflip/sys/clock.h '#include "edgeflip/state.h"'
+	mutate "core reaches into a port's private header" core/deploy/plan.c '#include "../../port/switch/switch_int.h"'
+	mutate "a core file over $MAX_LINES lines" core/base/buf.c "$(printf '/* x */\n%.0s' $(seq $((MAX_LINES + 1))))"
+fi
+ef_summary
