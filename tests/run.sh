@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is needed, builds, and runs every suite:
-#   the layering check (tests/lib/check-layering.sh), unit tests (cmocka via ctest), the same under ASan+UBSan, the integration
-#   suites against real servers (HTTPS Git, registry, Podman), a fuzz smoke
+#   the layering check (tests/lib/check-layering.sh), unit tests (cmocka via
+#   ctest), the same under ASan+UBSan, the integration suites against real servers (HTTPS Git, registry, Podman), a fuzz smoke
 #   run, and the cross-built unit tests under qemu-user.
 # Ends with "N passed, M failed" over all suites; exits non-zero on failure.
 #

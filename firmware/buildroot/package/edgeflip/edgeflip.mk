@@ -4,15 +4,29 @@
 #
 ################################################################################
 
+# This tree lives in the edgeflip checkout (firmware/buildroot) and builds
+# that checkout: EDGEFLIP_VERSION is the project(VERSION) of its
+# CMakeLists.txt (tests/integration/test_packaging.sh checks it). For a
+# release tarball instead, see docs/packaging.md.
 EDGEFLIP_VERSION = 0.1.0
-# This tree lives in the edgeflip checkout (firmware/buildroot): build that
-# checkout. For release tarballs set EDGEFLIP_SITE to their URL, drop
-# SITE_METHOD and add the tarball's sha256 to edgeflip.hash.
 EDGEFLIP_SITE = $(BR2_EXTERNAL_EDGEFLIP_PATH)/../..
 EDGEFLIP_SITE_METHOD = local
-EDGEFLIP_DEPENDENCIES = host-pkgconf libgit2 mbedtls inih cjson libcurl libsodium zlib
+EDGEFLIP_LICENSE = Apache-2.0
+EDGEFLIP_LICENSE_FILES = LICENSE
+EDGEFLIP_DEPENDENCIES = \
+	host-pkgconf \
+	cjson \
+	inih \
+	libcurl \
+	libgit2 \
+	libsodium \
+	libyaml \
+	mbedtls \
+	zlib
 
-# Installs /usr/bin/edgeflip, /usr/bin/edgeflip-proxy and /etc/edgeflip/edgeflip.ini.
+# Installs /usr/bin/edgeflip, /usr/bin/edgeflip-proxy and
+# /etc/edgeflip/edgeflip.ini.example: the service starts once
+# /etc/edgeflip/edgeflip.ini exists.
 EDGEFLIP_CONF_OPTS = \
 	-DEF_TESTS=OFF \
 	-DEF_WERROR=OFF \
@@ -20,7 +34,17 @@ EDGEFLIP_CONF_OPTS = \
 	-DEF_INSTALL_CONFIG=ON \
 	-DEF_INSTALL_DOCS=OFF
 
+# Podman ships no init script for BusyBox/SysV init: S60podman serves its
+# Engine API on /run/podman/podman.sock before S90edgeflip starts.
+ifeq ($(BR2_PACKAGE_PODMAN),y)
+define EDGEFLIP_INSTALL_PODMAN_INIT_SYSV
+	$(INSTALL) -D -m 0755 $(EDGEFLIP_PKGDIR)/S60podman \
+		$(TARGET_DIR)/etc/init.d/S60podman
+endef
+endif
+
 define EDGEFLIP_INSTALL_INIT_SYSV
+	$(EDGEFLIP_INSTALL_PODMAN_INIT_SYSV)
 	$(INSTALL) -D -m 0755 $(EDGEFLIP_PKGDIR)/S90edgeflip \
 		$(TARGET_DIR)/etc/init.d/S90edgeflip
 endef
