@@ -52,6 +52,8 @@ endef
 define EDGEFLIP_INSTALL_INIT_SYSTEMD
 	$(INSTALL) -D -m 0644 $(EDGEFLIP_PKGDIR)/edgeflip.service \
 		$(TARGET_DIR)/usr/lib/systemd/system/edgeflip.service
+	$(INSTALL) -D -m 0644 $(EDGEFLIP_PKGDIR)/edgeflip-proxy.service \
+		$(TARGET_DIR)/usr/lib/systemd/system/edgeflip-proxy.service
 endef
 
 $(eval $(cmake-package))

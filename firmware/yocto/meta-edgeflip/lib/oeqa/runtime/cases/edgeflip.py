@@ -15,5 +15,5 @@ class EdgeflipTest(OERuntimeTestCase):
 
     @OETestDepends(['edgeflip.EdgeflipTest.test_edgeflip_version'])
     def test_edgeflip_config_installed(self):
-        status, output = self.target.run('test -f /etc/edgeflip/edgeflip.ini')
-        self.assertEqual(status, 0, msg='/etc/edgeflip/edgeflip.ini is missing')
+        status, output = self.target.run('test -f /etc/edgeflip/edgeflip.ini.example')
+        self.assertEqual(status, 0, msg='/etc/edgeflip/edgeflip.ini.example is missing')
