@@ -2,6 +2,14 @@
 # test_packaging.sh — checks the firmware packaging files against the build.
 #
 # What it checks (docs/packaging.md lists what it does not):
+#   - the license: LICENSE is Apache-2.0, and each package declares it with
+#     its hash (Buildroot sha256, Yocto md5) and names its maintainer;
+#   - no placeholders (example hosts, PKG_HASH:=skip, AUTOREV, CLOSED) and
+#     one version everywhere (CMake project VERSION = Buildroot, OpenWrt and
+#     Yocto versions); the libgit2 patch is the same in every package;
+#   - nothing starts unconfigured: no edgeflip.ini is installed, the init
+#     scripts say "not configured" and succeed, the units have
+#     ConditionPathExists;
 #   - every init script parses (sh -n) and passes shellcheck when installed;
 #     the procd script's start_service, run against stub procd functions,
 #     sets the command line, respawn and logging;
@@ -11,6 +19,8 @@
 #     each file a package's install step takes exists;
 #   - the systemd unit: the directives packaging.md asks for, the paths in
 #     the installed copy, `systemd-analyze verify` and `security`;
+#   - Yocto's ptest binaries, built as the recipe builds them, hold no build
+#     path;
 #   - every shipped INI passes `edgeflip check-config`, and the commented
 #     example names every key of core/agent/config.c's table and no other;
 #   - the packaging files name what docs/packaging.md says they must
@@ -63,20 +73,26 @@ has() {
 
 OPENWRT_INIT=$FW/openwrt/net/edgeflip/files/edgeflip.init
 BUILDROOT_INIT=$FW/buildroot/package/edgeflip/S90edgeflip
+BUILDROOT_PODMAN_INIT=$FW/buildroot/package/edgeflip/S60podman
 YOCTO_INIT=$FW/yocto/meta-edgeflip/recipes-edgeflip/edgeflip/files/edgeflip.init
 RUN_PTEST=$FW/yocto/meta-edgeflip/recipes-edgeflip/edgeflip/files/run-ptest
 UNIT=$FW/systemd/edgeflip.service
+PROXY_UNIT=$FW/systemd/edgeflip-proxy.service
 OPENWRT_MK=$FW/openwrt/net/edgeflip/Makefile
 OPENWRT_LIBGIT2=$FW/openwrt/libs/libgit2/Makefile
 BUILDROOT_MK=$FW/buildroot/package/edgeflip/edgeflip.mk
 BUILDROOT_EXT=$FW/buildroot/external.mk
+BUILDROOT_PATCH=$(ls "$FW"/buildroot/patches/*libgit2*.patch 2>/dev/null | head -1)
+BUILDROOT_HASH=$FW/buildroot/package/edgeflip/edgeflip.hash
 BUILDROOT_CFG=$FW/buildroot/package/edgeflip/Config.in
-YOCTO_BB=$FW/yocto/meta-edgeflip/recipes-edgeflip/edgeflip/edgeflip_git.bb
+YOCTO_BB=$(ls "$FW"/yocto/meta-edgeflip/recipes-edgeflip/edgeflip/edgeflip_*.bb | head -1)
 YOCTO_APPEND=$FW/yocto/meta-edgeflip/recipes-support/libgit2/libgit2_%.bbappend
 YOCTO_LAYER=$FW/yocto/meta-edgeflip/conf/layer.conf
 
+cmake_version=$(sed -nE 's/^project\(edgeflip VERSION ([0-9.]+) .*/\1/p' "$ROOT/CMakeLists.txt")
+
 echo "# init scripts"
-for s in "$OPENWRT_INIT" "$BUILDROOT_INIT" "$YOCTO_INIT" "$RUN_PTEST" \
+for s in "$OPENWRT_INIT" "$BUILDROOT_INIT" "$BUILDROOT_PODMAN_INIT" "$YOCTO_INIT" "$RUN_PTEST" \
 	"$ROOT"/boards/common/*.sh; do
 	# The shell the script asks for: init scripts are POSIX sh, some board
 	# scripts bash.
@@ -94,8 +110,27 @@ done
 check "Yocto init script is Buildroot's S90edgeflip" cmp "$YOCTO_INIT" "$BUILDROOT_INIT"
 check "Buildroot edgeflip.service is firmware/systemd/edgeflip.service" \
 	cmp "$FW/buildroot/package/edgeflip/edgeflip.service" "$UNIT"
+check "Buildroot edgeflip-proxy.service is firmware/systemd/edgeflip-proxy.service" \
+	cmp "$FW/buildroot/package/edgeflip/edgeflip-proxy.service" "$PROXY_UNIT"
 check "S90edgeflip without arguments prints usage and fails" \
 	bash -c "out=\$(sh '$BUILDROOT_INIT' 2>&1); [ \$? -eq 1 ] && [[ \$out == Usage:* ]]"
+# Unconfigured (no edgeflip.ini): says so, starts nothing, succeeds. The
+# script reads /etc/default/edgeflip: point it at a folder of the test.
+mkdir -p "$TMP/default"
+echo "EDGEFLIP_CONFIG=$TMP/no-such.ini" >"$TMP/default/edgeflip"
+sed "s|/etc/default/|$TMP/default/|g" "$BUILDROOT_INIT" >"$TMP/S90edgeflip"
+mkdir -p "$TMP/bin"
+printf '#!/bin/sh\necho "$@" >>%s\n' "$TMP/ssd.log" >"$TMP/bin/start-stop-daemon"
+chmod +x "$TMP/bin/start-stop-daemon"
+check "S90edgeflip start without edgeflip.ini: 'not configured', exit 0, nothing started" \
+	bash -c "out=\$(PATH='$TMP/bin':\$PATH sh '$TMP/S90edgeflip' start 2>&1) &&
+		[[ \$out == *'not configured'* ]] && [ ! -e '$TMP/ssd.log' ]"
+# BusyBox init: in the style of Buildroot's S01syslogd (check-package).
+has "$BUILDROOT_INIT" '^PIDFILE="/var/run/\$DAEMON\.pid"$' 'start-stop-daemon --start --background --make-pidfile'
+has "$BUILDROOT_PODMAN_INIT" '^PIDFILE="/var/run/\$DAEMON\.pid"$' \
+	'start-stop-daemon --start --background --make-pidfile' 'system service --time=0'
+check "Buildroot init scripts are not executable in the tree (check-package)" \
+	bash -c "[ ! -x '$BUILDROOT_INIT' ] && [ ! -x '$BUILDROOT_PODMAN_INIT' ]"
 
 # The procd script against stubs: what would procd be told?
 cat >"$TMP/fake-edgeflip" <<'EOF'
@@ -103,29 +138,50 @@ cat >"$TMP/fake-edgeflip" <<'EOF'
 exit 0
 EOF
 chmod +x "$TMP/fake-edgeflip"
-procd_out=$(
-	config_load() { :; }
-	config_get_bool() { eval "$1=\$4"; }
-	config_get() { eval "$1=\$4"; }
-	procd_open_instance() { echo "open"; }
-	procd_close_instance() { echo "close"; }
-	procd_set_param() { echo "param $*"; }
-	# shellcheck disable=SC1090
-	. "$OPENWRT_INIT"
-	PROG=$TMP/fake-edgeflip
-	start_service
-)
-for want in "^open$" "^param command $TMP/fake-edgeflip -c /etc/edgeflip/edgeflip.ini run$" \
-	"^param respawn" "^param stdout 1$" "^param stderr 1$" "^param file /etc/edgeflip/edgeflip.ini$" \
-	"^close$"; do
+# procd_run CONFIG-PATH FUNCTION: the procd script with UCI's config set to
+# CONFIG-PATH, against stubs; prints what procd would be told.
+procd_run() {
+	(
+		config_load() { :; }
+		config_get_bool() { eval "$1=\$4"; }
+		config_get() {
+			if [ "$3" = config ]; then eval "$1=\$UCI_CONFIG"; else eval "$1=\$4"; fi
+		}
+		procd_open_instance() { echo "open"; }
+		procd_close_instance() { echo "close"; }
+		procd_set_param() { echo "param $*"; }
+		procd_send_signal() { echo "signal $*"; }
+		logger() { echo "logger $* $(cat)"; }
+		start() { echo "start"; }
+		# shellcheck disable=SC1090
+		. "$OPENWRT_INIT"
+		PROG=$TMP/fake-edgeflip
+		UCI_CONFIG=$1
+		"$2"
+		echo "rc $?"
+	)
+}
+echo "[agent]" >"$TMP/edgeflip.ini"
+procd_out=$(procd_run "$TMP/edgeflip.ini" start_service)
+for want in "^open$" "^param command $TMP/fake-edgeflip -c $TMP/edgeflip.ini run$" \
+	"^param respawn" "^param stdout 1$" "^param stderr 1$" "^close$"; do
 	if grep -Eq -- "$want" <<<"$procd_out"; then
 		ok "procd start_service: /$want/"
 	else
 		fail "procd start_service: no /$want/ in: $(tr '\n' '|' <<<"$procd_out")"
 	fi
 done
+procd_out=$(procd_run "$TMP/no-such.ini" start_service)
+check "procd start_service without the INI: 'not configured', no instance, rc 0" \
+	bash -c "grep -q 'not configured' <<<'$procd_out' && ! grep -q '^open' <<<'$procd_out' &&
+		grep -qx 'rc 0' <<<'$procd_out'"
+# reload: start_service again (UCI's enabled/config as they are now), then HUP.
+procd_out=$(procd_run "$TMP/edgeflip.ini" reload_service)
+expect_reload=$(printf 'start\nsignal edgeflip * HUP\nrc 0')
+check "procd reload_service re-reads UCI (start) and then sends HUP" \
+	test "$procd_out" = "$expect_reload"
 has "$OPENWRT_INIT" '^#!/bin/sh /etc/rc.common' '^USE_PROCD=1$' '^START=99$' \
-	'^service_triggers\(\)' 'procd_add_reload_trigger' 'procd_send_signal .* HUP'
+	'^service_triggers\(\)' 'procd_add_reload_trigger'
 
 echo "# the host build"
 if [ -n "${EF_BUILD:-}" ]; then
@@ -179,20 +235,22 @@ if [ -x "$EDGEFLIP" ]; then
 	docs=$(cd "$ROOT/docs" 2>/dev/null && ls ./*.md 2>/dev/null | sed 's|^\./|usr/share/doc/edgeflip/|')
 
 	# Default options: what `cmake --install` gives a distribution.
-	printf '%s\n' usr/bin/edgeflip usr/bin/edgeflip-proxy etc/edgeflip/edgeflip.ini \
-		usr/lib/systemd/system/edgeflip.service \
+	# No edgeflip.ini: the example's Git server is a placeholder.
+	printf '%s\n' usr/bin/edgeflip usr/bin/edgeflip-proxy etc/edgeflip/edgeflip.ini.example \
+		usr/lib/systemd/system/edgeflip.service usr/lib/systemd/system/edgeflip-proxy.service \
 		usr/share/doc/edgeflip/edgeflip.ini.example $docs | sort >"$TMP/want-default"
 	install_list default >"$TMP/got-default"
 	compare "cmake --install (defaults)" "$TMP/want-default" "$TMP/got-default"
-	check "installed config is the example" cmp "$TMP/stage-default/etc/edgeflip/edgeflip.ini" \
-		"$FW/edgeflip.ini.example"
+	check "installed /etc/edgeflip/edgeflip.ini.example is the example" \
+		cmp "$TMP/stage-default/etc/edgeflip/edgeflip.ini.example" "$FW/edgeflip.ini.example"
 	check "installed unit runs the installed binary" \
 		grep -qx 'ExecStart=/usr/bin/edgeflip -c /etc/edgeflip/edgeflip.ini run' \
 		"$TMP/stage-default/usr/lib/systemd/system/edgeflip.service"
-	echo "changed" >"$TMP/stage-default/etc/edgeflip/edgeflip.ini"
-	DESTDIR=$TMP/stage-default cmake --install "$BUILD" >/dev/null 2>&1
-	check "reinstall keeps an edited /etc/edgeflip/edgeflip.ini" \
-		grep -qx changed "$TMP/stage-default/etc/edgeflip/edgeflip.ini"
+	check "installed proxy unit runs the installed edgeflip-proxy" \
+		grep -qx 'ExecStart=/usr/bin/edgeflip-proxy --state-dir /var/lib/edgeflip' \
+		"$TMP/stage-default/usr/lib/systemd/system/edgeflip-proxy.service"
+	check "edgeflip-proxy --version prints the version" \
+		bash -c "[ \"\$('$BUILD/edgeflip-proxy' --version)\" = 'edgeflip-proxy $cmake_version' ]"
 
 	# OpenWrt: the binary only; init, UCI config and INI come from files/.
 	# shellcheck disable=SC2046
@@ -203,27 +261,33 @@ if [ -x "$EDGEFLIP" ]; then
 		'\$\(PKG_INSTALL_DIR\)/usr/bin/edgeflip-proxy' \
 		'\./files/edgeflip\.init \$\(1\)/etc/init\.d/edgeflip' \
 		'\./files/edgeflip\.config \$\(1\)/etc/config/edgeflip' \
-		'\./files/edgeflip\.ini \$\(1\)/etc/edgeflip/edgeflip\.ini'
-	for f in edgeflip.init edgeflip.config edgeflip.ini; do
+		'\./files/edgeflip\.ini\.example \$\(1\)/etc/edgeflip/edgeflip\.ini\.example' \
+		'\./files/edgeflip\.keep \$\(1\)/lib/upgrade/keep\.d/edgeflip'
+	# sysupgrade keeps the state folder of the shipped example (the journal
+	# and the anti-rollback anchor).
+	state=$(awk -F' *= *' '$1 == "state_dir" { print $2 }' "$FW/openwrt/net/edgeflip/files/edgeflip.ini.example")
+	has "$FW/openwrt/net/edgeflip/files/edgeflip.keep" "^${state%/}/?\$"
+	for f in edgeflip.init edgeflip.config edgeflip.ini.example edgeflip.keep; do
 		check "OpenWrt files/$f exists" test -f "$FW/openwrt/net/edgeflip/files/$f"
 	done
 
 	# Buildroot: binary and config from CMake, init script / unit from the package.
 	# shellcheck disable=SC2046
 	install_list buildroot $(options_of "$BUILDROOT_MK") >"$TMP/got-buildroot"
-	printf '%s\n' usr/bin/edgeflip usr/bin/edgeflip-proxy etc/edgeflip/edgeflip.ini | sort >"$TMP/want-buildroot"
+	printf '%s\n' usr/bin/edgeflip usr/bin/edgeflip-proxy etc/edgeflip/edgeflip.ini.example | sort >"$TMP/want-buildroot"
 	compare "Buildroot (EDGEFLIP_CONF_OPTS of edgeflip.mk)" "$TMP/want-buildroot" "$TMP/got-buildroot"
 	has "$BUILDROOT_MK" 'S90edgeflip' '/etc/init.d/S90edgeflip' 'edgeflip\.service' \
-		'/usr/lib/systemd/system/edgeflip\.service'
+		'/usr/lib/systemd/system/edgeflip\.service' '/usr/lib/systemd/system/edgeflip-proxy\.service' \
+		'/etc/init.d/S60podman' '^ifeq \(\$\(BR2_PACKAGE_PODMAN\),y\)$'
 
 	# Yocto with systemd: all of it, the unit in ${systemd_system_unitdir}.
 	# shellcheck disable=SC2046
 	install_list yocto $(options_of "$YOCTO_BB") >"$TMP/got-yocto"
-	printf '%s\n' usr/bin/edgeflip usr/bin/edgeflip-proxy etc/edgeflip/edgeflip.ini \
-		lib/systemd/system/edgeflip.service usr/share/doc/edgeflip/edgeflip.ini.example $docs | sort >"$TMP/want-yocto"
-	compare "Yocto (EXTRA_OECMAKE of edgeflip_git.bb, systemd image)" "$TMP/want-yocto" "$TMP/got-yocto"
-	has "$YOCTO_BB" '^CONFFILES:\$\{PN\} = "\$\{sysconfdir\}/edgeflip/edgeflip\.ini"' \
-		'\$\{sysconfdir\}/init\.d/edgeflip'
+	printf '%s\n' usr/bin/edgeflip usr/bin/edgeflip-proxy etc/edgeflip/edgeflip.ini.example \
+		lib/systemd/system/edgeflip.service lib/systemd/system/edgeflip-proxy.service \
+		usr/share/doc/edgeflip/edgeflip.ini.example $docs | sort >"$TMP/want-yocto"
+	compare "Yocto (EXTRA_OECMAKE of ${YOCTO_BB##*/}, systemd image)" "$TMP/want-yocto" "$TMP/got-yocto"
+	has "$YOCTO_BB" '\$\{sysconfdir\}/init\.d/edgeflip'
 
 	# Back to the defaults for whoever uses this build folder next.
 	install_list reset >/dev/null
@@ -234,27 +298,47 @@ fi
 echo "# systemd unit"
 has "$UNIT" '^Type=notify$' '^NotifyAccess=main$' '^WatchdogSec=[0-9]+' '^Restart=on-failure$' \
 	'^ExecReload=/bin/kill -HUP \$MAINPID$' '^ExecStart=/usr/bin/edgeflip .* run$' \
-	'^KillMode=process$' '^ProtectSystem=strict$' '^StateDirectory=edgeflip$' \
+	'^KillMode=mixed$' '^ProtectSystem=strict$' '^StateDirectory=edgeflip$' \
 	'^ProtectHome=yes$' '^PrivateTmp=yes$' '^NoNewPrivileges=yes$' \
 	'^RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6$' '^ProtectKernelTunables=yes$' \
 	'^ProtectKernelModules=yes$' '^ProtectKernelLogs=yes$' '^ProtectControlGroups=yes$' \
 	'^WantedBy=multi-user\.target$' 'engine.s socket .* is root on'
+has "$PROXY_UNIT" '^ExecStart=/usr/bin/edgeflip-proxy --state-dir /var/lib/edgeflip$' \
+	'^Restart=always$' '^StateDirectory=edgeflip$' '^ProtectSystem=strict$' \
+	'^ConditionPathExists=/etc/edgeflip/edgeflip\.ini$' '^WantedBy=multi-user\.target$'
+has "$UNIT" '^ConditionPathExists=/etc/edgeflip/edgeflip\.ini$' '^Wants=.*edgeflip-proxy\.service' \
+	'^After=.*edgeflip-proxy\.service' 'ReadWritePaths='
+# What the agent is ordered after and is meant to bring up, it also wants
+# (docker.service is ordering only: the Docker engine is not pulled in).
+for u in $(sed -n 's/^After=//p' "$UNIT"); do
+	case $u in docker.service | time-sync.target) continue ;; esac
+	if grep -Eq "^Wants=(.* )?$u( |$)" "$UNIT"; then
+		ok "edgeflip.service: After=$u has its Wants="
+	else
+		fail "edgeflip.service: After=$u without Wants=$u"
+	fi
+done
 if command -v systemd-analyze >/dev/null; then
-	# verify wants the programs to exist: point the unit at the built binary.
-	exe=$EDGEFLIP
-	[ -x "$exe" ] || exe=/bin/true
-	sed "s|/usr/bin/edgeflip|$exe|g" "$UNIT" >"$TMP/edgeflip.service"
-	check "systemd-analyze verify edgeflip.service" \
-		bash -c "systemd-analyze verify '$TMP/edgeflip.service' 2>&1 | tee /dev/stderr | (! grep -q .)"
-	# Exposure 0.0 (best) .. 10.0; --threshold is in tenths. Seen here: 2.1.
-	check "systemd-analyze security: exposure at most 2.5" \
-		systemd-analyze security --offline=true --threshold=25 "$TMP/edgeflip.service"
+	for u in "$UNIT" "$PROXY_UNIT"; do
+		name=${u##*/}
+		# verify wants the programs to exist: point the unit at the built binaries.
+		if [ -x "$EDGEFLIP" ]; then
+			sed "s|/usr/bin/edgeflip|$BUILD/edgeflip|g" "$u" >"$TMP/$name"
+		else
+			sed "s|/usr/bin/edgeflip[a-z-]*|/bin/true|g" "$u" >"$TMP/$name"
+		fi
+		check "systemd-analyze verify $name" \
+			bash -c "cd '$TMP' && systemd-analyze verify '$TMP/$name' 2>&1 | tee /dev/stderr | (! grep -q .)"
+		# Exposure 0.0 (best) .. 10.0; --threshold is in tenths. Seen here: 2.1.
+		check "systemd-analyze security $name: exposure at most 2.5" \
+			systemd-analyze security --offline=true --threshold=25 "$TMP/$name"
+	done
 else
 	echo "# skip: systemd-analyze not installed"
 fi
 
 echo "# configuration files"
-inis=("$FW/edgeflip.ini.example" "$ROOT"/boards/*/board.ini "$FW/openwrt/net/edgeflip/files/edgeflip.ini")
+inis=("$FW/edgeflip.ini.example" "$ROOT"/boards/*/board.ini "$FW/openwrt/net/edgeflip/files/edgeflip.ini.example")
 for ini in "${inis[@]}"; do
 	if [ -x "$EDGEFLIP" ]; then
 		check "edgeflip check-config ${ini#"$ROOT"/}" "$EDGEFLIP" -c "$ini" check-config
@@ -278,38 +362,136 @@ echo "# packaging files"
 has "$OPENWRT_MK" '^include \$\(TOPDIR\)/rules\.mk$' '^include \$\(INCLUDE_DIR\)/package\.mk$' \
 	'^include \$\(INCLUDE_DIR\)/cmake\.mk$' '^\$\(eval \$\(call BuildPackage,edgeflip\)\)$' \
 	'^define Package/edgeflip/conffiles$' '^/etc/edgeflip/edgeflip\.ini$' '^/etc/config/edgeflip$'
-for dep in +libgit2 +libmbedtls +libinih +cJSON +zlib +libcurl +libsodium +ca-bundle; do
+for dep in +libgit2 +libmbedtls +libinih +cJSON +zlib +libcurl +libsodium +libyaml +ca-bundle; do
 	has "$OPENWRT_MK" "^ +DEPENDS:=.*\\$dep( |$)"
 done
 for opt in -DUSE_HTTPS=mbedTLS -DUSE_SSH=OFF -DUSE_HTTP_PARSER=builtin -DREGEX_BACKEND=builtin \
 	-DBUILD_TESTS=OFF -DBUILD_CLI=OFF -DCERT_LOCATION=/; do
 	has "$OPENWRT_LIBGIT2" "$opt"
-	has "$BUILDROOT_EXT" "$opt"
 done
+# Buildroot: a change to its own libgit2.mk, proposed as a patch (not
+# options appended from this tree).
+for opt in '^\+else ifeq \(\$\(BR2_PACKAGE_MBEDTLS\),y\)$' '^\+LIBGIT2_DEPENDENCIES \+= mbedtls$' \
+	-DUSE_HTTPS=mbedTLS -DCERT_LOCATION=/ '^\+\+\+ b/package/libgit2/0001-cmake-CERT_LOCATION'; do
+	has "$BUILDROOT_PATCH" "$opt"
+done
+check "external.mk does not change libgit2's options" bash -c "! grep -q LIBGIT2_ '$BUILDROOT_EXT'"
 for opt in -DUSE_HTTPS=mbedTLS -DUSE_SSH=OFF -DUSE_HTTP_PARSER=builtin -DREGEX_BACKEND=builtin \
-	-DBUILD_CLI=OFF -DCERT_LOCATION=/; do
+	-DBUILD_CLI=OFF -DCERT_LOCATION=; do
 	has "$YOCTO_APPEND" "$opt"
 done
-has "$OPENWRT_LIBGIT2" '^PKG_VERSION:=1\.(9|[1-9][0-9])\.' '^ +DEPENDS:=.*\+libmbedtls'
-has "$FW/buildroot/external.desc" '^name: EDGEFLIP$'
-has "$BUILDROOT_MK" '^\$\(eval \$\(cmake-package\)\)$' '^EDGEFLIP_DEPENDENCIES = .*libgit2'
-for sel in LIBGIT2 MBEDTLS INIH CJSON LIBCURL LIBSODIUM ZLIB CA_CERTIFICATES; do
-	has "$BUILDROOT_CFG" "^\\s+select BR2_PACKAGE_$sel\$"
+# Opt-in: every assignment of the bbappend hangs on its own override.
+check "libgit2 bbappend changes nothing without the edgeflip-libgit2-mbedtls override" \
+	bash -c "! grep -E '^[A-Z_]+(:[a-z-]+)* *[:?+.]?=' '$YOCTO_APPEND' | grep -v ':edgeflip-libgit2-mbedtls'"
+# The libgit2 patch is one file, copied into each package.
+for copy in "$FW"/openwrt/libs/libgit2/patches/0001-*.patch \
+	"$FW"/yocto/meta-edgeflip/recipes-support/libgit2/files/0001-*.patch; do
+	check "${copy#"$ROOT"/} is firmware/patches/libgit2's" cmp "$copy" "$FW"/patches/libgit2/0001-*.patch
 done
-has "$BUILDROOT_CFG" 'depends on BR2_USE_MMU' 'depends on !BR2_STATIC_LIBS' \
-	'depends on BR2_TOOLCHAIN_HAS_THREADS'
+has "$OPENWRT_LIBGIT2" '^PKG_VERSION:=1\.(9|[1-9][0-9])\.' '^ +DEPENDS:=.*\+libmbedtls' \
+	'^PKG_HASH:=[0-9a-f]{64}$'
+has "$FW/buildroot/external.desc" '^name: EDGEFLIP$'
+has "$BUILDROOT_MK" '^\$\(eval \$\(cmake-package\)\)$'
+# The words of the (multi-line) EDGEFLIP_DEPENDENCIES assignment.
+br_deps=$(sed -n '/^EDGEFLIP_DEPENDENCIES = /,/^$/p' "$BUILDROOT_MK" | tr -s ' \t\\' '\n\n\n')
+for dep in libgit2 mbedtls inih cjson libcurl libsodium libyaml zlib; do
+	if grep -qx "$dep" <<<"$br_deps"; then
+		ok "EDGEFLIP_DEPENDENCIES has $dep"
+	else
+		fail "EDGEFLIP_DEPENDENCIES lacks $dep"
+	fi
+done
+for sel in LIBGIT2 MBEDTLS INIH CJSON LIBCURL LIBSODIUM LIBYAML ZLIB CA_CERTIFICATES; do
+	has "$BUILDROOT_CFG" "^\\s+select BR2_PACKAGE_$sel( |\$)"
+done
+has "$BUILDROOT_CFG" 'depends on BR2_USE_MMU' 'depends on !BR2_STATIC_LIBS'
+# Neither edgeflip nor Buildroot's libgit2 needs threads from the toolchain.
+check "Buildroot Config.in: no BR2_TOOLCHAIN_HAS_THREADS dependency" \
+	bash -c "! grep -q BR2_TOOLCHAIN_HAS_THREADS '$BUILDROOT_CFG'"
 has "$FW/buildroot/configs/qemu_aarch64_virt_edgeflip_defconfig" '^BR2_aarch64=y$' \
-	'^BR2_cortex_a53=y$' '^BR2_PACKAGE_EDGEFLIP=y$'
+	'^BR2_cortex_a53=y$' '^BR2_PACKAGE_EDGEFLIP=y$' '^BR2_DOWNLOAD_FORCE_CHECK_HASHES=y$'
 has "$YOCTO_BB" '^inherit cmake pkgconfig systemd update-rc\.d ptest$' \
-	'^SYSTEMD_SERVICE:\$\{PN\} = "edgeflip\.service"$' '^INITSCRIPT_NAME = "edgeflip"$' \
-	'^RDEPENDS:\$\{PN\} \+= "ca-certificates"$' '^PACKAGECONFIG\[tests\]'
+	'^SYSTEMD_SERVICE:\$\{PN\} = "edgeflip\.service edgeflip-proxy\.service"$' \
+	'^INITSCRIPT_NAME = "edgeflip"$' '^RDEPENDS:\$\{PN\} \+= "ca-certificates"$' \
+	'^PACKAGECONFIG\[tests\] = "-DEF_TESTS=ON -DEF_TEST_DATA_DIR=\$\{PTEST_PATH\}/data ' \
+	'^S = "\$\{UNPACKDIR\}/\$\{BP\}"$' '^DEPENDS = .*libyaml' \
+	'^PACKAGECONFIG\[podman\] = ",,,podman"$' '^PACKAGECONFIG\[docker\] = ",,,docker-moby"$'
+# The engines are opt-in: the default PACKAGECONFIG names neither.
+check "Yocto: podman/docker not in the default PACKAGECONFIG" \
+	bash -c "! grep -E '^PACKAGECONFIG \?\?=.*(podman|docker)' '$YOCTO_BB'"
+check "Yocto: ptest writes no build path (\${S}, \${B}) into installed files" \
+	bash -c "! sed -n '/^do_install_ptest/,/^}/p' '$YOCTO_BB' | grep -E 'echo .*\\$\\{(S|B|WORKDIR)\\}'"
 has "$YOCTO_LAYER" '^BBFILE_COLLECTIONS \+= "edgeflip"$' \
-	'^LAYERDEPENDS_edgeflip = "core openembedded-layer networking-layer"$' '^LAYERSERIES_COMPAT_edgeflip'
+	'^LAYERDEPENDS_edgeflip = "core openembedded-layer networking-layer"$' \
+	'^LAYERRECOMMENDS_edgeflip = "virtualization-layer"$' \
+	'^LAYERSERIES_COMPAT_edgeflip = "wrynose blacksail"$'
+check "Yocto layer README" test -s "$FW/yocto/meta-edgeflip/README.md"
 # Each says which versions it was written against.
 for f in "$OPENWRT_MK" "$OPENWRT_LIBGIT2" "$BUILDROOT_EXT" "$YOCTO_BB" "$YOCTO_APPEND" \
 	"$YOCTO_LAYER" "$UNIT" "$OPENWRT_INIT"; do
 	has "$f" '[Ww]ritten against'
 done
+
+echo "# license"
+if [ -r /usr/share/common-licenses/Apache-2.0 ]; then
+	check "LICENSE is the Apache License 2.0 text" cmp "$ROOT/LICENSE" /usr/share/common-licenses/Apache-2.0
+else
+	has "$ROOT/LICENSE" '^ +Apache License$' '^ +Version 2\.0, January 2004$'
+fi
+sha=$(sha256sum "$ROOT/LICENSE" | cut -d' ' -f1)
+md5=$(md5sum "$ROOT/LICENSE" | cut -d' ' -f1)
+has "$BUILDROOT_MK" '^EDGEFLIP_LICENSE = Apache-2\.0$' '^EDGEFLIP_LICENSE_FILES = LICENSE$'
+has "$BUILDROOT_HASH" "^sha256  $sha  LICENSE\$"
+has "$OPENWRT_MK" '^PKG_LICENSE:=Apache-2\.0$' '^PKG_LICENSE_FILES:=LICENSE$'
+for mk in "$OPENWRT_MK" "$OPENWRT_LIBGIT2"; do
+	has "$mk" '^PKG_MAINTAINER:=[^<]*[^ <] <[^<>@ ]+@[^<> ]+>$'
+done
+has "$YOCTO_BB" '^LICENSE = "Apache-2\.0"$' "^LIC_FILES_CHKSUM = \"file://LICENSE;md5=$md5\"\$"
+
+echo "# no placeholders, one version"
+# Example files (edgeflip.ini.example) may name example hosts; patches quote
+# other projects.
+mapfile -t packaging_files < <(find "$FW/buildroot" "$FW/openwrt" "$FW/yocto" "$FW/systemd" \
+	-type f ! -name '*.example' ! -name '*.patch')
+if grep -nE 'example\.(com|org|net)|PKG_HASH:=skip|AUTOREV|LICENSE = "CLOSED"|<sha256|TODO|FIXME' \
+	"${packaging_files[@]}" >"$TMP/placeholders"; then
+	fail "placeholders in the packaging files:"
+	sed 's/^/       /' "$TMP/placeholders"
+else
+	ok "no placeholder in ${#packaging_files[@]} packaging files (example hosts, PKG_HASH:=skip, AUTOREV, CLOSED, <...> slots)"
+fi
+yocto_pv=${YOCTO_BB##*/edgeflip_}
+yocto_pv=${yocto_pv%.bb}
+for got in "Buildroot EDGEFLIP_VERSION:$(sed -n 's/^EDGEFLIP_VERSION = //p' "$BUILDROOT_MK")" \
+	"OpenWrt PKG_VERSION:$(sed -n 's/^PKG_VERSION:=//p' "$OPENWRT_MK")" \
+	"Yocto PV (recipe file name):$yocto_pv"; do
+	if [ -n "$cmake_version" ] && [ "${got#*:}" = "$cmake_version" ]; then
+		ok "${got%%:*} is the CMake project VERSION $cmake_version"
+	else
+		fail "${got%%:*} is '${got#*:}', the CMake project VERSION '$cmake_version'"
+	fi
+done
+
+echo "# ptest without build paths"
+# Build one unit test as Yocto's recipe does (PACKAGECONFIG[tests], and the
+# -ffile-prefix-map of Yocto's DEBUG_PREFIX_MAP): no path of this checkout may remain in it.
+if pkg-config --exists cmocka 2>/dev/null; then
+	if cmake -S "$ROOT" -B "$TMP/ptest-build" -DEF_TESTS=ON -DEF_WERROR=OFF \
+		-DEF_TEST_DATA_DIR=/usr/lib/edgeflip/ptest/data -DEF_TEST_SOURCE_DIR=/usr/lib/edgeflip/ptest \
+		"-DCMAKE_C_FLAGS=-ffile-prefix-map=$ROOT=/usr/src/debug/edgeflip" \
+		>"$TMP/ptest.log" 2>&1 &&
+		cmake --build "$TMP/ptest-build" -j"$(nproc)" --target test_config >>"$TMP/ptest.log" 2>&1; then
+		check "test_config built for ptest holds no path of $ROOT" \
+			bash -c "! grep -c -a -F '$ROOT' '$TMP/ptest-build/tests/unit/test_config'"
+		check "test_config built for ptest looks for its data in the ptest folder" \
+			grep -q -a -F /usr/lib/edgeflip/ptest/data/config "$TMP/ptest-build/tests/unit/test_config"
+	else
+		fail "ptest-style build of test_config"
+		tail -20 "$TMP/ptest.log"
+	fi
+else
+	echo "# skip: cmocka not installed"
+fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
