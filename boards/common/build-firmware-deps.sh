@@ -6,7 +6,7 @@
 #
 #   zlib, mbedTLS 3.6 (its default configuration: TLS 1.3 on), http-parser,
 #   libgit2 1.9 (HTTPS on mbedTLS, no SSH, no GSSAPI, no NTLM), inih, cJSON,
-#   curl (HTTP and unix sockets only, no TLS), libsodium (minimal).
+#   curl (HTTP and unix sockets only, no TLS), libsodium (minimal), libyaml.
 #
 # Then edgeflip builds against PREFIX (docs/firmware-build.md):
 #   host:  PKG_CONFIG_PATH=PREFIX/lib/pkgconfig cmake -DCMAKE_PREFIX_PATH=PREFIX ...
@@ -110,12 +110,12 @@ CERT_LOCATION=${EF_FIRMWARE_CERT_LOCATION:-/etc/ssl/certs/ca-certificates.crt}
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 
 # Source package, then the upstream version it must carry (a shell pattern).
-PACKAGES="zlib:1.3* mbedtls:3.6.* http-parser:2.9.* libgit2:1.9.* libinih:* cjson:1.7.* curl:8.* libsodium:1.0.*"
+PACKAGES="zlib:1.3* mbedtls:3.6.* http-parser:2.9.* libgit2:1.9.* libinih:* cjson:1.7.* curl:8.* libsodium:1.0.* libyaml:0.2.*"
 
 # What the cache stamp covers: the recipes (bump RECIPES when a build_*
 # function or the package list changes), the target and the settings. Not
 # the network: a cached PREFIX needs no apt.
-RECIPES=1
+RECIPES=2
 STAMP_WANT="arch=$ARCH triplet=$TRIPLET suite=$SUITE cflags=$(echo $CFLAGS_FW | tr ' ' ,) cert=$CERT_LOCATION recipes=$RECIPES"
 if [ -f "$PREFIX/.edgeflip-firmware-deps" ] &&
 	[ "$(head -1 "$PREFIX/.edgeflip-firmware-deps")" = "$STAMP_WANT" ]; then
@@ -457,6 +457,39 @@ build_libsodium() {
 	run libsodium make install
 }
 
+build_libyaml() {
+	# The library alone, with the defines its CMakeLists.txt passes (the
+	# version comes from there); pkg-config name yaml-0.1 as upstream's
+	# autotools and Debian install it.
+	cd "$SRC"
+	major=$(sed -n 's/^set *( *YAML_VERSION_MAJOR *\([0-9]*\)).*/\1/p' CMakeLists.txt)
+	minor=$(sed -n 's/^set *( *YAML_VERSION_MINOR *\([0-9]*\)).*/\1/p' CMakeLists.txt)
+	patch=$(sed -n 's/^set *( *YAML_VERSION_PATCH *\([0-9]*\)).*/\1/p' CMakeLists.txt)
+	if [ -z "$major" ] || [ -z "$minor" ] || [ -z "$patch" ]; then
+		die "libyaml: no version in CMakeLists.txt"
+	fi
+	ver=$major.$minor.$patch
+	for c in src/*.c; do
+		run libyaml $CC $CFLAGS_FW -Iinclude \
+			-DYAML_VERSION_MAJOR="$major" -DYAML_VERSION_MINOR="$minor" \
+			-DYAML_VERSION_PATCH="$patch" -DYAML_VERSION_STRING="\"$ver\"" \
+			-c "$c" -o "${c%.c}.o"
+	done
+	run libyaml $AR rcs "$PREFIX/lib/libyaml.a" src/*.o
+	cp include/yaml.h "$PREFIX/include/"
+	cat >"$PREFIX/lib/pkgconfig/yaml-0.1.pc" <<EOF
+prefix=$PREFIX
+includedir=\${prefix}/include
+libdir=\${prefix}/lib
+
+Name: LibYAML
+Description: Library to parse and emit YAML
+Version: $ver
+Libs: -L\${libdir} -lyaml
+Cflags: -I\${includedir}
+EOF
+}
+
 t_all=$(date +%s)
 for entry in $PACKAGES; do
 	pkg=${entry%%:*}
@@ -479,7 +512,7 @@ done
 # in place of the archive.
 find "$PREFIX/lib" -maxdepth 1 \( -name '*.so' -o -name '*.so.*' -o -name '*.la' \) -delete
 for lib in libz libmbedtls libmbedx509 libmbedcrypto libhttp_parser libgit2 libinih libcjson \
-	libcurl libsodium; do
+	libcurl libsodium libyaml; do
 	[ -f "$PREFIX/lib/$lib.a" ] || die "$PREFIX/lib/$lib.a is missing"
 done
 

@@ -51,7 +51,7 @@ die() {
 # The packages the build and the unit tests need; their dependencies are
 # resolved below.
 ROOTS="libc6-dev libgit2-dev libmbedtls-dev libinih-dev libcjson-dev libcurl4-openssl-dev
-libsodium-dev libcmocka-dev zlib1g-dev ${EF_SYSROOT_EXTRA:-}"
+libsodium-dev libcmocka-dev libyaml-dev zlib1g-dev ${EF_SYSROOT_EXTRA:-}"
 # Never follow these: tools and maintainer-script helpers, not libraries.
 STOP="debconf perl-base perl dpkg install-info libc-bin libc-dev-bin rpcsvc-proto
 sensible-utils ucf adduser passwd login tzdata readline-common"
@@ -209,6 +209,7 @@ done
 # Debian 12's packages keep /lib; gcc and qemu look there, nothing to merge.
 [ -e "$DIR/usr/include/$TRIPLET/bits/types.h" ] || die "libc6-dev did not unpack"
 [ -e "$DIR/usr/include/git2.h" ] || die "libgit2-dev did not unpack"
+[ -e "$DIR/usr/include/yaml.h" ] || die "libyaml-dev did not unpack"
 
 echo "$STAMP_WANT" >"$DIR/.edgeflip-sysroot"
 say "ready: $DIR ($(du -sh --exclude=.apt "$DIR" | cut -f1))"
