@@ -198,15 +198,8 @@ APT_OPTS="-o Dir::Etc::sourcelist=$APTD/sources.sources -o Dir::Etc::sourceparts
 -o Dir::State::Lists=$APTD/lists -o Dir::Cache=$APTD/cache -o Debug::NoLocking=1
 -o APT::Sandbox::User=root -o Acquire::Retries=3"
 
-retry() {
-	n=0
-	until "$@"; do
-		n=$((n + 1))
-		[ $n -ge 3 ] && return 1
-		say "retrying in $((n * 10)) s: $*"
-		sleep $((n * 10))
-	done
-}
+# shellcheck source=boards/common/debian-apt.sh
+. "$HERE/debian-apt.sh"
 
 apt_updated=0
 apt_update() {
@@ -214,7 +207,7 @@ apt_update() {
 	if [ -z "$(find "$APTD/updated" -mtime -1 2>/dev/null)" ]; then
 		say "apt-get update (deb-src $SUITE)"
 		# A suite missing on the mirror (security, updates) is not an error.
-		retry apt-get $APT_OPTS -qq update >&2 || die "apt-get update failed"
+		ef_apt_retry apt-get $APT_OPTS -qq update >&2 || die "apt-get update failed"
 		touch "$APTD/updated"
 	fi
 	apt_updated=1

@@ -10,7 +10,7 @@
 #
 # Like make-sysroot.sh, apt runs with a private sources file, package lists,
 # cache and an empty dpkg status under DIR/.apt, with APT::Architecture set to
-# the target: nothing is installed on this machine, its apt and dpkg setup is
+# the target (boards/common/debian-apt.sh): nothing is installed on this machine, its apt and dpkg setup is
 # not touched. The result is cached: a second run with the same package set
 # returns at once (the lists are refreshed at most once a day).
 #
@@ -40,6 +40,8 @@ die() {
 	say "error: $*"
 	exit 1
 }
+# shellcheck source=boards/common/debian-apt.sh
+. "$(dirname "$0")/debian-apt.sh"
 
 # busybox for the init and the shell tools, socat to hand the engine API's
 # unix socket to a TCP port QEMU forwards to the host.
@@ -64,89 +66,20 @@ fi
 
 mkdir -p "$DIR"
 DIR=$(cd "$DIR" && pwd)
-APTD=$DIR/.apt
-mkdir -p "$APTD/lists/partial" "$APTD/cache/archives/partial" "$APTD/debs"
-: >"$APTD/status"
-cat >"$APTD/debian.sources" <<EOF
-Types: deb
-URIs: $MIRROR
-Suites: $SUITE $SUITE-updates
-Components: main
-Signed-By: $KEYRING
-EOF
-OPTS="-o Dir::Etc::sourcelist=$APTD/debian.sources -o Dir::Etc::sourceparts=-
--o Dir::State::Lists=$APTD/lists -o Dir::Cache=$APTD/cache
--o Dir::State::status=$APTD/status -o APT::Architecture=$ARCH
--o APT::Architectures::=$ARCH -o Debug::NoLocking=1 -o APT::Sandbox::User=root"
-
-retry() {
-	n=0
-	until "$@"; do
-		n=$((n + 1))
-		[ $n -ge 3 ] && return 1
-		say "retrying in $((n * 10)) s: $*"
-		sleep $((n * 10))
-	done
-}
-
-if [ -z "$(find "$APTD/updated" -mtime -1 2>/dev/null)" ]; then
-	say "apt-get update ($SUITE, $ARCH)"
-	rm -f "$APTD/updated"
-	retry apt-get $OPTS -qq -o APT::Update::Error-Mode=any update >&2 ||
-		die "apt-get update failed (no route to $MIRROR?)"
-	touch "$APTD/updated"
-fi
+ef_apt_init "$DIR/.apt" "$ARCH" "$SUITE" "$MIRROR" "$KEYRING"
+ef_apt_update
 
 # The kernel: the meta package names the versioned image package.
-kimg=$(apt-cache $OPTS depends "$KPKG" 2>/dev/null | awk '/^ *Depends: linux-image-/ { print $2; exit }')
+kimg=$(apt-cache $EF_APT_OPTS depends "$KPKG" 2>/dev/null | awk '/^ *Depends: linux-image-/ { print $2; exit }')
 [ -n "$kimg" ] || die "cannot resolve $KPKG to a kernel image package"
 
-# socat's libraries: Depends and Pre-Depends, first alternative, breadth first.
-seen=" "
-for p in $STOP; do seen="$seen$p "; done
-frontier=$ROOTS
-all=""
-while [ -n "$(echo $frontier)" ]; do
-	next=$(apt-cache $OPTS depends --no-recommends --no-suggests --no-conflicts \
-		--no-breaks --no-replaces --no-enhances $frontier 2>/dev/null | awk '
-		/^[^ ]/ { next }
-		/^ *\|?(Pre)?Depends:/ {
-			if (skip) { skip = ($0 ~ /^ *\|/); want = 0; next }
-			skip = ($0 ~ /^ *\|/)
-			if ($2 ~ /^</) { want = 1; next }
-			want = 0; print $2; next
-		}
-		/^    [^ ]/ { if (want) { print $1; want = 0 } }
-	' | sed 's/:.*//' | sort -u)
-	for p in $frontier; do
-		case "$seen" in *" $p "*) ;; *) seen="$seen$p " ;; esac
-		case " $all " in *" $p "*) ;; *) all="$all $p" ;; esac
-	done
-	frontier=""
-	for p in $next; do
-		case "$seen" in *" $p "*) ;; *) frontier="$frontier $p" ;; esac
-	done
-done
-pkgs="$kimg$all"
+# socat's libraries (debian-apt.sh).
+pkgs="$kimg $(ef_apt_resolve "$ROOTS" "$STOP")"
 say "packages: $(echo $pkgs)"
 
-cd "$APTD/debs"
-missing=""
-for p in $pkgs; do
-	ls "${p}"_*_"$ARCH".deb "${p}"_*_all.deb >/dev/null 2>&1 || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-	say "apt-get download$missing"
-	retry apt-get $OPTS -qq download $missing >&2 ||
-		die "apt-get download failed (no route to $MIRROR?)"
-fi
 rm -rf "$DIR/root"
 mkdir -p "$DIR/root"
-for p in $pkgs; do
-	for deb in "${p}"_*_"$ARCH".deb "${p}"_*_all.deb; do
-		[ -f "$deb" ] && dpkg-deb -x "$deb" "$DIR/root"
-	done
-done
+ef_apt_unpack "$ARCH" "$pkgs" "$DIR/root"
 
 kver=$(ls "$DIR/root/lib/modules" | head -1)
 [ -n "$kver" ] || die "$kimg has no lib/modules"

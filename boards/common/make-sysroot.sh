@@ -6,7 +6,7 @@
 # libgit2-dev:arm64 would remove the host's libgit2-dev). apt runs with a
 # private sources file, package lists, cache and an empty dpkg status under
 # DIR/.apt, and with APT::Architecture set to the target, so the machine's apt
-# and dpkg setup is left as it is.
+# and dpkg setup is left as it is (boards/common/debian-apt.sh).
 #
 # The result is cached: when DIR/.edgeflip-sysroot matches this script's
 # package set, nothing is done. Delete DIR to start again.
@@ -47,6 +47,8 @@ die() {
 	say "error: $*"
 	exit 1
 }
+# shellcheck source=boards/common/debian-apt.sh
+. "$(dirname "$0")/debian-apt.sh"
 
 # The packages the build and the unit tests need; their dependencies are
 # resolved below.
@@ -84,113 +86,18 @@ fi
 mkdir -p "$DIR"
 DIR=$(cd "$DIR" && pwd)
 APTD=$DIR/.apt
-mkdir -p "$APTD/lists/partial" "$APTD/cache/archives/partial" "$APTD/debs"
-: >"$APTD/status"
-cat >"$APTD/debian.sources" <<EOF
-Types: deb
-URIs: $MIRROR
-Suites: $SUITE $SUITE-updates
-Components: main
-Signed-By: $KEYRING
-EOF
 # The security suite is left out by default: a build sysroot needs the ABI,
 # not the fixes, and one mirror here served a stale bookworm-security armhf
 # index for hours (apt: "File has unexpected size ... Mirror sync in progress?").
-if [ "${EF_DEBIAN_SECURITY:-0}" = 1 ]; then
-	cat >>"$APTD/debian.sources" <<EOF
+ef_apt_init "$APTD" "$ARCH" "$SUITE" "$MIRROR" "$KEYRING" "${EF_DEBIAN_SECURITY:-0}"
+ef_apt_update
 
-Types: deb
-URIs: http://deb.debian.org/debian-security
-Suites: $SUITE-security
-Components: main
-Signed-By: $KEYRING
-EOF
-fi
-
-# One private apt: target architecture only, empty status, own lists and cache.
-# Debug::NoLocking: apt would otherwise lock the machine's /var/lib/dpkg.
-apt_opts() {
-	echo "-o Dir::Etc::sourcelist=$APTD/debian.sources -o Dir::Etc::sourceparts=-
-	-o Dir::State::Lists=$APTD/lists -o Dir::Cache=$APTD/cache
-	-o Dir::State::status=$APTD/status -o APT::Architecture=$ARCH
-	-o APT::Architectures::=$ARCH -o Debug::NoLocking=1 -o APT::Sandbox::User=root"
-}
-OPTS=$(apt_opts)
-
-# Mirrors sometimes answer "Mirror sync in progress?": try three times.
-retry() {
-	n=0
-	until "$@"; do
-		n=$((n + 1))
-		[ $n -ge 3 ] && return 1
-		say "retrying in $((n * 10)) s: $*"
-		sleep $((n * 10))
-	done
-}
-
-# Refresh the lists at most once a day.
-if [ -z "$(find "$APTD/updated" -mtime -1 2>/dev/null)" ]; then
-	say "apt-get update ($SUITE, $ARCH)"
-	rm -f "$APTD/updated"
-	# shellcheck disable=SC2086
-	retry apt-get $OPTS -qq -o APT::Update::Error-Mode=any update >&2 ||
-		die "apt-get update failed"
-	touch "$APTD/updated"
-fi
-
-# 3. Resolve dependencies: breadth first over `apt-cache depends`, Depends and
-# Pre-Depends only, the first alternative of an OR group, the first provider of
-# a virtual package, never into the stop list.
-seen=" "
-for p in $STOP; do seen="$seen$p "; done
-frontier=$ROOTS
-all=""
-while [ -n "$(echo $frontier)" ]; do
-	# shellcheck disable=SC2086
-	next=$(apt-cache $OPTS depends --no-recommends --no-suggests --no-conflicts \
-		--no-breaks --no-replaces --no-enhances $frontier 2>/dev/null | awk '
-		/^[^ ]/ { alt = 0; next }
-		/^ *\|?(Pre)?Depends:/ {
-			if (skip) { skip = ($0 ~ /^ *\|/); want_provider = 0; next }
-			name = $2
-			skip = ($0 ~ /^ *\|/)   # an OR group: keep the first only
-			if (name ~ /^</) { want_provider = 1; next }
-			want_provider = 0; print name; next
-		}
-		/^    [^ ]/ { if (want_provider) { print $1; want_provider = 0 } }
-	' | sed 's/:.*//' | sort -u)
-	for p in $frontier; do
-		case "$seen" in *" $p "*) ;; *) seen="$seen$p " ;; esac
-		case " $all " in *" $p "*) ;; *) all="$all $p" ;; esac
-	done
-	frontier=""
-	for p in $next; do
-		case "$seen" in *" $p "*) ;; *) frontier="$frontier $p" ;; esac
-	done
-done
-# Drop roots that are in the stop list (none by default).
-pkgs=""
-for p in $all; do
-	case " $(echo $STOP) " in *" $p "*) ;; *) pkgs="$pkgs $p" ;; esac
-done
+# 3. Resolve dependencies (debian-apt.sh).
+pkgs=$(ef_apt_resolve "$ROOTS" "$STOP")
 say "$(echo $pkgs | wc -w) packages"
 
 # 4. Download (cached in .apt/debs) and unpack.
-cd "$APTD/debs"
-missing=""
-for p in $pkgs; do
-	ls "${p}"_*_"$ARCH".deb "${p}"_*_all.deb >/dev/null 2>&1 || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-	say "apt-get download$missing"
-	# shellcheck disable=SC2086
-	retry apt-get $OPTS -qq download $missing >&2 || die "apt-get download failed"
-fi
-for p in $pkgs; do
-	for deb in "${p}"_*_"$ARCH".deb "${p}"_*_all.deb; do
-		[ -f "$deb" ] && dpkg-deb -x "$deb" "$DIR"
-	done
-done
+ef_apt_unpack "$ARCH" "$pkgs" "$DIR"
 cd "$DIR"
 
 # 5. Absolute symlinks point at the host: make them relative to DIR.
