@@ -72,6 +72,8 @@ die() {
 	say "error: $*"
 	exit 1
 }
+# shellcheck source=boards/common/debian-apt.sh
+. "$HERE/debian-apt.sh"
 
 CACHE_HOME=${XDG_CACHE_HOME:-$HOME/.cache}
 case "$ARCH" in
@@ -134,13 +136,7 @@ done
 if [ -n "$CROSS" ]; then
 	command -v "${CROSS}gcc" >/dev/null 2>&1 || need="$need gcc-$TRIPLET"
 fi
-if [ -n "$need" ]; then
-	[ "${EF_NO_APT_INSTALL:-0}" = 1 ] && die "missing host packages:$need"
-	[ "$(id -u)" = 0 ] || die "missing host packages:$need (run as root or install them)"
-	say "installing host packages:$need"
-	apt-get install -y --no-install-recommends $need >&2 ||
-		{ apt-get update >&2 && apt-get install -y --no-install-recommends $need >&2; }
-fi
+ef_host_install "$need"
 [ -e "$CERT_LOCATION" ] || die "EF_FIRMWARE_CERT_LOCATION=$CERT_LOCATION does not exist"
 
 # The cross sysroot provides the C library (headers, libc.a).
@@ -198,8 +194,6 @@ APT_OPTS="-o Dir::Etc::sourcelist=$APTD/sources.sources -o Dir::Etc::sourceparts
 -o Dir::State::Lists=$APTD/lists -o Dir::Cache=$APTD/cache -o Debug::NoLocking=1
 -o APT::Sandbox::User=root -o Acquire::Retries=3"
 
-# shellcheck source=boards/common/debian-apt.sh
-. "$HERE/debian-apt.sh"
 
 apt_updated=0
 apt_update() {

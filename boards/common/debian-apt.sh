@@ -1,6 +1,7 @@
 # shellcheck shell=sh
 # debian-apt.sh — a private apt for one target architecture, sourced by
-# make-sysroot.sh and fetch-board.sh (and its retry by build-firmware-deps.sh).
+# make-sysroot.sh and fetch-board.sh; build-firmware-deps.sh uses its retry
+# and host install.
 #
 # apt runs with its own sources file, package lists, cache and an empty dpkg
 # status under a folder of the caller, with APT::Architecture set to the
@@ -21,6 +22,17 @@ ef_apt_retry() {
 		say "retrying in $((_n * 10)) s: $*"
 		sleep $((_n * 10))
 	done
+}
+
+# ef_host_install PKGS: installs the host packages PKGS (none: nothing) on
+# this machine with its own apt, as root, unless EF_NO_APT_INSTALL=1.
+ef_host_install() {
+	[ -n "$(echo $1)" ] || return 0
+	[ "${EF_NO_APT_INSTALL:-0}" = 1 ] && die "missing host packages: $1"
+	[ "$(id -u)" = 0 ] || die "missing host packages: $1 (run as root or install them)"
+	say "installing host packages: $1"
+	apt-get install -y --no-install-recommends $1 >&2 ||
+		{ apt-get update >&2 && apt-get install -y --no-install-recommends $1 >&2; }
 }
 
 # ef_apt_init APTD ARCH SUITE MIRROR KEYRING [SECURITY]: the private apt in

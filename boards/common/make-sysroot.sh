@@ -68,13 +68,7 @@ command -v "$TRIPLET-gcc" >/dev/null 2>&1 || need="$need gcc-$TRIPLET"
 command -v "$QEMU" >/dev/null 2>&1 || need="$need qemu-user-static"
 command -v dpkg-deb >/dev/null 2>&1 || die "dpkg-deb is missing (this script needs Debian)"
 [ -r "$KEYRING" ] || need="$need debian-archive-keyring"
-if [ -n "$need" ]; then
-	[ "${EF_NO_APT_INSTALL:-0}" = 1 ] && die "missing host packages:$need"
-	[ "$(id -u)" = 0 ] || die "missing host packages:$need (run as root or install them)"
-	say "installing host packages:$need"
-	apt-get install -y --no-install-recommends $need >&2 ||
-		{ apt-get update >&2 && apt-get install -y --no-install-recommends $need >&2; }
-fi
+ef_host_install "$need"
 
 # 2. Cached?
 STAMP_WANT="arch=$ARCH suite=$SUITE mirror=$MIRROR sec=${EF_DEBIAN_SECURITY:-0} roots=$(echo $ROOTS | tr ' ' ,) v=1"

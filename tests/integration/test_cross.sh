@@ -36,16 +36,8 @@ else
 	trap 'rm -rf "$BUILD_ROOT"' EXIT
 fi
 
-passed=0
-failed=0
-ok() {
-	passed=$((passed + 1))
-	echo "ok   - $*"
-}
-fail() {
-	failed=$((failed + 1))
-	echo "FAIL - $*"
-}
+# shellcheck source=../lib/check.sh
+source "$ROOT/tests/lib/check.sh"
 
 # Sizes for the summary table at the end.
 declare -A SIZE UNSTRIPPED
@@ -58,7 +50,7 @@ for board in "${BOARDS[@]}"; do
 		arch=armhf triplet=arm-linux-gnueabihf qemu=qemu-arm-static machine="ARM, EABI5"
 		;;
 	*)
-		fail "$board: unknown board (known: qemu-aarch64 qemu-armv7)"
+		ef_fail "$board: unknown board (known: qemu-aarch64 qemu-armv7)"
 		continue
 		;;
 	esac
@@ -69,9 +61,9 @@ for board in "${BOARDS[@]}"; do
 
 	t0=$(date +%s)
 	if "$ROOT/boards/common/make-sysroot.sh" "$arch" "$sysroot" >"$log" 2>&1; then
-		ok "$board: sysroot ($(($(date +%s) - t0)) s)"
+		ef_pass "$board: sysroot ($(($(date +%s) - t0)) s)"
 	else
-		fail "$board: sysroot (see below)"
+		ef_fail "$board: sysroot (see below)"
 		tail -20 "$log"
 		continue
 	fi
@@ -79,34 +71,34 @@ for board in "${BOARDS[@]}"; do
 	if cmake -S "$ROOT" -B "$build" -DCMAKE_TOOLCHAIN_FILE="$ROOT/boards/$board/toolchain.cmake" \
 		-DEF_SYSROOT="$sysroot" -DEF_WERROR=ON -DEF_TESTS=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 		>>"$log" 2>&1; then
-		ok "$board: configure"
+		ef_pass "$board: configure"
 	else
-		fail "$board: configure"
+		ef_fail "$board: configure"
 		tail -30 "$log"
 		continue
 	fi
 
 	t0=$(date +%s)
 	if cmake --build "$build" -j"$JOBS" >>"$log" 2>&1; then
-		ok "$board: build with -DEF_WERROR=ON ($(($(date +%s) - t0)) s)"
+		ef_pass "$board: build with -DEF_WERROR=ON ($(($(date +%s) - t0)) s)"
 	else
-		fail "$board: build with -DEF_WERROR=ON"
+		ef_fail "$board: build with -DEF_WERROR=ON"
 		grep -E 'error|warning|undefined reference' "$log" | head -30
 		continue
 	fi
 
 	exe=$build/edgeflip
 	if file -b "$exe" | grep -q "$machine"; then
-		ok "$board: edgeflip is an ELF for $machine"
+		ef_pass "$board: edgeflip is an ELF for $machine"
 	else
-		fail "$board: edgeflip is not for $machine: $(file -b "$exe")"
+		ef_fail "$board: edgeflip is not for $machine: $(file -b "$exe")"
 	fi
 
 	out=$("$qemu" -L "$sysroot" "$exe" version 2>&1)
 	if [[ $out == edgeflip\ * ]]; then
-		ok "$board: '$out' under $qemu"
+		ef_pass "$board: '$out' under $qemu"
 	else
-		fail "$board: 'edgeflip version' under $qemu printed: $out"
+		ef_fail "$board: 'edgeflip version' under $qemu printed: $out"
 	fi
 
 	# The unit tests, under qemu-user via CMAKE_CROSSCOMPILING_EMULATOR.
@@ -119,13 +111,13 @@ for board in "${BOARDS[@]}"; do
 		name=$(sed -E 's/.*Test +#[0-9]+: ([^ ]+) .*/\1/' <<<"$line")
 		n=$((n + 1))
 		if [[ $line == *" Passed "* ]]; then
-			ok "$board: $name under qemu"
+			ef_pass "$board: $name under qemu"
 		else
-			fail "$board: $name under qemu: ${line##* \*\*\*}"
+			ef_fail "$board: $name under qemu: ${line##* \*\*\*}"
 		fi
 	done < <(grep -E 'Test +#[0-9]+: ' "$build/ctest.log")
 	if [ "$n" -eq 0 ]; then
-		fail "$board: no unit tests ran"
+		ef_fail "$board: no unit tests ran"
 		tail -20 "$build/ctest.log"
 	elif [ "$ctest_rc" -ne 0 ]; then
 		sed -n '/tests failed/,$p' "$build/ctest.log" | head -20
@@ -147,5 +139,4 @@ for board in "${BOARDS[@]}"; do
 	[ -n "${SIZE[$board]:-}" ] &&
 		echo "#   $board: ${SIZE[$board]} bytes stripped (${UNSTRIPPED[$board]} with debug info)"
 done
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+ef_summary

@@ -46,16 +46,8 @@ TMPFS=${EF_CROSS_E2E_TMPFS:-/dev/shm}
 TIMEOUT=${EF_CROSS_E2E_TIMEOUT:-900}
 mkdir -p "$BUILD_ROOT"
 
-passed=0
-failed=0
-ok() {
-	passed=$((passed + 1))
-	echo "ok   - $*"
-}
-fail() {
-	failed=$((failed + 1))
-	echo "FAIL - $*"
-}
+# shellcheck source=../lib/check.sh
+source "$ROOT/tests/lib/check.sh"
 
 # How often qemu-wrap.sh's edgeflip-proxy script in DIR has run.
 proxy_starts() {
@@ -73,7 +65,7 @@ for board in "${BOARDS[@]}"; do
 		arch=armhf qemu=qemu-arm-static machine="ARM, EABI5" tmp=$TMPFS
 		;;
 	*)
-		fail "$board: unknown board (known: qemu-aarch64 qemu-armv7)"
+		ef_fail "$board: unknown board (known: qemu-aarch64 qemu-armv7)"
 		continue
 		;;
 	esac
@@ -83,7 +75,7 @@ for board in "${BOARDS[@]}"; do
 	echo "# $board: sysroot $sysroot, build $build"
 
 	if ! "$ROOT/boards/common/make-sysroot.sh" "$arch" "$sysroot" >"$log" 2>&1; then
-		fail "$board: sysroot (see below)"
+		ef_fail "$board: sysroot (see below)"
 		tail -20 "$log"
 		continue
 	fi
@@ -92,33 +84,33 @@ for board in "${BOARDS[@]}"; do
 		-DEF_SYSROOT="$sysroot" -DEF_WERROR=ON -DEF_TESTS=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 		-DEF_FAULT_INJECTION=ON >>"$log" 2>&1 &&
 		cmake --build "$build" -j"$JOBS" --target edgeflip edgeflip-proxy >>"$log" 2>&1; then
-		ok "$board: cross build of edgeflip and edgeflip-proxy ($((SECONDS - t0)) s)"
+		ef_pass "$board: cross build of edgeflip and edgeflip-proxy ($((SECONDS - t0)) s)"
 	else
-		fail "$board: cross build"
+		ef_fail "$board: cross build"
 		grep -E 'error|warning|undefined reference' "$log" | head -30
 		continue
 	fi
 	for f in edgeflip edgeflip-proxy; do
 		if ! file -b "$build/$f" | grep -q "$machine"; then
-			fail "$board: $f is not for $machine: $(file -b "$build/$f")"
+			ef_fail "$board: $f is not for $machine: $(file -b "$build/$f")"
 			continue 2
 		fi
 	done
 
 	run=$build/qemu-run
 	if ! bin=$("$ROOT/tests/lib/qemu-wrap.sh" "$qemu" "$sysroot" "$build" "$run" 2>&1); then
-		fail "$board: qemu-wrap.sh: $bin"
+		ef_fail "$board: qemu-wrap.sh: $bin"
 		continue
 	fi
 	out=$("$bin" version 2>&1)
 	if [[ $out == edgeflip\ * ]]; then
-		ok "$board: '$out' through $bin"
+		ef_pass "$board: '$out' through $bin"
 	else
-		fail "$board: '$bin version' printed: $out"
+		ef_fail "$board: '$bin version' printed: $out"
 		continue
 	fi
 	if [ "$tmp" != /tmp ] && [ "$(stat -f -c %T "$tmp" 2>/dev/null)" != tmpfs ]; then
-		fail "$board: $tmp is not a tmpfs (set EF_CROSS_E2E_TMPFS)"
+		ef_fail "$board: $tmp is not a tmpfs (set EF_CROSS_E2E_TMPFS)"
 		continue
 	fi
 
@@ -130,25 +122,16 @@ for board in "${BOARDS[@]}"; do
 			>"$slog" 2>&1
 		rc=$?
 		TIMES[$board/$suite]=$((SECONDS - t0))
-		line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$slog" | tail -1)
-		if [ -z "$line" ]; then
-			fail "$board: $suite under qemu-user: no summary (exit $rc, $((SECONDS - t0)) s)"
-			tail -20 "$slog" | sed 's/^/    | /'
+		if ! grep -qE '^[0-9]+ passed, [0-9]+ failed' "$slog"; then
+			ef_add_suite "$board: $suite under qemu-user" "$slog" "$rc"
 			continue
 		fi
-		p=${line%% passed*}
-		f=${line#*passed, }
-		f=${f%% failed*}
-		passed=$((passed + p))
-		failed=$((failed + f))
-		grep -E '^FAIL' "$slog" | sed "s/^FAIL - /FAIL - $board: $suite: /"
-		[ "$f" -eq 0 ] && [ "$rc" -ne 0 ] && fail "$board: $suite exited $rc with no failed check"
-		echo "# $board: $suite under qemu-user: $line in $((SECONDS - t0)) s (log: $slog)"
+		ef_add_suite "$board: $suite under qemu-user ($((SECONDS - t0)) s)" "$slog" "$rc"
 		starts=$(($(proxy_starts "$run") - starts_before))
 		if [ "$starts" -ge 1 ]; then
-			ok "$board: $suite: the agent started the emulated edgeflip-proxy ($starts times)"
+			ef_pass "$board: $suite: the agent started the emulated edgeflip-proxy ($starts times)"
 		else
-			fail "$board: $suite: the agent never started the emulated edgeflip-proxy"
+			ef_fail "$board: $suite: the agent never started the emulated edgeflip-proxy"
 		fi
 	done
 done
@@ -158,5 +141,4 @@ for key in "${!TIMES[@]}"; do
 	echo "#   $key: ${TIMES[$key]} s"
 done | sort
 echo "# total: $((SECONDS - T_START)) s"
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+ef_summary

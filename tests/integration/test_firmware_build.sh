@@ -66,33 +66,19 @@ cleanup() {
 }
 trap cleanup EXIT
 
-passed=0
-failed=0
-ok() {
-	passed=$((passed + 1))
-	echo "ok   - $*"
-}
-fail() {
-	failed=$((failed + 1))
-	echo "FAIL - $*"
-}
-check() {
-	# check NAME COMMAND...: one check from a command's exit status.
-	local name=$1
-	shift
-	if "$@"; then ok "$name"; else fail "$name"; fi
-}
+# shellcheck source=../lib/check.sh
+source "$ROOT/tests/lib/check.sh"
 
 # deps ARCH: builds (or reuses) the libraries for ARCH; prints the time.
 deps() {
 	local arch=$1 t0 log=$BUILD_ROOT/deps-$1.log
 	t0=$(date +%s)
 	if "$ROOT/boards/common/build-firmware-deps.sh" --arch "$arch" "$CACHE/$arch" >"$log" 2>&1; then
-		ok "$arch: libraries in $CACHE/$arch ($(($(date +%s) - t0)) s$(grep -q 'cached:' "$log" && echo ', cached'))"
+		ef_pass "$arch: libraries in $CACHE/$arch ($(($(date +%s) - t0)) s$(grep -q 'cached:' "$log" && echo ', cached'))"
 		echo "figure: $arch: firmware libraries: $(($(date +%s) - t0)) s$(grep -q 'cached:' "$log" && echo ' (cached)')"
 		return 0
 	fi
-	fail "$arch: libraries (log: $log)"
+	ef_fail "$arch: libraries (log: $log)"
 	tail -30 "$log"
 	return 1
 }
@@ -119,23 +105,23 @@ static_checks() {
 	local label=$1 bin=$2 out t0 ms rc
 	shift 2
 	out=$("$@" "$bin" version 2>&1)
-	if [[ $out == edgeflip\ * ]]; then ok "$label: '$out'"; else fail "$label: version printed: $out"; fi
+	if [[ $out == edgeflip\ * ]]; then ef_pass "$label: '$out'"; else ef_fail "$label: version printed: $out"; fi
 	out=$("$@" "$bin" -c "$EF_AGENT_INI" check-config 2>&1)
 	rc=$?
 	if [ $rc -eq 0 ] && [[ $out == *": ok" ]]; then
-		ok "$label: check-config"
+		ef_pass "$label: check-config"
 	else
-		fail "$label: check-config: $out"
+		ef_fail "$label: check-config: $out"
 	fi
 	t0=$(date +%s%N)
 	out=$("$@" "$bin" -c "$EF_AGENT_INI" verify 2>&1)
 	rc=$?
 	ms=$((($(date +%s%N) - t0) / 1000000))
 	if [ $rc -eq 0 ] && grep -q "^commit: *$HEAD_COMMIT" <<<"$out" && grep -q '^verdict: *good' <<<"$out"; then
-		ok "$label: verify fetched $HEAD_COMMIT over HTTPS and found it good ($ms ms)"
+		ef_pass "$label: verify fetched $HEAD_COMMIT over HTTPS and found it good ($ms ms)"
 		echo "figure: $label: edgeflip verify (fetch over HTTPS + signature check): $ms ms"
 	else
-		fail "$label: verify over HTTPS: $out"
+		ef_fail "$label: verify over HTTPS: $out"
 	fi
 }
 
@@ -145,7 +131,7 @@ size_of() {
 }
 
 # ---------------------------------------------------------------- host
-server || fail "test Git server"
+server || ef_fail "test Git server"
 if deps host; then
 	P=$CACHE/host
 	B=$BUILD_ROOT/host
@@ -153,17 +139,17 @@ if deps host; then
 	if PKG_CONFIG_PATH=$P/lib/pkgconfig cmake -S "$ROOT" -B "$B" -DCMAKE_PREFIX_PATH="$P" \
 		-DEF_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$B.log" 2>&1 &&
 		cmake --build "$B" -j"$JOBS" >>"$B.log" 2>&1; then
-		ok "host: edgeflip and the unit tests against the firmware libraries, -DEF_WERROR=ON ($(($(date +%s) - t0)) s)"
+		ef_pass "host: edgeflip and the unit tests against the firmware libraries, -DEF_WERROR=ON ($(($(date +%s) - t0)) s)"
 		feat=$B/generated/edgeflip/features.h
 		for f in EF_HAVE_PSA_CRYPTO EF_HAVE_MBEDTLS3 EF_HAVE_GIT_SHALLOW EF_HAVE_GIT_SYS_ERRORS_H \
 			EF_HAVE_GIT_SERVER_TIMEOUT; do
-			check "host: feature check found $f" grep -q "^#define $f 1" "$feat"
+			ef_check "host: feature check found $f" grep -q "^#define $f 1" "$feat"
 		done
 		libs=$(ldd "$B/edgeflip" 2>&1)
 		if grep -qE 'libgit2|libmbed|libcurl|libsodium|libcjson|libinih|libz\.' <<<"$libs"; then
-			fail "host: edgeflip links a system library: $libs"
+			ef_fail "host: edgeflip links a system library: $libs"
 		else
-			ok "host: edgeflip links only the C library dynamically"
+			ef_pass "host: edgeflip links only the C library dynamically"
 		fi
 
 		# Unit tests.
@@ -172,9 +158,9 @@ if deps host; then
 		while read -r line; do
 			name=$(sed -E 's/.*Test +#[0-9]+: ([^ ]+) .*/\1/' <<<"$line")
 			n=$((n + 1))
-			if [[ $line == *" Passed "* ]]; then ok "host: $name"; else fail "host: $name"; fi
+			if [[ $line == *" Passed "* ]]; then ef_pass "host: $name"; else ef_fail "host: $name"; fi
 		done < <(grep -E 'Test +#[0-9]+: ' "$B/ctest.log")
-		[ "$n" -gt 0 ] || { fail "host: no unit tests ran" && tail -20 "$B/ctest.log"; }
+		[ "$n" -gt 0 ] || { ef_fail "host: no unit tests ran" && tail -20 "$B/ctest.log"; }
 		grep -B2 -A25 -E '\*\*\*(Failed|Timeout|Exception)' "$B/ctest.log" | head -60
 
 		# The Git source against a real HTTPS server.
@@ -182,18 +168,8 @@ if deps host; then
 		env -u EF_GIT_PIDS EF_BUILD_DIR="$B" bash "$ROOT/tests/integration/test_source.sh" \
 			>"$B/test_source.log" 2>&1
 		rc=$?
-		line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$B/test_source.log" | tail -1)
-		sp=$(sed -E 's/^([0-9]+) passed.*/\1/' <<<"${line:-0 passed}")
-		sf=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"${line:-0 passed, 1 failed}")
-		passed=$((passed + sp))
-		failed=$((failed + sf))
-		if [ "$rc" -eq 0 ] && [ "$sf" -eq 0 ] && [ "$sp" -gt 0 ]; then
-			echo "ok   - host: test_source.sh: $line"
-		else
-			[ "$sf" -eq 0 ] && failed=$((failed + 1))
-			echo "FAIL - host: test_source.sh (exit $rc): $line"
+		ef_add_suite "host: test_source.sh" "$B/test_source.log" "$rc" ||
 			grep -E '^not ok' -A5 "$B/test_source.log" | head -40
-		fi
 
 		# TLS 1.3: a front that accepts nothing older (socat + OpenSSL)
 		# before the test server. Debian's mbedTLS 2.28 cannot pass it.
@@ -206,26 +182,26 @@ if deps host; then
 			_ef_wait_port "$port" "$SOCAT_PID"
 			tls12=$(echo | timeout 10 openssl s_client -connect "127.0.0.1:$port" -tls1_2 2>&1)
 			if grep -q 'alert protocol version' <<<"$tls12"; then
-				ok "host: the TLS front refuses TLS 1.2"
+				ef_pass "host: the TLS front refuses TLS 1.2"
 			else
-				fail "host: the TLS front accepted TLS 1.2"
+				ef_fail "host: the TLS front accepted TLS 1.2"
 			fi
 			out=$("$B/tests/tools/ef_source_probe" --url "https://localhost:$port/gitops.git" \
 				--ca "$EF_GIT_CA" --cache "$BUILD_ROOT/tls13-cache" --fetch \
 				--read environments/production/compose.json 2>&1)
 			if grep -qx "head=$HEAD_COMMIT" <<<"$out" && grep -q '"services"' <<<"$out"; then
-				ok "host: fetch over TLS 1.3 (mbedTLS 3.6)"
+				ef_pass "host: fetch over TLS 1.3 (mbedTLS 3.6)"
 			else
-				fail "host: fetch over TLS 1.3: $out"
+				ef_fail "host: fetch over TLS 1.3: $out"
 			fi
 			kill "$SOCAT_PID" 2>/dev/null
 			wait "$SOCAT_PID" 2>/dev/null
 			SOCAT_PID=""
 		else
-			fail "host: TLS 1.3 check (no server or no socat)"
+			ef_fail "host: TLS 1.3 check (no server or no socat)"
 		fi
 	else
-		fail "host: build against the firmware libraries (log: $B.log)"
+		ef_fail "host: build against the firmware libraries (log: $B.log)"
 		grep -E 'error|undefined reference|CMake Error' "$B.log" | head -30
 	fi
 
@@ -235,17 +211,17 @@ if deps host; then
 	if PKG_CONFIG_PATH=$P/lib/pkgconfig cmake -S "$ROOT" -B "$S" -DCMAKE_PREFIX_PATH="$P" \
 		-DEF_WERROR=ON -DEF_STATIC=ON -DEF_TESTS=OFF -DCMAKE_BUILD_TYPE=MinSizeRel >"$S.log" 2>&1 &&
 		cmake --build "$S" -j"$JOBS" --target edgeflip >>"$S.log" 2>&1; then
-		ok "host: static edgeflip, -DEF_STATIC=ON -DEF_WERROR=ON ($(($(date +%s) - t0)) s)"
+		ef_pass "host: static edgeflip, -DEF_STATIC=ON -DEF_WERROR=ON ($(($(date +%s) - t0)) s)"
 		if file -b "$S/edgeflip" | grep -q 'statically linked'; then
-			ok "host: edgeflip is statically linked"
+			ef_pass "host: edgeflip is statically linked"
 		else
-			fail "host: edgeflip is not static: $(file -b "$S/edgeflip")"
+			ef_fail "host: edgeflip is not static: $(file -b "$S/edgeflip")"
 		fi
 		[ $server_up = 1 ] && static_checks "host static" "$S/edgeflip"
 		size=$(size_of strip "$S/edgeflip")
 		echo "figure: x86-64 static edgeflip: $size bytes stripped ($(stat -c %s "$S/edgeflip") unstripped)"
 	else
-		fail "host: static build (log: $S.log)"
+		ef_fail "host: static build (log: $S.log)"
 		grep -E 'error|undefined reference|CMake Error' "$S.log" | head -30
 	fi
 fi
@@ -256,7 +232,7 @@ for arch in $ARCHES; do
 	aarch64) board=qemu-aarch64 triplet=aarch64-linux-gnu qemu=qemu-aarch64-static machine="ARM aarch64" ;;
 	armv7) board=qemu-armv7 triplet=arm-linux-gnueabihf qemu=qemu-arm-static machine="ARM, EABI5" ;;
 	*)
-		fail "$arch: unknown arch (known: aarch64 armv7)"
+		ef_fail "$arch: unknown arch (known: aarch64 armv7)"
 		continue
 		;;
 	esac
@@ -267,26 +243,26 @@ for arch in $ARCHES; do
 		-DEF_BOARD="$board" -DEF_FIRMWARE_PREFIX="$CACHE/$arch" -DEF_WERROR=ON -DEF_STATIC=ON \
 		-DEF_TESTS=OFF -DCMAKE_BUILD_TYPE=MinSizeRel >"$S.log" 2>&1 &&
 		cmake --build "$S" -j"$JOBS" --target edgeflip >>"$S.log" 2>&1; then
-		ok "$arch: static edgeflip with $triplet-gcc ($(($(date +%s) - t0)) s)"
+		ef_pass "$arch: static edgeflip with $triplet-gcc ($(($(date +%s) - t0)) s)"
 	else
-		fail "$arch: static build (log: $S.log)"
+		ef_fail "$arch: static build (log: $S.log)"
 		grep -E 'error|undefined reference|CMake Error' "$S.log" | head -30
 		continue
 	fi
 	desc=$(file -b "$S/edgeflip")
 	if [[ $desc == *"$machine"* && $desc == *"statically linked"* ]]; then
-		ok "$arch: edgeflip is a static ELF for $machine"
+		ef_pass "$arch: edgeflip is a static ELF for $machine"
 	else
-		fail "$arch: edgeflip: $desc"
+		ef_fail "$arch: edgeflip: $desc"
 	fi
 	feat=$S/generated/edgeflip/features.h
 	# Not the sysroot's Debian 12 mbedTLS 2.28 / libgit2 1.5.
 	if grep -q '^#define EF_HAVE_MBEDTLS3 1' "$feat" &&
 		grep -q '^#define EF_HAVE_PSA_CRYPTO 1' "$feat" &&
 		grep -q '^#define EF_HAVE_GIT_SHALLOW 1' "$feat"; then
-		ok "$arch: feature checks found mbedTLS 3, PSA crypto and libgit2's shallow fetch"
+		ef_pass "$arch: feature checks found mbedTLS 3, PSA crypto and libgit2's shallow fetch"
 	else
-		fail "$arch: feature checks: $(grep define "$feat" | tr '\n' ' ')"
+		ef_fail "$arch: feature checks: $(grep define "$feat" | tr '\n' ' ')"
 	fi
 	# No -L: a static binary needs nothing from a sysroot.
 	[ $server_up = 1 ] && static_checks "$arch static (qemu-user)" "$S/edgeflip" "$qemu"
@@ -294,12 +270,11 @@ for arch in $ARCHES; do
 	echo "figure: $arch static edgeflip: $size bytes stripped ($(stat -c %s "$S/edgeflip") unstripped)"
 	if [ "$arch" = aarch64 ]; then
 		if [ "$size" -le "$MAX_AARCH64" ]; then
-			ok "$arch: stripped size $size bytes <= 2.5 MiB"
+			ef_pass "$arch: stripped size $size bytes <= 2.5 MiB"
 		else
-			fail "$arch: stripped size $size bytes > 2.5 MiB ($MAX_AARCH64)"
+			ef_fail "$arch: stripped size $size bytes > 2.5 MiB ($MAX_AARCH64)"
 		fi
 	fi
 done
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+ef_summary

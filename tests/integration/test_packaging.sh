@@ -37,36 +37,17 @@ FW=$ROOT/firmware
 TMP=$(mktemp -d /tmp/edgeflip-packaging.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 
-passed=0
-failed=0
-ok() {
-	passed=$((passed + 1))
-	echo "ok   - $*"
-}
-fail() {
-	failed=$((failed + 1))
-	echo "FAIL - $*"
-}
-# check NAME COMMAND...: passes when COMMAND succeeds.
-check() {
-	local name=$1
-	shift
-	if "$@" >"$TMP/out" 2>&1; then
-		ok "$name"
-	else
-		fail "$name"
-		sed 's/^/       /' "$TMP/out" | head -20
-	fi
-}
+# shellcheck source=../lib/check.sh
+source "$ROOT/tests/lib/check.sh"
 # has FILE PATTERN...: every extended regex matches a line of FILE.
 has() {
 	local file=$1 p
 	shift
 	for p in "$@"; do
 		if grep -Eq -- "$p" "$file"; then
-			ok "${file#"$ROOT"/}: /$p/"
+			ef_pass "${file#"$ROOT"/}: /$p/"
 		else
-			fail "${file#"$ROOT"/}: no line matches /$p/"
+			ef_fail "${file#"$ROOT"/}: no line matches /$p/"
 		fi
 	done
 }
@@ -98,21 +79,21 @@ for s in "$OPENWRT_INIT" "$BUILDROOT_INIT" "$BUILDROOT_PODMAN_INIT" "$YOCTO_INIT
 	# scripts bash.
 	sh=sh
 	head -1 "$s" | grep -q bash && sh=bash
-	check "$sh -n ${s#"$ROOT"/}" "$sh" -n "$s"
+	ef_check_log "$sh -n ${s#"$ROOT"/}" "$sh" -n "$s"
 	if command -v shellcheck >/dev/null; then
 		# rc.common provides the procd helpers and variables.
-		check "shellcheck ${s#"$ROOT"/}" shellcheck -s "$sh" -e SC2034,SC3043 "$s"
+		ef_check_log "shellcheck ${s#"$ROOT"/}" bash -c "cd '$ROOT' && shellcheck -x -s $sh -e SC2034,SC3043 '$s'"
 	fi
 done
 for t in "$ROOT"/tests/integration/test_*.sh; do
-	check "bash -n ${t#"$ROOT"/}" bash -n "$t"
+	ef_check_log "bash -n ${t#"$ROOT"/}" bash -n "$t"
 done
-check "Yocto init script is Buildroot's S90edgeflip" cmp "$YOCTO_INIT" "$BUILDROOT_INIT"
-check "Buildroot edgeflip.service is firmware/systemd/edgeflip.service" \
+ef_check_log "Yocto init script is Buildroot's S90edgeflip" cmp "$YOCTO_INIT" "$BUILDROOT_INIT"
+ef_check_log "Buildroot edgeflip.service is firmware/systemd/edgeflip.service" \
 	cmp "$FW/buildroot/package/edgeflip/edgeflip.service" "$UNIT"
-check "Buildroot edgeflip-proxy.service is firmware/systemd/edgeflip-proxy.service" \
+ef_check_log "Buildroot edgeflip-proxy.service is firmware/systemd/edgeflip-proxy.service" \
 	cmp "$FW/buildroot/package/edgeflip/edgeflip-proxy.service" "$PROXY_UNIT"
-check "S90edgeflip without arguments prints usage and fails" \
+ef_check_log "S90edgeflip without arguments prints usage and fails" \
 	bash -c "out=\$(sh '$BUILDROOT_INIT' 2>&1); [ \$? -eq 1 ] && [[ \$out == Usage:* ]]"
 # Unconfigured (no edgeflip.ini): says so, starts nothing, succeeds. The
 # script reads /etc/default/edgeflip: point it at a folder of the test.
@@ -122,14 +103,14 @@ sed "s|/etc/default/|$TMP/default/|g" "$BUILDROOT_INIT" >"$TMP/S90edgeflip"
 mkdir -p "$TMP/bin"
 printf '#!/bin/sh\necho "$@" >>%s\n' "$TMP/ssd.log" >"$TMP/bin/start-stop-daemon"
 chmod +x "$TMP/bin/start-stop-daemon"
-check "S90edgeflip start without edgeflip.ini: 'not configured', exit 0, nothing started" \
+ef_check_log "S90edgeflip start without edgeflip.ini: 'not configured', exit 0, nothing started" \
 	bash -c "out=\$(PATH='$TMP/bin':\$PATH sh '$TMP/S90edgeflip' start 2>&1) &&
 		[[ \$out == *'not configured'* ]] && [ ! -e '$TMP/ssd.log' ]"
 # BusyBox init: in the style of Buildroot's S01syslogd (check-package).
 has "$BUILDROOT_INIT" '^PIDFILE="/var/run/\$DAEMON\.pid"$' 'start-stop-daemon --start --background --make-pidfile'
 has "$BUILDROOT_PODMAN_INIT" '^PIDFILE="/var/run/\$DAEMON\.pid"$' \
 	'start-stop-daemon --start --background --make-pidfile' 'system service --time=0'
-check "Buildroot init scripts are not executable in the tree (check-package)" \
+ef_check_log "Buildroot init scripts are not executable in the tree (check-package)" \
 	bash -c "[ ! -x '$BUILDROOT_INIT' ] && [ ! -x '$BUILDROOT_PODMAN_INIT' ]"
 
 # The procd script against stubs: what would procd be told?
@@ -166,19 +147,19 @@ procd_out=$(procd_run "$TMP/edgeflip.ini" start_service)
 for want in "^open$" "^param command $TMP/fake-edgeflip -c $TMP/edgeflip.ini run$" \
 	"^param respawn" "^param stdout 1$" "^param stderr 1$" "^close$"; do
 	if grep -Eq -- "$want" <<<"$procd_out"; then
-		ok "procd start_service: /$want/"
+		ef_pass "procd start_service: /$want/"
 	else
-		fail "procd start_service: no /$want/ in: $(tr '\n' '|' <<<"$procd_out")"
+		ef_fail "procd start_service: no /$want/ in: $(tr '\n' '|' <<<"$procd_out")"
 	fi
 done
 procd_out=$(procd_run "$TMP/no-such.ini" start_service)
-check "procd start_service without the INI: 'not configured', no instance, rc 0" \
+ef_check_log "procd start_service without the INI: 'not configured', no instance, rc 0" \
 	bash -c "grep -q 'not configured' <<<'$procd_out' && ! grep -q '^open' <<<'$procd_out' &&
 		grep -qx 'rc 0' <<<'$procd_out'"
 # reload: start_service again (UCI's enabled/config as they are now), then HUP.
 procd_out=$(procd_run "$TMP/edgeflip.ini" reload_service)
 expect_reload=$(printf 'start\nsignal edgeflip * HUP\nrc 0')
-check "procd reload_service re-reads UCI (start) and then sends HUP" \
+ef_check_log "procd reload_service re-reads UCI (start) and then sends HUP" \
 	test "$procd_out" = "$expect_reload"
 has "$OPENWRT_INIT" '^#!/bin/sh /etc/rc.common' '^USE_PROCD=1$' '^START=99$' \
 	'^service_triggers\(\)' 'procd_add_reload_trigger'
@@ -193,9 +174,9 @@ else
 		>"$TMP/configure.log" 2>&1
 fi
 if cmake --build "$BUILD" -j"$(nproc)" --target edgeflip edgeflip-proxy >"$TMP/build.log" 2>&1; then
-	ok "build edgeflip"
+	ef_pass "build edgeflip"
 else
-	fail "build edgeflip"
+	ef_fail "build edgeflip"
 	grep -E 'error|undefined' "$TMP/build.log" | head -20
 fi
 EDGEFLIP=$BUILD/edgeflip
@@ -224,9 +205,9 @@ options_of() {
 # compare NAME EXPECTED-FILE ACTUAL-FILE
 compare() {
 	if diff -u "$2" "$3" >"$TMP/diff"; then
-		ok "$1: installed files are exactly $(paste -sd' ' "$2")"
+		ef_pass "$1: installed files are exactly $(paste -sd' ' "$2")"
 	else
-		fail "$1: installed files differ from the expected list"
+		ef_fail "$1: installed files differ from the expected list"
 		sed 's/^/       /' "$TMP/diff"
 	fi
 }
@@ -241,15 +222,15 @@ if [ -x "$EDGEFLIP" ]; then
 		usr/share/doc/edgeflip/edgeflip.ini.example $docs | sort >"$TMP/want-default"
 	install_list default >"$TMP/got-default"
 	compare "cmake --install (defaults)" "$TMP/want-default" "$TMP/got-default"
-	check "installed /etc/edgeflip/edgeflip.ini.example is the example" \
+	ef_check_log "installed /etc/edgeflip/edgeflip.ini.example is the example" \
 		cmp "$TMP/stage-default/etc/edgeflip/edgeflip.ini.example" "$FW/edgeflip.ini.example"
-	check "installed unit runs the installed binary" \
+	ef_check_log "installed unit runs the installed binary" \
 		grep -qx 'ExecStart=/usr/bin/edgeflip -c /etc/edgeflip/edgeflip.ini run' \
 		"$TMP/stage-default/usr/lib/systemd/system/edgeflip.service"
-	check "installed proxy unit runs the installed edgeflip-proxy" \
+	ef_check_log "installed proxy unit runs the installed edgeflip-proxy" \
 		grep -qx 'ExecStart=/usr/bin/edgeflip-proxy --state-dir /var/lib/edgeflip' \
 		"$TMP/stage-default/usr/lib/systemd/system/edgeflip-proxy.service"
-	check "edgeflip-proxy --version prints the version" \
+	ef_check_log "edgeflip-proxy --version prints the version" \
 		bash -c "[ \"\$('$BUILD/edgeflip-proxy' --version)\" = 'edgeflip-proxy $cmake_version' ]"
 
 	# OpenWrt: the binary only; init, UCI config and INI come from files/.
@@ -268,7 +249,7 @@ if [ -x "$EDGEFLIP" ]; then
 	state=$(awk -F' *= *' '$1 == "state_dir" { print $2 }' "$FW/openwrt/net/edgeflip/files/edgeflip.ini.example")
 	has "$FW/openwrt/net/edgeflip/files/edgeflip.keep" "^${state%/}/?\$"
 	for f in edgeflip.init edgeflip.config edgeflip.ini.example edgeflip.keep; do
-		check "OpenWrt files/$f exists" test -f "$FW/openwrt/net/edgeflip/files/$f"
+		ef_check_log "OpenWrt files/$f exists" test -f "$FW/openwrt/net/edgeflip/files/$f"
 	done
 
 	# Buildroot: binary and config from CMake, init script / unit from the package.
@@ -292,7 +273,7 @@ if [ -x "$EDGEFLIP" ]; then
 	# Back to the defaults for whoever uses this build folder next.
 	install_list reset >/dev/null
 else
-	fail "no edgeflip executable: install checks skipped"
+	ef_fail "no edgeflip executable: install checks skipped"
 fi
 
 echo "# systemd unit"
@@ -313,9 +294,9 @@ has "$UNIT" '^ConditionPathExists=/etc/edgeflip/edgeflip\.ini$' '^Wants=.*edgefl
 for u in $(sed -n 's/^After=//p' "$UNIT"); do
 	case $u in docker.service | time-sync.target) continue ;; esac
 	if grep -Eq "^Wants=(.* )?$u( |$)" "$UNIT"; then
-		ok "edgeflip.service: After=$u has its Wants="
+		ef_pass "edgeflip.service: After=$u has its Wants="
 	else
-		fail "edgeflip.service: After=$u without Wants=$u"
+		ef_fail "edgeflip.service: After=$u without Wants=$u"
 	fi
 done
 if command -v systemd-analyze >/dev/null; then
@@ -327,10 +308,10 @@ if command -v systemd-analyze >/dev/null; then
 		else
 			sed "s|/usr/bin/edgeflip[a-z-]*|/bin/true|g" "$u" >"$TMP/$name"
 		fi
-		check "systemd-analyze verify $name" \
+		ef_check_log "systemd-analyze verify $name" \
 			bash -c "cd '$TMP' && systemd-analyze verify '$TMP/$name' 2>&1 | tee /dev/stderr | (! grep -q .)"
 		# Exposure 0.0 (best) .. 10.0; --threshold is in tenths. Seen here: 2.1.
-		check "systemd-analyze security $name: exposure at most 2.5" \
+		ef_check_log "systemd-analyze security $name: exposure at most 2.5" \
 			systemd-analyze security --offline=true --threshold=25 "$TMP/$name"
 	done
 else
@@ -341,7 +322,7 @@ echo "# configuration files"
 inis=("$FW/edgeflip.ini.example" "$ROOT"/boards/*/board.ini "$FW/openwrt/net/edgeflip/files/edgeflip.ini.example")
 for ini in "${inis[@]}"; do
 	if [ -x "$EDGEFLIP" ]; then
-		check "edgeflip check-config ${ini#"$ROOT"/}" "$EDGEFLIP" -c "$ini" check-config
+		ef_check_log "edgeflip check-config ${ini#"$ROOT"/}" "$EDGEFLIP" -c "$ini" check-config
 	fi
 done
 # The key table of core/agent/config.c: {"section", "key", ...
@@ -352,9 +333,9 @@ awk '/^\[/ { gsub(/[\[\]]/, ""); s = $0; next }
 	/^;?[a-z_]+ = / { sub(/^;/, ""); print s "." $1 }' "$FW/edgeflip.ini.example" |
 	sort -u >"$TMP/keys-example"
 if [ -s "$TMP/keys-code" ] && diff -u "$TMP/keys-code" "$TMP/keys-example" >"$TMP/diff"; then
-	ok "edgeflip.ini.example names exactly the $(wc -l <"$TMP/keys-code") keys of core/agent/config.c"
+	ef_pass "edgeflip.ini.example names exactly the $(wc -l <"$TMP/keys-code") keys of core/agent/config.c"
 else
-	fail "edgeflip.ini.example and core/agent/config.c's key table differ (- code, + example)"
+	ef_fail "edgeflip.ini.example and core/agent/config.c's key table differ (- code, + example)"
 	sed 's/^/       /' "$TMP/diff"
 fi
 
@@ -375,18 +356,18 @@ for opt in '^\+else ifeq \(\$\(BR2_PACKAGE_MBEDTLS\),y\)$' '^\+LIBGIT2_DEPENDENC
 	-DUSE_HTTPS=mbedTLS -DCERT_LOCATION=/ '^\+\+\+ b/package/libgit2/0001-cmake-CERT_LOCATION'; do
 	has "$BUILDROOT_PATCH" "$opt"
 done
-check "external.mk does not change libgit2's options" bash -c "! grep -q LIBGIT2_ '$BUILDROOT_EXT'"
+ef_check_log "external.mk does not change libgit2's options" bash -c "! grep -q LIBGIT2_ '$BUILDROOT_EXT'"
 for opt in -DUSE_HTTPS=mbedTLS -DUSE_SSH=OFF -DUSE_HTTP_PARSER=builtin -DREGEX_BACKEND=builtin \
 	-DBUILD_CLI=OFF -DCERT_LOCATION=; do
 	has "$YOCTO_APPEND" "$opt"
 done
 # Opt-in: every assignment of the bbappend hangs on its own override.
-check "libgit2 bbappend changes nothing without the edgeflip-libgit2-mbedtls override" \
+ef_check_log "libgit2 bbappend changes nothing without the edgeflip-libgit2-mbedtls override" \
 	bash -c "! grep -E '^[A-Z_]+(:[a-z-]+)* *[:?+.]?=' '$YOCTO_APPEND' | grep -v ':edgeflip-libgit2-mbedtls'"
 # The libgit2 patch is one file, copied into each package.
 for copy in "$FW"/openwrt/libs/libgit2/patches/0001-*.patch \
 	"$FW"/yocto/meta-edgeflip/recipes-support/libgit2/files/0001-*.patch; do
-	check "${copy#"$ROOT"/} is firmware/patches/libgit2's" cmp "$copy" "$FW"/patches/libgit2/0001-*.patch
+	ef_check_log "${copy#"$ROOT"/} is firmware/patches/libgit2's" cmp "$copy" "$FW"/patches/libgit2/0001-*.patch
 done
 has "$OPENWRT_LIBGIT2" '^PKG_VERSION:=1\.(9|[1-9][0-9])\.' '^ +DEPENDS:=.*\+libmbedtls' \
 	'^PKG_HASH:=[0-9a-f]{64}$'
@@ -396,9 +377,9 @@ has "$BUILDROOT_MK" '^\$\(eval \$\(cmake-package\)\)$'
 br_deps=$(sed -n '/^EDGEFLIP_DEPENDENCIES = /,/^$/p' "$BUILDROOT_MK" | tr -s ' \t\\' '\n\n\n')
 for dep in libgit2 mbedtls inih cjson libcurl libsodium libyaml zlib; do
 	if grep -qx "$dep" <<<"$br_deps"; then
-		ok "EDGEFLIP_DEPENDENCIES has $dep"
+		ef_pass "EDGEFLIP_DEPENDENCIES has $dep"
 	else
-		fail "EDGEFLIP_DEPENDENCIES lacks $dep"
+		ef_fail "EDGEFLIP_DEPENDENCIES lacks $dep"
 	fi
 done
 for sel in LIBGIT2 MBEDTLS INIH CJSON LIBCURL LIBSODIUM LIBYAML ZLIB CA_CERTIFICATES; do
@@ -406,7 +387,7 @@ for sel in LIBGIT2 MBEDTLS INIH CJSON LIBCURL LIBSODIUM LIBYAML ZLIB CA_CERTIFIC
 done
 has "$BUILDROOT_CFG" 'depends on BR2_USE_MMU' 'depends on !BR2_STATIC_LIBS'
 # Neither edgeflip nor Buildroot's libgit2 needs threads from the toolchain.
-check "Buildroot Config.in: no BR2_TOOLCHAIN_HAS_THREADS dependency" \
+ef_check_log "Buildroot Config.in: no BR2_TOOLCHAIN_HAS_THREADS dependency" \
 	bash -c "! grep -q BR2_TOOLCHAIN_HAS_THREADS '$BUILDROOT_CFG'"
 has "$FW/buildroot/configs/qemu_aarch64_virt_edgeflip_defconfig" '^BR2_aarch64=y$' \
 	'^BR2_cortex_a53=y$' '^BR2_PACKAGE_EDGEFLIP=y$' '^BR2_DOWNLOAD_FORCE_CHECK_HASHES=y$'
@@ -417,15 +398,15 @@ has "$YOCTO_BB" '^inherit cmake pkgconfig systemd update-rc\.d ptest$' \
 	'^S = "\$\{UNPACKDIR\}/\$\{BP\}"$' '^DEPENDS = .*libyaml' \
 	'^PACKAGECONFIG\[podman\] = ",,,podman"$' '^PACKAGECONFIG\[docker\] = ",,,docker-moby"$'
 # The engines are opt-in: the default PACKAGECONFIG names neither.
-check "Yocto: podman/docker not in the default PACKAGECONFIG" \
+ef_check_log "Yocto: podman/docker not in the default PACKAGECONFIG" \
 	bash -c "! grep -E '^PACKAGECONFIG \?\?=.*(podman|docker)' '$YOCTO_BB'"
-check "Yocto: ptest writes no build path (\${S}, \${B}) into installed files" \
+ef_check_log "Yocto: ptest writes no build path (\${S}, \${B}) into installed files" \
 	bash -c "! sed -n '/^do_install_ptest/,/^}/p' '$YOCTO_BB' | grep -E 'echo .*\\$\\{(S|B|WORKDIR)\\}'"
 has "$YOCTO_LAYER" '^BBFILE_COLLECTIONS \+= "edgeflip"$' \
 	'^LAYERDEPENDS_edgeflip = "core openembedded-layer networking-layer"$' \
 	'^LAYERRECOMMENDS_edgeflip = "virtualization-layer"$' \
 	'^LAYERSERIES_COMPAT_edgeflip = "wrynose blacksail"$'
-check "Yocto layer README" test -s "$FW/yocto/meta-edgeflip/README.md"
+ef_check_log "Yocto layer README" test -s "$FW/yocto/meta-edgeflip/README.md"
 # Each says which versions it was written against.
 for f in "$OPENWRT_MK" "$OPENWRT_LIBGIT2" "$BUILDROOT_EXT" "$YOCTO_BB" "$YOCTO_APPEND" \
 	"$YOCTO_LAYER" "$UNIT" "$OPENWRT_INIT"; do
@@ -434,7 +415,7 @@ done
 
 echo "# license"
 if [ -r /usr/share/common-licenses/Apache-2.0 ]; then
-	check "LICENSE is the Apache License 2.0 text" cmp "$ROOT/LICENSE" /usr/share/common-licenses/Apache-2.0
+	ef_check_log "LICENSE is the Apache License 2.0 text" cmp "$ROOT/LICENSE" /usr/share/common-licenses/Apache-2.0
 else
 	has "$ROOT/LICENSE" '^ +Apache License$' '^ +Version 2\.0, January 2004$'
 fi
@@ -455,10 +436,10 @@ mapfile -t packaging_files < <(find "$FW/buildroot" "$FW/openwrt" "$FW/yocto" "$
 	-type f ! -name '*.example' ! -name '*.patch')
 if grep -nE 'example\.(com|org|net)|PKG_HASH:=skip|AUTOREV|LICENSE = "CLOSED"|<sha256|TODO|FIXME' \
 	"${packaging_files[@]}" >"$TMP/placeholders"; then
-	fail "placeholders in the packaging files:"
+	ef_fail "placeholders in the packaging files:"
 	sed 's/^/       /' "$TMP/placeholders"
 else
-	ok "no placeholder in ${#packaging_files[@]} packaging files (example hosts, PKG_HASH:=skip, AUTOREV, CLOSED, <...> slots)"
+	ef_pass "no placeholder in ${#packaging_files[@]} packaging files (example hosts, PKG_HASH:=skip, AUTOREV, CLOSED, <...> slots)"
 fi
 yocto_pv=${YOCTO_BB##*/edgeflip_}
 yocto_pv=${yocto_pv%.bb}
@@ -466,9 +447,9 @@ for got in "Buildroot EDGEFLIP_VERSION:$(sed -n 's/^EDGEFLIP_VERSION = //p' "$BU
 	"OpenWrt PKG_VERSION:$(sed -n 's/^PKG_VERSION:=//p' "$OPENWRT_MK")" \
 	"Yocto PV (recipe file name):$yocto_pv"; do
 	if [ -n "$cmake_version" ] && [ "${got#*:}" = "$cmake_version" ]; then
-		ok "${got%%:*} is the CMake project VERSION $cmake_version"
+		ef_pass "${got%%:*} is the CMake project VERSION $cmake_version"
 	else
-		fail "${got%%:*} is '${got#*:}', the CMake project VERSION '$cmake_version'"
+		ef_fail "${got%%:*} is '${got#*:}', the CMake project VERSION '$cmake_version'"
 	fi
 done
 
@@ -481,17 +462,16 @@ if pkg-config --exists cmocka 2>/dev/null; then
 		"-DCMAKE_C_FLAGS=-ffile-prefix-map=$ROOT=/usr/src/debug/edgeflip" \
 		>"$TMP/ptest.log" 2>&1 &&
 		cmake --build "$TMP/ptest-build" -j"$(nproc)" --target test_config >>"$TMP/ptest.log" 2>&1; then
-		check "test_config built for ptest holds no path of $ROOT" \
+		ef_check_log "test_config built for ptest holds no path of $ROOT" \
 			bash -c "! grep -c -a -F '$ROOT' '$TMP/ptest-build/tests/unit/test_config'"
-		check "test_config built for ptest looks for its data in the ptest folder" \
+		ef_check_log "test_config built for ptest looks for its data in the ptest folder" \
 			grep -q -a -F /usr/lib/edgeflip/ptest/data/config "$TMP/ptest-build/tests/unit/test_config"
 	else
-		fail "ptest-style build of test_config"
+		ef_fail "ptest-style build of test_config"
 		tail -20 "$TMP/ptest.log"
 	fi
 else
 	echo "# skip: cmocka not installed"
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+ef_summary

@@ -36,6 +36,45 @@ ef_expect_contains()
 	esac
 }
 
+# ef_check_log NAME COMMAND...: passes when COMMAND succeeds; its output is
+# shown (first 20 lines) only when it fails.
+ef_check_log()
+{
+	local name=$1 out
+	shift
+	if out=$("$@" 2>&1); then
+		ef_pass "$name"
+	else
+		ef_fail "$name"
+		printf '%s\n' "$out" | head -20 | sed 's/^/       /'
+	fi
+}
+
+# ef_add_suite NAME LOG RC: adds the "N passed, M failed" line of a suite
+# that ran with its output in LOG and exit status RC. A suite with no such
+# line, or that failed without a failed check, counts one failure more.
+ef_add_suite()
+{
+	local name=$1 log=$2 rc=$3 line p f
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
+	if [ -z "$line" ]; then
+		ef_fail "$name: no summary (exit $rc; log: $log)"
+		tail -20 "$log" | sed 's/^/    | /'
+		return 1
+	fi
+	p=${line%% passed*}
+	f=${line#*passed, }
+	f=${f%% failed*}
+	EF_PASSED=$((EF_PASSED + p))
+	EF_FAILED=$((EF_FAILED + f))
+	grep -E '^FAIL' "$log" | sed "s/^FAIL - /FAIL - $name: /"
+	if [ "$f" -eq 0 ] && [ "$rc" -ne 0 ]; then
+		ef_fail "$name exited $rc with no failed check"
+	fi
+	echo "# $name: $line (log: $log)"
+	[ "$f" -eq 0 ] && [ "$rc" -eq 0 ]
+}
+
 ef_summary()
 {
 	echo "$EF_PASSED passed, $EF_FAILED failed"
