@@ -330,7 +330,7 @@ grep -oE '^\s*\{"[a-z_]+", "[a-z_]+"' "$ROOT/core/agent/config.c" |
 	sed -E 's/^\s*\{"([a-z_]+)", "([a-z_]+)"/\1.\2/' | sort -u >"$TMP/keys-code"
 # The example's keys, commented out (;key = ) or not, with their section.
 awk '/^\[/ { gsub(/[\[\]]/, ""); s = $0; next }
-	/^;?[a-z_]+ = / { sub(/^;/, ""); print s "." $1 }' "$FW/edgeflip.ini.example" |
+	/^;?[a-z_]+ =( |$)/ { sub(/^;/, ""); print s "." $1 }' "$FW/edgeflip.ini.example" |
 	sort -u >"$TMP/keys-example"
 if [ -s "$TMP/keys-code" ] && diff -u "$TMP/keys-code" "$TMP/keys-example" >"$TMP/diff"; then
 	ef_pass "edgeflip.ini.example names exactly the $(wc -l <"$TMP/keys-code") keys of core/agent/config.c"
