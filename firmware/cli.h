@@ -34,5 +34,6 @@ int cmd_verify(const cli *c);
 int cmd_rollback(const cli *c);
 int cmd_check_config(const cli *c);
 int cmd_lint(const cli *c);
+int cmd_config(const cli *c);
 
 #endif

@@ -1,36 +1,72 @@
-/* lint DIR [--policy FILE]: the manifest rules and a policy, for the GitOps
- * repository's own CI. Without --policy the strictest policy applies (images
- * pinned by digest, nothing privileged, no host namespaces, no devices, no
- * added capabilities, no bind mounts). */
+/* lint DIR [--policy FILE] [--format json]: the environment directory read
+ * as the agent reads it (compose files, overrides, .env, interpolation), the
+ * model's rules and a policy, for the GitOps repository's own CI. Every
+ * finding is reported with file:line:column. Without --policy the strictest
+ * policy applies (images pinned by digest, nothing privileged, no host
+ * namespaces, no devices, no added capabilities, no bind mounts).
+ *
+ * config DIR [--env-file F] [--device-id ID]: the interpolated, merged
+ * document as JSON, as `docker compose config` prints it. */
 #include "cli.h"
 #include "edgeflip/buf.h"
+#include "edgeflip/compose_read.h"
 #include "edgeflip/error.h"
 #include "edgeflip/manifest.h"
 #include "edgeflip/policy.h"
 
+#include <cjson/cJSON.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+static void print_json(const ef_findings *f, const char *dir, bool ok, size_t nservices)
+{
+	cJSON *root = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(root, "findings");
+	char *s;
+
+	cJSON_AddStringToObject(root, "dir", dir);
+	cJSON_AddBoolToObject(root, "ok", ok);
+	cJSON_AddNumberToObject(root, "services", (double)nservices);
+	for (size_t i = 0; i < f->n; i++) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "file", f->v[i].file);
+		cJSON_AddNumberToObject(o, "line", f->v[i].line);
+		cJSON_AddNumberToObject(o, "column", f->v[i].col);
+		cJSON_AddStringToObject(o, "path", f->v[i].path);
+		cJSON_AddStringToObject(o, "message", f->v[i].message);
+		cJSON_AddItemToArray(arr, o);
+	}
+	if ((s = cJSON_Print(root))) {
+		printf("%s\n", s);
+		free(s);
+	}
+	cJSON_Delete(root);
+}
 
 int cmd_lint(const cli *c)
 {
-	const char *dir = NULL, *policy_file = NULL;
-	char path[4200];
+	const char *dir = NULL, *policy_file = NULL, *format = "text";
+	ef_compose_opts opts = {0};
+	ef_compose_src src;
 	ef_policy policy;
 	ef_manifest *m = NULL;
-	char **findings = NULL;
-	ef_buf b;
+	ef_findings f;
+	char **pf = NULL;
+	ef_buf out = EF_BUF_INIT(64u << 20);
 	int rc = 0;
 
 	for (int i = 0; i < c->argc; i++) {
 		if (!strcmp(c->argv[i], "--policy") && i + 1 < c->argc)
 			policy_file = c->argv[++i];
+		else if (!strcmp(c->argv[i], "--format") && i + 1 < c->argc)
+			format = c->argv[++i];
 		else if (!dir && c->argv[i][0] != '-')
 			dir = c->argv[i];
 		else
 			dir = NULL, i = c->argc;
 	}
-	if (!dir) {
-		fprintf(stderr, "usage: edgeflip lint DIR [--policy FILE]\n");
+	if (!dir || (strcmp(format, "text") && strcmp(format, "json"))) {
+		fprintf(stderr, "usage: edgeflip lint DIR [--policy FILE] [--format text|json]\n");
 		return EF_EXIT_USAGE;
 	}
 	memset(&policy, 0, sizeof(policy));
@@ -38,28 +74,76 @@ int cmd_lint(const cli *c)
 		fprintf(stderr, "edgeflip: %s\n", ef_error_last());
 		return EF_EXIT_USAGE;
 	}
-	snprintf(path, sizeof(path), "%s/%s", dir, EF_MANIFEST_FILE);
-	if (ef_read_file(&b, path, 1u << 20) < 0) {
-		printf("%s\n", ef_error_last());
+	ef_findings_init(&f);
+	ef_compose_src_dir(&src, dir);
+	if (ef_compose_load(&m, NULL, NULL, &src, &opts, &f) < 0) {
+		if (!f.n) /* not a finding: out of memory, ... */
+			ef_findings_add(&f, dir, 0, 0, "$", ef_error_last());
 		rc = EF_EXIT_REJECTED;
-		goto out;
+	} else if (ef_policy_check(&pf, &policy, m) < 0) {
+		for (size_t i = 0; pf && pf[i]; i++)
+			ef_findings_add(&f, dir, 0, 0, "policy", pf[i]);
+		rc = EF_EXIT_REJECTED;
 	}
-	if (ef_manifest_parse(&m, b.ptr, b.len, path) < 0) {
-		printf("%s\n", ef_error_last());
-		rc = EF_EXIT_REJECTED;
-		goto out;
-	}
-	if (ef_policy_check(&findings, &policy, m) < 0) {
-		for (size_t i = 0; findings && findings[i]; i++)
-			printf("%s: %s\n", path, findings[i]);
-		rc = EF_EXIT_REJECTED;
+	if (!strcmp(format, "json")) {
+		print_json(&f, dir, rc == 0, m ? m->nservices : 0);
 	} else {
-		printf("%s: ok (%zu services)\n", path, m->nservices);
+		ef_findings_format(&out, &f);
+		if (out.len)
+			fwrite(out.ptr, 1, out.len, stdout);
+		if (rc == 0)
+			printf("%s: ok (%zu services)\n", dir, m->nservices);
 	}
-out:
-	ef_strv_free(findings);
+	ef_buf_dispose(&out);
+	ef_strv_free(pf);
+	ef_findings_dispose(&f);
 	ef_manifest_free(m);
-	ef_buf_dispose(&b);
 	ef_policy_dispose(&policy);
+	return rc;
+}
+
+int cmd_config(const cli *c)
+{
+	const char *dir = NULL;
+	ef_compose_opts opts = {0};
+	ef_compose_src src;
+	ef_manifest *m = NULL;
+	ef_findings f;
+	cJSON *doc = NULL;
+	ef_buf out = EF_BUF_INIT(64u << 20);
+	char *s;
+	int rc = 0;
+
+	for (int i = 0; i < c->argc; i++) {
+		if (!strcmp(c->argv[i], "--env-file") && i + 1 < c->argc)
+			opts.env_file = c->argv[++i];
+		else if (!strcmp(c->argv[i], "--device-id") && i + 1 < c->argc)
+			opts.device_id = c->argv[++i];
+		else if (!dir && c->argv[i][0] != '-')
+			dir = c->argv[i];
+		else
+			dir = NULL, i = c->argc;
+	}
+	if (!dir) {
+		fprintf(stderr, "usage: edgeflip config DIR [--env-file FILE] [--device-id ID]\n");
+		return EF_EXIT_USAGE;
+	}
+	ef_findings_init(&f);
+	ef_compose_src_dir(&src, dir);
+	if (ef_compose_load(&m, &doc, NULL, &src, &opts, &f) < 0) {
+		if (!f.n)
+			ef_findings_add(&f, dir, 0, 0, "$", ef_error_last());
+		ef_findings_format(&out, &f);
+		if (out.len)
+			fwrite(out.ptr, 1, out.len, stderr);
+		rc = EF_EXIT_REJECTED;
+	} else if ((s = cJSON_Print(doc))) {
+		printf("%s\n", s);
+		free(s);
+	}
+	ef_buf_dispose(&out);
+	ef_findings_dispose(&f);
+	cJSON_Delete(doc);
+	ef_manifest_free(m);
 	return rc;
 }

@@ -26,8 +26,11 @@ static const char usage[] =
         "  rollback        go back to the previous revision now\n"
         "  check-config    validate the configuration\n"
         "  kick            ask the running daemon to poll now\n"
-        "  lint DIR [--policy FILE]\n"
-        "                  validate an environment directory (for the GitOps repo's CI)\n"
+        "  lint DIR [--policy FILE] [--format json]\n"
+        "                  validate an environment directory (for the GitOps repo's CI):\n"
+        "                  every finding with file:line:column\n"
+        "  config DIR [--env-file FILE] [--device-id ID]\n"
+        "                  print the merged, interpolated compose document as JSON\n"
         "  version         print the version\n"
         "\n"
         "options:\n"
@@ -84,6 +87,7 @@ static const struct {
         {"check-config", cmd_check_config},
         {"kick", cmd_kick},
         {"lint", cmd_lint},
+        {"config", cmd_config},
 };
 
 int main(int argc, char **argv)

@@ -8,7 +8,7 @@ set -eu
 pkgs=(
 	# build
 	build-essential cmake pkg-config clang-format
-	libgit2-dev libmbedtls-dev libinih-dev libcjson-dev zlib1g-dev libsodium-dev
+	libgit2-dev libmbedtls-dev libinih-dev libcjson-dev libyaml-dev zlib1g-dev libsodium-dev
 	libcurl4-openssl-dev libcmocka-dev
 	# fuzzing
 	clang-14 libclang-rt-14-dev
