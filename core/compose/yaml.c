@@ -168,8 +168,9 @@ static int is_bool(const char *s)
 	return -1;
 }
 
-/* [-+]?[0-9]+ | 0o[0-7]+ | 0x[0-9a-fA-F]+ */
-static bool parse_int(const char *s, double *out)
+/* [-+]?[0-9]+ | 0o[0-7]+ | 0x[0-9a-fA-F]+: 1, or 0 when not an integer, or
+ * -1 when one beyond what a double holds exactly (2^53). */
+static int parse_int(const char *s, double *out)
 {
 	const char *d = s;
 	int base = 10;
@@ -196,14 +197,13 @@ static bool parse_int(const char *s, double *out)
 			return false;
 		if (digit >= base)
 			return false;
-		if (v > ((uint64_t)1 << 53)) /* beyond what a double holds exactly */
-			return false;
-		v = v * (uint64_t)base + (uint64_t)digit;
+		if (v <= ((uint64_t)1 << 53))
+			v = v * (uint64_t)base + (uint64_t)digit;
 	}
 	if (v > ((uint64_t)1 << 53))
-		return false;
+		return -1;
 	*out = neg ? -(double)v : (double)v;
-	return true;
+	return 1;
 }
 
 /* [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)? | [-+]?\.inf | \.nan */
@@ -267,10 +267,10 @@ static int scalar(reader *r, cJSON **out, const yaml_event_t *ev)
 			*out = cJSON_CreateNull();
 		else if (!strcmp(tag, YAML_BOOL_TAG) && (b = is_bool(s)) >= 0)
 			*out = cJSON_CreateBool(b);
-		else if (!strcmp(tag, YAML_INT_TAG) && parse_int(s, &num))
+		else if (!strcmp(tag, YAML_INT_TAG) && parse_int(s, &num) > 0)
 			*out = cJSON_CreateNumber(num);
 		else if (!strcmp(tag, YAML_FLOAT_TAG) &&
-		         (parse_int(s, &num) || parse_float(s, &num)))
+		         (parse_int(s, &num) > 0 || parse_float(s, &num)))
 			*out = cJSON_CreateNumber(num);
 		else if (!strncmp(tag, "tag:yaml.org,2002:", 18) &&
 		         (!strcmp(tag + 18, "null") || !strcmp(tag + 18, "bool") ||
@@ -288,7 +288,7 @@ static int scalar(reader *r, cJSON **out, const yaml_event_t *ev)
 		*out = cJSON_CreateNull();
 	} else if ((b = is_bool(s)) >= 0) {
 		*out = cJSON_CreateBool(b);
-	} else if (parse_int(s, &num) || parse_float(s, &num)) {
+	} else if ((b = parse_int(s, &num)) > 0 || (b == 0 && parse_float(s, &num))) {
 		*out = cJSON_CreateNumber(num);
 	} else {
 		*out = cJSON_CreateString(s);
@@ -638,6 +638,8 @@ int ef_compose_yaml_read(cJSON **out, const char *text, size_t len, const char *
 	r.text = text;
 	r.file = file;
 	r.pos = pos;
+	if (!pos && ef_compose_pos_new(&r.pos) < 0)
+		return EF_ENOMEM;
 	r.findings = findings;
 	ef_buf_init(&r.path, 4096);
 	ef_buf_puts(&r.path, "$");
@@ -645,6 +647,8 @@ int ef_compose_yaml_read(cJSON **out, const char *text, size_t len, const char *
 		vfail_plain(&r, "larger than the limit of %u bytes (EF_COMPOSE_MAX_FILE); split it",
 		            (unsigned)EF_COMPOSE_MAX_FILE);
 		ef_buf_dispose(&r.path);
+		if (r.pos != pos)
+			ef_compose_pos_free(r.pos);
 		return EF_ETOOBIG;
 	}
 	if (!yaml_parser_initialize(&r.p)) {
@@ -666,5 +670,7 @@ int ef_compose_yaml_read(cJSON **out, const char *text, size_t len, const char *
 	free(r.anchors);
 	cJSON_Delete(r.kept);
 	ef_buf_dispose(&r.path);
+	if (r.pos != pos)
+		ef_compose_pos_free(r.pos);
 	return error;
 }
