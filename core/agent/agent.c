@@ -7,6 +7,8 @@
 #include "edgeflip/fault.h"
 #include "edgeflip/log.h"
 #include "edgeflip/policy.h"
+#include "edgeflip/compose_read.h"
+#include "edgeflip/source.h"
 #include "edgeflip/sys/clock.h"
 #include "edgeflip/sys/fs.h"
 
@@ -307,24 +309,26 @@ static int reject(ef_agent *a, const char *commit, const char *what, const char 
 	return EF_EREJECTED;
 }
 
+/* The environment directory of `commit` read as Compose reads a project
+ * directory (compose.yaml, compose.json, overrides, .env, the device's
+ * env_file), from the object database. EF_EINVALID: the commit is at fault. */
 static int load_manifest(ef_agent *a, ef_manifest **out, const char *commit)
 {
-	char path[4096], name[4200];
-	ef_buf b;
+	ef_compose_opts opts = {0};
+	ef_compose_src src;
 	int error;
 
-	snprintf(path, sizeof(path), "%s/%s", a->cfg->path_in_repo, EF_MANIFEST_FILE);
-	error = ef_source_read_file(a->src, &b, commit, path, a->cfg->max_manifest_bytes);
-	if (error < 0) {
-		if (error == EF_ENOTFOUND)
-			ef_error_set("%s not found in commit %.12s (check [source] path)", path,
-			             commit);
+	*out = NULL;
+	opts.env_file = a->cfg->env_file;
+	opts.device_id = a->cfg->device_id;
+	opts.profiles = a->cfg->profiles;
+	opts.max_file = a->cfg->max_manifest_bytes;
+	error = ef_source_tree_src(&src, a->src, commit, a->cfg->path_in_repo);
+	if (error < 0)
 		return error == EF_ENOTFOUND ? EF_EINVALID : error;
-	}
-	snprintf(name, sizeof(name), "%s@%.12s", path, commit);
-	error = ef_manifest_parse(out, b.ptr, b.len, name);
-	ef_buf_dispose(&b);
-	return error;
+	error = ef_compose_load(out, NULL, NULL, &src, &opts, NULL);
+	ef_source_tree_src_dispose(&src);
+	return error == EF_ENOTFOUND ? EF_EINVALID : error;
 }
 
 /* Is what runs what the journal says? Cheap: one engine listing. */

@@ -33,6 +33,7 @@ static const key_spec keys[] = {
         {"agent", "max_backoff", T_DURATION, C(max_backoff_ms), "15m", false},
         {"agent", "log_level", T_STRING, C(log_level), "info", false},
         {"agent", "profiles", T_LIST, C(profiles), NULL, false},
+        {"agent", "env_file", T_STRING, C(env_file), NULL, false},
 
         {"source", "url", T_STRING, C(url), NULL, true},
         {"source", "branch", T_STRING, C(branch), "main", false},
@@ -566,6 +567,7 @@ void ef_config_dispose(ef_config *cfg)
 	ef_policy_dispose(&cfg->policy);
 	ef_strv_free(cfg->profiles);
 	free(cfg->device_id);
+	free(cfg->env_file);
 	free(cfg->path);
 	memset(cfg, 0, sizeof(*cfg));
 }

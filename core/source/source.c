@@ -28,6 +28,7 @@
  * not answer it gets the libgit2 listing instead, from then on. */
 #include "edgeflip/source.h"
 #include "pkt.h"
+#include "source_internal.h"
 #include "edgeflip/error.h"
 #include "edgeflip/features.h"
 #include "edgeflip/log.h"
@@ -1416,4 +1417,10 @@ void ef_source_free(ef_source *s)
 	free(s->token_file);
 	free(s->cache_dir);
 	free(s);
+}
+
+/* For the tree source (tree_src.c): the cache's repository. */
+git_repository *ef_source__repo(ef_source *s)
+{
+	return s->repo;
 }

@@ -28,6 +28,7 @@ typedef struct {
 
 	/* [agent] */
 	char *device_id;
+	char *env_file; /* device-local variables for ${VAR} in compose files, or NULL */
 	char *state_dir;
 	uint64_t interval_ms;
 	uint64_t max_backoff_ms;

@@ -54,6 +54,15 @@ typedef struct {
 void ef_source_get_stats(const ef_source *s, ef_source_stats *out);
 void ef_source_free(ef_source *s);
 
+/* The directory `dir` ("" for the root) of `commit`'s tree as the compose
+ * reader's file source (compose.h): files read from the object database,
+ * symbolic links refused, sizes capped by the reader. EF_ENOTFOUND when
+ * the commit has no such directory. Release with ef_source_tree_src_dispose(). */
+struct ef_compose_src;
+int ef_source_tree_src(struct ef_compose_src *out, ef_source *s, const char *commit,
+                       const char *dir);
+void ef_source_tree_src_dispose(struct ef_compose_src *src);
+
 /* Global libgit2 setup (once per process): init, TLS CA, timeouts. */
 int ef_source_global_init(void);
 void ef_source_global_shutdown(void);
