@@ -3,7 +3,8 @@
 # real Podman engine, all started here. Scenarios of the foundation: first
 # deploy, one service changed, added and removed, drift repair, wrong CA,
 # plain http, malformed manifest, server unreachable; and of trust: unsigned
-# and force-pushed history refused, device policy refusals.
+# and force-pushed history refused, device policy refusals; compose.yaml with
+# an override, .env and the device's env_file (issue 10).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/check.sh"
@@ -181,6 +182,48 @@ ef_expect_eq "OpenPGP-signed commit deploys (exit 0)" 0 $?
 ef_expect_eq "OpenPGP signer is the key's fingerprint" "$fpr" "$(ef_status_field signer)"
 ef_expect_eq "web serves v2 after the OpenPGP-signed commit" "web v2" "$(web_says)"
 good=$(ef_gitops_head)
+
+# --- compose.yaml with an override, .env and the device's env_file -------------
+# The same services as Compose users write them: YAML, an anchor with a merge
+# key, ${VAR} from the directory's .env and from the device's env_file, and
+# the device id in the override's environment. Read from the commit's tree.
+rm -f "$env/compose.json"
+cat >"$env/compose.yaml" <<'EOF'
+x-health: &health
+  x-edgeflip: {health: {http: {path: /health, port: 8080}}}
+services:
+  web:
+    <<: *health
+    image: ${WEB_IMAGE}
+    ports: ["${WEB_PORT}:8080"]
+  worker:
+    image: ${WORKER_IMAGE}
+EOF
+cat >"$env/compose.override.yaml" <<'EOF'
+services:
+  web:
+    environment:
+      SITE: ${EDGEFLIP_DEVICE_ID}
+EOF
+printf 'WEB_PORT=%s\nWORKER_IMAGE=%s\n' "$port_web" "$api2" >"$env/.env"
+printf '# this gateway\nWEB_IMAGE=%s\n' "$web2" >"$work/device.env"
+ef_ini_set "$EF_AGENT_INI" agent.env_file "$work/device.env"
+ef_gitops_commit "compose.yaml" || exit 1
+ef_agent once 2>"$log"
+ef_expect_eq "compose.yaml with override, .env and env_file deploys (exit 0)" 0 $?
+ef_expect_eq "status shows the compose.yaml commit" "$(ef_gitops_head)" "$(ef_status_field revision)"
+ef_expect_eq "web serves v2 from the YAML file" "web v2" "$(web_says)"
+site=$($EF_PODMAN container inspect --format '{{range .Config.Env}}{{println .}}{{end}}' \
+	"$(id_of web)" | grep '^SITE=')
+ef_expect_eq "the override's environment reached the container" "SITE=test-gw" "$site"
+# An unset variable: the commit is refused, naming the file, line and variable.
+printf 'WEB_PORT=%s\n' "$port_web" >"$env/.env"
+ef_gitops_commit "unset variable" || exit 1
+ef_agent once 2>"$log"
+ef_expect_eq "unset variable refused (exit 3)" 3 $?
+ef_expect_contains "refusal names file:line:column and the variable" "$(ef_agent status --json)" \
+	'compose.yaml:9:12: $.services.worker.image: variable WORKER_IMAGE is not set'
+ef_expect_eq "web still serves v2 after the refusal" "web v2" "$(web_says)"
 
 # --- server unreachable: running set untouched, non-zero exit -----------------
 before=$(ef_running)
