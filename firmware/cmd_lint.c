@@ -6,7 +6,10 @@
  * namespaces, no devices, no added capabilities, no bind mounts).
  *
  * config DIR [--env-file F] [--device-id ID]: the interpolated, merged
- * document as JSON, as `docker compose config` prints it. */
+ * document as JSON, as `docker compose config` prints it.
+ *
+ * --profile NAME (repeatable): the active Compose profiles, as [agent]
+ * profiles on a device. */
 #include "cli.h"
 #include "edgeflip/buf.h"
 #include "edgeflip/compose_read.h"
@@ -47,6 +50,7 @@ int cmd_lint(const cli *c)
 {
 	const char *dir = NULL, *policy_file = NULL, *format = "text";
 	ef_compose_opts opts = {0};
+	char **profiles = NULL;
 	ef_compose_src src;
 	ef_policy policy;
 	ef_manifest *m = NULL;
@@ -60,20 +64,26 @@ int cmd_lint(const cli *c)
 			policy_file = c->argv[++i];
 		else if (!strcmp(c->argv[i], "--format") && i + 1 < c->argc)
 			format = c->argv[++i];
+		else if (!strcmp(c->argv[i], "--profile") && i + 1 < c->argc)
+			ef_strv_push(&profiles, c->argv[++i]);
 		else if (!dir && c->argv[i][0] != '-')
 			dir = c->argv[i];
 		else
 			dir = NULL, i = c->argc;
 	}
 	if (!dir || (strcmp(format, "text") && strcmp(format, "json"))) {
-		fprintf(stderr, "usage: edgeflip lint DIR [--policy FILE] [--format text|json]\n");
+		fprintf(stderr, "usage: edgeflip lint DIR [--policy FILE] [--format text|json] "
+		                "[--profile NAME]...\n");
+		ef_strv_free(profiles);
 		return EF_EXIT_USAGE;
 	}
 	memset(&policy, 0, sizeof(policy));
 	if (policy_file && ef_config_load_policy(&policy, policy_file) < 0) {
 		fprintf(stderr, "edgeflip: %s\n", ef_error_last());
+		ef_strv_free(profiles);
 		return EF_EXIT_USAGE;
 	}
+	opts.profiles = profiles;
 	ef_findings_init(&f);
 	ef_compose_src_dir(&src, dir);
 	if (ef_compose_load(&m, NULL, NULL, &src, &opts, &f) < 0) {
@@ -95,6 +105,7 @@ int cmd_lint(const cli *c)
 			printf("%s: ok (%zu services)\n", dir, m->nservices);
 	}
 	ef_buf_dispose(&out);
+	ef_strv_free(profiles);
 	ef_strv_free(pf);
 	ef_findings_dispose(&f);
 	ef_manifest_free(m);
@@ -111,7 +122,7 @@ int cmd_config(const cli *c)
 	ef_findings f;
 	cJSON *doc = NULL;
 	ef_buf out = EF_BUF_INIT(64u << 20);
-	char *s;
+	char **profiles = NULL, *s;
 	int rc = 0;
 
 	for (int i = 0; i < c->argc; i++) {
@@ -119,15 +130,20 @@ int cmd_config(const cli *c)
 			opts.env_file = c->argv[++i];
 		else if (!strcmp(c->argv[i], "--device-id") && i + 1 < c->argc)
 			opts.device_id = c->argv[++i];
+		else if (!strcmp(c->argv[i], "--profile") && i + 1 < c->argc)
+			ef_strv_push(&profiles, c->argv[++i]);
 		else if (!dir && c->argv[i][0] != '-')
 			dir = c->argv[i];
 		else
 			dir = NULL, i = c->argc;
 	}
 	if (!dir) {
-		fprintf(stderr, "usage: edgeflip config DIR [--env-file FILE] [--device-id ID]\n");
+		fprintf(stderr, "usage: edgeflip config DIR [--env-file FILE] [--device-id ID] "
+		                "[--profile NAME]...\n");
+		ef_strv_free(profiles);
 		return EF_EXIT_USAGE;
 	}
+	opts.profiles = profiles;
 	ef_findings_init(&f);
 	ef_compose_src_dir(&src, dir);
 	if (ef_compose_load(&m, &doc, NULL, &src, &opts, &f) < 0) {
@@ -142,6 +158,7 @@ int cmd_config(const cli *c)
 		free(s);
 	}
 	ef_buf_dispose(&out);
+	ef_strv_free(profiles);
 	ef_findings_dispose(&f);
 	cJSON_Delete(doc);
 	ef_manifest_free(m);
