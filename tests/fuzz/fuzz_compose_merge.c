@@ -31,8 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ef_findings_init(&f);
 	if (ef_compose_yaml_read(&base, text, (size_t)(split - text), "base.yaml", pos, &f) == 0 &&
 	    ef_compose_yaml_read(&over, split + sizeof(sep) - 1,
-	                         size - (size_t)(split - text) - (sizeof(sep) - 1), "over.yaml", pos,
-	                         &f) == 0 &&
+	                         size - (size_t)(split - text) - (sizeof(sep) - 1), "over.yaml",
+	                         pos, &f) == 0 &&
 	    base && over) {
 		if (ef_compose_merge(base, over, pos, "over.yaml", &f) == 0)
 			ef_manifest_parse_doc(&m, base, "base.yaml", pos, &f);
