@@ -135,7 +135,7 @@ int ef_compose_load(ef_manifest **out, cJSON **doc_out, ef_compose_pos **pos_out
 	static const ef_compose_opts none;
 	ef_findings local;
 	const char *base_file, *over_file;
-	cJSON *doc = NULL, *over = NULL;
+	cJSON *doc = NULL, *base = NULL, *over = NULL;
 	ef_compose_pos *pos = NULL;
 	ef_env env;
 	lctx c;
@@ -174,8 +174,21 @@ int ef_compose_load(ef_manifest **out, cJSON **doc_out, ef_compose_pos **pos_out
 	    (error = ef_env_set(&env, "EDGEFLIP_DEVICE_ID", opts->device_id)) < 0)
 		goto out;
 	/* Each file is interpolated on its own, then merged: a problem in one
-	 * does not hide those of the other. */
-	error = read_one(&c, &doc, base_file, cap, &env, pos);
+	 * does not hide those of the other. The base too is merged, into an
+	 * empty document: its `!reset` entries go. */
+	error = read_one(&c, &base, base_file, cap, &env, pos);
+	if (error == 0) {
+		const char *f;
+		unsigned line, col;
+		if (!(doc = cJSON_CreateObject())) {
+			error = EF_ENOMEM;
+			goto out;
+		}
+		if (ef_compose_pos_find(pos, base, &f, &line, &col) == 0)
+			ef_compose_pos_add(pos, doc, f, line, col);
+		error = ef_compose_merge(doc, base, pos, shown(&c, base_file), c.findings);
+		base = NULL; /* consumed */
+	}
 	if (over_file) {
 		e2 = read_one(&c, &over, over_file, cap, &env, pos);
 		if (error == 0 && e2 == 0) {
@@ -210,6 +223,7 @@ out:
 		*pos_out = pos;
 		pos = NULL;
 	}
+	cJSON_Delete(base);
 	cJSON_Delete(over);
 	cJSON_Delete(doc);
 	ef_compose_pos_free(pos);

@@ -4,7 +4,8 @@
  * `entrypoint` and `healthcheck.test` are replaced whole; `environment`,
  * `labels` and the like merge by variable name; `ports`, `volumes`,
  * `secrets`, `expose`... keep one entry per target (the later wins, in the
- * earlier's place). Nodes move from the override into the base, so their
+ * earlier's place). `!reset` removes a key, `!override` replaces it whole.
+ * Nodes move from the override into the base, so their
  * positions stay right; nodes made here get the position of what they came
  * from. */
 #include "edgeflip/compose_read.h"
@@ -497,6 +498,28 @@ oom:
 	return oom(c);
 }
 
+static unsigned tag_of(const mctx *c, const cJSON *n)
+{
+	return c->pos ? ef_compose_pos_tag(c->pos, n) : 0;
+}
+
+/* What an override adds where the base has nothing: without its `!reset`
+ * entries (nothing to reset). */
+static void strip_resets(mctx *c, cJSON *n)
+{
+	cJSON *e, *next;
+
+	if (!cJSON_IsObject(n) && !cJSON_IsArray(n))
+		return;
+	for (e = n->child; e; e = next) {
+		next = e->next;
+		if (tag_of(c, e) == EF_COMPOSE_TAG_RESET)
+			cJSON_Delete(cJSON_DetachItemViaPointer(n, e));
+		else
+			strip_resets(c, e);
+	}
+}
+
 static int merge_map(mctx *c, cJSON *base, cJSON *over)
 {
 	int error = 0;
@@ -509,13 +532,29 @@ static int merge_map(mctx *c, cJSON *base, cJSON *over)
 		cJSON *o = cJSON_DetachItemViaPointer(over, over->child);
 		cJSON *b = cJSON_GetObjectItemCaseSensitive(base, o->string);
 		cJSON *res = NULL;
+		unsigned tag = tag_of(c, o);
 
+		if (tag == EF_COMPOSE_TAG_RESET) {
+			/* !reset: the key goes, whatever the base had */
+			if (b)
+				cJSON_Delete(cJSON_DetachItemViaPointer(base, b));
+			cJSON_Delete(o);
+			continue;
+		}
 		if (!b) {
+			strip_resets(c, o);
 			cJSON_AddItemToObject(base, o->string, o);
 			continue;
 		}
 		c->seg[c->nseg++] = b->string;
-		if ((error = merge_value(c, &res, b, o)) == 0 && res && res != b) {
+		if (tag == EF_COMPOSE_TAG_OVERRIDE) {
+			/* !override: replaced whole, not merged */
+			strip_resets(c, o);
+			res = o;
+		} else {
+			error = merge_value(c, &res, b, o);
+		}
+		if (error == 0 && res && res != b) {
 			if (res->string != b->string) {
 				if (!(res->type & cJSON_StringIsConst))
 					cJSON_free(res->string);

@@ -12,6 +12,7 @@ typedef struct {
 	unsigned file; /* index into files */
 	unsigned line;
 	unsigned col;
+	unsigned tag; /* EF_COMPOSE_TAG_* */
 } pos_entry;
 
 struct ef_compose_pos {
@@ -118,8 +119,35 @@ int ef_compose_pos_add(ef_compose_pos *p, const void *node, const char *file, un
 		;
 	if (!p->slots[j].node)
 		p->used++;
-	p->slots[j] = (pos_entry){node, fi, line, col};
+	p->slots[j] = (pos_entry){node, fi, line, col, 0};
 	return 0;
+}
+
+static pos_entry *entry_of(const ef_compose_pos *p, const void *node)
+{
+	if (!p || !p->nslots || !node)
+		return NULL;
+	for (size_t j = slot_of(node, p->nslots); p->slots[j].node; j = (j + 1) & (p->nslots - 1))
+		if (p->slots[j].node == node)
+			return &p->slots[j];
+	return NULL;
+}
+
+int ef_compose_pos_set_tag(ef_compose_pos *p, const void *node, unsigned tag)
+{
+	pos_entry *e = entry_of(p, node);
+
+	if (!e)
+		return EF_ENOTFOUND;
+	e->tag = tag;
+	return 0;
+}
+
+unsigned ef_compose_pos_tag(const ef_compose_pos *p, const void *node)
+{
+	const pos_entry *e = entry_of(p, node);
+
+	return e ? e->tag : 0;
 }
 
 int ef_compose_pos_find(const ef_compose_pos *p, const void *node, const char **file,

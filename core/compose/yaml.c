@@ -248,10 +248,23 @@ static bool parse_float(const char *s, double *out)
 	return true;
 }
 
+/* Compose's own tags: `!reset` (drop what the base has) and `!override`
+ * (replace it rather than merge), for merge.c. */
+static unsigned compose_tag(const char *tag)
+{
+	if (tag && !strcmp(tag, "!reset"))
+		return EF_COMPOSE_TAG_RESET;
+	if (tag && !strcmp(tag, "!override"))
+		return EF_COMPOSE_TAG_OVERRIDE;
+	return 0;
+}
+
 static int scalar(reader *r, cJSON **out, const yaml_event_t *ev)
 {
 	const char *s = (const char *)ev->data.scalar.value;
-	const char *tag = (const char *)ev->data.scalar.tag;
+	const char *tag = compose_tag((const char *)ev->data.scalar.tag)
+	                          ? NULL
+	                          : (const char *)ev->data.scalar.tag;
 	bool plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
 	double num;
 	int b;
@@ -278,10 +291,12 @@ static int scalar(reader *r, cJSON **out, const yaml_event_t *ev)
 			return fail(r, &ev->start_mark, "\"%.60s\" is not a valid !!%s", s,
 			            tag + 18);
 		else
-			return fail(r, &ev->start_mark,
-			            "the tag %.80s is not supported; remove it (only the YAML core "
-			            "tags !!str, !!int, !!float, !!bool and !!null are read)",
-			            tag);
+			return fail(
+			        r, &ev->start_mark,
+			        "the tag %.80s is not supported; remove it (only the YAML core "
+			        "tags !!str, !!int, !!float, !!bool, !!null and Compose's !reset "
+			        "and !override are read)",
+			        tag);
 	} else if (!plain || tag) {
 		*out = cJSON_CreateString(s);
 	} else if (is_null(s)) {
@@ -349,7 +364,8 @@ static cJSON *copy(reader *r, const cJSON *n, int depth, const yaml_mark_t *m)
 		return NULL;
 	}
 	if (r->pos && ef_compose_pos_find(r->pos, n, &file, &line, &col) == 0 &&
-	    ef_compose_pos_add(r->pos, c, file, line, col) < 0) {
+	    (ef_compose_pos_add(r->pos, c, file, line, col) < 0 ||
+	     ef_compose_pos_set_tag(r->pos, c, ef_compose_pos_tag(r->pos, n)) < 0)) {
 		cJSON_Delete(c);
 		oom(r);
 		return NULL;
@@ -569,7 +585,7 @@ static int node(reader *r, cJSON **out, yaml_event_t *ev, int depth)
 			            "nesting deeper than %d levels (EF_COMPOSE_MAX_DEPTH)",
 			            EF_COMPOSE_MAX_DEPTH);
 		if (tag && strcmp(tag, map ? YAML_MAP_TAG : YAML_SEQ_TAG) != 0 &&
-		    strcmp(tag, "!") != 0)
+		    strcmp(tag, "!") != 0 && !compose_tag(tag))
 			return fail(r, &ev->start_mark, "the tag %.80s is not supported; remove it",
 			            tag);
 		if (!(*out = map ? cJSON_CreateObject() : cJSON_CreateArray()))
@@ -584,6 +600,14 @@ static int node(reader *r, cJSON **out, yaml_event_t *ev, int depth)
 	}
 	if (error == 0 && ev->type == YAML_SCALAR_EVENT)
 		error = record(r, *out, &ev->start_mark);
+	if (error == 0 && r->pos) {
+		const char *t = ev->type == YAML_SCALAR_EVENT ? (const char *)ev->data.scalar.tag
+		                : ev->type == YAML_MAPPING_START_EVENT
+		                        ? (const char *)ev->data.mapping_start.tag
+		                        : (const char *)ev->data.sequence_start.tag;
+		if (compose_tag(t))
+			ef_compose_pos_set_tag(r->pos, *out, compose_tag(t));
+	}
 	if (error == 0 && anchor_name)
 		error = add_anchor(r, anchor_name, *out, r->nodes - before);
 	if (error < 0) {

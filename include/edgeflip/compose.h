@@ -30,6 +30,11 @@ int ef_compose_pos_add(ef_compose_pos *p, const void *node, const char *file, un
 /* 0 and the position, or EF_ENOTFOUND. `*file` is borrowed from `p`. */
 int ef_compose_pos_find(const ef_compose_pos *p, const void *node, const char **file,
                         unsigned *line, unsigned *col);
+/* Compose's merge tags on a node (`!reset`, `!override` in YAML), kept beside
+ * its position: set after ef_compose_pos_add() (which clears them). */
+enum { EF_COMPOSE_TAG_RESET = 1, EF_COMPOSE_TAG_OVERRIDE = 2 };
+int ef_compose_pos_set_tag(ef_compose_pos *p, const void *node, unsigned tag);
+unsigned ef_compose_pos_tag(const ef_compose_pos *p, const void *node);
 
 /* ---------------------------------------------------------------------------
  * Findings: every problem found, not only the first (lint reports them all). */

@@ -126,7 +126,7 @@ static const err_case err_cases[] = {
         {"a: b\0c\n", 7, 1, 5, "the file must be UTF-8 text"},
         {"a: \"x\\0y\"\n", 0, 1, 4, "a NUL character in a value is not supported"},
         {"a: *nope\n", 0, 1, 4, "the alias *nope names no anchor defined before it"},
-        {"a: !reset []\n", 0, 1, 4, "the tag !reset is not supported"},
+        {"a: !custom []\n", 0, 1, 4, "the tag !custom is not supported"},
         {"a: !!int abc\n", 0, 1, 4, "\"abc\" is not a valid !!int"},
         {"a: [1, 2\nb: 3\n", 0, 2, 2, "did not find expected ',' or ']'"},
         {"? [a]\n: 1\n", 0, 1, 3, "a key must be a plain string"},
@@ -358,6 +358,55 @@ static void test_merge_rules(void **state)
 	             "{\"services\":{\"w\":{\"extra_hosts\":[\"a:1.1.1.1\",\"b:2.2.2.2\"]}}}");
 }
 
+/* Compose's !reset and !override (merge.md): the tags travel beside the
+ * positions. */
+static void test_merge_reset_override(void **state)
+{
+	ef_compose_pos *pos;
+	cJSON *b, *o, *empty;
+	char *s;
+
+	(void)state;
+	assert_int_equal(ef_compose_pos_new(&pos), 0);
+	b = yaml("services:\n"
+	         "  web:\n"
+	         "    image: a\n"
+	         "    ports: ['80:80']\n"
+	         "    environment: {A: '1'}\n"
+	         "    command: [x]\n"
+	         "    dns: 1.1.1.1\n",
+	         "b.yaml", pos);
+	/* x-none is itself !reset: it goes too */
+	o = yaml("x-none: &none !reset []\n"
+	         "services:\n"
+	         "  web:\n"
+	         "    ports: !reset []\n"
+	         "    environment: !override {B: '2'}\n"
+	         "    dns: *none\n"
+	         "    labels: {x: !reset y, z: w}\n"
+	         "    cap_add: !reset [ALL]\n",
+	         "o.yaml", pos);
+	assert_int_equal(ef_compose_merge(b, o, pos, "o.yaml", NULL), 0);
+	s = cJSON_PrintUnformatted(b);
+	assert_string_equal(s,
+	                    "{\"services\":{\"web\":{\"image\":\"a\",\"environment\":{\"B\":\"2\"},"
+	                    "\"command\":[\"x\"],\"labels\":{\"z\":\"w\"}}}}");
+	free(s);
+	/* A base file alone: merged into an empty document, its !reset goes. */
+	empty = cJSON_CreateObject();
+	assert_int_equal(ef_compose_merge(empty, b, pos, "b.yaml", NULL), 0);
+	o = yaml("services: {web: {image: b, ports: !reset ['1:1'], init: !override true}}",
+	         "c.yaml", pos);
+	cJSON_Delete(empty);
+	empty = cJSON_CreateObject();
+	assert_int_equal(ef_compose_merge(empty, o, pos, "c.yaml", NULL), 0);
+	s = cJSON_PrintUnformatted(empty);
+	assert_string_equal(s, "{\"services\":{\"web\":{\"image\":\"b\",\"init\":true}}}");
+	free(s);
+	cJSON_Delete(empty);
+	ef_compose_pos_free(pos);
+}
+
 static void test_merge_errors_and_positions(void **state)
 {
 	ef_compose_pos *pos;
@@ -574,6 +623,7 @@ int main(void)
 	        cmocka_unit_test(test_yaml_limits),
 	        cmocka_unit_test(test_yaml_positions),
 	        cmocka_unit_test(test_merge_rules),
+	        cmocka_unit_test(test_merge_reset_override),
 	        cmocka_unit_test(test_merge_errors_and_positions),
 	        cmocka_unit_test(test_load_dir),
 	        cmocka_unit_test(test_corpus),
