@@ -309,13 +309,36 @@ static int reject(ef_agent *a, const char *commit, const char *what, const char 
 	return EF_EREJECTED;
 }
 
+/* The commit's tree as the compose reader's file source. */
+static int tree_read(void *ctx, ef_buf *out, const char *rel, size_t cap)
+{
+	return ef_source_tree_read(ctx, out, rel, cap);
+}
+
+static int tree_stat(void *ctx, ef_compose_kind *out, const char *rel)
+{
+	ef_source_kind k;
+	int error = ef_source_tree_stat(ctx, &k, rel);
+
+	*out = k == EF_TREE_DIR    ? EF_COMPOSE_DIR
+	       : k == EF_TREE_FILE ? EF_COMPOSE_FILE
+	                           : EF_COMPOSE_ABSENT;
+	return error;
+}
+
+static int tree_list(void *ctx, char ***out, const char *rel)
+{
+	return ef_source_tree_list(ctx, out, rel);
+}
+
 /* The environment directory of `commit` read as Compose reads a project
  * directory (compose.yaml, compose.json, overrides, .env, the device's
  * env_file), from the object database. EF_EINVALID: the commit is at fault. */
 static int load_manifest(ef_agent *a, ef_manifest **out, const char *commit)
 {
 	ef_compose_opts opts = {0};
-	ef_compose_src src;
+	ef_compose_src src = {tree_read, tree_stat, tree_list, NULL, NULL};
+	ef_source_tree *tree = NULL;
 	int error;
 
 	*out = NULL;
@@ -323,11 +346,13 @@ static int load_manifest(ef_agent *a, ef_manifest **out, const char *commit)
 	opts.device_id = a->cfg->device_id;
 	opts.profiles = a->cfg->profiles;
 	opts.max_file = a->cfg->max_manifest_bytes;
-	error = ef_source_tree_src(&src, a->src, commit, a->cfg->path_in_repo);
+	error = ef_source_tree_open(&tree, a->src, commit, a->cfg->path_in_repo);
 	if (error < 0)
 		return error == EF_ENOTFOUND ? EF_EINVALID : error;
+	src.ctx = tree;
+	src.name = ef_source_tree_name(tree);
 	error = ef_compose_load(out, NULL, NULL, &src, &opts, NULL);
-	ef_source_tree_src_dispose(&src);
+	ef_source_tree_free(tree);
 	return error == EF_ENOTFOUND ? EF_EINVALID : error;
 }
 

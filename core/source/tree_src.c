@@ -1,7 +1,6 @@
-/* A directory of a commit's tree as an ef_compose_src: the agent reads the
- * environment directory's compose files, overrides and .env from the object
- * database, never from a checkout. */
-#include "edgeflip/compose.h"
+/* A directory of a commit's tree, read from the object database: the agent
+ * reads the environment directory's compose files, overrides and .env
+ * through it (as the compose reader's file source), never from a checkout. */
 #include "edgeflip/error.h"
 #include "source_internal.h"
 
@@ -9,20 +8,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
+struct ef_source_tree {
 	git_repository *repo;
 	git_tree *root; /* the environment directory */
 	char name[512]; /* "DIR@COMMIT12" */
-} tree_ctx;
+};
+typedef struct ef_source_tree tree_ctx;
 
 static const char *git_msg(void)
 {
 	return git_error_last() ? git_error_last()->message : "unknown error";
 }
 
-static int tree_read(void *ctx, ef_buf *out, const char *rel, size_t cap)
+int ef_source_tree_read(ef_source_tree *t, ef_buf *out, const char *rel, size_t cap)
 {
-	tree_ctx *t = ctx;
 	git_tree_entry *entry = NULL;
 	git_blob *blob = NULL;
 	git_object_size_t size;
@@ -61,15 +60,14 @@ out:
 	return error;
 }
 
-static int tree_stat(void *ctx, ef_compose_kind *out, const char *rel)
+int ef_source_tree_stat(ef_source_tree *t, ef_source_kind *out, const char *rel)
 {
-	tree_ctx *t = ctx;
 	git_tree_entry *entry = NULL;
 
-	*out = EF_COMPOSE_ABSENT;
+	*out = EF_TREE_ABSENT;
 	if (git_tree_entry_bypath(&entry, t->root, rel) < 0)
 		return 0;
-	*out = git_tree_entry_type(entry) == GIT_OBJECT_TREE ? EF_COMPOSE_DIR : EF_COMPOSE_FILE;
+	*out = git_tree_entry_type(entry) == GIT_OBJECT_TREE ? EF_TREE_DIR : EF_TREE_FILE;
 	git_tree_entry_free(entry);
 	return 0;
 }
@@ -79,9 +77,8 @@ static int cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int tree_list(void *ctx, char ***out, const char *rel)
+int ef_source_tree_list(ef_source_tree *t, char ***out, const char *rel)
 {
-	tree_ctx *t = ctx;
 	git_tree_entry *entry = NULL;
 	git_tree *sub = NULL;
 	const git_tree *dir = t->root;
@@ -114,7 +111,12 @@ static int tree_list(void *ctx, char ***out, const char *rel)
 	return 0;
 }
 
-int ef_source_tree_src(ef_compose_src *out, ef_source *s, const char *commit, const char *dir)
+const char *ef_source_tree_name(const ef_source_tree *t)
+{
+	return t->name;
+}
+
+int ef_source_tree_open(ef_source_tree **out, ef_source *s, const char *commit, const char *dir)
 {
 	tree_ctx *t = calloc(1, sizeof(*t));
 	git_commit *c = NULL;
@@ -123,7 +125,7 @@ int ef_source_tree_src(ef_compose_src *out, ef_source *s, const char *commit, co
 	git_oid id;
 	int error = EF_ERROR;
 
-	memset(out, 0, sizeof(*out));
+	*out = NULL;
 	if (!t) {
 		ef_error_set("out of memory");
 		return EF_ENOMEM;
@@ -149,11 +151,7 @@ int ef_source_tree_src(ef_compose_src *out, ef_source *s, const char *commit, co
 		error = EF_ENOTFOUND;
 		goto out;
 	}
-	out->read = tree_read;
-	out->stat = tree_stat;
-	out->list = tree_list;
-	out->ctx = t;
-	out->name = t->name;
+	*out = t;
 	t = NULL;
 	error = 0;
 out:
@@ -164,13 +162,10 @@ out:
 	return error;
 }
 
-void ef_source_tree_src_dispose(ef_compose_src *src)
+void ef_source_tree_free(ef_source_tree *t)
 {
-	tree_ctx *t = src ? src->ctx : NULL;
-
 	if (!t)
 		return;
 	git_tree_free(t->root);
 	free(t);
-	memset(src, 0, sizeof(*src));
 }

@@ -54,14 +54,21 @@ typedef struct {
 void ef_source_get_stats(const ef_source *s, ef_source_stats *out);
 void ef_source_free(ef_source *s);
 
-/* The directory `dir` ("" for the root) of `commit`'s tree as the compose
- * reader's file source (compose.h): files read from the object database,
- * symbolic links refused, sizes capped by the reader. EF_ENOTFOUND when
- * the commit has no such directory. Release with ef_source_tree_src_dispose(). */
-struct ef_compose_src;
-int ef_source_tree_src(struct ef_compose_src *out, ef_source *s, const char *commit,
-                       const char *dir);
-void ef_source_tree_src_dispose(struct ef_compose_src *src);
+/* The directory `dir` ("" for the root) of `commit`'s tree, read from the
+ * object database (no checkout): what the agent hands the compose reader as
+ * its file source. Paths are relative to `dir`; symbolic links are refused
+ * by name. EF_ENOTFOUND when the commit has no such directory. */
+typedef struct ef_source_tree ef_source_tree;
+typedef enum { EF_TREE_ABSENT = 0, EF_TREE_FILE, EF_TREE_DIR } ef_source_kind;
+int ef_source_tree_open(ef_source_tree **out, ef_source *s, const char *commit, const char *dir);
+/* At most `cap` bytes (EF_ETOOBIG beyond); EF_ENOTFOUND when absent. */
+int ef_source_tree_read(ef_source_tree *t, ef_buf *out, const char *rel, size_t cap);
+int ef_source_tree_stat(ef_source_tree *t, ef_source_kind *out, const char *rel);
+/* Sorted names in `rel` ("" for the directory itself); ef_strv_free. */
+int ef_source_tree_list(ef_source_tree *t, char ***out, const char *rel);
+/* "DIR@COMMIT12", for messages. */
+const char *ef_source_tree_name(const ef_source_tree *t);
+void ef_source_tree_free(ef_source_tree *t);
 
 /* Global libgit2 setup (once per process): init, TLS CA, timeouts. */
 int ef_source_global_init(void);
