@@ -13,7 +13,27 @@ source "$here/../lib/engine.sh"
 source "$here/../lib/agent.sh"
 repeats=${EF_CRASH_REPEATS:-1}
 
+parts=${EF_CRASH_PARTS:-"scenario matrix"}
+
 ef_e2e_start crash
+trap 'scenario_stop; ef_e2e_stop' EXIT
+scen_pid=
+scenario_stop()
+{
+	[ -n "$scen_pid" ] && kill -9 "$scen_pid" 2>/dev/null && wait "$scen_pid" 2>/dev/null
+	scen_pid=
+	ef_proxy_stop "$work/scen/state"
+}
+
+# The scenario of issue 16: the daemon killed (SIGKILL) again and again around
+# deploys, as a watchdog or the OOM killer would, under load. One web service
+# behind the proxy, soak 4s, interval 1s; the first deploy is killed in its
+# soak, then each of EF_CRASH_UPDATES updates is killed at staggered moments
+# after its push and the daemon restarted at once each time.
+. "$here/crash_scenario.sh"
+case " $parts " in *" scenario "*) crash_scenario ;; esac
+case " $parts " in *" matrix "*) ;; *) ef_summary; exit ;; esac
+
 ef_agent_config "$work/agent" "deploy.soak=2s" "deploy.health_timeout=20s"
 
 v1=$(ef_image_build web v1 "web v1") || exit 1
