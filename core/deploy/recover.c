@@ -274,6 +274,9 @@ int ef_deploy_undo(ef_deploy_ctx *c, bool may_adopt, const char *why)
 		if ((rc = ef_deploy_apply_routes(c, st->services, st->nservices, why)) < 0) {
 			ef_error("flip-back-failed", "error=\"%s\"", ef_error_last());
 			error = rc;
+		} else if (c->restore_needed) {
+			ef_warn("traffic-incomplete", "what=\"a service has no live container; "
+			                              "the running revision is brought up again\"");
 		} else {
 			/* From the decision to undo to traffic on the running set. */
 			ef_info(adopted ? "traffic-on-adopted" : "traffic-on-blue", "ms=%llu",
