@@ -191,7 +191,8 @@ static int rebuild_from_engine(ef_agent *a)
 			break;
 		if (c->revision && is_commit_id(c->revision) && !st->revision[0])
 			snprintf(st->revision, sizeof(st->revision), "%s", c->revision);
-		if (c->previous && is_commit_id(c->previous) && !st->previous[0])
+		if (c->previous && is_commit_id(c->previous) && !st->previous[0] &&
+		    strcmp(c->previous, st->revision) != 0)
 			snprintf(st->previous, sizeof(st->previous), "%s", c->previous);
 		ef_info("rebuilt-service",
 		        "service=%s container=%.12s slot=%s revision=%.12s "

@@ -279,7 +279,8 @@ static int stage_one(deploy *d, const ef_action *act)
 	req.service = s;
 	req.slot = slot;
 	req.revision = d->target;
-	req.previous = c->st->revision;
+	/* Once this container serves, the revision before its own. */
+	req.previous = d->repair_only ? c->st->previous : c->st->revision;
 	if (d->ports) {
 		req.ports = d->ports;
 		req.nports = s->nports;
