@@ -167,7 +167,14 @@ for p in ${EF_CRASH_POINTS:-$points}; do
 done
 twice=()
 if [ "${EF_CRASH_TWICE:-1}" = 1 ]; then
-	for c in "${cases[@]}"; do twice+=("$c+$c"); done
+	# Every named point; of the journal writes, the soak's (all of them
+	# with EF_CRASH_TWICE_JOURNAL=all, about a minute more).
+	for c in "${cases[@]}"; do
+		case $c in after-journal:*)
+			[ "${EF_CRASH_TWICE_JOURNAL:-5}" = all ] || [ "$c" = "after-journal:${EF_CRASH_TWICE_JOURNAL:-5}" ] || continue ;;
+		esac
+		twice+=("$c+$c")
+	done
 	twice+=("during-soak+during-undo")
 fi
 
