@@ -334,6 +334,31 @@ static void record_adopted(ef_state *st, unsigned history)
 	                     history);
 }
 
+/* One history entry per interrupted deploy, however often a crash loop
+ * interrupts it: the count goes up, deployed entries are not pushed out. */
+static void record_interrupted(ef_state *st, bool partly_adopted, unsigned history)
+{
+	unsigned times = 0;
+	char reason[200];
+
+	if (st->nhistory && strcmp(st->history[0].revision, st->target) == 0 &&
+	    st->history[0].result && strcmp(st->history[0].result, "interrupted") == 0 &&
+	    st->history[0].reason &&
+	    sscanf(st->history[0].reason, "the agent stopped %u", &times) == 1) {
+		free(st->history[0].result);
+		free(st->history[0].reason);
+		memmove(&st->history[0], &st->history[1],
+		        (st->nhistory - 1) * sizeof(*st->history));
+		st->nhistory--;
+	}
+	times++;
+	snprintf(reason, sizeof(reason), "the agent stopped %u time%s during this deploy; %s",
+	         times, times == 1 ? "" : "s",
+	         partly_adopted ? "part of it was adopted, the next pass finishes it"
+	                        : "undone, the next pass tries it again");
+	ef_state_add_history(st, st->target, "interrupted", reason, history);
+}
+
 int ef_deploy_recover(ef_deploy_ctx *c)
 {
 	ef_state *st = c->st;
@@ -365,13 +390,7 @@ int ef_deploy_recover(ef_deploy_ctx *c)
 	if (st->target[0] && nstaged && adopted == nstaged && strcmp(st->target, st->revision))
 		record_adopted(st, c->cfg->history_size);
 	else if (st->target[0] && strcmp(st->target, st->revision) != 0)
-		ef_state_add_history(
-		        st, st->target, "interrupted",
-		        adopted ? "the agent stopped during the deploy; part of it was "
-		                  "adopted, the next pass finishes it"
-		                : "the agent stopped during the deploy; undone, the "
-		                  "next pass tries it again",
-		        c->cfg->history_size);
+		record_interrupted(st, adopted > 0, c->cfg->history_size);
 	st->phase = EF_PHASE_IDLE;
 	st->target[0] = '\0';
 	free(st->target_signer);

@@ -202,6 +202,25 @@ static void blue_alive_keeps_blue(void **unused)
 	assert_false(c.restore_needed);
 }
 
+/* A crash loop: one history entry per interrupted deploy, with a count. */
+static void interrupted_twice_is_one_entry(void **unused)
+{
+	ef_deploy_ctx c = setup(EF_PHASE_SOAK, false, true, true);
+
+	(void)unused;
+	assert_int_equal(ef_deploy_recover(&c), 0);
+	containers[1].exists = true;
+	st.phase = EF_PHASE_SOAK;
+	snprintf(st.target, sizeof(st.target), "%s", REV_NEW);
+	st.staged = calloc(1, sizeof(*st.staged));
+	record(&st.staged[0], "9reen", live_port[1], "green");
+	st.nstaged = 1;
+	assert_int_equal(ef_deploy_recover(&c), 0);
+	assert_int_equal(st.nhistory, 1);
+	assert_string_equal(st.history[0].result, "interrupted");
+	assert_non_null(strstr(st.history[0].reason, "stopped 2 times"));
+}
+
 /* The bug of issue 16: blue was removed while the agent was down; traffic
  * must stay on green, which served during the soak. */
 static void blue_gone_in_soak_adopts_green(void **unused)
@@ -293,6 +312,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(blue_alive_keeps_blue),
+	        cmocka_unit_test(interrupted_twice_is_one_entry),
 	        cmocka_unit_test(blue_gone_in_soak_adopts_green),
 	        cmocka_unit_test(blue_gone_before_flip_restores),
 	        cmocka_unit_test(stopped_blue_is_started),
