@@ -3,14 +3,19 @@
  * -> plan -> deploy; and when nothing changed, a cheap drift check. */
 #include "agent_internal.h"
 #include "edgeflip/buf.h"
+#include "edgeflip/deploy.h"
 #include "edgeflip/error.h"
 #include "edgeflip/fault.h"
 #include "edgeflip/log.h"
+#include "edgeflip/manifest.h"
+#include "edgeflip/plan.h"
 #include "edgeflip/policy.h"
 #include "edgeflip/compose_read.h"
 #include "edgeflip/source.h"
 #include "edgeflip/sys/clock.h"
+#include "edgeflip/sys/engine.h"
 #include "edgeflip/sys/fs.h"
+#include "edgeflip/sys/switch.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,12 +25,27 @@
 
 volatile sig_atomic_t ef_agent_rollback_requested;
 
-int ef_agent_save(ef_agent *a)
+static int save_journal(ef_agent *a)
 {
 	return ef_state_save(&a->st, a->cfg->state_dir);
 }
 
-int ef_agent_engine(ef_agent *a)
+/* What deploys and recovery work with, lent by the agent. */
+static ef_deploy_ctx deploy_ctx(ef_agent *a)
+{
+	ef_deploy_ctx c;
+
+	memset(&c, 0, sizeof(c));
+	c.cfg = a->cfg;
+	c.engine = a->engine;
+	c.sw = &a->sw;
+	c.self_exe = a->self_exe;
+	c.st = &a->st;
+	c.rollback_requested = &ef_agent_rollback_requested;
+	return c;
+}
+
+static int open_engine(ef_agent *a)
 {
 	ef_engine_opts opts;
 	int error;
@@ -43,19 +63,6 @@ int ef_agent_engine(ef_agent *a)
 		a->engine = NULL;
 	}
 	return error;
-}
-
-int ef_agent_switch(ef_agent *a)
-{
-	ef_switch_opts opts;
-
-	if (a->sw)
-		return 0;
-	memset(&opts, 0, sizeof(opts));
-	opts.state_dir = a->cfg->state_dir;
-	opts.hook = a->cfg->switch_hook;
-	opts.self_exe = a->self_exe;
-	return ef_switch_open(&a->sw, a->cfg->switch_backend, &opts);
 }
 
 static int open_source(ef_agent *a)
@@ -83,7 +90,6 @@ static int open_trust(ef_agent *a)
 	return ef_trust_load(&a->trust, a->cfg->allowed_signers, a->cfg->openpgp_keys);
 }
 
-/* The journal was lost or corrupt: take the picture from the engine's labels. */
 /* Does container `id` publish the loopback port a route of `service` targets? */
 static bool serves_route(ef_agent *a, const char *id, const char *service, const ef_route *r,
                          size_t n)
@@ -102,81 +108,125 @@ static bool serves_route(ef_agent *a, const char *id, const char *service, const
 	return yes;
 }
 
-static void set_service(ef_state_service *v, const ef_container *c)
+static bool names_as_previous(const ef_container *newer, const ef_container *older)
 {
-	ef_state_service_dispose(v);
+	return newer->previous && older->revision && strcmp(newer->previous, older->revision) == 0;
+}
+
+/* Of the running containers labelled for `service`, the one that serves:
+ * the one the switch routes to; else the one that another names as the
+ * revision it was to replace (the candidate of an interrupted deploy never
+ * served); else the first. */
+static const ef_container *serving_of(ef_agent *a, const ef_container_list *l, const char *service,
+                                      const ef_route *r, size_t n)
+{
+	const ef_container *best = NULL;
+
+	for (size_t i = 0; i < l->count; i++) {
+		const ef_container *c = &l->items[i];
+		if (!c->service || strcmp(c->service, service) != 0 ||
+		    c->state != EF_CSTATE_RUNNING)
+			continue;
+		if (serves_route(a, c->id, service, r, n))
+			return c;
+		if (!best || names_as_previous(best, c))
+			best = c;
+	}
+	return best;
+}
+
+static int add_service(ef_state *st, const ef_container *c)
+{
+	ef_state_service *v = realloc(st->services, (st->nservices + 1) * sizeof(*v));
+
+	if (!v)
+		return EF_ENOMEM;
+	st->services = v;
+	v = &st->services[st->nservices++];
 	memset(v, 0, sizeof(*v));
 	v->name = strdup(c->service);
 	v->container_id = strdup(c->id);
 	v->spec_hash = strdup(c->spec ? c->spec : "");
 	v->image = strdup(c->image ? c->image : "");
-	v->slot = strdup(c->slot ? c->slot : "blue");
+	v->slot = strdup(c->slot && strcmp(c->slot, "green") == 0 ? "green" : "blue");
+	return v->name && v->container_id && v->spec_hash && v->image && v->slot ? 0 : EF_ENOMEM;
 }
 
-/* The journal was lost or corrupt: take the picture from the engine's labels
- * and from the switch, which kept the routes in force. Where two containers
- * run for one service (a deploy was under way), the one traffic goes to wins;
- * the other becomes an orphan. */
+static bool is_commit_id(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	return (n == 40 || n == 64) && strspn(s, "0123456789abcdef") == n;
+}
+
+/* The journal was lost or damaged: the picture from the engine's labels and
+ * the switch, which kept the routes in force. Per service, the container
+ * that serves (serving_of) is kept; a second one (the candidate of an
+ * interrupted deploy) is left to the orphan sweep. The revision and the
+ * previous one come from the serving containers' labels; what labels cannot
+ * tell (history, quarantine, the last rollback) is said in the history. */
 static int rebuild_from_engine(ef_agent *a)
 {
 	ef_container_list l;
 	ef_state *st = &a->st;
 	ef_route *r = NULL;
 	size_t n = 0;
-	int error;
+	int error = 0;
 
 	memset(&l, 0, sizeof(l));
 	if ((error = a->engine->ops->list(a->engine, &l)) < 0)
 		return error;
-	if (l.count && a->sw == NULL && ef_agent_switch(a) == 0 && a->sw->ops->current)
-		a->sw->ops->current(a->sw, &r, &n);
+	if (l.count && a->sw == NULL) {
+		ef_deploy_ctx c = deploy_ctx(a);
+		if (ef_deploy_switch(&c) == 0 && a->sw->ops->current)
+			a->sw->ops->current(a->sw, &r, &n);
+	}
 	for (size_t i = 0; i < l.count && error == 0; i++) {
-		ef_container *c = &l.items[i];
-		ef_state_service *v;
+		const ef_container *c = &l.items[i];
 
-		if (!c->service || c->state != EF_CSTATE_RUNNING)
+		if (!c->service || ef_state_find_service(st, c->service))
 			continue;
-		if ((v = ef_state_find_service(st, c->service))) {
-			if (!serves_route(a, v->container_id, c->service, r, n) &&
-			    serves_route(a, c->id, c->service, r, n))
-				set_service(v, c);
+		if ((c = serving_of(a, &l, c->service, r, n)) == NULL)
 			continue;
-		}
-		v = realloc(st->services, (st->nservices + 1) * sizeof(*v));
-		if (!v) {
-			error = EF_ENOMEM;
+		if ((error = add_service(st, c)) < 0)
 			break;
-		}
-		st->services = v;
-		v = &st->services[st->nservices++];
-		memset(v, 0, sizeof(*v));
-		set_service(v, c);
-		if (c->revision && !st->revision[0])
+		if (c->revision && is_commit_id(c->revision) && !st->revision[0])
 			snprintf(st->revision, sizeof(st->revision), "%s", c->revision);
+		if (c->previous && is_commit_id(c->previous) && !st->previous[0] &&
+		    strcmp(c->previous, st->revision) != 0)
+			snprintf(st->previous, sizeof(st->previous), "%s", c->previous);
+		ef_info("rebuilt-service",
+		        "service=%s container=%.12s slot=%s revision=%.12s "
+		        "previous=%.12s",
+		        c->service, c->id, c->slot ? c->slot : "", c->revision ? c->revision : "",
+		        c->previous ? c->previous : "");
 	}
 	for (size_t i = 0; i < n && error == 0; i++) {
 		ef_state_service *s = ef_state_find_service(st, r[i].service);
 		char line[200];
 
-		if (!s)
+		if (!s || !serves_route(a, s->container_id, r[i].service, &r[i], 1))
 			continue;
 		snprintf(line, sizeof(line), "%s %s %u %s %u", r[i].protocol, r[i].listen_addr,
 		         r[i].listen_port, r[i].target_addr, r[i].target_port);
 		error = ef_strv_push(&s->public_ports, line);
 	}
-	/* The revision is the one of the containers that serve. */
-	for (size_t i = 0; i < st->nservices; i++)
-		for (size_t j = 0; j < l.count; j++)
-			if (strcmp(l.items[j].id, st->services[i].container_id) == 0 &&
-			    l.items[j].revision)
-				snprintf(st->revision, sizeof(st->revision), "%s",
-				         l.items[j].revision);
 	ef_routes_free(r, n);
 	ef_container_list_dispose(&l);
 	if (error == 0 && st->nservices) {
-		ef_warn("journal-rebuilt", "services=%zu revision=%.12s", st->nservices,
-		        st->revision);
-		error = ef_agent_save(a);
+		ef_warn("journal-rebuilt",
+		        "services=%zu revision=%.12s previous=%.12s "
+		        "what=\"history, quarantine and the last rollback could not be recovered\"",
+		        st->nservices, st->revision, st->previous);
+		if (st->revision[0])
+			ef_state_add_history(
+			        st, st->revision, "journal-rebuilt",
+			        "the journal was lost or damaged: what runs, the "
+			        "revision and the previous one were rebuilt from "
+			        "container labels and routes; older history, the "
+			        "quarantine and the last rollback could not be recovered",
+			        a->cfg->history_size);
+		error = save_journal(a);
 	}
 	return error;
 }
@@ -246,29 +296,60 @@ int ef_agent_exit_code(int error)
 	}
 }
 
-static void remove_orphans(ef_agent *a, char *const *orphans)
+static void remove_orphans(ef_agent *a, char *const *orphans, const char *why)
 {
-	for (size_t i = 0; orphans && orphans[i]; i++) {
-		int error = a->engine->ops->remove(a->engine, orphans[i]);
-		if (error == 0)
-			ef_info("orphan-removed", "container=%.12s", orphans[i]);
+	ef_deploy_ctx c = deploy_ctx(a);
+
+	for (size_t i = 0; orphans && orphans[i]; i++)
+		ef_deploy_remove(&c, orphans[i], NULL, why);
+}
+
+static int converge(ef_agent *a, const ef_manifest *m, const char *target, const char *signer);
+static int load_manifest(ef_agent *a, ef_manifest **out, const char *commit);
+static int open_source(ef_agent *a);
+
+/* A service of the running set was left without a live container: bring the
+ * running revision up again, from the cache (no network needed). */
+static int restore_running(ef_agent *a)
+{
+	ef_manifest *m = NULL;
+	int error;
+
+	if (a->restoring || !a->st.revision[0])
+		return 0;
+	ef_warn("restore", "revision=%.12s what=\"bringing the running revision up again\"",
+	        a->st.revision);
+	if ((error = open_source(a)) < 0 || (error = load_manifest(a, &m, a->st.revision)) < 0) {
+		ef_error("restore-failed", "revision=%.12s error=\"%s\"", a->st.revision,
+		         ef_error_last());
+		return error;
 	}
+	a->restoring = true;
+	error = converge(a, m, a->st.revision, a->st.signer);
+	a->restoring = false;
+	ef_manifest_free(m);
+	return error;
 }
 
 int ef_agent_recover(ef_agent *a)
 {
 	ef_container_list l;
+	ef_deploy_ctx c;
 	int error;
 
-	if ((error = ef_agent_engine(a)) < 0)
+	if ((error = open_engine(a)) < 0)
 		return error;
-	if (a->st.version == -1 || (a->st.nservices == 0 && !a->st.revision[0])) {
+	/* Rebuilt only when the journal was lost or damaged: a journal with an
+	 * open deploy and nothing running yet is the first deploy, not a loss. */
+	if (a->st.version == -1 || (a->st.phase == EF_PHASE_IDLE && a->st.nservices == 0 &&
+	                            !a->st.revision[0] && a->st.nhistory == 0)) {
 		a->st.version = EF_STATE_VERSION;
 		if ((error = rebuild_from_engine(a)) < 0)
 			return error;
 	}
-	if ((error = ef_deploy_recover(a)) < 0)
-		return error;
+	c = deploy_ctx(a);
+	if ((error = ef_deploy_recover(&c)) < 0)
+		ef_warn("recover-incomplete", "error=\"%s\"", ef_error_last());
 	/* Orphans: edgeflip containers the journal does not know. */
 	memset(&l, 0, sizeof(l));
 	if ((error = a->engine->ops->list(a->engine, &l)) < 0)
@@ -278,11 +359,13 @@ int ef_agent_recover(ef_agent *a)
 		for (size_t j = 0; j < a->st.nservices; j++)
 			if (strcmp(a->st.services[j].container_id, l.items[i].id) == 0)
 				known = true;
-		if (!known && a->engine->ops->remove(a->engine, l.items[i].id) == 0)
-			ef_info("orphan-removed", "container=%.12s service=%s", l.items[i].id,
-			        l.items[i].service ? l.items[i].service : "?");
+		if (!known)
+			ef_deploy_remove(&c, l.items[i].id, l.items[i].service,
+			                 "orphan: no journal entry claims it");
 	}
 	ef_container_list_dispose(&l);
+	if (c.restore_needed)
+		restore_running(a);
 	return 0;
 }
 
@@ -304,7 +387,7 @@ static int reject(ef_agent *a, const char *commit, const char *what, const char 
 	st->last_result = strdup("rejected");
 	free(st->last_error);
 	st->last_error = strdup(line);
-	ef_agent_save(a);
+	save_journal(a);
 	ef_error_set("commit %.12s rejected: %s", commit, line);
 	return EF_EREJECTED;
 }
@@ -380,6 +463,7 @@ static bool in_sync(const ef_state *st, const ef_container_list *l)
 static int converge(ef_agent *a, const ef_manifest *m, const char *target, const char *signer)
 {
 	ef_container_list l;
+	ef_deploy_ctx c;
 	ef_plan plan;
 	int error;
 
@@ -390,13 +474,16 @@ static int converge(ef_agent *a, const ef_manifest *m, const char *target, const
 	ef_container_list_dispose(&l);
 	if (error < 0)
 		return error;
-	remove_orphans(a, plan.orphans);
+	remove_orphans(a, plan.orphans, "orphan: no service of the manifest claims it");
 	if (plan.changes == 0 && strcmp(target, a->st.revision) == 0) {
 		ef_plan_dispose(&plan);
 		return 0;
 	}
-	error = ef_deploy_run(a, m, &plan, target, signer);
+	c = deploy_ctx(a);
+	error = ef_deploy_run(&c, m, &plan, target, signer);
 	ef_plan_dispose(&plan);
+	if (c.restore_needed)
+		restore_running(a);
 	return error;
 }
 
@@ -465,7 +552,7 @@ int ef_agent_pass(ef_agent *a)
 		ef_warn("poll-failed", "url=%s error=\"%s\"", a->cfg->url, ef_error_last());
 		return error;
 	}
-	if ((error = ef_agent_engine(a)) < 0) {
+	if ((error = open_engine(a)) < 0) {
 		ef_warn("engine-unreachable", "endpoint=%s error=\"%s\"", a->cfg->engine_endpoint,
 		        ef_error_last());
 		return error;
@@ -529,7 +616,7 @@ int ef_agent_pass(ef_agent *a)
 		ef_strv_free(st->refusals);
 		st->refusals = findings;
 		findings = NULL;
-		ef_agent_save(a);
+		save_journal(a);
 		ef_buf_dispose(&all);
 		ef_manifest_free(m);
 		return error;
@@ -556,7 +643,7 @@ int ef_agent_pass(ef_agent *a)
 	free(st->last_error);
 	st->last_result = strdup(error == 0 ? "deployed" : "rolled-back");
 	st->last_error = error == 0 ? NULL : strdup(ef_error_last());
-	ef_agent_save(a);
+	save_journal(a);
 	ef_manifest_free(m);
 	return error;
 }
@@ -572,7 +659,7 @@ int ef_agent_plan(ef_agent *a, FILE *out)
 	if ((error = open_source(a)) < 0 || (error = ef_source_poll(a->src, head)) < 0 ||
 	    (error = ef_source_fetch(a->src, head)) < 0 || (error = load_manifest(a, &m, head)) < 0)
 		return error;
-	if ((error = ef_agent_engine(a)) < 0)
+	if ((error = open_engine(a)) < 0)
 		goto out;
 	memset(&l, 0, sizeof(l));
 	if ((error = a->engine->ops->list(a->engine, &l)) < 0)
@@ -640,7 +727,7 @@ int ef_agent_rollback(ef_agent *a)
 	}
 	snprintf(from, sizeof(from), "%s", st->revision);
 	snprintf(to, sizeof(to), "%s", st->previous);
-	if ((error = open_source(a)) < 0 || (error = ef_agent_engine(a)) < 0)
+	if ((error = open_source(a)) < 0 || (error = open_engine(a)) < 0)
 		return error;
 	/* Objects of the previous revision are in the cache: no network needed.
 	 * Verify again: the cache is on a disk an attacker may have touched. */
@@ -677,7 +764,7 @@ int ef_agent_rollback(ef_agent *a)
 		st->last_rollback.at = ef_clock_wall();
 		ef_state_add_history(st, from, "rolled-back", "rolled back by the operator",
 		                     a->cfg->history_size);
-		error = ef_agent_save(a);
+		error = save_journal(a);
 	}
 	ef_manifest_free(m);
 	return error;

@@ -1,13 +1,16 @@
-/* Private to core/agent/agent.c and core/deploy/deploy.c. */
+/* Private to core/agent/ (agent.c, images.c). Deploys do not see the agent:
+ * they get an ef_deploy_ctx (edgeflip/deploy.h). */
 #ifndef EDGEFLIP_AGENT_INTERNAL_H
 #define EDGEFLIP_AGENT_INTERNAL_H
 
 #include "edgeflip/agent.h"
+#include "edgeflip/buf.h"
 #include "edgeflip/manifest.h"
-#include "edgeflip/plan.h"
 #include "edgeflip/source.h"
 #include "edgeflip/sys/engine.h"
 #include "edgeflip/sys/switch.h"
+
+#include <stdbool.h>
 
 struct ef_agent {
 	const ef_config *cfg;
@@ -18,24 +21,12 @@ struct ef_agent {
 	ef_trust *trust;
 	ef_state st;
 	char cache_dir[4096];
+	bool restoring; /* bringing the running revision up again (no nesting) */
 };
-
-/* Opens what a pass needs, on first use. */
-int ef_agent_engine(ef_agent *a);
-int ef_agent_switch(ef_agent *a);
-int ef_agent_save(ef_agent *a);
 
 /* Checks the image signatures of `m` when [trust] image_keys is set, and
  * pins tagged images to the digest verified (images.c). EF_EREJECTED with
  * the reasons in `why`; other errors are transient. */
 int ef_agent_check_images(ef_agent *a, ef_manifest *m, ef_buf *why);
-
-/* Runs `plan` towards `target` (deploy.c). `m` must outlive the call. */
-int ef_deploy_run(ef_agent *a, const ef_manifest *m, const ef_plan *plan, const char *target,
-		  const char *signer);
-/* Undoes or finishes an interrupted deploy from the journal (deploy.c). */
-int ef_deploy_recover(ef_agent *a);
-/* Routes for the services the journal says are active. */
-int ef_deploy_routes(ef_route **out, size_t *n, const ef_state_service *svcs, size_t nsvcs);
 
 #endif

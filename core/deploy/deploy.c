@@ -7,7 +7,7 @@
  * `services`, start their containers if they were stopped, remove `staged`.
  * COMMIT swaps in one journal write: `services` becomes the new set and
  * `staged` the old containers to retire. */
-#include "../agent/agent_internal.h"
+#include "deploy_internal.h"
 #include "edgeflip/buf.h"
 #include "edgeflip/error.h"
 #include "edgeflip/fault.h"
@@ -99,7 +99,7 @@ int ef_deploy_routes(ef_route **out, size_t *n, const ef_state_service *svcs, si
 }
 
 typedef struct {
-	ef_agent *a;
+	ef_deploy_ctx *c;
 	const ef_manifest *m;
 	const ef_plan *plan;
 	const char *target;
@@ -115,8 +115,8 @@ static int journal(deploy *d, ef_phase phase)
 {
 	int error;
 
-	d->a->st.phase = phase;
-	if ((error = ef_agent_save(d->a)) < 0)
+	d->c->st->phase = phase;
+	if ((error = ef_deploy_save(d->c)) < 0)
 		ef_error_prefix("cannot journal phase %s", ef_phase_name(phase));
 	ef_fault_point("after-journal");
 	return error;
@@ -130,7 +130,7 @@ static bool needs_new_container(const ef_action *act)
 
 static int pull_all(deploy *d)
 {
-	ef_engine *e = d->a->engine;
+	ef_engine *e = d->c->engine;
 
 	for (size_t i = 0; i < d->plan->count; i++) {
 		const ef_action *act = &d->plan->actions[i];
@@ -209,10 +209,51 @@ static int stage_ports(deploy *d, ef_state_service *rec, const ef_service *s, ef
 	return 0;
 }
 
+/* Picks the container name for a new instance of `service`, normally the
+ * slot opposite the serving one. A container left with that name by an
+ * interrupted deploy is removed; if the name belongs to a container the
+ * running set serves from (labels and journal disagree), the other slot is
+ * taken instead. */
+static int claim_name(ef_deploy_ctx *c, char *name, size_t size, const char *service,
+                      const char **slot)
+{
+	for (int attempt = 0; attempt < 2; attempt++) {
+		ef_container k;
+		bool serving = false;
+		int error;
+
+		snprintf(name, size, "edgeflip-%s-%s", service, *slot);
+		memset(&k, 0, sizeof(k));
+		error = c->engine->ops->inspect(c->engine, &k, name);
+		if (error == EF_ENOTFOUND)
+			return 0;
+		if (error < 0)
+			return error;
+		for (size_t i = 0; i < c->st->nservices; i++)
+			if (strcmp(c->st->services[i].container_id, k.id) == 0)
+				serving = true;
+		if (!serving) {
+			error = ef_deploy_remove(
+			        c, k.id, service,
+			        "leftover of an interrupted deploy holds the name");
+			ef_container_dispose(&k);
+			return error == EF_ENOTFOUND ? 0 : error;
+		}
+		ef_warn("slot-taken",
+		        "service=%s container=%.12s name=%s what=\"serves "
+		        "traffic; the new instance takes the other slot\"",
+		        service, k.id, name);
+		ef_container_dispose(&k);
+		*slot = other_slot(*slot);
+	}
+	ef_error_set("service %s: both slot names are taken by serving containers", service);
+	return EF_ERROR;
+}
+
 static int stage_one(deploy *d, const ef_action *act)
 {
-	ef_agent *a = d->a;
-	ef_engine *e = a->engine;
+	ef_deploy_ctx *c = d->c;
+	ef_engine *e = c->engine;
 	const ef_service *s = act->spec;
 	ef_strategy strat = strategy_of(s);
 	ef_state_service rec, *v;
@@ -222,16 +263,15 @@ static int stage_one(deploy *d, const ef_action *act)
 	int error;
 
 	memset(&rec, 0, sizeof(rec));
-	snprintf(name, sizeof(name), "edgeflip-%s-%s", s->name, slot);
-	/* A leftover of an interrupted deploy may hold the name. */
-	error = e->ops->remove(e, name);
-	if (error < 0 && error != EF_ENOTFOUND)
+	/* A leftover of an interrupted deploy may hold the name; the container
+	 * that serves never gives its name up. */
+	if ((error = claim_name(c, name, sizeof(name), s->name, &slot)) < 0)
 		return error;
 	rec.name = strdup(s->name);
 	rec.spec_hash = strdup(s->spec_hash);
 	rec.image = strdup(s->image);
 	rec.slot = strdup(slot);
-	if ((error = stage_ports(d, &rec, s, strat, a->cfg->public_address)) < 0)
+	if ((error = stage_ports(d, &rec, s, strat, c->cfg->public_address)) < 0)
 		goto out;
 
 	memset(&req, 0, sizeof(req));
@@ -239,6 +279,8 @@ static int stage_one(deploy *d, const ef_action *act)
 	req.service = s;
 	req.slot = slot;
 	req.revision = d->target;
+	/* Once this container serves, the revision before its own. */
+	req.previous = d->repair_only ? c->st->previous : c->st->revision;
 	if (d->ports) {
 		req.ports = d->ports;
 		req.nports = s->nports;
@@ -250,24 +292,26 @@ static int stage_one(deploy *d, const ef_action *act)
 	rec.container_id = strdup(id);
 	/* Journal the new container before it runs, so a crash cannot leave it
 	 * unknown. */
-	v = realloc(a->st.staged, (a->st.nstaged + 1) * sizeof(*v));
+	v = realloc(c->st->staged, (c->st->nstaged + 1) * sizeof(*v));
 	if (!v) {
 		error = EF_ENOMEM;
 		goto out;
 	}
-	a->st.staged = v;
-	a->st.staged[a->st.nstaged++] = rec;
+	c->st->staged = v;
+	c->st->staged[c->st->nstaged++] = rec;
 	memset(&rec, 0, sizeof(rec)); /* now owned by the journal */
-	if ((error = ef_agent_save(a)) < 0)
+	if ((error = ef_deploy_save(c)) < 0)
 		goto out;
 	ef_fault_point("after-create");
 
 	/* Recreate: the old container holds exclusive resources; stop it first
 	 * (it stays, stopped, until commit, so that a failure can restart it). */
 	if (strat == EF_STRATEGY_RECREATE && act->old_id) {
-		ef_info("stop-old", "service=%s container=%.12s strategy=recreate", s->name,
-		        act->old_id);
-		if ((error = e->ops->stop(e, act->old_id, a->cfg->stop_timeout_ms / 1000)) < 0)
+		ef_info("stopped",
+		        "service=%s container=%.12s why=\"recreate: frees its "
+		        "exclusive resources for the new one\"",
+		        s->name, act->old_id);
+		if ((error = e->ops->stop(e, act->old_id, c->cfg->stop_timeout_ms / 1000)) < 0)
 			goto out;
 	}
 	if ((error = e->ops->start(e, id)) < 0) {
@@ -283,7 +327,7 @@ out:
 
 static int stage_all(deploy *d)
 {
-	ef_engine *e = d->a->engine;
+	ef_engine *e = d->c->engine;
 	int error;
 
 	for (size_t i = 0; i < d->plan->count; i++) {
@@ -306,21 +350,21 @@ static int stage_all(deploy *d)
 
 static int wait_healthy(deploy *d)
 {
-	ef_agent *a = d->a;
+	ef_deploy_ctx *c = d->c;
 	ef_health_target *failed = NULL;
 	int error;
 
-	d->health = calloc(a->st.nstaged + 1, sizeof(*d->health));
+	d->health = calloc(c->st->nstaged + 1, sizeof(*d->health));
 	if (!d->health)
 		return EF_ENOMEM;
-	for (size_t i = 0; i < a->st.nstaged; i++) {
-		const ef_service *s = ef_manifest_find(d->m, a->st.staged[i].name);
-		if ((error = ef_health_init(&d->health[i], a->engine, s,
-		                            a->st.staged[i].container_id)) < 0)
+	for (size_t i = 0; i < c->st->nstaged; i++) {
+		const ef_service *s = ef_manifest_find(d->m, c->st->staged[i].name);
+		if ((error = ef_health_init(&d->health[i], c->engine, s,
+		                            c->st->staged[i].container_id)) < 0)
 			return error;
 		d->nhealth++;
 	}
-	error = ef_health_wait(d->health, d->nhealth, a->engine, a->cfg->health_timeout_ms,
+	error = ef_health_wait(d->health, d->nhealth, c->engine, c->cfg->health_timeout_ms,
 	                       &failed);
 	return error;
 }
@@ -328,7 +372,7 @@ static int wait_healthy(deploy *d)
 /* The new set: kept services, then the staged ones, minus removed ones. */
 static int new_service_set(deploy *d, ef_state_service **out, size_t *n)
 {
-	ef_state *st = &d->a->st;
+	ef_state *st = d->c->st;
 	ef_state_service *v = calloc(d->m->nservices + 1, sizeof(*v));
 	size_t count = 0;
 	int error = 0;
@@ -371,27 +415,9 @@ static int new_service_set(deploy *d, ef_state_service **out, size_t *n)
 	return 0;
 }
 
-static int apply_routes(ef_agent *a, const ef_state_service *svcs, size_t n, bool must)
-{
-	ef_route *routes = NULL;
-	size_t nroutes = 0;
-	int error;
-
-	if ((error = ef_deploy_routes(&routes, &nroutes, svcs, n)) < 0)
-		return error;
-	if (nroutes == 0 && !a->sw && !must) {
-		ef_routes_free(routes, nroutes);
-		return 0;
-	}
-	if ((error = ef_agent_switch(a)) == 0)
-		error = a->sw->ops->apply(a->sw, routes, nroutes);
-	ef_routes_free(routes, nroutes);
-	return error;
-}
-
 static int flip(deploy *d)
 {
-	ef_agent *a = d->a;
+	ef_deploy_ctx *c = d->c;
 	ef_state_service *next = NULL;
 	size_t nnext = 0;
 	uint64_t t0;
@@ -401,7 +427,7 @@ static int flip(deploy *d)
 		return error;
 	ef_fault_point("before-flip");
 	t0 = ef_clock_ms();
-	error = apply_routes(a, next, nnext, false);
+	error = ef_deploy_apply_routes(c, next, nnext, "flip");
 	ef_state_clear_services(&next, &nnext);
 	if (error < 0)
 		return error;
@@ -414,9 +440,14 @@ static int flip(deploy *d)
 	for (size_t i = 0; i < d->plan->count; i++) {
 		const ef_action *act = &d->plan->actions[i];
 		if (act->kind == EF_ACT_REPLACE && act->old_id &&
-		    strategy_of(act->spec) == EF_STRATEGY_HANDOVER)
-			a->engine->ops->stop(a->engine, act->old_id,
-			                     a->cfg->stop_timeout_ms / 1000);
+		    strategy_of(act->spec) == EF_STRATEGY_HANDOVER) {
+			ef_info("stopped",
+			        "service=%s container=%.12s why=\"handover: the new "
+			        "instance is healthy\"",
+			        act->service, act->old_id);
+			c->engine->ops->stop(c->engine, act->old_id,
+			                     c->cfg->stop_timeout_ms / 1000);
+		}
 	}
 	return 0;
 }
@@ -449,7 +480,7 @@ static int push_retired(ef_state *st, const char *name, const char *id, const ch
  * longer uses, and those of REMOVE actions the journal did not know. */
 static int stage_retirement(deploy *d, const ef_state_service *next, size_t nnext)
 {
-	ef_state *st = &d->a->st;
+	ef_state *st = d->c->st;
 	ef_state_service *old = st->services;
 	int error = 0;
 
@@ -470,57 +501,10 @@ static int stage_retirement(deploy *d, const ef_state_service *next, size_t nnex
 	return error;
 }
 
-/* Force-removes a container, trying again a few times: an engine may refuse
- * while the container is between two restarts of a crash loop. A container
- * left behind is an orphan, removed by a later pass. */
-static int remove_container(ef_agent *a, const char *id)
-{
-	int error = EF_ERROR;
-
-	for (int attempt = 0; attempt < 4; attempt++) {
-		if (attempt)
-			ef_clock_sleep(250u << attempt);
-		error = a->engine->ops->remove(a->engine, id);
-		if (error == 0 || error == EF_ENOTFOUND || error == EF_EUNREACHABLE)
-			break;
-	}
-	return error;
-}
-
-static void remove_containers(ef_agent *a, char *const *ids, const char *why)
-{
-	for (size_t i = 0; ids && ids[i]; i++) {
-		int error = remove_container(a, ids[i]);
-		ef_fault_point("during-retire");
-		if (error < 0 && error != EF_ENOTFOUND)
-			ef_warn("remove-failed", "container=%.12s error=\"%s\"", ids[i],
-			        ef_error_last());
-		else
-			ef_info("removed", "container=%.12s why=%s", ids[i], why);
-	}
-}
-
-/* Finishes a commit whose journal write landed: retire what is listed. */
-static int finish_commit(ef_agent *a)
-{
-	char **ids = NULL;
-
-	for (size_t i = 0; i < a->st.nstaged; i++)
-		ef_strv_push(&ids, a->st.staged[i].container_id);
-	remove_containers(a, ids, "retired");
-	ef_strv_free(ids);
-	ef_state_clear_services(&a->st.staged, &a->st.nstaged);
-	a->st.phase = EF_PHASE_IDLE;
-	a->st.target[0] = '\0';
-	free(a->st.target_signer);
-	a->st.target_signer = NULL;
-	return ef_agent_save(a);
-}
-
 static int commit(deploy *d, const char *signer)
 {
-	ef_agent *a = d->a;
-	ef_state *st = &a->st;
+	ef_deploy_ctx *c = d->c;
+	ef_state *st = c->st;
 	ef_state_service *next = NULL;
 	size_t nnext = 0;
 	int error;
@@ -543,85 +527,36 @@ static int commit(deploy *d, const char *signer)
 		st->signer = strdup(signer ? signer : "");
 		st->deployed_at = ef_clock_wall();
 		ef_state_add_history(st, d->target, "deployed", "healthy through soak",
-		                     a->cfg->history_size);
+		                     c->cfg->history_size);
 	}
 	if ((error = journal(d, EF_PHASE_COMMIT)) < 0)
 		goto out;
 	/* With a soak shorter than the drain time, connections still on the old
 	 * instances get the rest of it before they are retired. */
-	if (d->flipped && ef_clock_ms() - d->flipped_ms < a->cfg->drain_ms)
-		ef_clock_sleep(a->cfg->drain_ms - (ef_clock_ms() - d->flipped_ms));
-	error = finish_commit(a);
+	if (d->flipped && ef_clock_ms() - d->flipped_ms < c->cfg->drain_ms)
+		ef_clock_sleep(c->cfg->drain_ms - (ef_clock_ms() - d->flipped_ms));
+	error = ef_deploy_finish_commit(c);
 out:
 	ef_state_clear_services(&next, &nnext);
 	return error;
 }
 
-/* Puts the journal's running set back: routes, stopped containers, and
- * removes what was staged. Safe to run more than once. */
-static int undo(ef_agent *a)
-{
-	uint64_t t0 = ef_clock_ms();
-	int error = 0, rc;
-
-	if (a->st.nstaged || a->sw) {
-		if ((rc = apply_routes(a, a->st.services, a->st.nservices, false)) < 0) {
-			ef_error("flip-back-failed", "error=\"%s\"", ef_error_last());
-			error = rc;
-		} else {
-			/* From the decision to roll back to traffic on blue again. */
-			ef_info("traffic-on-blue", "ms=%llu",
-			        (unsigned long long)(ef_clock_ms() - t0));
-		}
-	}
-	for (size_t i = 0; i < a->st.nservices; i++) {
-		ef_container c;
-		memset(&c, 0, sizeof(c));
-		if (a->engine->ops->inspect(a->engine, &c, a->st.services[i].container_id) == 0 &&
-		    c.state != EF_CSTATE_RUNNING) {
-			ef_info("restart-old", "service=%s container=%.12s", a->st.services[i].name,
-			        c.id);
-			a->engine->ops->start(a->engine, c.id);
-		}
-		ef_container_dispose(&c);
-	}
-	/* Connections already on a staged instance may finish first. */
-	for (size_t i = 0; i < a->st.nstaged; i++) {
-		if (a->st.staged[i].public_ports && a->cfg->drain_ms) {
-			ef_clock_sleep(a->cfg->drain_ms);
-			break;
-		}
-	}
-	for (size_t i = 0; i < a->st.nstaged; i++) {
-		rc = remove_container(a, a->st.staged[i].container_id);
-		if (rc < 0 && rc != EF_ENOTFOUND) {
-			ef_warn("remove-failed",
-			        "container=%.12s error=\"%s\" what=\"left as an "
-			        "orphan for the next pass\"",
-			        a->st.staged[i].container_id, ef_error_last());
-			error = rc;
-		}
-	}
-	ef_state_clear_services(&a->st.staged, &a->st.nstaged);
-	return error;
-}
-
 static int rollback(deploy *d, const char *why)
 {
-	ef_agent *a = d->a;
-	ef_state *st = &a->st;
+	ef_deploy_ctx *c = d->c;
+	ef_state *st = c->st;
 	uint64_t t0 = ef_clock_ms();
 	char reason[600];
 
 	snprintf(reason, sizeof(reason), "%s", why);
 	ef_error("rollback", "revision=%.12s reason=\"%s\"", d->target, reason);
 	journal(d, EF_PHASE_ROLLBACK);
-	undo(a);
+	ef_deploy_undo(c, false, "rollback: the deploy failed");
 	ef_info("rolled-back", "revision=%.12s ms=%llu", d->target,
 	        (unsigned long long)(ef_clock_ms() - t0));
 	if (!d->repair_only) {
 		ef_state_quarantine(st, d->target, reason);
-		ef_state_add_history(st, d->target, "rolled-back", reason, a->cfg->history_size);
+		ef_state_add_history(st, d->target, "rolled-back", reason, c->cfg->history_size);
 		snprintf(st->last_rollback.revision, sizeof(st->last_rollback.revision), "%s",
 		         d->target);
 		free(st->last_rollback.result);
@@ -632,21 +567,21 @@ static int rollback(deploy *d, const char *why)
 	}
 	st->phase = EF_PHASE_IDLE;
 	st->target[0] = '\0';
-	ef_agent_save(a);
+	ef_deploy_save(c);
 	ef_error_set("%s", reason);
 	return EF_ERROR;
 }
 
-int ef_deploy_run(ef_agent *a, const ef_manifest *m, const ef_plan *plan, const char *target,
+int ef_deploy_run(ef_deploy_ctx *c, const ef_manifest *m, const ef_plan *plan, const char *target,
                   const char *signer)
 {
-	ef_state *st = &a->st;
+	ef_state *st = c->st;
 	deploy d;
 	ef_health_target *failed = NULL;
 	int error;
 
 	memset(&d, 0, sizeof(d));
-	d.a = a;
+	d.c = c;
 	d.m = m;
 	d.plan = plan;
 	d.target = target;
@@ -665,8 +600,8 @@ int ef_deploy_run(ef_agent *a, const ef_manifest *m, const ef_plan *plan, const 
 	if ((error = pull_all(&d)) < 0 || (error = journal(&d, EF_PHASE_STAGE)) < 0 ||
 	    (error = stage_all(&d)) < 0 || (error = journal(&d, EF_PHASE_HEALTH)) < 0 ||
 	    (error = wait_healthy(&d)) < 0) {
-		if (error == EF_EAGAIN && ef_agent_rollback_requested) {
-			ef_agent_rollback_requested = 0;
+		if (error == EF_EAGAIN && *c->rollback_requested) {
+			*c->rollback_requested = 0;
 			error = rollback(&d, "rolled back by the operator");
 			goto out;
 		}
@@ -674,10 +609,10 @@ int ef_deploy_run(ef_agent *a, const ef_manifest *m, const ef_plan *plan, const 
 			/* Asked to stop: abandon safely, without blaming the commit. */
 			ef_warn("deploy-abandoned", "revision=%.12s phase=%s", target,
 			        ef_phase_name(st->phase));
-			undo(a);
+			ef_deploy_undo(c, false, "deploy abandoned: the agent was asked to stop");
 			st->phase = EF_PHASE_IDLE;
 			st->target[0] = '\0';
-			ef_agent_save(a);
+			ef_deploy_save(c);
 			goto out;
 		}
 		error = rollback(&d, ef_error_last());
@@ -687,16 +622,16 @@ int ef_deploy_run(ef_agent *a, const ef_manifest *m, const ef_plan *plan, const 
 		error = rollback(&d, ef_error_last());
 		goto out;
 	}
-	if (!d.repair_only && d.nhealth && a->cfg->soak_ms) {
+	if (!d.repair_only && d.nhealth && c->cfg->soak_ms) {
 		if ((error = journal(&d, EF_PHASE_SOAK)) < 0) {
 			error = rollback(&d, ef_error_last());
 			goto out;
 		}
 		ef_info("soak", "revision=%.12s seconds=%llu", target,
-		        (unsigned long long)(a->cfg->soak_ms / 1000));
-		error = ef_health_watch(d.health, d.nhealth, a->engine, a->cfg->soak_ms, &failed);
-		if (error == EF_EAGAIN && ef_agent_rollback_requested) {
-			ef_agent_rollback_requested = 0;
+		        (unsigned long long)(c->cfg->soak_ms / 1000));
+		error = ef_health_watch(d.health, d.nhealth, c->engine, c->cfg->soak_ms, &failed);
+		if (error == EF_EAGAIN && *c->rollback_requested) {
+			*c->rollback_requested = 0;
 			error = rollback(&d, "rolled back by the operator during soak");
 			goto out;
 		}
@@ -704,10 +639,10 @@ int ef_deploy_run(ef_agent *a, const ef_manifest *m, const ef_plan *plan, const 
 			/* Asked to stop during soak: flip back without blaming the
 			 * commit; the next start tries it again. */
 			ef_warn("soak-abandoned", "revision=%.12s", target);
-			undo(a);
+			ef_deploy_undo(c, false, "deploy abandoned: the agent was asked to stop");
 			st->phase = EF_PHASE_IDLE;
 			st->target[0] = '\0';
-			ef_agent_save(a);
+			ef_deploy_save(c);
 			goto out;
 		}
 		if (error < 0) {
@@ -722,25 +657,5 @@ int ef_deploy_run(ef_agent *a, const ef_manifest *m, const ef_plan *plan, const 
 out:
 	free(d.health);
 	free(d.ports);
-	return error;
-}
-
-int ef_deploy_recover(ef_agent *a)
-{
-	ef_state *st = &a->st;
-	ef_phase phase = st->phase;
-	int error;
-
-	if (phase == EF_PHASE_IDLE)
-		return 0;
-	ef_warn("recover", "phase=%s target=%.12s", ef_phase_name(phase), st->target);
-	if (phase == EF_PHASE_COMMIT)
-		return finish_commit(a);
-	/* Anything before commit is undone; the next pass tries again. */
-	error = undo(a);
-	st->phase = EF_PHASE_IDLE;
-	st->target[0] = '\0';
-	if (ef_agent_save(a) < 0 && error == 0)
-		error = EF_ERROR;
 	return error;
 }

@@ -104,6 +104,7 @@ static bool take_labels(ef_container *c, const cJSON *labels)
 	c->slot = dup_nonempty(get_str(labels, EF_LABEL_SLOT), &ok);
 	c->revision = dup_nonempty(get_str(labels, EF_LABEL_REVISION), &ok);
 	c->spec = dup_nonempty(get_str(labels, EF_LABEL_SPEC), &ok);
+	c->previous = dup_nonempty(get_str(labels, EF_LABEL_PREVIOUS), &ok);
 	return ok;
 }
 
@@ -533,7 +534,8 @@ static int add_labels(cJSON *body, const ef_create_req *req)
 	if (!set_label(labels, EF_LABEL_SERVICE, svc->name) ||
 	    !set_label(labels, EF_LABEL_SLOT, req->slot) ||
 	    !set_label(labels, EF_LABEL_REVISION, req->revision) ||
-	    !set_label(labels, EF_LABEL_SPEC, svc->spec_hash))
+	    !set_label(labels, EF_LABEL_SPEC, svc->spec_hash) ||
+	    !set_label(labels, EF_LABEL_PREVIOUS, req->previous))
 		return EF_ENOMEM;
 	return 0;
 }

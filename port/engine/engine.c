@@ -58,6 +58,7 @@ void ef_container_dispose(ef_container *c)
 	free(c->service);
 	free(c->slot);
 	free(c->revision);
+	free(c->previous);
 	free(c->spec);
 	free(c->health);
 	for (size_t i = 0; i < c->nports; i++)

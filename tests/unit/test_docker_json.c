@@ -480,7 +480,8 @@ static void test_create_body_full(void **state)
 	ef_create_req req = {.name = "edgeflip-web-blue",
 	                     .service = &svc,
 	                     .slot = "blue",
-	                     .revision = "0123abcd"};
+	                     .revision = "0123abcd",
+	                     .previous = "4567cdef"};
 	char *body;
 	cJSON *j, *host, *b;
 
@@ -502,7 +503,9 @@ static void test_create_body_full(void **state)
 	assert_string_equal(path(j, "Labels", "io.edgeflip.revision", NULL)->valuestring,
 	                    "0123abcd");
 	assert_string_equal(path(j, "Labels", "io.edgeflip.spec", NULL)->valuestring, "feedbeef");
-	assert_int_equal(cJSON_GetArraySize(path(j, "Labels", NULL, NULL)), 6);
+	assert_string_equal(path(j, "Labels", "io.edgeflip.previous", NULL)->valuestring,
+	                    "4567cdef");
+	assert_int_equal(cJSON_GetArraySize(path(j, "Labels", NULL, NULL)), 7);
 	/* ports */
 	assert_int_equal(cJSON_GetArraySize(path(j, "ExposedPorts", NULL, NULL)), 3);
 	assert_non_null(path(j, "ExposedPorts", "9000/tcp", NULL));

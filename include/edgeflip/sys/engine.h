@@ -13,6 +13,10 @@
 #define EF_LABEL_SLOT     "io.edgeflip.slot"     /* "blue" | "green" */
 #define EF_LABEL_REVISION "io.edgeflip.revision" /* commit id */
 #define EF_LABEL_SPEC     "io.edgeflip.spec"     /* ef_service.spec_hash */
+/* The revision that served when this container was made: once it serves, the
+ * previous good revision. Lets a rebuilt journal tell a candidate from the
+ * container it was to replace, and keep `previous`. */
+#define EF_LABEL_PREVIOUS "io.edgeflip.previous" /* commit id or "" */
 
 typedef struct ef_engine ef_engine;
 
@@ -35,6 +39,7 @@ typedef struct {
 	char *slot;
 	char *revision;
 	char *spec;
+	char *previous; /* EF_LABEL_PREVIOUS; NULL when absent or empty */
 	ef_cstate state;
 	int exit_code;
 	unsigned restart_count;
@@ -59,6 +64,7 @@ typedef struct {
 	const ef_service *service;
 	const char *slot;
 	const char *revision;
+	const char *previous; /* the revision serving now ("" or NULL: none) */
 	/* Port bindings to use instead of service->ports (blue/green binds green to
 	 * internal loopback ports). NULL: service->ports as written. */
 	const ef_port *ports;

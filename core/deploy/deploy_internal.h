@@ -1,0 +1,21 @@
+/* Private to core/deploy/: shared by the state machine (deploy.c) and crash
+ * recovery (recover.c). */
+#ifndef EDGEFLIP_DEPLOY_INTERNAL_H
+#define EDGEFLIP_DEPLOY_INTERNAL_H
+
+#include "edgeflip/deploy.h"
+
+/* Makes the routes of `svcs` the complete route set; logs each route with
+ * `why` (`route service=… public=… target=… why=…`). */
+int ef_deploy_apply_routes(ef_deploy_ctx *c, const ef_state_service *svcs, size_t n,
+                           const char *why);
+/* Puts a working set back after an interrupted or failed deploy: the running
+ * set's containers are checked (inspect, started if stopped, a probe on the
+ * routed port); a service whose container is gone keeps its staged instance
+ * when `adopt` and that instance is alive, else restore_needed is set. Then
+ * routes go to what is alive and the other staged containers are removed. */
+int ef_deploy_undo(ef_deploy_ctx *c, bool adopt, const char *why);
+/* Retires the containers listed in `staged` after a commit landed. */
+int ef_deploy_finish_commit(ef_deploy_ctx *c);
+
+#endif

@@ -1,0 +1,52 @@
+/* Deploys and crash recovery (core/deploy/): the state machine that turns a
+ * plan into running containers behind the switch, and the recovery that
+ * finishes or undoes a deploy a crash interrupted. See docs/deploy.md. */
+#ifndef EDGEFLIP_DEPLOY_H
+#define EDGEFLIP_DEPLOY_H
+
+#include "edgeflip/config.h"
+#include "edgeflip/manifest.h"
+#include "edgeflip/plan.h"
+#include "edgeflip/state.h"
+#include "edgeflip/sys/engine.h"
+#include "edgeflip/sys/switch.h"
+
+#include <signal.h>
+#include <stdbool.h>
+
+/* What a deploy works with. Everything is borrowed from the caller (the
+ * agent), which owns it; the switch is opened on first use into *sw. */
+typedef struct {
+	const ef_config *cfg;
+	ef_engine *engine;
+	ef_switch **sw;
+	const char *self_exe; /* this executable, to start the proxy switch */
+	ef_state *st;         /* the journal, saved to cfg->state_dir */
+	/* Set from a signal handler: roll back the deploy in progress now. */
+	volatile sig_atomic_t *rollback_requested;
+	/* Out: a service of the running set was left without a live container
+	 * (its container is gone and nothing could take over); the caller
+	 * should bring the running revision up again (converge to st->revision). */
+	bool restore_needed;
+} ef_deploy_ctx;
+
+/* Runs `plan` towards `target`. `m` must outlive the call. 0: deployed;
+ * EF_ERROR: rolled back (quarantined); EF_EAGAIN: abandoned on request. */
+int ef_deploy_run(ef_deploy_ctx *c, const ef_manifest *m, const ef_plan *plan, const char *target,
+                  const char *signer);
+/* Finishes (commit) or undoes (any earlier phase) a deploy that a crash
+ * interrupted, from the journal. Never routes to a container that is not
+ * alive: see docs/deploy.md "Crash safety". */
+int ef_deploy_recover(ef_deploy_ctx *c);
+/* Routes for the services the journal says are active. */
+int ef_deploy_routes(ef_route **out, size_t *n, const ef_state_service *svcs, size_t nsvcs);
+/* Opens the switch on first use. */
+int ef_deploy_switch(ef_deploy_ctx *c);
+/* Saves the journal. */
+int ef_deploy_save(ef_deploy_ctx *c);
+/* Force-removes container `id` of `service` and logs it with `why`
+ * (`removed container=… service=… why=…`). Refuses (EF_EINVALID, logged) a
+ * container the journal's running set serves traffic from. */
+int ef_deploy_remove(ef_deploy_ctx *c, const char *id, const char *service, const char *why);
+
+#endif
