@@ -229,9 +229,9 @@ static int make_script(ef_buf *b, const ef_route *routes, size_t n)
 	if (error == 0)
 		error = ef_buf_printf(b,
 		                      "add rule inet edgeflip guard iif != lo ip daddr %s ct "
-		                      "status != dnat drop\n"
+		                      "status & dnat == 0 drop\n"
 		                      "add rule inet edgeflip guard iif != lo ip6 daddr %s ct "
-		                      "status != dnat drop\n",
+		                      "status & dnat == 0 drop\n",
 		                      EF_SWITCH_NFT_ADDR4, EF_SWITCH_NFT_ADDR6);
 	for (size_t p = 0; p < 2 && error == 0; p++)
 		for (size_t f = 0; f < 2 && error == 0; f++) {
