@@ -15,6 +15,7 @@
 #include "edgeflip/log.h"
 #include "edgeflip/sys/clock.h"
 #include "edgeflip/sys/net.h"
+#include "edgeflip/sys/switch.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,12 +188,14 @@ static int stage_ports(deploy *d, ef_state_service *rec, const ef_service *s, ef
 		return EF_ENOMEM;
 	for (size_t i = 0; i < s->nports; i++) {
 		ef_port *p = &d->ports[i];
+		const char *listen = s->ports[i].host_ip ? s->ports[i].host_ip : public_address;
 		uint16_t internal;
 		char line[200];
 		int error;
 
 		*p = s->ports[i];
-		p->host_ip = "127.0.0.1";
+		/* 127.0.0.1, or the nftables backend's own address (docs/switch.md). */
+		p->host_ip = (char *)ef_switch_target_addr(d->a->cfg->switch_backend, listen);
 		if (!s->ports[i].host_port) {
 			p->host_port = 0;
 			continue;
@@ -200,9 +203,8 @@ static int stage_ports(deploy *d, ef_state_service *rec, const ef_service *s, ef
 		if ((error = internal_port(&internal, d->m, p->protocol)) < 0)
 			return error;
 		p->host_port = internal;
-		snprintf(line, sizeof(line), "%s %s %u 127.0.0.1 %u", s->ports[i].protocol,
-		         s->ports[i].host_ip ? s->ports[i].host_ip : public_address,
-		         s->ports[i].host_port, internal);
+		snprintf(line, sizeof(line), "%s %s %u %s %u", s->ports[i].protocol, listen,
+		         s->ports[i].host_port, p->host_ip, internal);
 		if ((error = ef_strv_push(&rec->public_ports, line)) < 0)
 			return error;
 	}

@@ -34,8 +34,14 @@ int ef_health_init(ef_health_target *t, ef_engine *e, const ef_service *spec, co
 	if (spec->health.kind == EF_PROBE_HTTP || spec->health.kind == EF_PROBE_TCP) {
 		bool found = false;
 		for (size_t i = 0; i < c.nports; i++) {
+			const char *ip = c.ports[i].host_ip;
+
 			if (c.ports[i].container_port == cport && c.ports[i].host_port) {
 				t->port = c.ports[i].host_port;
+				/* Published on one address (e.g. the nftables switch's). */
+				if (ip && *ip && strcmp(ip, "0.0.0.0") != 0 &&
+				    strcmp(ip, "::") != 0)
+					snprintf(t->host, sizeof(t->host), "%s", ip);
 				found = true;
 				break;
 			}
@@ -74,8 +80,8 @@ static int probe_http(ef_health_target *t)
 		snprintf(t->why, sizeof(t->why), "cannot create HTTP client");
 		return EF_ERROR;
 	}
-	snprintf(url, sizeof(url), "http://%s:%u%s", t->host, t->port,
-	         h->http_path ? h->http_path : "/");
+	snprintf(url, sizeof(url), strchr(t->host, ':') ? "http://[%s]:%u%s" : "http://%s:%u%s",
+	         t->host, t->port, h->http_path ? h->http_path : "/");
 	curl_easy_setopt(curl, CURLOPT_URL, url);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)(h->timeout_ms ? h->timeout_ms : 30000));
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);

@@ -1,18 +1,30 @@
 /* The "nftables" switch backend: the kernel rewrites the destination of new
  * connections (DNAT) from the public port to the active slot's port.
  *
- * One `nft -f -` transaction per apply(): it creates the table `ip edgeflip`
- * if needed, flushes and refills its four maps and its two chains. nft
- * applies a whole file atomically, so every route changes at once or none
- * does. Conntrack keeps established connections (and UDP flows) on the
- * target they started with. IPv4 only. See docs/switch.md. */
+ * Targets are never on loopback: DNAT from another host to 127.0.0.1 needs
+ * net.ipv4.conf.*.route_localnet=1, which lets anyone on the LAN reach every
+ * service bound to 127.0.0.1 (CVE-2020-8558). The deploy publishes a slot's
+ * internal ports on the backend's own addresses instead, EF_SWITCH_NFT_ADDR4
+ * and EF_SWITCH_NFT_ADDR6, which open() puts on `lo` as a /32 and a /128; a
+ * filter chain drops traffic to them that arrives from another interface
+ * without having been DNATed by this table, so a LAN host reaches a slot
+ * only through its public port.
+ *
+ * One `nft -f -` transaction per apply(): it creates the table `inet
+ * edgeflip` if needed, flushes and refills its eight maps (tcp/udp, IPv4/IPv6,
+ * any-address/address-specific listeners) and its chains. nft applies a
+ * whole file atomically, so every route changes at once or none does.
+ * Conntrack keeps established connections (and UDP flows) on the target they
+ * started with. See docs/switch.md. */
 #include "switch_int.h"
 #include "edgeflip/error.h"
 #include "edgeflip/log.h"
 #include "edgeflip/proxy.h"
 #include "edgeflip/sys/fs.h"
 
+#include <arpa/inet.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,10 +38,17 @@ struct nft_switch {
 	char routes_path[PATH_MAX];
 };
 
+static void one_line(ef_buf *output)
+{
+	for (char *c = output->ptr; c && *c; c++)
+		if (*c == '\n')
+			*c = ' ';
+}
+
 static int run_nft(ef_buf *output, const char *script, const char *what)
 {
 	char *argv_script[] = {"nft", "-f", "-", NULL};
-	char *argv_list[] = {"nft", "list", "table", "ip", "edgeflip", NULL};
+	char *argv_list[] = {"nft", "list", "table", "inet", "edgeflip", NULL};
 	char *argv_check[] = {"nft", "list", "tables", NULL};
 	char *const *argv = argv_check;
 	int status, error;
@@ -43,10 +62,7 @@ static int run_nft(ef_buf *output, const char *script, const char *what)
 	if (error < 0)
 		return error;
 	if (status != 0) {
-		/* nft's message, on one line. */
-		for (char *c = output->ptr; c && *c; c++)
-			if (*c == '\n')
-				*c = ' ';
+		one_line(output);
 		ef_error_set("nft %s failed (exit status %d): %s", what, status,
 		             output->ptr ? output->ptr : "");
 		return EF_ERROR;
@@ -54,27 +70,78 @@ static int run_nft(ef_buf *output, const char *script, const char *what)
 	return 0;
 }
 
-static bool is_any(const char *addr)
+/* `ip -4|-6 addr replace ADDR dev lo`: idempotent, no kernel module. */
+static int add_address(const char *family, const char *addr)
 {
-	return strcmp(addr, "0.0.0.0") == 0;
+	char *argv[] = {"ip", (char *)family, "addr", "replace", (char *)addr, "dev", "lo", NULL};
+	ef_buf output = EF_BUF_INIT(NFT_OUTPUT_MAX);
+	int status, error;
+
+	error = ef_switch_run(&status, &output, argv, NULL, NULL, 0, NFT_TIMEOUT_MS);
+	if (error == 0 && status != 0) {
+		one_line(&output);
+		ef_error_set("cannot add the nftables switch's target address: ip %s addr replace "
+		             "%s dev lo failed (exit status %d): %s",
+		             family, addr, status, output.ptr ? output.ptr : "");
+		error = EF_ERROR;
+	}
+	ef_buf_dispose(&output);
+	return error;
 }
 
-static int check_ipv4(const ef_route *routes, size_t n)
+static bool is_v6(const char *addr)
+{
+	return strchr(addr, ':') != NULL;
+}
+
+static bool is_any(const char *addr)
+{
+	return strcmp(addr, "0.0.0.0") == 0 || strcmp(addr, "::") == 0;
+}
+
+static bool is_loopback(const char *addr)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (inet_pton(AF_INET, addr, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, addr, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6) ||
+		       (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+	return false;
+}
+
+/* No loopback targets, and no NAT between the families (no NAT64 here). */
+static int check_targets(const ef_route *routes, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		if (strchr(routes[i].listen_addr, ':') || strchr(routes[i].target_addr, ':')) {
-			ef_error_set(
-			        "routes[%zu]: the nftables switch handles IPv4 only (%s -> %s)", i,
-			        routes[i].listen_addr, routes[i].target_addr);
+		const ef_route *r = &routes[i];
+
+		if (is_loopback(r->target_addr)) {
+			ef_error_set("routes[%zu]: target %s is a loopback address: the nftables "
+			             "switch does not DNAT to loopback (other hosts would need "
+			             "route_localnet=1, CVE-2020-8558); publish the slot on %s "
+			             "instead",
+			             i, r->target_addr,
+			             is_v6(r->target_addr) ? EF_SWITCH_NFT_ADDR6
+			                                   : EF_SWITCH_NFT_ADDR4);
+			return EF_EINVALID;
+		}
+		if (is_v6(r->listen_addr) != is_v6(r->target_addr)) {
+			ef_error_set("routes[%zu]: %s -> %s: the nftables switch cannot route "
+			             "between IPv4 and IPv6; use a target of the listener's "
+			             "family",
+			             i, r->listen_addr, r->target_addr);
 			return EF_EINVALID;
 		}
 	}
 	return 0;
 }
 
-/* The map elements of one protocol: port-only keys for 0.0.0.0 listeners,
- * address . port keys for the others. */
-static int put_elements(ef_buf *b, const ef_route *routes, size_t n, const char *proto,
+/* The map elements of one protocol and family: port-only keys for 0.0.0.0
+ * and :: listeners, address . port keys for the others. */
+static int put_elements(ef_buf *b, const ef_route *routes, size_t n, const char *proto, int fam,
                         bool with_addr)
 {
 	const char *map = with_addr ? "addr" : "any";
@@ -84,10 +151,12 @@ static int put_elements(ef_buf *b, const ef_route *routes, size_t n, const char 
 	for (size_t i = 0; i < n && error == 0; i++) {
 		const ef_route *r = &routes[i];
 
-		if (strcmp(r->protocol, proto) != 0 || is_any(r->listen_addr) == with_addr)
+		if (strcmp(r->protocol, proto) != 0 || is_any(r->listen_addr) == with_addr ||
+		    (is_v6(r->listen_addr) ? 6 : 4) != fam)
 			continue;
 		if (first)
-			error = ef_buf_printf(b, "add element ip edgeflip %s_%s { ", proto, map);
+			error = ef_buf_printf(b, "add element inet edgeflip %s%d_%s { ", proto, fam,
+			                      map);
 		else
 			error = ef_buf_puts(b, ", ");
 		first = false;
@@ -102,67 +171,75 @@ static int put_elements(ef_buf *b, const ef_route *routes, size_t n, const char 
 	return error;
 }
 
-/* Only traffic addressed to this host: a gateway also forwards other
- * hosts' traffic to the same ports, which must pass untouched. */
-static const char script_head[] =
-        "add table ip edgeflip\n"
-        "add map ip edgeflip tcp_any { type inet_service : ipv4_addr . inet_service; }\n"
-        "add map ip edgeflip tcp_addr { type ipv4_addr . inet_service : ipv4_addr . "
-        "inet_service; }\n"
-        "add map ip edgeflip udp_any { type inet_service : ipv4_addr . inet_service; }\n"
-        "add map ip edgeflip udp_addr { type ipv4_addr . inet_service : ipv4_addr . "
-        "inet_service; }\n"
-        "add chain ip edgeflip prerouting { type nat hook prerouting priority dstnat; policy "
-        "accept; }\n"
-        "add chain ip edgeflip output { type nat hook output priority -100; policy accept; }\n"
-        "flush chain ip edgeflip prerouting\n"
-        "flush chain ip edgeflip output\n"
-        "flush map ip edgeflip tcp_any\n"
-        "flush map ip edgeflip tcp_addr\n"
-        "flush map ip edgeflip udp_any\n"
-        "flush map ip edgeflip udp_addr\n";
+static const char *const protos[] = {"tcp", "udp"};
+static const int fams[] = {4, 6};
 
 static int make_script(ef_buf *b, const ef_route *routes, size_t n)
 {
 	static const char *const chains[] = {"prerouting", "output"};
-	static const char *const protos[] = {"tcp", "udp"};
-	int error = ef_buf_puts(b, script_head);
+	/* The IPv4-only table of earlier versions goes in the same transaction
+	 * (add, then delete: no error when it does not exist). */
+	int error = ef_buf_puts(b, "add table ip edgeflip\n"
+	                           "delete table ip edgeflip\n"
+	                           "add table inet edgeflip\n");
 
-	for (size_t c = 0; c < 2 && error == 0; c++)
-		for (size_t p = 0; p < 2 && error == 0; p++)
+	for (size_t p = 0; p < 2 && error == 0; p++)
+		for (size_t f = 0; f < 2 && error == 0; f++) {
+			const char *t = fams[f] == 4 ? "ipv4_addr" : "ipv6_addr";
+
 			error = ef_buf_printf(
 			        b,
-			        "add rule ip edgeflip %s fib daddr type local dnat ip addr . port "
-			        "to ip daddr . %s dport map @%s_addr\n"
-			        "add rule ip edgeflip %s fib daddr type local dnat ip addr . port "
-			        "to %s dport map @%s_any\n",
-			        chains[c], protos[p], protos[p], chains[c], protos[p], protos[p]);
-	for (size_t p = 0; p < 2 && error == 0; p++) {
-		error = put_elements(b, routes, n, protos[p], true);
-		if (error == 0)
-			error = put_elements(b, routes, n, protos[p], false);
-	}
-	return error;
-}
-
-static void warn_route_localnet(const ef_route *routes, size_t n)
-{
-	ef_buf v;
-
-	for (size_t i = 0; i < n; i++) {
-		if (strncmp(routes[i].target_addr, "127.", 4) != 0)
-			continue;
-		if (ef_read_file(&v, "/proc/sys/net/ipv4/conf/all/route_localnet", 16) == 0) {
-			if (v.ptr[0] == '0')
-				ef_warn("nftables-route-localnet",
-				        "target=%s msg=\"other hosts cannot reach a loopback "
-				        "target "
-				        "through DNAT; set net.ipv4.conf.all.route_localnet=1\"",
-				        routes[i].target_addr);
-			ef_buf_dispose(&v);
+			        "add map inet edgeflip %s%d_any { type inet_service : %s . "
+			        "inet_service; }\n"
+			        "add map inet edgeflip %s%d_addr { type %s . inet_service : %s . "
+			        "inet_service; }\n"
+			        "flush map inet edgeflip %s%d_any\n"
+			        "flush map inet edgeflip %s%d_addr\n",
+			        protos[p], fams[f], t, protos[p], fams[f], t, t, protos[p], fams[f],
+			        protos[p], fams[f]);
 		}
-		return;
-	}
+	/* Only traffic addressed to this host: a gateway also forwards other
+	 * hosts' traffic to the same ports, which must pass untouched. */
+	if (error == 0)
+		error = ef_buf_puts(
+		        b, "add chain inet edgeflip prerouting { type nat hook prerouting priority "
+		           "dstnat; policy accept; }\n"
+		           "add chain inet edgeflip output { type nat hook output priority -100; "
+		           "policy accept; }\n"
+		           "add chain inet edgeflip guard { type filter hook input priority 0; "
+		           "policy accept; }\n"
+		           "flush chain inet edgeflip prerouting\n"
+		           "flush chain inet edgeflip output\n"
+		           "flush chain inet edgeflip guard\n");
+	for (size_t c = 0; c < 2 && error == 0; c++)
+		for (size_t f = 0; f < 2 && error == 0; f++)
+			for (size_t p = 0; p < 2 && error == 0; p++) {
+				const char *ip = fams[f] == 4 ? "ip" : "ip6";
+
+				error = ef_buf_printf(
+				        b,
+				        "add rule inet edgeflip %s fib daddr type local dnat %s "
+				        "to %s daddr . %s dport map @%s%d_addr\n"
+				        "add rule inet edgeflip %s fib daddr type local dnat %s "
+				        "to %s dport map @%s%d_any\n",
+				        chains[c], ip, ip, protos[p], protos[p], fams[f], chains[c],
+				        ip, protos[p], protos[p], fams[f]);
+			}
+	/* The slots' addresses answer other hosts only through a public port. */
+	if (error == 0)
+		error = ef_buf_printf(b,
+		                      "add rule inet edgeflip guard iif != lo ip daddr %s ct "
+		                      "status & dnat == 0 drop\n"
+		                      "add rule inet edgeflip guard iif != lo ip6 daddr %s ct "
+		                      "status & dnat == 0 drop\n",
+		                      EF_SWITCH_NFT_ADDR4, EF_SWITCH_NFT_ADDR6);
+	for (size_t p = 0; p < 2 && error == 0; p++)
+		for (size_t f = 0; f < 2 && error == 0; f++) {
+			error = put_elements(b, routes, n, protos[p], fams[f], true);
+			if (error == 0)
+				error = put_elements(b, routes, n, protos[p], fams[f], false);
+		}
+	return error;
 }
 
 static void nft_close(ef_switch *s)
@@ -196,6 +273,14 @@ static int nft_open(ef_switch **out, const ef_switch_opts *opts)
 	/* Fail now, not at the first flip, when nft is missing or not allowed. */
 	if ((error = run_nft(&output, NULL, "list tables")) < 0)
 		goto fail;
+	/* The targets' addresses (gone after a reboot, so every open). */
+	if ((error = add_address("-4", EF_SWITCH_NFT_ADDR4 "/32")) < 0)
+		goto fail;
+	if (add_address("-6", EF_SWITCH_NFT_ADDR6 "/128") < 0) {
+		/* A kernel without IPv6: IPv4 routes still work. */
+		ef_warn("nftables-no-ipv6", "msg=\"%s\"", ef_error_last());
+		ef_error_clear();
+	}
 	ef_buf_dispose(&output);
 	*out = &ns->parent;
 	return 0;
@@ -215,13 +300,12 @@ static int nft_apply(ef_switch *s, const ef_route *routes, size_t n)
 	uint64_t gen = 0;
 	int error;
 
-	if ((error = ef_routes_check(routes, n)) < 0 || (error = check_ipv4(routes, n)) < 0)
+	if ((error = ef_routes_check(routes, n)) < 0 || (error = check_targets(routes, n)) < 0)
 		goto out;
 	if ((error = make_script(&script, routes, n)) < 0)
 		goto out;
 	if ((error = run_nft(&output, script.ptr, "-f -")) < 0)
 		goto out;
-	warn_route_localnet(routes, n);
 	/* Remember what is in force, for current(). */
 	if (ef_routes_load(&old, &old_n, &gen, ns->routes_path) < 0)
 		gen = 0;

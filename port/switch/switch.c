@@ -52,6 +52,13 @@ int ef_switch_open(ef_switch **out, const char *backend, const ef_switch_opts *o
 	return EF_EINVALID;
 }
 
+const char *ef_switch_target_addr(const char *backend, const char *listen_addr)
+{
+	if (!backend || strcmp(backend, "nftables") != 0)
+		return "127.0.0.1";
+	return listen_addr && strchr(listen_addr, ':') ? EF_SWITCH_NFT_ADDR6 : EF_SWITCH_NFT_ADDR4;
+}
+
 void ef_switch_close(ef_switch *s)
 {
 	if (s)

@@ -49,21 +49,32 @@ C ip link set lo up
 ip link add ef$$a netns "$srv" type veth peer name ef$$b netns "$cli"
 S ip addr add 10.99.0.1/24 dev ef$$a
 C ip addr add 10.99.0.2/24 dev ef$$b
+S ip -6 addr add fd99::1/64 dev ef$$a nodad
+C ip -6 addr add fd99::2/64 dev ef$$b nodad
 S ip link set ef$$a up
 C ip link set ef$$b up
 
+state=$tmp/state
+# open() puts the backend's target addresses on lo; the slots bind there.
+S "$probe" --backend nftables --state-dir "$state" current >/dev/null
+A4=169.254.77.1
+A6=fd65:6466:6c70::1
 mkdir -p "$tmp/blue" "$tmp/green"
 echo blue >"$tmp/blue/who"
 echo green >"$tmp/green/who"
 head -c 6000000 /dev/zero | tr '\0' b >"$tmp/blue/big"
-ip netns exec "$srv" sh -c "cd '$tmp/blue' && exec python3 -m http.server --bind 127.0.0.1 41001" >/dev/null 2>&1 &
+ip netns exec "$srv" sh -c "cd '$tmp/blue' && exec python3 -m http.server --bind $A4 41001" >/dev/null 2>&1 &
 pids+=($!)
-ip netns exec "$srv" sh -c "cd '$tmp/green' && exec python3 -m http.server --bind 127.0.0.1 41002" >/dev/null 2>&1 &
+ip netns exec "$srv" sh -c "cd '$tmp/green' && exec python3 -m http.server --bind $A4 41002" >/dev/null 2>&1 &
+pids+=($!)
+ip netns exec "$srv" sh -c "cd '$tmp/blue' && exec python3 -m http.server --bind $A6 41001" >/dev/null 2>&1 &
+pids+=($!)
+ip netns exec "$srv" sh -c "cd '$tmp/green' && exec python3 -m http.server --bind $A6 41002" >/dev/null 2>&1 &
 pids+=($!)
 cat >"$tmp/udp_echo.py" <<'EOF'
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("127.0.0.1", int(sys.argv[1])))
+s.bind(("169.254.77.1", int(sys.argv[1])))
 while True:
     data, peer = s.recvfrom(2048)
     s.sendto(sys.argv[2].encode() + b" " + data, peer)
@@ -72,53 +83,77 @@ ip netns exec "$srv" python3 "$tmp/udp_echo.py" 41053 blue &
 pids+=($!)
 ip netns exec "$srv" python3 "$tmp/udp_echo.py" 41054 green &
 pids+=($!)
-ef_wait_until 10 S sh -c "curl -s -o /dev/null http://127.0.0.1:41001/who && curl -s -o /dev/null http://127.0.0.1:41002/who" ||
+ef_wait_until 10 S sh -c "curl -s -o /dev/null http://$A4:41001/who && curl -s -o /dev/null http://$A4:41002/who && curl -s -o /dev/null http://[$A6]:41002/who" ||
 	{ echo "test_nftables: the HTTP servers did not start" >&2; exit 1; }
 
-state=$tmp/state
 sw() { S "$probe" --backend nftables --state-dir "$state" "$@"; }
 get() { S curl -s --max-time 3 "http://127.0.0.1:8080/$1"; }
-to_blue="tcp:0.0.0.0:8080>127.0.0.1:41001/web,udp:0.0.0.0:53>127.0.0.1:41053/dns"
-to_green="tcp:0.0.0.0:8080>127.0.0.1:41002/web,udp:0.0.0.0:53>127.0.0.1:41054/dns"
+to_blue="tcp:0.0.0.0:8080>$A4:41001/web,udp:0.0.0.0:53>$A4:41053/dns"
+to_green="tcp:0.0.0.0:8080>$A4:41002/web,udp:0.0.0.0:53>$A4:41054/dns"
+# route_localnet stays 0 for the whole test: nothing may need it.
+S sysctl -qw net.ipv4.conf.all.route_localnet=0
+S sysctl -qw net.ipv4.conf.default.route_localnet=0
 
 # --- apply, list, flip ---
 out=$(sw apply "$to_blue" 2>&1)
 ef_expect_contains "apply() loads the rules" "$out" "applied in"
 ef_expect_eq "a local client reaches blue through the public port" blue "$(get who)"
-listing=$(S nft list table ip edgeflip)
-ef_expect_contains "nft list shows the TCP map element" "$listing" "8080 : 127.0.0.1 . 41001"
-ef_expect_contains "nft list shows the UDP map element" "$listing" "53 : 127.0.0.1 . 41053"
+listing=$(S nft list table inet edgeflip)
+ef_expect_contains "nft list shows the TCP map element" "$listing" "8080 : $A4 . 41001"
+ef_expect_contains "nft list shows the UDP map element" "$listing" "53 : $A4 . 41053"
 ef_expect_contains "the rules DNAT only traffic for this host" "$listing" \
-	"fib daddr type local dnat ip to tcp dport map @tcp_any"
+	"fib daddr type local dnat ip to tcp dport map @tcp4_any"
 sw apply "$to_green" >/dev/null
 ef_expect_eq "after the flip the next request goes to green" green "$(get who)"
-listing=$(S nft list table ip edgeflip)
-ef_expect_contains "the map holds green" "$listing" "8080 : 127.0.0.1 . 41002"
+listing=$(S nft list table inet edgeflip)
+ef_expect_contains "the map holds green" "$listing" "8080 : $A4 . 41002"
 ef_check "and no longer blue" sh -c "! echo '$listing' | grep -q '41001'"
-ef_expect_eq "apply() twice does not duplicate rules" 4 \
-	"$(S nft list chain ip edgeflip prerouting | grep -c 'dnat ip to')"
+ef_expect_eq "apply() twice does not duplicate rules" 8 \
+	"$(S nft list chain inet edgeflip prerouting | grep -c 'dnat ip6* to')"
 ef_expect_eq "current() reads the routes back" \
-	"tcp:0.0.0.0:8080>127.0.0.1:41002/web udp:0.0.0.0:53>127.0.0.1:41054/dns" \
+	"tcp:0.0.0.0:8080>$A4:41002/web udp:0.0.0.0:53>$A4:41054/dns" \
 	"$(sw current | tr '\n' ' ' | sed 's/ $//')"
 
 # --- address-specific listeners ---
-sw apply "tcp:10.99.0.1:9090>127.0.0.1:41001/api" >/dev/null
+sw apply "tcp:10.99.0.1:9090>$A4:41001/api" >/dev/null
 ef_expect_contains "an address-specific route goes into the address map" \
-	"$(S nft list map ip edgeflip tcp_addr)" "10.99.0.1 . 9090 : 127.0.0.1 . 41001"
+	"$(S nft list map inet edgeflip tcp4_addr)" "10.99.0.1 . 9090 : $A4 . 41001"
 ef_expect_eq "and serves on that address" blue \
 	"$(S curl -s --max-time 3 http://10.99.0.1:9090/who)"
 sw apply "$to_blue" >/dev/null
 
-# --- another host: DNAT to loopback needs route_localnet ---
-S sysctl -qw net.ipv4.conf.all.route_localnet=0
-sw apply "$to_blue" >"$tmp/warn.out" 2>&1
-ef_expect_contains "apply() warns when route_localnet is off" "$(cat "$tmp/warn.out")" \
-	"nftables-route-localnet"
-C curl -s --max-time 2 -o /dev/null http://10.99.0.1:8080/who
-ef_check "without route_localnet another host cannot reach a loopback target" [ $? -ne 0 ]
-S sysctl -qw net.ipv4.conf.all.route_localnet=1
-ef_expect_eq "with route_localnet=1 another host reaches blue" blue \
+# --- another host, route_localnet 0: flips work; the slots are not reachable directly ---
+ef_expect_eq "route_localnet is 0 in the namespace" 0 \
+	"$(S cat /proc/sys/net/ipv4/conf/all/route_localnet)"
+C ip route add 169.254.77.1/32 via 10.99.0.1
+C ip -6 route add fd65:6466:6c70::1/128 via fd99::1
+ef_expect_eq "another host reaches blue with route_localnet=0" blue \
 	"$(C curl -s --max-time 3 http://10.99.0.1:8080/who)"
+C curl -s --max-time 2 -o /dev/null http://$A4:41002/who
+ef_check "another host cannot reach a slot's address directly (guard chain)" [ $? -ne 0 ]
+out=$(sw apply "tcp:0.0.0.0:8080>127.0.0.1:41001/web" 2>&1)
+ef_expect_contains "a loopback target is refused by name" "$out" \
+	"routes[0]: target 127.0.0.1 is a loopback address"
+ef_expect_eq "and the rules in force stay" blue "$(C curl -s --max-time 3 http://10.99.0.1:8080/who)"
+
+# --- IPv6: a public port on :: and on an IPv6 address, flipped ---
+sw apply "tcp:[::]:8080>[$A6]:41001/web6,tcp:0.0.0.0:8080>$A4:41001/web" >/dev/null
+ef_expect_eq "IPv6: another host reaches blue on [fd99::1]:8080" blue \
+	"$(C curl -s --max-time 3 "http://[fd99::1]:8080/who")"
+sw apply "tcp:[::]:8080>[$A6]:41002/web6,tcp:0.0.0.0:8080>$A4:41002/web" >/dev/null
+ef_expect_eq "IPv6: after the flip it reaches green" green \
+	"$(C curl -s --max-time 3 "http://[fd99::1]:8080/who")"
+ef_expect_eq "IPv4 flipped in the same transaction" green \
+	"$(C curl -s --max-time 3 http://10.99.0.1:8080/who)"
+sw apply "tcp:[fd99::1]:9090>[$A6]:41001/api6" >/dev/null
+ef_expect_contains "an IPv6 address-specific route goes into tcp6_addr" \
+	"$(S nft list map inet edgeflip tcp6_addr)" "fd99::1 . 9090 : $A6 . 41001"
+ef_expect_eq "and serves on that address" blue "$(C curl -s --max-time 3 "http://[fd99::1]:9090/who")"
+C curl -s --max-time 2 -o /dev/null "http://[$A6]:41001/who"
+ef_check "another host cannot reach the IPv6 slot address directly" [ $? -ne 0 ]
+out=$(sw apply "tcp:[::]:8080>$A4:41001/mixed" 2>&1)
+ef_expect_contains "IPv6 to IPv4 is refused by name" "$out" "cannot route between IPv4 and IPv6"
+sw apply "$to_blue" >/dev/null
 
 # --- 50 flips under a client loop (from the other host): zero failed requests ---
 cat >"$tmp/load.sh" <<'EOF'
@@ -188,12 +223,6 @@ udp_out=$( {
 ef_expect_eq "UDP: the flow stays on blue after the flip, a new flow goes to green" \
 	"a blue a blue b green " "$udp_out"
 
-# --- refusals ---
-out=$(sw apply "tcp:[::]:8080>[::1]:41001/v6" 2>&1)
-ef_expect_contains "IPv6 routes are refused by name" "$out" \
-	"routes[0]: the nftables switch handles IPv4 only (:: -> ::1)"
-ef_expect_eq "and the rules in force stay" green "$(get who)"
-
 # --- the empty set removes every mapping ---
 sw apply - >/dev/null
 S curl -s --max-time 2 -o /dev/null http://127.0.0.1:8080/who
@@ -202,7 +231,7 @@ ef_expect_eq "current() is empty" "" "$(sw current)"
 
 # --- the table is gone (reboot): current() says nothing is in force ---
 sw apply "$to_blue" >/dev/null
-S nft delete table ip edgeflip
+S nft delete table inet edgeflip
 ef_expect_eq "current() is empty when the kernel has no table" "" "$(sw current)"
 
 ef_summary

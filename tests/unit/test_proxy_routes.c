@@ -265,6 +265,14 @@ static void test_backend_table(void **state)
 	assert_string_equal(ef_error_last(),
 	                    "switch backend 'hook' needs a command: set [switch] hook = COMMAND");
 	assert_string_equal(ef_switch_backends[0]->name, "proxy");
+	/* Where slots publish: loopback only for the user-space backends. */
+	assert_string_equal(ef_switch_target_addr(NULL, "0.0.0.0"), "127.0.0.1");
+	assert_string_equal(ef_switch_target_addr("proxy", "::"), "127.0.0.1");
+	assert_string_equal(ef_switch_target_addr("hook", "0.0.0.0"), "127.0.0.1");
+	assert_string_equal(ef_switch_target_addr("nftables", "0.0.0.0"), "169.254.77.1");
+	assert_string_equal(ef_switch_target_addr("nftables", "192.0.2.7"), "169.254.77.1");
+	assert_string_equal(ef_switch_target_addr("nftables", "::"), "fd65:6466:6c70::1");
+	assert_string_equal(ef_switch_target_addr("nftables", "2001:db8::1"), "fd65:6466:6c70::1");
 }
 
 /* ---- the hook backend: environment, arguments, exit status, timeout ---- */

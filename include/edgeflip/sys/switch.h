@@ -49,6 +49,17 @@ struct ef_switch {
 	const struct ef_switch_ops *ops;
 };
 
+/* The nftables backend's own target addresses, on `lo` (docs/switch.md):
+ * never loopback, so DNAT from other hosts needs no route_localnet. */
+#define EF_SWITCH_NFT_ADDR4 "169.254.77.1"
+#define EF_SWITCH_NFT_ADDR6 "fd65:6466:6c70::1"
+
+/* Where a blue/green slot publishes its internal ports, for a public port on
+ * listen_addr, with this backend: 127.0.0.1 for proxy and hook (and any
+ * unknown name); for nftables EF_SWITCH_NFT_ADDR4, or EF_SWITCH_NFT_ADDR6 when
+ * listen_addr is IPv6. backend NULL is the default (proxy). */
+const char *ef_switch_target_addr(const char *backend, const char *listen_addr);
+
 extern const struct ef_switch_ops *const ef_switch_backends[];
 int ef_switch_open(ef_switch **out, const char *backend, const ef_switch_opts *opts);
 void ef_switch_close(ef_switch *s);
