@@ -219,6 +219,7 @@ static int compare(ef_buf *out, const char *text, size_t len, const char *file,
                    const ef_pin_images *imgs, char *const *values)
 {
 	cJSON *before = NULL, *after = NULL, *services;
+	char *pb = NULL, *pa = NULL;
 	int error;
 
 	if ((error = ef_compose_yaml_read(&before, text, len, file, NULL, NULL)) < 0 ||
@@ -234,12 +235,20 @@ static int compare(ef_buf *out, const char *text, size_t len, const char *file,
 			goto out;
 		}
 	}
-	error = cJSON_Compare(before, after, true) ? 0 : EF_EINVALID;
+	/* As printed: cJSON_Compare() never finds .inf or .nan equal to itself. */
+	error = EF_EINVALID;
+	if (!before && !after)
+		error = 0;
+	else if (before && after && (pb = cJSON_PrintUnformatted(before)) &&
+	         (pa = cJSON_PrintUnformatted(after)))
+		error = strcmp(pb, pa) ? EF_EINVALID : 0;
 out:
 	if (error < 0)
 		ef_error_set("%s: the edited file does not read back as the same document with the "
 		             "new images; nothing was written (please report this file)",
 		             file);
+	cJSON_free(pb);
+	cJSON_free(pa);
 	cJSON_Delete(before);
 	cJSON_Delete(after);
 	return error;
