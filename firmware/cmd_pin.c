@@ -162,7 +162,9 @@ static int resolve(char **out, const ef_registry_opts *o, const char *image)
 	if ((error = ef_image_ref_split(image, &reg, &repo, &tag, NULL)) < 0)
 		goto out;
 	if ((error = ef_image_resolve(digest, o, reg, repo, tag ? tag : "latest")) < 0) {
-		ef_error_set("registry %s: cannot resolve %s: %s", reg, image, ef_error_last());
+		char why[512];
+		snprintf(why, sizeof(why), "%s", ef_error_last()); /* not the buffer being set */
+		ef_error_set("registry %s: cannot resolve %s: %s", reg, image, why);
 		goto out;
 	}
 	if (!(*out = malloc(strlen(image) + strlen(digest) + 2)))
