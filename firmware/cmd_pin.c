@@ -224,10 +224,14 @@ int cmd_pin(const cli *c)
 				unpinned++;
 				continue;
 			}
-			if (resolve(&f[i].values[k], &o, im->image) < 0) {
+			if ((rc = resolve(&f[i].values[k], &o, im->image)) < 0) {
 				fprintf(stderr, "edgeflip: %s:%u:%u: service %s: %s\n", f[i].path,
 				        im->line, im->col, im->service, ef_error_last());
-				rc = EF_EXIT_UNREACHABLE;
+				/* Unreachable or slow: 5; the registry's answer (no such tag): 3.
+				 */
+				rc = rc == EF_EUNREACHABLE || rc == EF_ETIMEOUT || rc == EF_EAGAIN
+				             ? EF_EXIT_UNREACHABLE
+				             : EF_EXIT_REJECTED;
 				goto out;
 			}
 			printf("%s:%u:%u: %s: %s -> %s\n", f[i].path, im->line, im->col,

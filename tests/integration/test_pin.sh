@@ -87,6 +87,13 @@ ef_expect_eq "promote: prod now equals pinned staging" "$(md5sum <"$work/staging
 	"$(md5sum <"$work/prod/compose.yaml")"
 
 cp "$work/before.yaml" "$work/prod/compose.yaml"
+sed -i "s#/wordpress:latest#/wordpress:nosuchtag#" "$work/prod/compose.yaml"
+cp "$work/prod/compose.yaml" "$work/before.yaml"
+out=$("$ef" pin "$work/prod" --http-registry "$reg" 2>&1)
+ef_expect_eq "a tag the registry does not have: exit 3" 3 "$?"
+ef_expect_contains "the missing tag is named" "$out" "wordpress:nosuchtag"
+ef_expect_eq "nothing written for a missing tag" "$(md5sum <"$work/before.yaml")" \
+	"$(md5sum <"$work/prod/compose.yaml")"
 ef_registry_stop
 out=$("$ef" pin "$work/prod" --http-registry "$reg" 2>&1)
 ef_expect_eq "registry unreachable: exit 5" 5 "$?"
