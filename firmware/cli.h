@@ -35,5 +35,7 @@ int cmd_rollback(const cli *c);
 int cmd_check_config(const cli *c);
 int cmd_lint(const cli *c);
 int cmd_config(const cli *c);
+int cmd_pin(const cli *c);
+int cmd_promote(const cli *c);
 
 #endif

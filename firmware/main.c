@@ -31,6 +31,11 @@ static const char usage[] =
         "                  every finding with file:line:column\n"
         "  config DIR [--env-file FILE] [--device-id ID] [--profile NAME]...\n"
         "                  print the merged, interpolated compose document as JSON\n"
+        "  pin DIR [--check] [--ca-file F] [--http-registry HOST:PORT]...\n"
+        "                  pin every image tag to its digest in place (--check: list\n"
+        "                  unpinned images, exit 3)\n"
+        "  promote SRC_DIR DST_DIR\n"
+        "                  set DST's services to SRC's pinned images, in place\n"
         "  version         print the version\n"
         "\n"
         "options:\n"
@@ -88,6 +93,8 @@ static const struct {
         {"kick", cmd_kick},
         {"lint", cmd_lint},
         {"config", cmd_config},
+        {"pin", cmd_pin},
+        {"promote", cmd_promote},
 };
 
 int main(int argc, char **argv)

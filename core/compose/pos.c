@@ -12,7 +12,9 @@ typedef struct {
 	unsigned file; /* index into files */
 	unsigned line;
 	unsigned col;
-	unsigned tag; /* EF_COMPOSE_TAG_* */
+	unsigned tag;      /* EF_COMPOSE_TAG_* */
+	unsigned end_line; /* 0: no end recorded */
+	unsigned end_col;
 } pos_entry;
 
 struct ef_compose_pos {
@@ -119,7 +121,7 @@ int ef_compose_pos_add(ef_compose_pos *p, const void *node, const char *file, un
 		;
 	if (!p->slots[j].node)
 		p->used++;
-	p->slots[j] = (pos_entry){node, fi, line, col, 0};
+	p->slots[j] = (pos_entry){node, fi, line, col, 0, 0, 0};
 	return 0;
 }
 
@@ -148,6 +150,28 @@ unsigned ef_compose_pos_tag(const ef_compose_pos *p, const void *node)
 	const pos_entry *e = entry_of(p, node);
 
 	return e ? e->tag : 0;
+}
+
+int ef_compose_pos_set_end(ef_compose_pos *p, const void *node, unsigned line, unsigned col)
+{
+	pos_entry *e = entry_of(p, node);
+
+	if (!e)
+		return EF_ENOTFOUND;
+	e->end_line = line;
+	e->end_col = col;
+	return 0;
+}
+
+int ef_compose_pos_end(const ef_compose_pos *p, const void *node, unsigned *line, unsigned *col)
+{
+	const pos_entry *e = entry_of(p, node);
+
+	if (!e || !e->end_line)
+		return EF_ENOTFOUND;
+	*line = e->end_line;
+	*col = e->end_col;
+	return 0;
 }
 
 int ef_compose_pos_find(const ef_compose_pos *p, const void *node, const char **file,

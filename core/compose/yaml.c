@@ -600,6 +600,9 @@ static int node(reader *r, cJSON **out, yaml_event_t *ev, int depth)
 	}
 	if (error == 0 && ev->type == YAML_SCALAR_EVENT)
 		error = record(r, *out, &ev->start_mark);
+	if (error == 0 && ev->type == YAML_SCALAR_EVENT && r->pos)
+		ef_compose_pos_set_end(r->pos, *out, (unsigned)ev->end_mark.line + 1,
+		                       (unsigned)ev->end_mark.column + 1);
 	if (error == 0 && r->pos) {
 		const char *t = ev->type == YAML_SCALAR_EVENT ? (const char *)ev->data.scalar.tag
 		                : ev->type == YAML_MAPPING_START_EVENT

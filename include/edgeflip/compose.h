@@ -35,6 +35,12 @@ int ef_compose_pos_find(const ef_compose_pos *p, const void *node, const char **
 enum { EF_COMPOSE_TAG_RESET = 1, EF_COMPOSE_TAG_OVERRIDE = 2 };
 int ef_compose_pos_set_tag(ef_compose_pos *p, const void *node, unsigned tag);
 unsigned ef_compose_pos_tag(const ef_compose_pos *p, const void *node);
+/* Where a scalar ends in its file (line, column just past its last
+ * character, 1-based), for tools that edit a file in place (`edgeflip pin`).
+ * Only a scalar read at its own place has an end: a copy made for an alias or
+ * a merge key keeps the start of what it copies but has none (EF_ENOTFOUND). */
+int ef_compose_pos_set_end(ef_compose_pos *p, const void *node, unsigned line, unsigned col);
+int ef_compose_pos_end(const ef_compose_pos *p, const void *node, unsigned *line, unsigned *col);
 
 /* ---------------------------------------------------------------------------
  * Findings: every problem found, not only the first (lint reports them all). */

@@ -61,7 +61,7 @@ owner_of_header() {
 	source) echo source ;;
 	verify | imagesig) echo trust ;;
 	secrets) echo secrets ;;
-	manifest | compose | compose_read) echo compose ;;
+	manifest | compose | compose_read | pin) echo compose ;;
 	policy) echo policy ;;
 	plan | state | health | deploy | spec | files) echo deploy ;;
 	agent | backoff) echo agent ;;
