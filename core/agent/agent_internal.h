@@ -18,6 +18,10 @@ struct ef_agent {
 	ef_trust *trust;
 	ef_state st;
 	char cache_dir[4096];
+	/* Drift: with the engine's event stream followed (ef_agent_events_live),
+	 * a no-change pass lists containers only every EF_AGENT_LIST_EVERY passes. */
+	bool events_live;
+	unsigned passes_unlisted;
 };
 
 /* Opens what a pass needs, on first use. */
@@ -32,7 +36,7 @@ int ef_agent_check_images(ef_agent *a, ef_manifest *m, ef_buf *why);
 
 /* Runs `plan` towards `target` (deploy.c). `m` must outlive the call. */
 int ef_deploy_run(ef_agent *a, const ef_manifest *m, const ef_plan *plan, const char *target,
-		  const char *signer);
+                  const char *signer);
 /* Undoes or finishes an interrupted deploy from the journal (deploy.c). */
 int ef_deploy_recover(ef_agent *a);
 /* Routes for the services the journal says are active. */
