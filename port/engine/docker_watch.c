@@ -37,7 +37,8 @@ int ef_engine_watch_open(ef_engine_watch **out, const char *endpoint)
 	struct sockaddr_un sa;
 	ef_engine_watch *w;
 	const char *path;
-	size_t sent = 0, len = sizeof(REQUEST) - 1;
+	static const char request[] = REQUEST;
+	size_t sent = 0, len = sizeof(request) - 1;
 
 	*out = NULL;
 	if (!endpoint || strncmp(endpoint, "unix://", 7) != 0 || endpoint[7] != '/') {
@@ -66,7 +67,7 @@ int ef_engine_watch_open(ef_engine_watch **out, const char *endpoint)
 	}
 	/* The request is small: a connected unix socket takes it whole. */
 	while (sent < len) {
-		ssize_t n = send(w->fd, REQUEST + sent, len - sent, MSG_NOSIGNAL);
+		ssize_t n = send(w->fd, &request[sent], len - sent, MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {

@@ -52,11 +52,15 @@ ef_check "idle daemon wakes < 20 times in 5 s (got $((c1 - c0)))" test $((c1 - c
 # A repair within 20 s of the kill can only come from the event path.
 api_up() { [ -n "$(api_running)" ]; }
 drift_logged() { [ "$(count ' drift ')" -gt "$1" ]; }
+# The repair is a deploy: done when it logs "deployed" (after health and soak).
+repaired() { [ "$(count ' deployed ')" -gt "$1" ]; }
 t0=$SECONDS
 d0=$(count ' drift ')
+r0=$(count ' deployed ')
 $EF_PODMAN kill "$id0" >/dev/null
 ef_check "kill: drift seen from the event" ef_wait_until 15 drift_logged "$d0"
-ef_check "kill: the service runs again within 20 s (interval 30 s)" ef_wait_until 15 api_up
+ef_check "kill: repaired within 20 s (interval 30 s)" ef_wait_until 18 repaired "$r0"
+ef_check "kill: the service runs" api_up
 echo "# kill -> running again in $((SECONDS - t0)) s"
 ef_expect_contains "kill: the log names the event" "$(cat "$log")" 'engine-event event="die api'
 
@@ -64,9 +68,11 @@ ef_expect_contains "kill: the log names the event" "$(cat "$log")" 'engine-event
 id1=$(api_running)
 t0=$SECONDS
 d0=$(count ' drift ')
+r0=$(count ' deployed ')
 $EF_PODMAN rm -f -t 0 "$id1" >/dev/null
 ef_check "rm: drift seen from the event" ef_wait_until 15 drift_logged "$d0"
-ef_check "rm: the service runs again" ef_wait_until 15 api_up
+ef_check "rm: repaired" ef_wait_until 18 repaired "$r0"
+ef_check "rm: the service runs" api_up
 echo "# rm -> running again in $((SECONDS - t0)) s"
 
 # --- the engine service restarts: the stream is followed again --------------
@@ -84,9 +90,11 @@ sleep 1
 id2=$(api_running)
 t0=$SECONDS
 d0=$(count ' drift ')
+r0=$(count ' deployed ')
 $EF_PODMAN kill "$id2" >/dev/null
 ef_check "after the engine restart: kill seen" ef_wait_until 15 drift_logged "$d0"
-ef_check "after the engine restart: the service runs again" ef_wait_until 15 api_up
+ef_check "after the engine restart: repaired" ef_wait_until 18 repaired "$r0"
+ef_check "after the engine restart: the service runs" api_up
 echo "# after restart: kill -> running again in $((SECONDS - t0)) s"
 
 # --- status shows what the daemon costs ----------------------------------------
