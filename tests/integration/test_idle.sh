@@ -58,7 +58,7 @@ t0=$SECONDS
 d0=$(count ' drift ')
 r0=$(count ' deployed ')
 $EF_PODMAN kill "$id0" >/dev/null
-ef_check "kill: drift seen from the event" ef_wait_until 15 drift_logged "$d0"
+ef_check "kill: drift seen from the event within 10 s" ef_wait_until 10 drift_logged "$d0"
 ef_check "kill: repaired within 20 s (interval 30 s)" ef_wait_until 18 repaired "$r0"
 ef_check "kill: the service runs" api_up
 echo "# kill -> running again in $((SECONDS - t0)) s"
