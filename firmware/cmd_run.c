@@ -5,6 +5,7 @@
 #include "edgeflip/error.h"
 #include "edgeflip/log.h"
 #include "edgeflip/sys/clock.h"
+#include "edgeflip/sys/engine_events.h"
 #include "edgeflip/sys/fs.h"
 #include "edgeflip/sys/notify.h"
 
@@ -14,6 +15,7 @@
 #ifdef EF_HAVE_MALLOC_TRIM
 #include <malloc.h>
 #endif
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,11 +24,12 @@
 #include <unistd.h>
 
 static volatile sig_atomic_t stop_requested, reload_requested, poll_requested;
-static uint64_t watchdog_every_ms, watchdog_last_ms;
+static uint64_t watchdog_every_ms;
 
 /* SIGTERM and SIGUSR2 interrupt what the agent is doing (a health wait, a
  * soak). SIGHUP and SIGUSR1 only cut the idle wait short: a kick or a reload
- * during a deploy must not abandon it. */
+ * during a deploy must not abandon it. Every signal writes to the self-pipe
+ * (ef_clock_wake) so the one poll() of the idle wait returns. */
 static void on_signal(int sig)
 {
 	switch (sig) {
@@ -46,50 +49,127 @@ static void on_signal(int sig)
 		poll_requested = 1;
 		break;
 	}
+	ef_clock_wake();
 }
 
-static void watchdog_tick(void);
+static void watchdog_ping(void)
+{
+	ef_notify("WATCHDOG=1");
+}
 
-/* Waits until the next pass; a signal that came during the pass ends it at
- * once, one that comes during the wait ends nanosleep() (EINTR). Slices of
- * 100 ms bound the delay of a signal that lands just before nanosleep(). */
-static void idle(uint64_t ms)
+/* The engine's event stream (docs/engine.md "Events"): followed while the
+ * daemon idles; reopened with backoff when the engine goes away. */
+typedef struct {
+	ef_engine_watch *w;
+	ef_backoff retry;
+	uint64_t retry_at; /* when to reopen; 0: open now */
+	uint64_t drift_at; /* a drift check is due then; 0: none */
+	bool said_down;
+} events;
+
+static void events_drop(events *ev, ef_agent *a, const char *why)
+{
+	uint64_t in = ef_backoff_next(&ev->retry);
+
+	ef_engine_watch_close(ev->w);
+	ev->w = NULL;
+	ev->retry_at = ef_clock_ms() + in;
+	if (a)
+		ef_agent_events_live(a, false);
+	if (!ev->said_down)
+		ef_warn("engine-events-lost",
+		        "error=\"%s\" what=\"drift found by listing each poll until the "
+		        "stream is back; retrying in %llu ms\"",
+		        why, (unsigned long long)in);
+	ev->said_down = true;
+}
+
+static void events_open(events *ev, ef_agent *a, const ef_config *cfg)
+{
+	if (ev->w || !a || ef_clock_ms() < ev->retry_at)
+		return;
+	if (ef_engine_watch_open(&ev->w, cfg->engine_endpoint) < 0) {
+		ev->w = NULL;
+		events_drop(ev, a, ef_error_last());
+		return;
+	}
+	ef_backoff_reset(&ev->retry);
+	ev->said_down = false;
+	ef_agent_events_live(a, true);
+	/* Events may have been missed while the stream was down: one listing. */
+	ev->drift_at = ef_clock_ms() + 1;
+	ef_info("engine-events", "endpoint=%s", cfg->engine_endpoint);
+}
+
+static void events_read(events *ev, ef_agent *a)
+{
+	unsigned relevant = 0;
+
+	if (ef_engine_watch_read(ev->w, &relevant) < 0) {
+		events_drop(ev, a, ef_error_last());
+		return;
+	}
+	if (relevant) {
+		ef_info("engine-event", "event=\"%s\" count=%u what=\"checking for drift\"",
+		        ef_engine_watch_last(ev->w), relevant);
+		/* A burst (kill, die, stop, remove) makes one check. */
+		if (!ev->drift_at)
+			ev->drift_at = ef_clock_ms() + 200;
+	}
+}
+
+static uint64_t earlier(uint64_t a, uint64_t b)
+{
+	return a && a < b ? a : b;
+}
+
+/* Waits until the next pass: one poll() on the self-pipe and the event stream
+ * with the exact time to the next deadline (the pass, the watchdog ping, a
+ * drift check an event asked for, reopening the event stream). No slices: an
+ * idle daemon wakes only for these. */
+static void idle(uint64_t ms, events *ev, ef_agent *a, const ef_config *cfg)
 {
 	uint64_t end = ef_clock_ms() + ms;
+	int wake = ef_clock_wake_fd();
 
 	while (!stop_requested && !reload_requested && !poll_requested &&
 	       !ef_agent_rollback_requested) {
-		uint64_t now = ef_clock_ms(), left;
-		struct timespec ts;
+		uint64_t now = ef_clock_ms(), until = end;
+		struct pollfd p[2] = {{wake, POLLIN, 0}, {ef_engine_watch_fd(ev->w), POLLIN, 0}};
+		int n;
 
 		if (now >= end)
 			break;
-		left = end - now > 100 ? 100 : end - now;
-		ts.tv_sec = 0;
-		ts.tv_nsec = (long)left * 1000000L;
-		nanosleep(&ts, NULL);
-		watchdog_tick();
+		if (a && !ev->w)
+			until = earlier(ev->retry_at > now ? ev->retry_at : now, until);
+		until = earlier(ev->drift_at, until);
+		until = earlier(ef_clock_tick_due(now), until);
+		n = poll(p, ev->w ? 2 : 1,
+		         until > now ? (int)(until - now > 0x7fffffff ? 0x7fffffff : until - now)
+		                     : 0);
+		if (n > 0 && (p[0].revents & POLLIN))
+			ef_clock_drain();
+		if (n > 0 && ev->w && p[1].revents)
+			events_read(ev, a);
+		if (a && !ev->w)
+			events_open(ev, a, cfg);
+		if (ev->drift_at && ef_clock_ms() >= ev->drift_at && a) {
+			ev->drift_at = 0;
+			if (ef_agent_check_drift(a) < 0)
+				ef_warn("drift-check-failed",
+				        "error=\"%s\" what=\"next poll "
+				        "retries\"",
+				        ef_error_last());
+		}
 	}
 	poll_requested = 0;
-}
-
-static void watchdog_tick(void)
-{
-	uint64_t now;
-
-	if (!watchdog_every_ms)
-		return;
-	now = ef_clock_ms();
-	if (now - watchdog_last_ms >= watchdog_every_ms) {
-		ef_notify("WATCHDOG=1");
-		watchdog_last_ms = now;
-	}
 }
 
 static void install_signals(void)
 {
 	struct sigaction sa;
 
+	ef_clock_wake_fd(); /* before any handler can write to it */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
@@ -172,6 +252,7 @@ int cmd_run(const cli *c)
 	ef_config cfg;
 	ef_agent *a = NULL;
 	ef_backoff backoff;
+	events ev;
 	uint64_t wd_usec = 0;
 	int rc, error, lock = -1;
 	bool ready = false, trimmed = false;
@@ -187,7 +268,11 @@ int cmd_run(const cli *c)
 	write_pidfile(&cfg);
 	if (ef_notify_watchdog_usec(&wd_usec) == 0 && wd_usec)
 		watchdog_every_ms = wd_usec / 2000;
-	ef_clock_set_tick(watchdog_tick);
+	/* The watchdog ping is one more deadline, at half of WATCHDOG_USEC. */
+	if (watchdog_every_ms)
+		ef_clock_set_tick(watchdog_ping, watchdog_every_ms);
+	memset(&ev, 0, sizeof(ev));
+	ef_backoff_init(&ev.retry, 1000, cfg.interval_ms > 60000 ? 60000 : cfg.interval_ms);
 	ef_backoff_init(&backoff, cfg.interval_ms < 5000 ? cfg.interval_ms : 5000,
 	                cfg.max_backoff_ms);
 	ef_info("started", "version=%s device=%s url=%s branch=%s path=%s", EF_VERSION,
@@ -210,6 +295,9 @@ int cmd_run(const cli *c)
 				         "the running configuration\"",
 				         c->config_path, ef_error_last());
 			} else {
+				ef_engine_watch_close(ev.w);
+				ev.w = NULL; /* the endpoint may have changed */
+				ev.retry_at = 0;
 				ef_agent_free(a);
 				a = NULL;
 				ef_config_dispose(&cfg);
@@ -274,9 +362,9 @@ int cmd_run(const cli *c)
 		ef_notify("STATUS=%s; revision %.12s; next poll in %llus", result_word(error),
 		          a ? ef_agent_state(a)->revision : "",
 		          (unsigned long long)(wait_ms / 1000));
-		watchdog_tick();
-		idle(wait_ms);
+		idle(wait_ms, &ev, a, &cfg);
 	}
+	ef_engine_watch_close(ev.w);
 	ef_notify("STOPPING=1");
 	ef_info("stopping", "signal=TERM");
 	ef_agent_free(a);

@@ -513,6 +513,20 @@ static int check_drift(ef_agent *a)
 	return error;
 }
 
+void ef_agent_events_live(ef_agent *a, bool live)
+{
+	a->events_live = live;
+}
+
+int ef_agent_check_drift(ef_agent *a)
+{
+	int error;
+
+	if ((error = ef_agent_engine(a)) < 0)
+		return error;
+	return check_drift(a);
+}
+
 static int check_trust(ef_agent *a, ef_verify_result *vr, const char *commit)
 {
 	ef_buf raw;
@@ -564,6 +578,11 @@ int ef_agent_pass(ef_agent *a)
 	if (strcmp(head, st->revision) == 0 || ef_state_is_quarantined(st, head)) {
 		if (strcmp(head, st->revision) != 0)
 			ef_debug("quarantined", "commit=%.12s", head);
+		/* Events report drift as it happens; the listing stays as a slow
+		 * safety net for an event missed. */
+		if (a->events_live && ++a->passes_unlisted < EF_AGENT_LIST_EVERY)
+			return 0;
+		a->passes_unlisted = 0;
 		return check_drift(a);
 	}
 

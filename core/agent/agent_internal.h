@@ -22,6 +22,10 @@ struct ef_agent {
 	ef_state st;
 	char cache_dir[4096];
 	bool restoring; /* bringing the running revision up again (no nesting) */
+	/* Drift: with the engine's event stream followed (ef_agent_events_live),
+	 * a no-change pass lists containers only every EF_AGENT_LIST_EVERY passes. */
+	bool events_live;
+	unsigned passes_unlisted;
 };
 
 /* Checks the image signatures of `m` when [trust] image_keys is set, and

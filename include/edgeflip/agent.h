@@ -7,6 +7,7 @@
 #include "edgeflip/state.h"
 #include "edgeflip/verify.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include <signal.h>
@@ -43,6 +44,15 @@ int ef_agent_verify(ef_agent *a, ef_verify_result *out, char commit[EF_OID_HEX],
 /* Goes back to the previous revision now and quarantines the current one. */
 int ef_agent_rollback(ef_agent *a);
 const ef_state *ef_agent_state(const ef_agent *a);
+
+/* Drift. A no-change pass lists the engine's containers to find drift, unless
+ * the daemon follows the engine's event stream: then the events trigger
+ * ef_agent_check_drift and a pass lists only every EF_AGENT_LIST_EVERY passes,
+ * a slow safety net (docs/deploy.md "Drift"). */
+#define EF_AGENT_LIST_EVERY 10
+void ef_agent_events_live(ef_agent *a, bool live);
+/* Lists the containers and puts back what was stopped or removed by hand. */
+int ef_agent_check_drift(ef_agent *a);
 /* Maps a return code of the functions above to an exit code. */
 int ef_agent_exit_code(int error);
 

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# The idle daemon (issue 17): drift repaired from the engine's event stream,
+# not by the poll (interval 30 s; the repair must come well before the next
+# poll), across a restart of the engine service; an idle daemon wakes up only
+# for its deadlines (few context switches in 5 s); status shows its cost.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../lib/check.sh"
+source "$here/../lib/git-server.sh"
+source "$here/../lib/engine.sh"
+source "$here/../lib/agent.sh"
+
+ef_e2e_start idle
+DAEMON_PID=
+stop_daemon()
+{
+	[ -n "$DAEMON_PID" ] && kill "$DAEMON_PID" 2>/dev/null && wait "$DAEMON_PID" 2>/dev/null
+	DAEMON_PID=
+}
+trap 'stop_daemon; ef_e2e_stop' EXIT
+ef_agent_config "$work/agent" agent.interval=30s
+api1=$(ef_image_build api v1 "api v1") || exit 1
+env=$EF_OPS_DIR/work/environments/production
+log=$work/daemon.log
+
+api_running() { ef_running | awk '$1 == "api" && $4 == "running" {print $3}' | head -1; }
+count() { grep -c "$1" "$log" 2>/dev/null || true; }
+ctxt() { awk '/^voluntary_ctxt_switches/ {v=$2} /^nonvoluntary_ctxt_switches/ {n=$2} END {print v + n}' "/proc/$DAEMON_PID/status"; }
+
+ef_compose "$env/compose.json" "api=$api1"
+ef_gitops_commit "first" || exit 1
+ef_agent once 2>"$work/once.log"
+ef_expect_eq "first deploy exits 0" 0 $?
+id0=$(api_running)
+ef_check "api runs" test -n "$id0"
+
+"$EF_BIN" -c "$EF_AGENT_INI" run 2>"$log" &
+DAEMON_PID=$!
+ef_check "daemon follows the engine's events" ef_wait_until 20 grep -q "engine-events" "$log"
+sleep 2 # the first pass and the listing on connect are done
+
+# --- idle: no periodic wake-ups ---------------------------------------------
+c0=$(ctxt)
+sleep 5
+c1=$(ctxt)
+echo "# idle daemon: $((c1 - c0)) context switches in 5 s"
+# A 100 ms tick gives ~50; the daemon only wakes for its deadlines.
+ef_check "idle daemon wakes < 20 times in 5 s (got $((c1 - c0)))" test $((c1 - c0)) -lt 20
+
+# --- a container killed by hand comes back from the event, not the poll -----
+# The last pass ran when the daemon started; the next is due 27-33 s later.
+# A repair within 20 s of the kill can only come from the event path.
+api_up() { [ -n "$(api_running)" ]; }
+drift_logged() { [ "$(count ' drift ')" -gt "$1" ]; }
+# The repair is a deploy: done when it logs "deployed" (after health and soak).
+repaired() { [ "$(count ' deployed ')" -gt "$1" ]; }
+t0=$SECONDS
+d0=$(count ' drift ')
+r0=$(count ' deployed ')
+$EF_PODMAN kill "$id0" >/dev/null
+ef_check "kill: drift seen from the event within 10 s" ef_wait_until 10 drift_logged "$d0"
+ef_check "kill: repaired within 20 s (interval 30 s)" ef_wait_until 18 repaired "$r0"
+ef_check "kill: the service runs" api_up
+echo "# kill -> running again in $((SECONDS - t0)) s"
+ef_expect_contains "kill: the log names the event" "$(cat "$log")" 'engine-event event="die api'
+
+# --- removed by hand ----------------------------------------------------------
+id1=$(api_running)
+t0=$SECONDS
+d0=$(count ' drift ')
+r0=$(count ' deployed ')
+$EF_PODMAN rm -f -t 0 "$id1" >/dev/null
+ef_check "rm: drift seen from the event" ef_wait_until 15 drift_logged "$d0"
+ef_check "rm: repaired" ef_wait_until 18 repaired "$r0"
+ef_check "rm: the service runs" api_up
+echo "# rm -> running again in $((SECONDS - t0)) s"
+
+# --- the engine service restarts: the stream is followed again --------------
+e0=$(count "engine-events endpoint")
+kill "$EF_PODMAN_PID"
+wait "$EF_PODMAN_PID" 2>/dev/null
+ef_check "engine down: the daemon says the stream is lost" \
+	ef_wait_until 10 grep -q "engine-events-lost" "$log"
+$EF_PODMAN system service --time=0 "unix://$EF_PODMAN_SOCK" >>"$EF_PODMAN_DIR/podman.log" 2>&1 &
+EF_PODMAN_PID=$!
+ef__wait_for 100 curl -sf --unix-socket "$EF_PODMAN_SOCK" http://d/_ping
+reconnected() { [ "$(count "engine-events endpoint")" -gt "$e0" ]; }
+ef_check "engine back: the daemon follows its events again" ef_wait_until 20 reconnected
+sleep 1
+id2=$(api_running)
+t0=$SECONDS
+d0=$(count ' drift ')
+r0=$(count ' deployed ')
+$EF_PODMAN kill "$id2" >/dev/null
+ef_check "after the engine restart: kill seen" ef_wait_until 15 drift_logged "$d0"
+ef_check "after the engine restart: repaired" ef_wait_until 18 repaired "$r0"
+ef_check "after the engine restart: the service runs" api_up
+echo "# after restart: kill -> running again in $((SECONDS - t0)) s"
+
+# --- status shows what the daemon costs ----------------------------------------
+json=$(ef_agent status --json)
+cost=$(printf '%s' "$json" | python3 -c 'import json,sys; d=json.load(sys.stdin)["daemon"]; print(d["pid"], d["cpu_ms"] > 0, d["wakeups"] > 0)' 2>&1)
+ef_expect_eq "status --json: the daemon's pid, cpu_ms and wakeups" "$DAEMON_PID True True" "$cost"
+ef_expect_contains "status: a daemon line" "$(ef_agent status)" "wake-ups"
+ef_check "no error in the daemon's log" sh -c "! grep ' error ' '$log'"
+
+stop_daemon
+ef_expect_contains "status: daemon not running after stop" "$(ef_agent status)" "not running"
+ef_summary
