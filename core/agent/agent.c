@@ -522,7 +522,7 @@ int ef_agent_check_drift(ef_agent *a)
 {
 	int error;
 
-	if ((error = ef_agent_engine(a)) < 0)
+	if ((error = open_engine(a)) < 0)
 		return error;
 	return check_drift(a);
 }

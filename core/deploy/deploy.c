@@ -195,7 +195,7 @@ static int stage_ports(deploy *d, ef_state_service *rec, const ef_service *s, ef
 
 		*p = s->ports[i];
 		/* 127.0.0.1, or the nftables backend's own address (docs/switch.md). */
-		p->host_ip = (char *)ef_switch_target_addr(d->a->cfg->switch_backend, listen);
+		p->host_ip = (char *)ef_switch_target_addr(d->c->cfg->switch_backend, listen);
 		if (!s->ports[i].host_port) {
 			p->host_port = 0;
 			continue;
