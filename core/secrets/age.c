@@ -237,9 +237,11 @@ void ef_age_identities_free(ef_age_identities *ids)
 static void hmac_sha256(unsigned char out[32], const unsigned char *key, size_t key_len,
                         const unsigned char *a, size_t alen, const unsigned char *b, size_t blen)
 {
+	static const unsigned char no_key[1];
 	crypto_auth_hmacsha256_state st;
 
-	crypto_auth_hmacsha256_init(&st, key, key_len);
+	/* An empty key (HKDF without salt) is still a valid pointer. */
+	crypto_auth_hmacsha256_init(&st, key ? key : no_key, key_len);
 	crypto_auth_hmacsha256_update(&st, a, alen);
 	if (blen)
 		crypto_auth_hmacsha256_update(&st, b, blen);
