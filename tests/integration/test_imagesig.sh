@@ -32,32 +32,6 @@ cat "$work/trusted.pub" >"$work/keys.pem"
 key_id="SHA256:$(openssl ec -in "$work/trusted.key" -pubout -outform DER 2>/dev/null |
 	openssl dgst -sha256 -binary | base64 | tr -d '=')"
 
-# push_image REPO TAG TEXT: a one-layer OCI image; prints its digest.
-push_image()
-{
-	python3 - "$reg" "$1" "$2" "$3" <<'PY'
-import hashlib, json, sys, urllib.request
-reg, repo, tag, text = sys.argv[1:5]
-def http(m, u, b=None, t=None):
-    r = urllib.request.Request(u, data=b, method=m)
-    if t: r.add_header("Content-Type", t)
-    with urllib.request.urlopen(r) as x: return dict(x.headers)
-def blob(d):
-    dg = "sha256:" + hashlib.sha256(d).hexdigest()
-    loc = http("POST", f"http://{reg}/v2/{repo}/blobs/uploads/")["Location"]
-    loc = loc if loc.startswith("http") else f"http://{reg}{loc}"
-    http("PUT", f"{loc}{'&' if '?' in loc else '?'}digest={dg}", d, "application/octet-stream")
-    return {"digest": dg, "size": len(d)}
-layer = blob(text.encode())
-cfg = blob(json.dumps({"architecture": "amd64", "os": "linux",
-    "rootfs": {"type": "layers", "diff_ids": [layer["digest"]]}}).encode())
-m = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-    "config": dict(mediaType="application/vnd.oci.image.config.v1+json", **cfg),
-    "layers": [dict(mediaType="application/vnd.oci.image.layer.v1.tar", **layer)]}).encode()
-http("PUT", f"http://{reg}/v2/{repo}/manifests/{tag}", m, "application/vnd.oci.image.manifest.v1+json")
-print("sha256:" + hashlib.sha256(m).hexdigest())
-PY
-}
 
 # check NAME WANT_RC WANT_TEXT REPO DIGEST
 check()
@@ -69,9 +43,9 @@ check()
 	ef_expect_contains "$1: says why" "$out" "$3"
 }
 
-d1=$(push_image app v1 "one") || exit 1
-d2=$(push_image app v2 "two") || exit 1
-d3=$(push_image other v1 "three") || exit 1
+d1=$(ef_registry_push_image app v1 "one") || exit 1
+d2=$(ef_registry_push_image app v2 "two") || exit 1
+d3=$(ef_registry_push_image other v1 "three") || exit 1
 
 check "unsigned image refused" 3 "no cosign signature" app "$d1"
 check "a tag resolves to the digest pushed" 3 "no cosign signature" app ":v1"
@@ -86,20 +60,20 @@ check "signature by another key refused" 3 "not by a trusted key" app "$d2"
 python3 "$sign" tag "$reg" other "$d3" "$work/trusted.key" --for-digest "$d1"
 check "signature for another digest refused" 3 "for another image" other "$d3"
 
-d4=$(push_image app v4 "four") || exit 1
+d4=$(ef_registry_push_image app v4 "four") || exit 1
 python3 "$sign" tag "$reg" app "$d4" "$work/trusted.key" --ref "$reg/someone-else"
 check "payload naming another repository refused" 3 "another repository" app "$d4"
 
-d5=$(push_image app v5 "five") || exit 1
+d5=$(ef_registry_push_image app v5 "five") || exit 1
 python3 "$sign" bundle "$reg" app "$d5" "$work/trusted.key"
 check "Sigstore bundle (DSSE, referrers tag fallback) by a trusted key" 0 \
 	"ok $key_id bundle $d5" app "$d5"
 
-d6=$(push_image app v6 "six") || exit 1
+d6=$(ef_registry_push_image app v6 "six") || exit 1
 python3 "$sign" bundle "$reg" app "$d6" "$work/other.key"
 check "bundle by another key refused" 3 "not by a trusted key" app "$d6"
 
-d7=$(push_image app v7 "seven") || exit 1
+d7=$(ef_registry_push_image app v7 "seven") || exit 1
 python3 "$sign" bundle "$reg" app "$d7" "$work/trusted.key" --for-digest "$d1"
 check "bundle for another digest refused" 3 "another image" app "$d7"
 

@@ -102,6 +102,34 @@ EOF
 	export CONTAINERS_REGISTRIES_CONF="$dir/registries.conf"
 }
 
+# ef_registry_push_image REPO TAG TEXT: a one-layer OCI image pushed to
+# $EF_REGISTRY over plain HTTP (no engine needed); prints its digest.
+ef_registry_push_image()
+{
+	python3 - "$EF_REGISTRY" "$1" "$2" "$3" <<'PY'
+import hashlib, json, sys, urllib.request
+reg, repo, tag, text = sys.argv[1:5]
+def http(m, u, b=None, t=None):
+    r = urllib.request.Request(u, data=b, method=m)
+    if t: r.add_header("Content-Type", t)
+    with urllib.request.urlopen(r) as x: return dict(x.headers)
+def blob(d):
+    dg = "sha256:" + hashlib.sha256(d).hexdigest()
+    loc = http("POST", f"http://{reg}/v2/{repo}/blobs/uploads/")["Location"]
+    loc = loc if loc.startswith("http") else f"http://{reg}{loc}"
+    http("PUT", f"{loc}{'&' if '?' in loc else '?'}digest={dg}", d, "application/octet-stream")
+    return {"digest": dg, "size": len(d)}
+layer = blob(text.encode())
+cfg = blob(json.dumps({"architecture": "amd64", "os": "linux",
+    "rootfs": {"type": "layers", "diff_ids": [layer["digest"]]}}).encode())
+m = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+    "config": dict(mediaType="application/vnd.oci.image.config.v1+json", **cfg),
+    "layers": [dict(mediaType="application/vnd.oci.image.layer.v1.tar", **layer)]}).encode()
+http("PUT", f"http://{reg}/v2/{repo}/manifests/{tag}", m, "application/vnd.oci.image.manifest.v1+json")
+print("sha256:" + hashlib.sha256(m).hexdigest())
+PY
+}
+
 ef_registry_stop()
 {
 	if [ -n "${EF_REGISTRY_PID:-}" ]; then
