@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char usage[] =
@@ -139,6 +140,9 @@ int main(int argc, char **argv)
 
 		if (strcmp(argv[i], commands[k].name) != 0)
 			continue;
+		/* Everything edgeflip creates (journal, cache, locks, sockets)
+		 * is for this user only: 0700 folders, 0600 files. */
+		umask(077);
 		if (ef_source_global_init() < 0) {
 			fprintf(stderr, "edgeflip: %s\n", ef_error_last());
 			return EF_EXIT_ERROR;
