@@ -124,20 +124,20 @@ mkdir -p "$work/real"
 chmod 700 "$work/real"
 rm -rf "$state"
 ln -s "$work/real" "$state"
-out=$("$bin" -c "$ini" run 2>&1)
+out=$(timeout 10 "$bin" -c "$ini" run 2>&1)
 ef_expect_eq "run on a symlinked state_dir exits 2" 2 $?
 ef_expect_contains "the refusal names the path and the symlink" "$out" "state_dir $state is a symbolic link"
 ef_expect_eq "nothing was written through the symlink" "" "$(ls -A "$work/real")"
 rm -f "$state"
 mkdir -m 0777 "$state"
 chmod 0777 "$state"
-out=$("$bin" -c "$ini" once 2>&1)
+out=$(timeout 10 "$bin" -c "$ini" once 2>&1)
 ef_expect_eq "once on a world-writable state_dir exits 2" 2 $?
 ef_expect_contains "the refusal says what to do" "$out" "run chmod 700 $state"
 chmod 0700 "$state"
 if [ "$(id -u)" = 0 ]; then
 	chown nobody "$state"
-	out=$("$bin" -c "$ini" run 2>&1)
+	out=$(timeout 10 "$bin" -c "$ini" run 2>&1)
 	ef_expect_eq "run on a state_dir owned by another user exits 2" 2 $?
 	ef_expect_contains "the refusal names the owner" "$out" "is owned by uid $(id -u nobody)"
 	chown 0 "$state"
