@@ -460,6 +460,13 @@ static int translate(const ef_source *s, const struct op *op, int gerr, const ch
 		             s->url, msg, s->token_file ? s->token_file : "(none set)");
 		return EF_EREJECTED;
 	}
+	if (strstr(msg, "redirect") != NULL || strstr(msg, "status code: 30") != NULL) {
+		ef_error_set("%s %s: the server redirects (%s); edgeflip does not follow redirects "
+		             "(the token would go to the other address): set [source] url to the "
+		             "final address",
+		             action, s->url, msg);
+		return EF_EREJECTED;
+	}
 	if (strstr(msg, "status code: 404") != NULL) {
 		ef_error_set("%s %s: no repository at this URL (HTTP 404); check [source] url",
 		             action, s->url);
@@ -880,6 +887,9 @@ static int run_ls_refs(ef_source *s, char head[EF_OID_HEX], bool *found, bool *p
 		return -1;
 	git_remote_connect_options_init(&co, GIT_REMOTE_CONNECT_OPTIONS_VERSION);
 	co.custom_headers = s->v2_headers;
+#ifdef EF_HAVE_GIT_FOLLOW_REDIRECTS
+	co.follow_redirects = GIT_REMOTE_REDIRECT_NONE; /* see connect_remote */
+#endif
 	ef_buf_init(&ls.reply, EF_PKT_LS_REFS_MAX);
 	/* The connect installs the options (the only way to give a transport
 	 * its headers) and asks for the advertisement, which sub_action answers
@@ -957,6 +967,26 @@ static int ensure_open(ef_source *s)
 	return reset_cache(s, "an earlier reset did not finish");
 }
 
+/* Connects with our headers (the token). Redirects are never followed: the
+ * token is a custom header, which libgit2 would send to whatever host a
+ * redirect names (its default follows the first request's redirects). A
+ * server that redirects gets an error naming the fix: set [source] url to
+ * the final address. */
+static int connect_remote(ef_source *s, const git_remote_callbacks *cb)
+{
+#ifdef EF_HAVE_GIT_FOLLOW_REDIRECTS
+	git_remote_connect_options co;
+
+	git_remote_connect_options_init(&co, GIT_REMOTE_CONNECT_OPTIONS_VERSION);
+	co.callbacks = *cb;
+	co.custom_headers = s->headers;
+	co.follow_redirects = GIT_REMOTE_REDIRECT_NONE;
+	return git_remote_connect_ext(s->remote, GIT_DIRECTION_FETCH, &co);
+#else
+	return git_remote_connect(s->remote, GIT_DIRECTION_FETCH, cb, NULL, &s->headers);
+#endif
+}
+
 /* One listing: connect (re-reading the advertisement), find the branch. */
 static int list_branch(ef_source *s, git_oid *head, bool *found)
 {
@@ -969,8 +999,7 @@ static int list_branch(ef_source *s, git_oid *head, bool *found)
 	cb.transport = adopt_transport;
 	cb.payload = &s;
 	*found = false;
-	if ((gerr = git_remote_connect(s->remote, GIT_DIRECTION_FETCH, &cb, NULL, &s->headers)) <
-	            0 ||
+	if ((gerr = connect_remote(s, &cb)) < 0 ||
 	    (gerr = git_remote_ls(&heads, &n, s->remote)) < 0)
 		return gerr;
 	for (size_t i = 0; i < n; i++) {
@@ -1173,6 +1202,9 @@ int ef_source_fetch(ef_source *s, const char *want)
 	fo.update_fetchhead = 0; /* FETCH_HEAD stays empty; removed after the fetch */
 	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
 	fo.custom_headers = s->headers;
+#ifdef EF_HAVE_GIT_FOLLOW_REDIRECTS
+	fo.follow_redirects = GIT_REMOTE_REDIRECT_NONE;
+#endif
 
 	op_begin(s, &op, s->max_fetch_bytes);
 	for (int attempt = 0;; attempt++) {
@@ -1182,8 +1214,7 @@ int ef_source_fetch(ef_source *s, const char *want)
 		 * git_remote_download leaks its copy of the headers (the
 		 * token) and git_remote_fetch leaks it when it has to connect
 		 * by itself; on a connected remote both only swap options. */
-		gerr = git_remote_connect(s->remote, GIT_DIRECTION_FETCH, &fo.callbacks, NULL,
-		                          &s->headers);
+		gerr = connect_remote(s, &fo.callbacks);
 		if (gerr == 0)
 			gerr = git_remote_fetch(s->remote, &refspecs, &fo, NULL);
 		if (gerr < 0 && !reset && cache_broken(&op)) {

@@ -171,7 +171,12 @@ void ef_fs_unlock(int fd)
 int ef_fs_lock_note(int fd, const char *text)
 {
 	size_t len = strlen(text);
+	struct stat st;
 
+	/* An empty note on an empty file: write nothing (a pass that changes
+	 * nothing leaves state_dir untouched). */
+	if (len == 0 && fstat(fd, &st) == 0 && st.st_size == 0)
+		return 0;
 	if (ftruncate(fd, 0) < 0 || pwrite(fd, text, len, 0) != (ssize_t)len) {
 		ef_error_set("cannot write the lock file: %s", strerror(errno));
 		return EF_ERROR;
@@ -263,9 +268,10 @@ int ef_fs_private_dir(const char *path)
 		}
 	}
 	if (S_ISLNK(st.st_mode)) {
-		ef_error_set("state_dir %s is a symbolic link; refusing to follow it. Point [agent] "
-		             "state_dir at the real directory",
-		             path);
+		ef_error_set(
+		        "state_dir %s is a symbolic link; refusing to follow it. Point [agent] "
+		        "state_dir at the real directory",
+		        path);
 		return EF_EINVALID;
 	}
 	if (!S_ISDIR(st.st_mode)) {
