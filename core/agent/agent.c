@@ -293,6 +293,10 @@ static int reject(ef_agent *a, const char *commit, const char *what, const char 
 
 	snprintf(line, sizeof(line), "%s: %s", what, reason);
 	ef_error("rejected", "commit=%.12s what=%s reason=\"%s\"", commit, what, reason);
+	/* What the refused push brought goes again (docs/source.md, "Refused
+	 * pushes cost nothing"); a failure here costs disk, not safety. */
+	if (a->src && ef_source_discard(a->src, commit) < 0)
+		ef_warn("discard-failed", "commit=%.12s error=\"%s\"", commit, ef_error_last());
 	ef_state_quarantine(st, commit, line);
 	ef_state_add_history(st, commit, "rejected", line, a->cfg->history_size);
 	ef_strv_free(st->refusals);

@@ -165,6 +165,22 @@ ef_expect_eq "status still shows the good commit" "$good" "$(ef_status_field rev
 ef_git -C "$EF_OPS_DIR/work" reset -q --hard "$good"
 ef_git -C "$EF_OPS_DIR/work" push -q -f origin HEAD:main
 
+# --- a refused push costs no disk: what it brought is removed ------------------
+cache=$work/agent/state/cache.git
+du_before=$(du -sb "$cache" | cut -f1)
+head -c $((8 << 20)) /dev/urandom >"$EF_OPS_DIR/work/big.bin"
+ef_git -C "$EF_OPS_DIR/work" add -A
+ef_git -C "$EF_OPS_DIR/work" commit -q -m "unsigned, 8 MiB"
+ef_git -C "$EF_OPS_DIR/work" push -q origin HEAD:main
+ef_agent once 2>"$log"
+ef_expect_eq "unsigned 8 MiB commit exits 3" 3 $?
+ef_expect_contains "the refused push's objects are discarded" "$(cat "$log")" "source.discarded"
+du_after=$(du -sb "$cache" | cut -f1)
+[ $((du_after - du_before)) -lt 65536 ] && ef_pass "the cache is back to its size (+$((du_after - du_before)) bytes)" ||
+	ef_fail "the cache is back to its size" "before $du_before after $du_after bytes"
+ef_git -C "$EF_OPS_DIR/work" reset -q --hard "$good"
+ef_git -C "$EF_OPS_DIR/work" push -q -f origin HEAD:main
+
 # --- a commit signed with OpenPGP (GnuPG) by a trusted key deploys -------------
 export GNUPGHOME=$work/gnupg
 mkdir -p "$GNUPGHOME" && chmod 700 "$GNUPGHOME"
