@@ -82,7 +82,9 @@ static void print_human(const ef_state *st)
 	if (st->nquarantine) {
 		printf("quarantined:   %zu\n", st->nquarantine);
 		for (size_t i = 0; i < st->nquarantine; i++)
-			printf("  %.12s %s\n", st->quarantine[i].revision,
+			printf("  %.12s %s: %s\n", st->quarantine[i].revision,
+			       st->quarantine[i].result ? inert(st->quarantine[i].result)
+			                                : "failed",
 			       inert(st->quarantine[i].reason));
 	}
 	for (size_t i = 0; st->refusals && st->refusals[i]; i++)

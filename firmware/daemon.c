@@ -46,9 +46,10 @@ int cli_take_lock(int *fd, const ef_config *cfg, bool daemon)
 		long pid = 0;
 
 		if (cli_find_daemon(&pid, cfg) == 0)
-			ef_error_set("an edgeflip daemon (pid %ld) already runs on %s (it holds %s); "
-			             "stop it first, or use `edgeflip kick`",
-			             pid, cfg->state_dir, path);
+			ef_error_set(
+			        "an edgeflip daemon (pid %ld) already runs on %s (it holds %s); "
+			        "stop it first, or use `edgeflip kick`",
+			        pid, cfg->state_dir, path);
 		else
 			ef_error_set("another edgeflip command holds %s; wait for it to finish "
 			             "and try again",
@@ -87,8 +88,8 @@ int cli_take_pass_lock(int *fd, const ef_config *cfg, unsigned wait_ms)
 	if (wait_ms)
 		fprintf(stderr, "edgeflip: waiting for the pass under way to finish (%s)\n", path);
 	if ((error = ef_fs_lock(fd, path, wait_ms)) < 0)
-		ef_error_set("a pass of the daemon still holds %s after %u s; try again later", path,
-		             wait_ms / 1000);
+		ef_error_set("a pass of the daemon still holds %s after %u s; try again later",
+		             path, wait_ms / 1000);
 	return error;
 }
 

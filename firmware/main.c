@@ -25,6 +25,7 @@ static const char usage[] =
         "  plan            what the next pass would do, changing nothing\n"
         "  verify [REV]    verify a commit (default: the branch head)\n"
         "  rollback        go back to the previous revision now\n"
+        "  retry [REV]     lift the quarantine of REV (default: all), deploy it again\n"
         "  check-config    validate the configuration\n"
         "  kick            ask the running daemon to poll now\n"
         "  lint DIR [--policy FILE]\n"
@@ -76,15 +77,11 @@ static const struct {
 	const char *name;
 	int (*fn)(const cli *c);
 } commands[] = {
-        {"run", cmd_run},
-        {"once", cmd_once},
-        {"status", cmd_status},
-        {"plan", cmd_plan},
-        {"verify", cmd_verify},
-        {"rollback", cmd_rollback},
-        {"check-config", cmd_check_config},
-        {"kick", cmd_kick},
-        {"lint", cmd_lint},
+        {"run", cmd_run},       {"once", cmd_once},
+        {"status", cmd_status}, {"plan", cmd_plan},
+        {"verify", cmd_verify}, {"rollback", cmd_rollback},
+        {"retry", cmd_retry},   {"check-config", cmd_check_config},
+        {"kick", cmd_kick},     {"lint", cmd_lint},
 };
 
 int main(int argc, char **argv)

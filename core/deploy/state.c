@@ -209,6 +209,46 @@ int ef_state_add_history(ef_state *st, const char *revision, const char *result,
 	return events_prepend(&st->history, &st->nhistory, &e, cap);
 }
 
+int ef_state_quarantine_kind(ef_state *st, const char *revision, const char *kind)
+{
+	for (size_t i = 0; i < st->nquarantine; i++) {
+		ef_state_event *q = &st->quarantine[i];
+		char *k;
+
+		if (strcmp(q->revision, revision) != 0)
+			continue;
+		if (dup_opt(&k, kind) < 0) {
+			ef_error_set("out of memory");
+			return EF_ENOMEM;
+		}
+		free(q->result);
+		q->result = k;
+		return 0;
+	}
+	return EF_ENOTFOUND;
+}
+
+int ef_state_unquarantine(ef_state *st, const char *revision, const char *kind)
+{
+	size_t kept = 0, removed = 0;
+
+	for (size_t i = 0; i < st->nquarantine; i++) {
+		ef_state_event *q = &st->quarantine[i];
+		bool match = (!revision || strncmp(q->revision, revision, strlen(revision)) == 0) &&
+		             (!kind || (q->result && strcmp(q->result, kind) == 0));
+
+		if (match) {
+			free(q->result);
+			free(q->reason);
+			removed++;
+			continue;
+		}
+		st->quarantine[kept++] = *q;
+	}
+	st->nquarantine = kept;
+	return (int)removed;
+}
+
 bool ef_state_is_quarantined(const ef_state *st, const char *revision)
 {
 	if (!revision || !revision[0])

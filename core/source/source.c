@@ -1553,6 +1553,19 @@ out:
 	return error;
 }
 
+int ef_source_commit_time(ef_source *s, int64_t *out, const char *commit)
+{
+	git_commit *c = NULL;
+	int error;
+
+	*out = 0;
+	if ((error = lookup_commit(&c, s, commit)) < 0)
+		return error;
+	*out = (int64_t)git_commit_committer(c)->when.time;
+	git_commit_free(c);
+	return 0;
+}
+
 void ef_source_get_stats(const ef_source *s, ef_source_stats *out)
 {
 	*out = s->stats;

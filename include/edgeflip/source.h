@@ -49,6 +49,8 @@ int ef_source_read_file(ef_source *s, ef_buf *out, const char *commit, const cha
                         size_t cap);
 /* *out = true when `commit` equals `ancestor` or descends from it. */
 int ef_source_descends(ef_source *s, bool *out, const char *commit, const char *ancestor);
+/* The committer date of `commit` (seconds since the epoch, as signed). */
+int ef_source_commit_time(ef_source *s, int64_t *out, const char *commit);
 /* Wire and disk counters since ef_source_new (for benchmarks and status). */
 typedef struct {
 	uint64_t polls;

@@ -30,6 +30,24 @@ web_says() { curl -s --max-time 5 "http://127.0.0.1:$port_web/" 2>/dev/null; }
 ef_compose "$env/compose.json" "api=$api1" "web=$web1:$port_web"
 ef_gitops_commit "first" || exit 1
 c1=$(ef_gitops_head)
+
+# --- anti-rollback floor of a fresh device: [trust] not_before -------------------
+ef_ini_set "$EF_AGENT_INI" trust.not_before 2099-01-01
+ef_agent once 2>"$log"
+ef_expect_eq "a commit older than not_before (date) exits 3 on a fresh device" 3 $?
+ef_expect_contains "the refusal names not_before" "$(cat "$log")" "committed before [trust] not_before 2099-01-01"
+ef_expect_contains "status names the kind of quarantine" "$(ef_agent status)" "$(echo "$c1" | cut -c1-12) not-before:"
+# a commit the branch does not contain
+ef_ini_set "$EF_AGENT_INI" trust.not_before 0123456789abcdef0123456789abcdef01234567
+ef_agent retry >/dev/null 2>&1
+ef_agent once 2>"$log"
+ef_expect_eq "a commit that does not descend from not_before (commit) exits 3" 3 $?
+ef_expect_contains "the refusal says so" "$(cat "$log")" "does not descend from [trust] not_before"
+ef_ini_set "$EF_AGENT_INI" trust.not_before "$c1"
+out=$(ef_agent retry "$(echo "$c1" | cut -c1-12)" 2>&1)
+ef_expect_contains "retry lifts the quarantine on purpose" "$out" "released 1 quarantined commit"
+ef_ini_set "$EF_AGENT_INI" trust.not_before 2020-01-01
+
 ef_agent once 2>"$log"
 ef_expect_eq "first deploy exits 0" 0 $?
 ef_expect_eq "first deploy runs two containers" 2 "$(count_running)"
