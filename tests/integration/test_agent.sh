@@ -216,6 +216,23 @@ ef_expect_eq "OpenPGP signer is the key's fingerprint" "$fpr" "$(ef_status_field
 ef_expect_eq "web serves v2 after the OpenPGP-signed commit" "web v2" "$(web_says)"
 good=$(ef_gitops_head)
 
+# --- a trust refusal is examined again when the trust files change ---------------
+ssh-keygen -q -t ed25519 -N '' -C ops@example.com -f "$work/ops-key"
+ef_git -C "$EF_OPS_DIR/work" -c gpg.format=ssh -c user.signingkey="$work/ops-key" \
+	commit -q -S --allow-empty -m "signed by a key not yet trusted"
+ef_git -C "$EF_OPS_DIR/work" push -q origin HEAD:main
+ops_commit=$(ef_gitops_head)
+ef_agent once 2>"$log"
+ef_expect_eq "a commit by an untrusted key exits 3" 3 $?
+ef_expect_contains "status: quarantined for its signature" "$(ef_agent status)" "$(echo "$ops_commit" | cut -c1-12) signature:"
+printf 'ops@example.com namespaces="git" %s\n' "$(cut -d' ' -f1,2 "$work/ops-key.pub")" \
+	>>"$EF_OPS_DIR/keys/allowed_signers"
+ef_agent once 2>"$log"
+ef_expect_eq "after the key is added, the same commit deploys (exit 0)" 0 $?
+ef_expect_contains "the agent says why it looked again" "$(cat "$log")" "trust-changed requeued="
+ef_expect_eq "status names the re-examined commit" "$ops_commit" "$(ef_status_field revision)"
+good=$ops_commit
+
 # --- server unreachable: running set untouched, non-zero exit -----------------
 before=$(ef_running)
 ef_git_server_stop
