@@ -577,6 +577,10 @@ int ef_agent_pass(ef_agent *a)
 
 	ef_info("new-commit", "commit=%.12s branch=%s", head, a->cfg->branch);
 	if ((error = ef_source_fetch(a->src, head)) < 0) {
+		/* Past max_fetch_size: the push itself is the problem, and fetching
+		 * it again on every poll would cost max_fetch_size each time. */
+		if (error == EF_ETOOBIG)
+			return reject(a, head, "size", ef_error_last());
 		ef_warn("fetch-failed", "commit=%.12s error=\"%s\"", head, ef_error_last());
 		return error;
 	}

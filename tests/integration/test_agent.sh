@@ -196,6 +196,18 @@ ef_expect_contains "the refused push's objects are discarded" "$(cat "$log")" "s
 du_after=$(du -sb "$cache" | cut -f1)
 [ $((du_after - du_before)) -lt 65536 ] && ef_pass "the cache is back to its size (+$((du_after - du_before)) bytes)" ||
 	ef_fail "the cache is back to its size" "before $du_before after $du_after bytes"
+# A push past max_fetch_size is refused once, not fetched again on every poll.
+ef_ini_set "$EF_AGENT_INI" source.max_fetch_size 2M
+head -c $((4 << 20)) /dev/urandom >"$EF_OPS_DIR/work/big.bin"
+ef_git -C "$EF_OPS_DIR/work" add -A
+ef_git -C "$EF_OPS_DIR/work" commit -q -m "unsigned, 4 MiB more"
+ef_git -C "$EF_OPS_DIR/work" push -q origin HEAD:main
+ef_agent once 2>"$log"
+ef_expect_eq "a push past max_fetch_size exits 3" 3 $?
+ef_expect_contains "status: quarantined for its size" "$(ef_agent status)" "$(ef_gitops_head | cut -c1-12) size:"
+ef_agent once 2>"$log"
+ef_expect_eq "the oversized push is not fetched again" "" "$(grep -E 'new-commit|source.fetch' "$log")"
+ef_ini_set "$EF_AGENT_INI" source.max_fetch_size 64M
 ef_git -C "$EF_OPS_DIR/work" reset -q --hard "$good"
 ef_git -C "$EF_OPS_DIR/work" push -q -f origin HEAD:main
 
