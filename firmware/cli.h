@@ -5,6 +5,8 @@
 #include "edgeflip/agent.h"
 #include "edgeflip/config.h"
 
+#include <stdbool.h>
+
 typedef struct {
 	const char *config_path;
 	const char *self_exe;
@@ -16,10 +18,22 @@ typedef struct {
  * EF_EXIT_USAGE on failure. */
 int cli_load_config(ef_config *cfg, const cli *c);
 
-/* Sends `sig` to the daemon named by STATE_DIR/edgeflip.pid. */
+/* firmware/daemon.c: the daemon lock and the pass lock.
+ * cli_take_lock checks state_dir (ef_fs_private_dir) and takes
+ * STATE_DIR/agent.lock, writing our pid into it when `daemon`; EF_EAGAIN with
+ * a message naming the running daemon when it is held. */
+int cli_take_lock(int *fd, const ef_config *cfg, bool daemon);
+void cli_release_lock(int fd);
+/* How long plan and verify wait for a pass of the daemon (a deploy with
+ * its health wait and soak can take minutes). */
+#define CLI_PASS_WAIT_MS (15u * 60u * 1000u)
+/* STATE_DIR/pass.lock, waiting up to wait_ms (saying so on stderr). */
+int cli_take_pass_lock(int *fd, const ef_config *cfg, unsigned wait_ms);
+/* The daemon's pid, read from a lock some process holds; EF_ENOTFOUND (with
+ * the reason) when no daemon holds it. */
+int cli_find_daemon(long *out_pid, const ef_config *cfg);
+/* Sends `sig` to the daemon found by cli_find_daemon. */
 int cli_signal_daemon(const ef_config *cfg, int sig);
-/* Takes STATE_DIR/agent.lock (held by the daemon for its whole life). */
-int cli_take_lock(int *fd, const ef_config *cfg, unsigned wait_ms);
 
 /* Reads STATE_DIR/state.json without touching it (a corrupt file is not
  * moved aside, as the agent would). A missing file is an empty state. */
@@ -32,6 +46,7 @@ int cmd_status(const cli *c);
 int cmd_plan(const cli *c);
 int cmd_verify(const cli *c);
 int cmd_rollback(const cli *c);
+int cmd_retry(const cli *c);
 int cmd_check_config(const cli *c);
 int cmd_lint(const cli *c);
 int cmd_config(const cli *c);

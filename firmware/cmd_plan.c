@@ -1,6 +1,7 @@
 /* plan and verify: look, change nothing that runs. */
 #include "cli.h"
 #include "edgeflip/error.h"
+#include "edgeflip/sys/fs.h"
 #include "edgeflip/verify.h"
 
 #include <stdio.h>
@@ -10,16 +11,20 @@ int cmd_plan(const cli *c)
 {
 	ef_config cfg;
 	ef_agent *a = NULL;
-	int rc, error;
+	int rc, error, pass = -1;
 
 	if ((rc = cli_load_config(&cfg, c)))
 		return rc;
-	if ((error = ef_agent_new(&a, &cfg, c->self_exe)) == 0)
+	if ((error = cli_take_pass_lock(&pass, &cfg, CLI_PASS_WAIT_MS)) == 0 &&
+	    (error = ef_agent_new(&a, &cfg, c->self_exe)) == 0)
 		error = ef_agent_plan(a, stdout);
 	if (error < 0)
 		fprintf(stderr, "edgeflip: %s\n", ef_error_last());
 	ef_agent_free(a);
+	ef_fs_unlock(pass);
 	ef_config_dispose(&cfg);
+	if (error == EF_EINVALID && pass < 0)
+		return EF_EXIT_USAGE; /* state_dir refused */
 	return error < 0 ? ef_agent_exit_code(error) : 0;
 }
 
@@ -29,7 +34,7 @@ int cmd_verify(const cli *c)
 	ef_agent *a = NULL;
 	ef_verify_result vr;
 	char commit[EF_OID_HEX] = "";
-	int rc, error;
+	int rc, error, pass = -1;
 
 	if (c->argc > 1) {
 		fprintf(stderr, "usage: edgeflip verify [REV]\n");
@@ -38,7 +43,8 @@ int cmd_verify(const cli *c)
 	if ((rc = cli_load_config(&cfg, c)))
 		return rc;
 	memset(&vr, 0, sizeof(vr));
-	if ((error = ef_agent_new(&a, &cfg, c->self_exe)) == 0)
+	if ((error = cli_take_pass_lock(&pass, &cfg, CLI_PASS_WAIT_MS)) == 0 &&
+	    (error = ef_agent_new(&a, &cfg, c->self_exe)) == 0)
 		error = ef_agent_verify(a, &vr, commit, c->argc ? c->argv[0] : NULL);
 	if (commit[0] && (error == 0 || error == EF_EREJECTED || vr.reason[0])) {
 		printf("commit:  %s\n", commit);
@@ -51,7 +57,10 @@ int cmd_verify(const cli *c)
 		fprintf(stderr, "edgeflip: %s\n", ef_error_last());
 	}
 	ef_agent_free(a);
+	ef_fs_unlock(pass);
 	ef_config_dispose(&cfg);
+	if (error == EF_EINVALID && pass < 0)
+		return EF_EXIT_USAGE; /* state_dir refused */
 	if (error == EF_EINVALID && commit[0])
 		error = EF_EREJECTED;
 	return ef_agent_exit_code(error);

@@ -26,12 +26,16 @@ int cmd_rollback(const cli *c)
 {
 	ef_config cfg;
 	ef_agent *a = NULL;
-	int rc, error, lock = -1;
+	int rc, error, lock = -1, pass = -1;
+	long pid;
 
 	if ((rc = cli_load_config(&cfg, c)))
 		return rc;
 	signal(SIGPIPE, SIG_IGN);
-	if (cli_take_lock(&lock, &cfg, 0) < 0) {
+	/* A daemon found through its lock is asked; a stale pid is never
+	 * signalled, and without a daemon we roll back here, holding both
+	 * locks so that no pass interleaves. */
+	if (cli_find_daemon(&pid, &cfg) == 0) {
 		int64_t before = last_rollback_at(&cfg);
 		uint64_t deadline = ef_clock_ms() + cfg.soak_ms + cfg.health_timeout_ms + 120000;
 
@@ -50,6 +54,13 @@ int cmd_rollback(const cli *c)
 		ef_config_dispose(&cfg);
 		return rc;
 	}
+	if ((error = cli_take_lock(&lock, &cfg, false)) < 0 ||
+	    (error = cli_take_pass_lock(&pass, &cfg, 0)) < 0) {
+		fprintf(stderr, "edgeflip: %s\n", ef_error_last());
+		cli_release_lock(lock);
+		ef_config_dispose(&cfg);
+		return error == EF_EINVALID ? EF_EXIT_USAGE : EF_EXIT_ERROR;
+	}
 	if ((error = ef_agent_new(&a, &cfg, c->self_exe)) == 0 &&
 	    (error = ef_agent_recover(a)) == 0)
 		error = ef_agent_rollback(a);
@@ -58,7 +69,8 @@ int cmd_rollback(const cli *c)
 	else
 		printf("rolled back to %s\n", ef_agent_state(a)->revision);
 	ef_agent_free(a);
-	ef_fs_unlock(lock);
+	ef_fs_unlock(pass);
+	cli_release_lock(lock);
 	ef_config_dispose(&cfg);
 	return error == 0 ? 0 : ef_agent_exit_code(error);
 }

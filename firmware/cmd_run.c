@@ -12,6 +12,7 @@
 #include "edgeflip/features.h"
 
 #include <errno.h>
+#include <limits.h>
 #ifdef EF_HAVE_MALLOC_TRIM
 #include <malloc.h>
 #endif
@@ -181,22 +182,6 @@ static void install_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-static void lock_path(char *out, size_t n, const ef_config *cfg, const char *name)
-{
-	snprintf(out, n, "%s/%s", cfg->state_dir, name);
-}
-
-/* One process at a time acts on a state_dir. */
-int cli_take_lock(int *fd, const ef_config *cfg, unsigned wait_ms)
-{
-	char path[4200];
-
-	if (ef_fs_mkdir_p(cfg->state_dir, 0700) < 0)
-		return EF_ERROR;
-	lock_path(path, sizeof(path), cfg, "agent.lock");
-	return ef_fs_lock(fd, path, wait_ms);
-}
-
 /* After start-up and after a pass that did work, give freed heap back to
  * the system (glibc keeps it otherwise): the idle daemon's private memory is
  * a figure users compare. */
@@ -216,15 +201,17 @@ int cmd_once(const cli *c)
 {
 	ef_config cfg;
 	ef_agent *a = NULL;
-	int rc, error, lock = -1;
+	int rc, error, lock = -1, pass = -1;
 
 	if ((rc = cli_load_config(&cfg, c)))
 		return rc;
 	signal(SIGPIPE, SIG_IGN);
-	if ((error = cli_take_lock(&lock, &cfg, 0)) < 0) {
+	if ((error = cli_take_lock(&lock, &cfg, false)) < 0 ||
+	    (error = cli_take_pass_lock(&pass, &cfg, 0)) < 0) {
 		fprintf(stderr, "edgeflip: %s\n", ef_error_last());
+		cli_release_lock(lock);
 		ef_config_dispose(&cfg);
-		return EF_EXIT_ERROR;
+		return error == EF_EINVALID ? EF_EXIT_USAGE : EF_EXIT_ERROR;
 	}
 	if ((error = ef_agent_new(&a, &cfg, c->self_exe)) == 0 &&
 	    (error = ef_agent_recover(a)) == 0)
@@ -233,18 +220,25 @@ int cmd_once(const cli *c)
 		fprintf(stderr, "edgeflip: %s\n", ef_error_last());
 	rc = ef_agent_exit_code(error);
 	ef_agent_free(a);
-	ef_fs_unlock(lock);
+	ef_fs_unlock(pass);
+	cli_release_lock(lock);
 	ef_config_dispose(&cfg);
 	return rc;
 }
 
-static int write_pidfile(const ef_config *cfg)
+/* STATE_DIR/edgeflip.pid, for init scripts (start-stop-daemon --pidfile
+ * --exec). edgeflip itself never reads it: kick and rollback find the daemon
+ * through its lock (firmware/daemon.c). */
+static void pidfile(const ef_config *cfg, bool write)
 {
 	char path[4200], pid[32];
 	int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
 
-	lock_path(path, sizeof(path), cfg, "edgeflip.pid");
-	return ef_fs_write_atomic(path, pid, (size_t)n);
+	snprintf(path, sizeof(path), "%s/edgeflip.pid", cfg->state_dir);
+	if (write)
+		ef_fs_write_atomic(path, pid, (size_t)n);
+	else
+		unlink(path);
 }
 
 int cmd_run(const cli *c)
@@ -254,18 +248,20 @@ int cmd_run(const cli *c)
 	ef_backoff backoff;
 	events ev;
 	uint64_t wd_usec = 0;
-	int rc, error, lock = -1;
+	int rc, error, lock = -1, pass = -1;
 	bool ready = false, trimmed = false;
 
 	if ((rc = cli_load_config(&cfg, c)))
 		return rc;
 	install_signals();
-	if ((error = cli_take_lock(&lock, &cfg, 0)) < 0) {
+	/* A second daemon on the same state_dir exits 1 here, naming the
+	 * first; a state_dir anyone else can change exits 2. */
+	if ((error = cli_take_lock(&lock, &cfg, true)) < 0) {
 		fprintf(stderr, "edgeflip: %s\n", ef_error_last());
 		ef_config_dispose(&cfg);
-		return EF_EXIT_ERROR;
+		return error == EF_EINVALID ? EF_EXIT_USAGE : EF_EXIT_ERROR;
 	}
-	write_pidfile(&cfg);
+	pidfile(&cfg, true);
 	if (ef_notify_watchdog_usec(&wd_usec) == 0 && wd_usec)
 		watchdog_every_ms = wd_usec / 2000;
 	/* The watchdog ping is one more deadline, at half of WATCHDOG_USEC. */
@@ -310,6 +306,15 @@ int cmd_run(const cli *c)
 			}
 			ef_notify("READY=1");
 		}
+		/* plan, verify and retry wait for the pass to finish. */
+		if ((error = cli_take_pass_lock(&pass, &cfg, UINT_MAX)) < 0) {
+			ef_error("lock-failed", "error=\"%s\"", ef_error_last());
+			goto wait;
+		}
+		/* A SIGTERM that came after the loop test was cleared from the
+		 * clock above: honour it before any work starts. */
+		if (stop_requested)
+			break;
 		if (!a) {
 			if ((error = ef_agent_new(&a, &cfg, c->self_exe)) < 0) {
 				ef_error("agent-failed", "error=\"%s\"", ef_error_last());
@@ -344,14 +349,16 @@ int cmd_run(const cli *c)
 			}
 		}
 	wait:
+		ef_fs_unlock(pass);
+		pass = -1;
 		ef_clock_clear_interrupt();
 		if (stop_requested)
 			break;
 		if (error == 0 || error == EF_EREJECTED) {
 			ef_backoff_reset(&backoff);
 			/* ±10% jitter so a fleet does not poll in lockstep. */
-			wait_ms = cfg.interval_ms - cfg.interval_ms / 10 +
-			          (uint64_t)rand() % (cfg.interval_ms / 5 + 1);
+			wait_ms = ef_backoff_jitter(&backoff, cfg.interval_ms);
+			ef_debug("next-poll", "in_ms=%llu", (unsigned long long)wait_ms);
 		} else {
 			wait_ms = ef_backoff_next(&backoff);
 			/* Some failures (an engine listing, a journal write) are
@@ -368,29 +375,10 @@ int cmd_run(const cli *c)
 	ef_notify("STOPPING=1");
 	ef_info("stopping", "signal=TERM");
 	ef_agent_free(a);
-	ef_fs_unlock(lock);
+	ef_fs_unlock(pass);
+	pidfile(&cfg, false);
+	cli_release_lock(lock);
 	ef_config_dispose(&cfg);
-	return 0;
-}
-
-int cli_signal_daemon(const ef_config *cfg, int sig)
-{
-	char path[4200];
-	ef_buf b;
-	long pid;
-
-	lock_path(path, sizeof(path), cfg, "edgeflip.pid");
-	if (ef_read_file(&b, path, 64) < 0) {
-		ef_error_set("no running daemon (%s missing)", path);
-		return EF_ENOTFOUND;
-	}
-	pid = strtol(b.ptr, NULL, 10);
-	ef_buf_dispose(&b);
-	if (pid <= 1 || kill((pid_t)pid, sig) < 0) {
-		ef_error_set("no running daemon (pid %ld from %s: %s)", pid, path,
-		             pid <= 1 ? "invalid" : strerror(errno));
-		return EF_ENOTFOUND;
-	}
 	return 0;
 }
 

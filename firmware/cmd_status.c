@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "edgeflip/buf.h"
 #include "edgeflip/error.h"
+#include "edgeflip/log.h"
 #include "edgeflip/state.h"
 
 #include <cjson/cJSON.h>
@@ -27,6 +28,19 @@ static void when(char *out, size_t n, int64_t t)
 	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* The journal holds text from commits, manifests and the engine: printed
+ * inert (ef_log_escape), never as raw control characters. Four buffers: a
+ * printf takes up to four such values. */
+static const char *inert(const char *s)
+{
+	static char bufs[4][2048];
+	static unsigned next;
+	char *b = bufs[next++ % 4];
+
+	ef_log_escape(b, sizeof(bufs[0]), s ? s : "");
+	return b;
+}
+
 static void print_human(const ef_state *st)
 {
 	char t[32];
@@ -34,26 +48,27 @@ static void print_human(const ef_state *st)
 	when(t, sizeof(t), st->deployed_at);
 	printf("revision:      %s\n", st->revision[0] ? st->revision : "(none deployed)");
 	printf("signer:        %s\n",
-	       st->signer && st->signer[0] ? st->signer : "(unverified or none)");
+	       st->signer && st->signer[0] ? inert(st->signer) : "(unverified or none)");
 	printf("deployed at:   %s\n", t);
 	printf("phase:         %s%s%.12s\n", ef_phase_name(st->phase),
 	       st->target[0] ? " target=" : "", st->target);
 	if (st->previous[0])
 		printf("previous:      %s\n", st->previous);
-	printf("last result:   %s\n", st->last_result ? st->last_result : "-");
+	printf("last result:   %s\n", st->last_result ? inert(st->last_result) : "-");
 	if (st->last_error)
-		printf("last error:    %s\n", st->last_error);
+		printf("last error:    %s\n", inert(st->last_error));
 	if (st->last_rollback.revision[0]) {
 		when(t, sizeof(t), st->last_rollback.at);
 		printf("last rollback: %.12s at %s: %s\n", st->last_rollback.revision, t,
-		       st->last_rollback.reason ? st->last_rollback.reason : "");
+		       inert(st->last_rollback.reason));
 	}
 	printf("services:      %zu\n", st->nservices);
 	for (size_t i = 0; i < st->nservices; i++) {
 		const ef_state_service *s = &st->services[i];
-		printf("  %-20s slot=%-5s container=%.12s image=%s\n", s->name,
-		       s->slot ? s->slot : "-", s->container_id ? s->container_id : "-",
-		       s->image ? s->image : "-");
+		printf("  %-20s slot=%-5s container=%.12s image=%s\n", inert(s->name),
+		       s->slot ? inert(s->slot) : "-",
+		       s->container_id ? inert(s->container_id) : "-",
+		       s->image ? inert(s->image) : "-");
 		for (size_t j = 0; s->public_ports && s->public_ports[j]; j++) {
 			char proto[4], la[64], ta[64];
 			unsigned lp, tp;
@@ -64,17 +79,19 @@ static void print_human(const ef_state *st)
 		}
 	}
 	for (size_t i = 0; i < st->nstaged; i++)
-		printf("  staged: %s container=%.12s slot=%s\n", st->staged[i].name,
-		       st->staged[i].container_id ? st->staged[i].container_id : "-",
-		       st->staged[i].slot ? st->staged[i].slot : "-");
+		printf("  staged: %s container=%.12s slot=%s\n", inert(st->staged[i].name),
+		       st->staged[i].container_id ? inert(st->staged[i].container_id) : "-",
+		       st->staged[i].slot ? inert(st->staged[i].slot) : "-");
 	if (st->nquarantine) {
 		printf("quarantined:   %zu\n", st->nquarantine);
 		for (size_t i = 0; i < st->nquarantine; i++)
-			printf("  %.12s %s\n", st->quarantine[i].revision,
-			       st->quarantine[i].reason ? st->quarantine[i].reason : "");
+			printf("  %.12s %s: %s\n", st->quarantine[i].revision,
+			       st->quarantine[i].result ? inert(st->quarantine[i].result)
+			                                : "failed",
+			       inert(st->quarantine[i].reason));
 	}
 	for (size_t i = 0; st->refusals && st->refusals[i]; i++)
-		printf("refused:       %s\n", st->refusals[i]);
+		printf("refused:       %s\n", inert(st->refusals[i]));
 }
 
 int cli_read_state(ef_state *st, const ef_config *cfg)

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char usage[] =
@@ -24,6 +25,7 @@ static const char usage[] =
         "  plan            what the next pass would do, changing nothing\n"
         "  verify [REV]    verify a commit (default: the branch head)\n"
         "  rollback        go back to the previous revision now\n"
+        "  retry [REV]     lift the quarantine of REV (default: all), deploy it again\n"
         "  check-config    validate the configuration\n"
         "  kick            ask the running daemon to poll now\n"
         "  lint DIR [--policy FILE] [--format json] [--profile NAME]...\n"
@@ -89,6 +91,7 @@ static const struct {
         {"plan", cmd_plan},
         {"verify", cmd_verify},
         {"rollback", cmd_rollback},
+        {"retry", cmd_retry},
         {"check-config", cmd_check_config},
         {"kick", cmd_kick},
         {"lint", cmd_lint},
@@ -150,6 +153,9 @@ int main(int argc, char **argv)
 
 		if (strcmp(argv[i], commands[k].name) != 0)
 			continue;
+		/* Everything edgeflip creates (journal, cache, locks, sockets)
+		 * is for this user only: 0700 folders, 0600 files. */
+		umask(077);
 		if (ef_source_global_init() < 0) {
 			fprintf(stderr, "edgeflip: %s\n", ef_error_last());
 			return EF_EXIT_ERROR;

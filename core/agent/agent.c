@@ -17,9 +17,11 @@
 #include "edgeflip/sys/fs.h"
 #include "edgeflip/sys/switch.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_COMMIT_BYTES (1u << 20)
 
@@ -378,7 +380,12 @@ static int reject(ef_agent *a, const char *commit, const char *what, const char 
 
 	snprintf(line, sizeof(line), "%s: %s", what, reason);
 	ef_error("rejected", "commit=%.12s what=%s reason=\"%s\"", commit, what, reason);
+	/* What the refused push brought goes again (docs/source.md, "Refused
+	 * pushes cost nothing"); a failure here costs disk, not safety. */
+	if (a->src && ef_source_discard(a->src, commit) < 0)
+		ef_warn("discard-failed", "commit=%.12s error=\"%s\"", commit, ef_error_last());
 	ef_state_quarantine(st, commit, line);
+	ef_state_quarantine_kind(st, commit, what);
 	ef_state_add_history(st, commit, "rejected", line, a->cfg->history_size);
 	ef_strv_free(st->refusals);
 	st->refusals = NULL;
@@ -549,6 +556,121 @@ static int check_trust(ef_agent *a, ef_verify_result *vr, const char *commit)
 	return error;
 }
 
+/* The anti-rollback floor of a fresh device ([trust] not_before, baked into
+ * the image): 1 with the reason in `why` when `head` lies below it, 0 when
+ * not, < 0 on an error. */
+static int below_floor(ef_agent *a, char *why, size_t n, const char *head)
+{
+	char floor_commit[EF_OID_HEX];
+	int64_t floor_time = 0, t = 0;
+	bool ok = false;
+	int error;
+
+	if (ef_config_not_before(floor_commit, &floor_time, a->cfg->not_before) < 0) {
+		ef_error_set("[trust] not_before: '%s' is invalid", a->cfg->not_before);
+		return EF_EINVALID;
+	}
+	if (floor_commit[0]) {
+		error = ef_source_descends(a->src, &ok, head, floor_commit);
+		if (error < 0 && error != EF_ENOTFOUND)
+			return error;
+		if (ok)
+			return 0;
+		snprintf(why, n,
+		         "%.12s does not descend from [trust] not_before %.12s (the oldest commit "
+		         "this image accepts); push a newer commit",
+		         head, floor_commit);
+		return 1;
+	}
+	if ((error = ef_source_commit_time(a->src, &t, head)) < 0)
+		return error;
+	if (t >= floor_time)
+		return 0;
+	snprintf(why, n,
+	         "%.12s was committed before [trust] not_before %s (the oldest date this "
+	         "image accepts); push a newer commit",
+	         head, a->cfg->not_before);
+	return 1;
+}
+
+/* FNV-1a over the trust files: tells that they changed, nothing more (who
+ * can write them owns the device anyway). */
+static uint64_t fnv1a(uint64_t h, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)p[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+/* Commits refused for their signature are examined again when the trust
+ * configuration changes: a typo fixed in allowed_signers must not leave a
+ * good commit refused for ever. The hash of the files that decided is kept
+ * in STATE_DIR/trust.hash. */
+static void recheck_trust_refusals(ef_agent *a)
+{
+	const char *files[] = {a->cfg->allowed_signers, a->cfg->openpgp_keys};
+	char path[4200], now[32];
+	uint64_t h = 0xcbf29ce484222325ull;
+	ef_buf old;
+	int n;
+
+	for (size_t i = 0; i < 2; i++) {
+		ef_buf b;
+
+		h = fnv1a(h, "|", 1);
+		if (!files[i] || ef_read_file(&b, files[i], 16u << 20) < 0)
+			continue;
+		h = fnv1a(h, b.ptr, b.len);
+		ef_buf_dispose(&b);
+	}
+	snprintf(now, sizeof(now), "%016llx\n", (unsigned long long)h);
+	snprintf(path, sizeof(path), "%s/trust.hash", a->cfg->state_dir);
+	if (ef_read_file(&old, path, 64) == 0) {
+		bool same = old.len == strlen(now) && memcmp(old.ptr, now, old.len) == 0;
+
+		ef_buf_dispose(&old);
+		if (same)
+			return;
+		n = ef_state_unquarantine(&a->st, NULL, "signature");
+		if (n > 0) {
+			ef_info("trust-changed",
+			        "requeued=%d what=\"commits refused for their "
+			        "signature are examined again\"",
+			        n);
+			ef_agent_save(a);
+		}
+	}
+	ef_fs_write_atomic(path, now, strlen(now));
+}
+
+/* `edgeflip retry [REV]` beside a running daemon leaves its request in
+ * STATE_DIR/retry (one revision prefix or "*" per line). */
+static void apply_retry_requests(ef_agent *a)
+{
+	char path[4200];
+	ef_buf b;
+	int total = 0;
+
+	snprintf(path, sizeof(path), "%s/retry", a->cfg->state_dir);
+	if (ef_read_file(&b, path, 64u << 10) < 0)
+		return;
+	for (char *line = b.ptr, *next; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (*line)
+			total += ef_state_unquarantine(&a->st, strcmp(line, "*") ? line : NULL,
+			                               NULL);
+	}
+	ef_buf_dispose(&b);
+	unlink(path);
+	ef_info("retry-requested", "released=%d", total);
+	if (total > 0)
+		ef_agent_save(a);
+}
+
 int ef_agent_pass(ef_agent *a)
 {
 	ef_state *st = &a->st;
@@ -558,6 +680,8 @@ int ef_agent_pass(ef_agent *a)
 	char **findings = NULL;
 	int error;
 
+	apply_retry_requests(a);
+	recheck_trust_refusals(a);
 	if ((error = open_source(a)) < 0)
 		return error;
 	/* In memory only: a no-change poll writes nothing (docs/state.md). */
@@ -588,6 +712,10 @@ int ef_agent_pass(ef_agent *a)
 
 	ef_info("new-commit", "commit=%.12s branch=%s", head, a->cfg->branch);
 	if ((error = ef_source_fetch(a->src, head)) < 0) {
+		/* Past max_fetch_size: the push itself is the problem, and fetching
+		 * it again on every poll would cost max_fetch_size each time. */
+		if (error == EF_ETOOBIG)
+			return reject(a, head, "size", ef_error_last());
 		ef_warn("fetch-failed", "commit=%.12s error=\"%s\"", head, ef_error_last());
 		return error;
 	}
@@ -617,6 +745,15 @@ int ef_agent_pass(ef_agent *a)
 			        head, st->revision);
 			return reject(a, head, "anti-rollback", why);
 		}
+	}
+
+	if (!st->revision[0] && a->cfg->not_before) {
+		char why[300];
+
+		if ((error = below_floor(a, why, sizeof(why), head)) < 0)
+			return error;
+		if (error > 0)
+			return reject(a, head, "not-before", why);
 	}
 
 	if ((error = load_manifest(a, &m, head)) < 0) {
@@ -660,7 +797,10 @@ int ef_agent_pass(ef_agent *a)
 	error = converge(a, m, head, vr.signer[0] ? vr.signer : "");
 	free(st->last_result);
 	free(st->last_error);
-	st->last_result = strdup(error == 0 ? "deployed" : "rolled-back");
+	/* "retrying": rolled back for a transient fault, not quarantined. */
+	st->last_result = strdup(error == 0                 ? "deployed"
+	                         : error == EF_EUNREACHABLE ? "retrying"
+	                                                    : "rolled-back");
 	st->last_error = error == 0 ? NULL : strdup(ef_error_last());
 	save_journal(a);
 	ef_manifest_free(m);
@@ -772,6 +912,7 @@ int ef_agent_rollback(ef_agent *a)
 	ef_info("rollback-requested", "from=%.12s to=%.12s", from, to);
 	/* The revision we leave stays off until a newer commit arrives. */
 	ef_state_quarantine(st, from, "rolled back by the operator");
+	ef_state_quarantine_kind(st, from, "operator");
 	error = converge(a, m, to, vr.signer[0] ? vr.signer : st->signer);
 	if (error == 0) {
 		snprintf(st->last_rollback.revision, sizeof(st->last_rollback.revision), "%s",

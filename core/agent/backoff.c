@@ -1,6 +1,8 @@
 /* Exponential backoff with decorrelated jitter. See include/edgeflip/backoff.h. */
 #include "edgeflip/backoff.h"
 
+#include "edgeflip/sys/random.h"
+
 #include <time.h>
 #include <unistd.h>
 
@@ -42,6 +44,13 @@ void ef_backoff_init(ef_backoff *b, uint64_t base_ms, uint64_t cap_ms)
 	b->cap_ms = cap_ms < b->base_ms ? b->base_ms : cap_ms;
 	b->current_ms = b->base_ms;
 	b->failures = 0;
+	/* The kernel's generator: gateways that come back from one power cut
+	 * have the same clock (no RTC) and the same pids. Clock and pid only
+	 * where the kernel gives nothing. */
+	if (ef_random_bytes(&mix, sizeof(mix)) == 0) {
+		ef_backoff_seed(b, (uint32_t)(mix ^ (mix >> 32)));
+		return;
+	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	/* splitmix64 finalizer over time and pid. */
 	mix = ((uint64_t)ts.tv_sec << 30) ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 16);
@@ -63,6 +72,13 @@ uint64_t ef_backoff_next(ef_backoff *b)
 	if (b->failures < UINT32_MAX)
 		b->failures++;
 	return b->current_ms;
+}
+
+uint64_t ef_backoff_jitter(ef_backoff *b, uint64_t ms)
+{
+	uint64_t tenth = ms / 10;
+
+	return ms - tenth + random_between(b, 0, 2 * tenth);
 }
 
 void ef_backoff_reset(ef_backoff *b)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <strings.h>
 
 typedef enum { T_STRING, T_BOOL, T_DURATION, T_SIZE, T_LIST, T_UINT } key_type;
@@ -49,6 +50,7 @@ static const key_spec keys[] = {
         {"trust", "openpgp_keys", T_STRING, C(openpgp_keys), NULL, false},
         {"trust", "insecure_skip_verify", T_BOOL, C(insecure_skip_verify), "false", false},
         {"trust", "allow_rollback", T_BOOL, C(allow_rollback), "false", false},
+        {"trust", "not_before", T_STRING, C(not_before), NULL, false},
         {"trust", "image_keys", T_STRING, C(image_keys), NULL, false},
         {"trust", "image_ca_file", T_STRING, C(image_ca_file), NULL, false},
         {"trust", "image_http_registries", T_LIST, C(image_http_registries), NULL, false},
@@ -431,12 +433,47 @@ static int validate(ef_config *cfg, parse_ctx *ctx)
 		ef_error_set("%s: [agent] interval: must be at least 1s", ctx->file);
 		return EF_EINVALID;
 	}
+	if (cfg->not_before && ef_config_not_before(NULL, NULL, cfg->not_before) < 0) {
+		ef_error_set("%s: [trust] not_before: '%s' is neither a full commit id (40 hex "
+		             "digits) nor a date YYYY-MM-DD",
+		             ctx->file, cfg->not_before);
+		return EF_EINVALID;
+	}
 	if (!cfg->insecure_skip_verify && !cfg->allowed_signers && !cfg->openpgp_keys) {
 		ef_error_set("%s: [trust] no trusted keys: set allowed_signers and/or openpgp_keys "
 		             "(or, for tests only, insecure_skip_verify = true)",
 		             ctx->file);
 		return EF_EINVALID;
 	}
+	return 0;
+}
+
+int ef_config_not_before(char *out_commit, int64_t *out_time, const char *value)
+{
+	struct tm tm;
+	int y, mo, d;
+	size_t n = strlen(value);
+
+	if (n == 40 && strspn(value, "0123456789abcdef") == 40) {
+		if (out_commit)
+			memcpy(out_commit, value, 41);
+		if (out_time)
+			*out_time = 0;
+		return 0;
+	}
+	memset(&tm, 0, sizeof(tm));
+	if (n != 10 || value[4] != '-' || value[7] != '-' || strspn(value, "0123456789") != 4 ||
+	    strspn(value + 5, "0123456789") != 2 || strspn(value + 8, "0123456789") != 2 ||
+	    sscanf(value, "%4d-%2d-%2d", &y, &mo, &d) != 3 || y < 1970 || mo < 1 || mo > 12 ||
+	    d < 1 || d > 31)
+		return EF_EINVALID;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	if (out_commit)
+		out_commit[0] = '\0';
+	if (out_time)
+		*out_time = (int64_t)timegm(&tm);
 	return 0;
 }
 

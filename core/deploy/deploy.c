@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static const char *other_slot(const char *slot)
 {
@@ -104,7 +105,8 @@ typedef struct {
 	const ef_manifest *m;
 	const ef_plan *plan;
 	const char *target;
-	bool repair_only; /* target is the running revision: no flip, no soak */
+	bool repair_only;    /* target is the running revision: no flip, no soak */
+	bool health_started; /* a failure from here on is the new containers' */
 	bool flipped;
 	uint64_t flipped_ms; /* when traffic moved to the new set */
 	ef_health_target *health;
@@ -352,6 +354,7 @@ static int stage_all(deploy *d)
 
 static int wait_healthy(deploy *d)
 {
+	d->health_started = true;
 	ef_deploy_ctx *c = d->c;
 	ef_health_target *failed = NULL;
 	int error;
@@ -543,7 +546,58 @@ out:
 	return error;
 }
 
-static int rollback(deploy *d, const char *why)
+/* A failure the commit did not cause: the registry or the engine out of
+ * reach or too slow, the disk full. The deploy is rolled back but the commit
+ * is tried again with the usual backoff (docs/deploy.md, "Transient
+ * failures"). Engines report registry faults as text, hence the words. */
+static bool contains_nocase(const char *hay, const char *needle)
+{
+	size_t n = strlen(needle);
+
+	for (; *hay; hay++)
+		if (strncasecmp(hay, needle, n) == 0)
+			return true;
+	return false;
+}
+
+static bool is_transient(int error, const char *msg)
+{
+	static const char *const words[] = {
+	        "connection refused",
+	        "dial tcp",
+	        "i/o timeout",
+	        "no route to host",
+	        "network is unreachable",
+	        "TLS handshake timeout",
+	        "no space left",
+	        "Service Unavailable",
+	        "Bad Gateway",
+	        "Gateway Timeout",
+	        "temporary failure",
+	        "connection reset",
+	};
+
+	if (error == EF_EUNREACHABLE || error == EF_ETIMEOUT)
+		return true;
+	for (size_t i = 0; msg && i < sizeof(words) / sizeof(words[0]); i++)
+		if (contains_nocase(msg, words[i]))
+			return true;
+	return false;
+}
+
+/* What a failed deploy says about its commit: NULL when nothing (a transient
+ * fault), else the kind of quarantine ("health" once the new containers ran,
+ * "deploy" for what the engine refused of the commit). */
+static const char *blame(const deploy *d, int error, const char *msg)
+{
+	if (d->health_started)
+		return "health";
+	return is_transient(error, msg) ? NULL : "deploy";
+}
+
+/* `kind` NULL: roll back without quarantine; EF_EUNREACHABLE is returned and
+ * the commit is tried again on the next pass. */
+static int rollback(deploy *d, const char *why, const char *kind)
 {
 	ef_deploy_ctx *c = d->c;
 	ef_state *st = c->st;
@@ -551,13 +605,21 @@ static int rollback(deploy *d, const char *why)
 	char reason[600];
 
 	snprintf(reason, sizeof(reason), "%s", why);
-	ef_error("rollback", "revision=%.12s reason=\"%s\"", d->target, reason);
+	ef_error("rollback", "revision=%.12s kind=%s reason=\"%s\"", d->target,
+	         kind ? kind : "transient", reason);
 	journal(d, EF_PHASE_ROLLBACK);
 	ef_deploy_undo(c, false, "rollback: the deploy failed");
 	ef_info("rolled-back", "revision=%.12s ms=%llu", d->target,
 	        (unsigned long long)(ef_clock_ms() - t0));
-	if (!d->repair_only) {
+	if (!d->repair_only && !kind) {
+		ef_state_add_history(st, d->target, "retrying", reason, c->cfg->history_size);
+		ef_warn("deploy-retry",
+		        "revision=%.12s what=\"not quarantined: a transient fault; "
+		        "tried again with backoff\"",
+		        d->target);
+	} else if (!d->repair_only) {
 		ef_state_quarantine(st, d->target, reason);
+		ef_state_quarantine_kind(st, d->target, kind);
 		ef_state_add_history(st, d->target, "rolled-back", reason, c->cfg->history_size);
 		snprintf(st->last_rollback.revision, sizeof(st->last_rollback.revision), "%s",
 		         d->target);
@@ -571,7 +633,7 @@ static int rollback(deploy *d, const char *why)
 	st->target[0] = '\0';
 	ef_deploy_save(c);
 	ef_error_set("%s", reason);
-	return EF_ERROR;
+	return kind ? EF_ERROR : EF_EUNREACHABLE;
 }
 
 int ef_deploy_run(ef_deploy_ctx *c, const ef_manifest *m, const ef_plan *plan, const char *target,
@@ -604,7 +666,7 @@ int ef_deploy_run(ef_deploy_ctx *c, const ef_manifest *m, const ef_plan *plan, c
 	    (error = wait_healthy(&d)) < 0) {
 		if (error == EF_EAGAIN && *c->rollback_requested) {
 			*c->rollback_requested = 0;
-			error = rollback(&d, "rolled back by the operator");
+			error = rollback(&d, "rolled back by the operator", "operator");
 			goto out;
 		}
 		if (error == EF_EAGAIN) {
@@ -617,16 +679,17 @@ int ef_deploy_run(ef_deploy_ctx *c, const ef_manifest *m, const ef_plan *plan, c
 			ef_deploy_save(c);
 			goto out;
 		}
-		error = rollback(&d, ef_error_last());
+		error = rollback(&d, ef_error_last(), blame(&d, error, ef_error_last()));
 		goto out;
 	}
+	d.health_started = false; /* healthy: what fails next is not the containers */
 	if ((error = journal(&d, EF_PHASE_FLIP)) < 0 || (error = flip(&d)) < 0) {
-		error = rollback(&d, ef_error_last());
+		error = rollback(&d, ef_error_last(), blame(&d, error, ef_error_last()));
 		goto out;
 	}
 	if (!d.repair_only && d.nhealth && c->cfg->soak_ms) {
 		if ((error = journal(&d, EF_PHASE_SOAK)) < 0) {
-			error = rollback(&d, ef_error_last());
+			error = rollback(&d, ef_error_last(), blame(&d, error, ef_error_last()));
 			goto out;
 		}
 		ef_info("soak", "revision=%.12s seconds=%llu", target,
@@ -634,7 +697,7 @@ int ef_deploy_run(ef_deploy_ctx *c, const ef_manifest *m, const ef_plan *plan, c
 		error = ef_health_watch(d.health, d.nhealth, c->engine, c->cfg->soak_ms, &failed);
 		if (error == EF_EAGAIN && *c->rollback_requested) {
 			*c->rollback_requested = 0;
-			error = rollback(&d, "rolled back by the operator during soak");
+			error = rollback(&d, "rolled back by the operator during soak", "operator");
 			goto out;
 		}
 		if (error == EF_EAGAIN) {
@@ -648,7 +711,7 @@ int ef_deploy_run(ef_deploy_ctx *c, const ef_manifest *m, const ef_plan *plan, c
 			goto out;
 		}
 		if (error < 0) {
-			error = rollback(&d, ef_error_last());
+			error = rollback(&d, ef_error_last(), "health");
 			goto out;
 		}
 	}

@@ -209,6 +209,46 @@ int ef_state_add_history(ef_state *st, const char *revision, const char *result,
 	return events_prepend(&st->history, &st->nhistory, &e, cap);
 }
 
+int ef_state_quarantine_kind(ef_state *st, const char *revision, const char *kind)
+{
+	for (size_t i = 0; i < st->nquarantine; i++) {
+		ef_state_event *q = &st->quarantine[i];
+		char *k;
+
+		if (strcmp(q->revision, revision) != 0)
+			continue;
+		if (dup_opt(&k, kind) < 0) {
+			ef_error_set("out of memory");
+			return EF_ENOMEM;
+		}
+		free(q->result);
+		q->result = k;
+		return 0;
+	}
+	return EF_ENOTFOUND;
+}
+
+int ef_state_unquarantine(ef_state *st, const char *revision, const char *kind)
+{
+	size_t kept = 0, removed = 0;
+
+	for (size_t i = 0; i < st->nquarantine; i++) {
+		ef_state_event *q = &st->quarantine[i];
+		bool match = (!revision || strncmp(q->revision, revision, strlen(revision)) == 0) &&
+		             (!kind || (q->result && strcmp(q->result, kind) == 0));
+
+		if (match) {
+			free(q->result);
+			free(q->reason);
+			removed++;
+			continue;
+		}
+		st->quarantine[kept++] = *q;
+	}
+	st->nquarantine = kept;
+	return (int)removed;
+}
+
 bool ef_state_is_quarantined(const ef_state *st, const char *revision)
 {
 	if (!revision || !revision[0])
@@ -252,12 +292,41 @@ int ef_state_quarantine(ef_state *st, const char *revision, const char *reason)
 
 /* ---- serialization ------------------------------------------------------ */
 
+/* The writer keeps to the reader's limits (EF_STATE_MAX_*): a journal this
+ * code wrote is one it reads back. A longer string is cut at a character
+ * boundary, a longer list keeps its first entries and says how many more. */
+static cJSON *clipped_string(const char *s)
+{
+	size_t n = strlen(s);
+	char *copy;
+	cJSON *item;
+
+	if (n <= EF_STATE_MAX_STRING)
+		return cJSON_CreateString(s);
+	n = EF_STATE_MAX_STRING;
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--; /* not inside a UTF-8 sequence */
+	if (!(copy = strndup(s, n)))
+		return NULL;
+	item = cJSON_CreateString(copy);
+	free(copy);
+	return item;
+}
+
 /* NULL is written as null, so that "not set" and "" survive a round trip. */
 static bool add_str(cJSON *obj, const char *key, const char *s)
 {
+	cJSON *item;
+
 	if (!s)
 		return cJSON_AddNullToObject(obj, key) != NULL;
-	return cJSON_AddStringToObject(obj, key, s) != NULL;
+	if (!(item = clipped_string(s)))
+		return false;
+	if (!cJSON_AddItemToObject(obj, key, item)) {
+		cJSON_Delete(item);
+		return false;
+	}
+	return true;
 }
 
 static bool add_num(cJSON *obj, const char *key, int64_t v)
@@ -265,14 +334,29 @@ static bool add_num(cJSON *obj, const char *key, int64_t v)
 	return cJSON_AddNumberToObject(obj, key, (double)v) != NULL;
 }
 
-static bool add_strv(cJSON *obj, const char *key, char *const *v)
+static bool add_strv(cJSON *obj, const char *key, char *const *v, size_t max)
 {
 	cJSON *arr = cJSON_AddArrayToObject(obj, key);
+	size_t total = 0;
 
 	if (!arr)
 		return false;
-	for (size_t i = 0; v && v[i]; i++) {
-		cJSON *s = cJSON_CreateString(v[i]);
+	while (v && v[total])
+		total++;
+	for (size_t i = 0; i < total; i++) {
+		char more[64];
+		cJSON *s;
+
+		if (total > max && i == max - 1) {
+			snprintf(more, sizeof(more), "... and %zu more (not kept)", total - i);
+			s = cJSON_CreateString(more);
+			if (!s || !cJSON_AddItemToArray(arr, s)) {
+				cJSON_Delete(s);
+				return false;
+			}
+			break;
+		}
+		s = clipped_string(v[i]);
 		if (!s || !cJSON_AddItemToArray(arr, s)) {
 			cJSON_Delete(s);
 			return false;
@@ -297,7 +381,8 @@ static bool add_services(cJSON *obj, const char *key, const ef_state_service *v,
 		}
 		if (!add_str(o, "name", s->name) || !add_str(o, "container_id", s->container_id) ||
 		    !add_str(o, "spec_hash", s->spec_hash) || !add_str(o, "image", s->image) ||
-		    !add_str(o, "slot", s->slot) || !add_strv(o, "public_ports", s->public_ports) ||
+		    !add_str(o, "slot", s->slot) ||
+		    !add_strv(o, "public_ports", s->public_ports, EF_STATE_MAX_PORTS) ||
 		    !add_str(o, "endpoint", s->endpoint))
 			return false;
 	}
@@ -348,6 +433,12 @@ static int build_json(char **out, const ef_state *st, int64_t last_poll)
 	bool ok = root != NULL;
 
 	*out = NULL;
+	if (st->nservices > EF_STATE_MAX_SERVICES || st->nstaged > EF_STATE_MAX_SERVICES) {
+		cJSON_Delete(root);
+		ef_error_set("the state lists more than %d services; not written",
+		             EF_STATE_MAX_SERVICES);
+		return EF_ETOOBIG;
+	}
 	ok = ok && add_num(root, "version", EF_STATE_VERSION);
 	ok = ok && add_str(root, "revision", st->revision);
 	ok = ok && add_str(root, "signer", st->signer);
@@ -370,7 +461,7 @@ static int build_json(char **out, const ef_state *st, int64_t last_poll)
 	}
 	ok = ok && add_events(root, "history", st->history, st->nhistory);
 	ok = ok && add_events(root, "quarantine", st->quarantine, st->nquarantine);
-	ok = ok && add_strv(root, "refusals", st->refusals);
+	ok = ok && add_strv(root, "refusals", st->refusals, EF_STATE_MAX_REFUSALS);
 	if (ok)
 		ok = (*out = cJSON_Print(root)) != NULL;
 	cJSON_Delete(root);

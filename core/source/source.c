@@ -57,6 +57,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -130,6 +131,13 @@ struct ef_source {
 	git_strarray v2_headers; /* the token header and "Git-Protocol: version=2" */
 	ef_buf ls_request;
 	ef_source_stats stats;
+	/* The last fetch that brought objects: the commit, the packs it added
+	 * (names without .pack), and LOCAL_REF before it, so that
+	 * ef_source_discard can take it back when the commit is refused. */
+	git_oid last_fetch;
+	char **last_packs;
+	git_oid ref_before;
+	bool had_ref_before;
 };
 
 static uint64_t now_ms(void)
@@ -459,6 +467,13 @@ static int translate(const ef_source *s, const struct op *op, int gerr, const ch
 	    strstr(msg, "status code: 401") != NULL || strstr(msg, "status code: 403") != NULL) {
 		ef_error_set("%s %s: the server refused access (%s); check token_file=%s", action,
 		             s->url, msg, s->token_file ? s->token_file : "(none set)");
+		return EF_EREJECTED;
+	}
+	if (strstr(msg, "redirect") != NULL || strstr(msg, "status code: 30") != NULL) {
+		ef_error_set("%s %s: the server redirects (%s); edgeflip does not follow redirects "
+		             "(the token would go to the other address): set [source] url to the "
+		             "final address",
+		             action, s->url, msg);
 		return EF_EREJECTED;
 	}
 	if (strstr(msg, "status code: 404") != NULL) {
@@ -881,6 +896,9 @@ static int run_ls_refs(ef_source *s, char head[EF_OID_HEX], bool *found, bool *p
 		return -1;
 	git_remote_connect_options_init(&co, GIT_REMOTE_CONNECT_OPTIONS_VERSION);
 	co.custom_headers = s->v2_headers;
+#ifdef EF_HAVE_GIT_FOLLOW_REDIRECTS
+	co.follow_redirects = GIT_REMOTE_REDIRECT_NONE; /* see connect_remote */
+#endif
 	ef_buf_init(&ls.reply, EF_PKT_LS_REFS_MAX);
 	/* The connect installs the options (the only way to give a transport
 	 * its headers) and asks for the advertisement, which sub_action answers
@@ -958,6 +976,26 @@ static int ensure_open(ef_source *s)
 	return reset_cache(s, "an earlier reset did not finish");
 }
 
+/* Connects with our headers (the token). Redirects are never followed: the
+ * token is a custom header, which libgit2 would send to whatever host a
+ * redirect names (its default follows the first request's redirects). A
+ * server that redirects gets an error naming the fix: set [source] url to
+ * the final address. */
+static int connect_remote(ef_source *s, const git_remote_callbacks *cb)
+{
+#ifdef EF_HAVE_GIT_FOLLOW_REDIRECTS
+	git_remote_connect_options co;
+
+	git_remote_connect_options_init(&co, GIT_REMOTE_CONNECT_OPTIONS_VERSION);
+	co.callbacks = *cb;
+	co.custom_headers = s->headers;
+	co.follow_redirects = GIT_REMOTE_REDIRECT_NONE;
+	return git_remote_connect_ext(s->remote, GIT_DIRECTION_FETCH, &co);
+#else
+	return git_remote_connect(s->remote, GIT_DIRECTION_FETCH, cb, NULL, &s->headers);
+#endif
+}
+
 /* One listing: connect (re-reading the advertisement), find the branch. */
 static int list_branch(ef_source *s, git_oid *head, bool *found)
 {
@@ -970,8 +1008,7 @@ static int list_branch(ef_source *s, git_oid *head, bool *found)
 	cb.transport = adopt_transport;
 	cb.payload = &s;
 	*found = false;
-	if ((gerr = git_remote_connect(s->remote, GIT_DIRECTION_FETCH, &cb, NULL, &s->headers)) <
-	            0 ||
+	if ((gerr = connect_remote(s, &cb)) < 0 ||
 	    (gerr = git_remote_ls(&heads, &n, s->remote)) < 0)
 		return gerr;
 	for (size_t i = 0; i < n; i++) {
@@ -1139,8 +1176,44 @@ static void remove_fetch_head(const ef_source *s)
 		unlink(path);
 }
 
+/* The pack files in the cache (names without ".pack"), sorted. */
+static char **list_packs(const ef_source *s)
+{
+	char dir[4096];
+	char **v = NULL;
+	DIR *d;
+	struct dirent *e;
+
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/objects/pack", git_repository_path(s->repo)) >=
+	    sizeof(dir))
+		return NULL;
+	if (!(d = opendir(dir)))
+		return NULL;
+	while ((e = readdir(d))) {
+		size_t n = strlen(e->d_name);
+
+		if (n > 5 && strcmp(e->d_name + n - 5, ".pack") == 0) {
+			char *name = strndup(e->d_name, n - 5);
+
+			if (!name || ef_strv_push_owned(&v, name) < 0)
+				break;
+		}
+	}
+	closedir(d);
+	return v;
+}
+
+static bool strv_has(char *const *v, const char *s)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		if (strcmp(v[i], s) == 0)
+			return true;
+	return false;
+}
+
 int ef_source_fetch(ef_source *s, const char *want)
 {
+	char **packs_before = NULL;
 	git_fetch_options fo;
 	char *specs[1] = {s->refspec};
 	git_strarray refspecs = {specs, 1};
@@ -1164,6 +1237,10 @@ int ef_source_fetch(ef_source *s, const char *want)
 	}
 	if ((error = use_ca_file(s->ca_file)) < 0)
 		goto out;
+	packs_before = list_packs(s);
+	ef_strv_free(s->last_packs);
+	s->last_packs = NULL;
+	s->had_ref_before = git_reference_name_to_id(&s->ref_before, s->repo, LOCAL_REF) == 0;
 
 	fc.s = s;
 	fc.op = &op;
@@ -1174,6 +1251,9 @@ int ef_source_fetch(ef_source *s, const char *want)
 	fo.update_fetchhead = 0; /* FETCH_HEAD stays empty; removed after the fetch */
 	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
 	fo.custom_headers = s->headers;
+#ifdef EF_HAVE_GIT_FOLLOW_REDIRECTS
+	fo.follow_redirects = GIT_REMOTE_REDIRECT_NONE;
+#endif
 
 	op_begin(s, &op, s->max_fetch_bytes);
 	for (int attempt = 0;; attempt++) {
@@ -1183,8 +1263,7 @@ int ef_source_fetch(ef_source *s, const char *want)
 		 * git_remote_download leaks its copy of the headers (the
 		 * token) and git_remote_fetch leaks it when it has to connect
 		 * by itself; on a connected remote both only swap options. */
-		gerr = git_remote_connect(s->remote, GIT_DIRECTION_FETCH, &fo.callbacks, NULL,
-		                          &s->headers);
+		gerr = connect_remote(s, &fo.callbacks);
 		if (gerr == 0)
 			gerr = git_remote_fetch(s->remote, &refspecs, &fo, NULL);
 		if (gerr < 0 && !reset && cache_broken(&op)) {
@@ -1230,11 +1309,70 @@ int ef_source_fetch(ef_source *s, const char *want)
 	}
 	if ((error = set_local_ref(s, &id)) < 0)
 		goto out;
+	{
+		char **after = list_packs(s);
+
+		for (size_t i = 0; after && after[i]; i++)
+			if (!strv_has(packs_before, after[i]))
+				ef_strv_push(&s->last_packs, after[i]);
+		ef_strv_free(after);
+		git_oid_cpy(&s->last_fetch, &id);
+	}
 	ef_info("source.fetched", "url=%s branch=%s commit=%s bytes=%llu", s->url, s->branch, want,
 	        (unsigned long long)op.bytes_read);
 out:
+	ef_strv_free(packs_before);
 	git_odb_free(odb);
 	return error;
+}
+
+int ef_source_discard(ef_source *s, const char *commit)
+{
+	char dir[4096], path[4200];
+	static const char *const exts[] = {".pack", ".idx", ".rev", ".keep", ".promisor"};
+	unsigned long long freed = 0;
+	size_t npacks = 0;
+	git_oid id;
+	int error;
+
+	if ((error = parse_oid(&id, commit)) < 0)
+		return error;
+	if (!s->repo || !s->last_packs || !git_oid_equal(&id, &s->last_fetch))
+		return 0; /* nothing fetched for it (already there, or already gone) */
+	/* The branch ref back to where it was: the next fetch asks for these
+	 * objects again rather than counting them as present. */
+	if (s->had_ref_before)
+		git_reference_create(NULL, s->repo, LOCAL_REF, &s->ref_before, 1, NULL);
+	else
+		git_reference_remove(s->repo, LOCAL_REF);
+	snprintf(dir, sizeof(dir), "%s/objects/pack", git_repository_path(s->repo));
+	/* libgit2 keeps packs open: close the repository so that the space of
+	 * the unlinked files is given back now, not when the daemon exits. */
+	drop_own_transport(s);
+	git_remote_free(s->remote);
+	s->remote = NULL;
+	git_repository_free(s->repo);
+	s->repo = NULL;
+	for (size_t i = 0; s->last_packs[i]; i++, npacks++) {
+		for (size_t e = 0; e < sizeof(exts) / sizeof(exts[0]); e++) {
+			struct stat st;
+
+			snprintf(path, sizeof(path), "%s/%s%s", dir, s->last_packs[i], exts[e]);
+			if (lstat(path, &st) == 0 && unlink(path) == 0)
+				freed += (unsigned long long)st.st_size;
+		}
+	}
+	ef_strv_free(s->last_packs);
+	s->last_packs = NULL;
+	ef_info("source.discarded", "commit=%s packs=%zu bytes=%llu", commit, npacks, freed);
+	if ((error = open_cache(&s->repo, s->cache_dir)) < 0)
+		return error;
+	if (git_remote_create_anonymous(&s->remote, s->repo, s->url) < 0) {
+		ef_error_set("url %s: %s", s->url,
+		             git_error_last() ? git_error_last()->message : "invalid");
+		return EF_ERROR;
+	}
+	return 0;
 }
 
 static int lookup_commit(git_commit **out, ef_source *s, const char *commit)
@@ -1282,6 +1420,8 @@ int ef_source_read_commit(ef_source *s, ef_buf *out, const char *commit, size_t 
 {
 	git_odb *odb = NULL;
 	git_odb_object *obj = NULL;
+	git_object_t type = GIT_OBJECT_INVALID;
+	size_t size = 0;
 	git_oid id;
 	int error;
 
@@ -1289,7 +1429,26 @@ int ef_source_read_commit(ef_source *s, ef_buf *out, const char *commit, size_t 
 	if ((error = parse_oid(&id, commit)) < 0)
 		return error;
 	error = EF_ENOTFOUND;
-	if (git_repository_odb(&odb, s->repo) < 0 || git_odb_read(&obj, odb, &id) < 0) {
+	if (git_repository_odb(&odb, s->repo) < 0 ||
+	    git_odb_read_header(&size, &type, odb, &id) < 0) {
+		ef_error_set("commit %s is not in the cache %s (fetch it first)", commit,
+		             s->cache_dir);
+		goto out;
+	}
+	/* From the object's header, before anything is inflated: an unsigned
+	 * "commit" of 500 MB costs no memory. */
+	if (type != GIT_OBJECT_COMMIT) {
+		ef_error_set("object %s is a %s, not a commit", commit,
+		             git_object_type2string(type));
+		error = EF_EINVALID;
+		goto out;
+	}
+	if (size > cap) {
+		ef_error_set("commit %s is larger than the limit of %zu bytes", commit, cap);
+		error = EF_ETOOBIG;
+		goto out;
+	}
+	if (git_odb_read(&obj, odb, &id) < 0) {
 		ef_error_set("commit %s is not in the cache %s (fetch it first)", commit,
 		             s->cache_dir);
 		goto out;
@@ -1395,6 +1554,19 @@ out:
 	return error;
 }
 
+int ef_source_commit_time(ef_source *s, int64_t *out, const char *commit)
+{
+	git_commit *c = NULL;
+	int error;
+
+	*out = 0;
+	if ((error = lookup_commit(&c, s, commit)) < 0)
+		return error;
+	*out = (int64_t)git_commit_committer(c)->when.time;
+	git_commit_free(c);
+	return 0;
+}
+
 void ef_source_get_stats(const ef_source *s, ef_source_stats *out)
 {
 	*out = s->stats;
@@ -1407,6 +1579,7 @@ void ef_source_free(ef_source *s)
 	drop_own_transport(s);
 	git_remote_free(s->remote);
 	git_repository_free(s->repo);
+	ef_strv_free(s->last_packs);
 	ef_buf_dispose_secret(&s->auth_header);
 	ef_buf_dispose(&s->ls_request);
 	free(s->url);

@@ -23,13 +23,17 @@ typedef struct {
 	uint32_t seed;       /* state of the jitter generator (xorshift32) */
 } ef_backoff;
 
-/* Seeds the jitter from the clock and the process id, so that devices
- * started at the same instant still draw different delays. */
+/* Seeds the jitter from the kernel's generator (getrandom), so that devices
+ * that boot together after a power cut, with the same clock and the same
+ * pids, still draw different delays. */
 void ef_backoff_init(ef_backoff *b, uint64_t base_ms, uint64_t cap_ms);
 /* Replaces the seed: tests use this to get a repeatable sequence. */
 void ef_backoff_seed(ef_backoff *b, uint32_t seed);
 /* The delay to wait after one more failure. */
 uint64_t ef_backoff_next(ef_backoff *b);
+/* `ms` ± 10%, drawn from the same generator: the poll interval of a fleet
+ * spreads out instead of staying in step. */
+uint64_t ef_backoff_jitter(ef_backoff *b, uint64_t ms);
 /* Back to the first delay after a success. Keeps the seed. */
 void ef_backoff_reset(ef_backoff *b);
 

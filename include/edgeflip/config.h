@@ -51,6 +51,10 @@ typedef struct {
 	char *openpgp_keys;
 	bool insecure_skip_verify;
 	bool allow_rollback; /* accept a target that does not descend from the deployed commit */
+	/* Anti-rollback floor of a fresh device (empty journal): a commit id the
+	 * first deployed commit must descend from, or a date YYYY-MM-DD its
+	 * committer date must not precede. NULL: none. */
+	char *not_before;
 	char *image_keys;    /* PEM keys: every image must carry a cosign signature by one */
 	char *image_ca_file; /* registries' CA; NULL: the system store */
 	char **image_http_registries; /* registries reached over plain http (loopback tests) */
@@ -98,5 +102,10 @@ int ef_parse_duration(uint64_t *out_ms, const char *s);
 int ef_parse_size(uint64_t *out, const char *s);
 /* "true/false/yes/no/on/off/1/0" */
 int ef_parse_bool(bool *out, const char *s);
+
+/* Parses [trust] not_before: a 40-hex commit id into out_commit (41 bytes;
+ * *out_time = 0) or a date YYYY-MM-DD into *out_time (UTC midnight;
+ * out_commit = ""). Either output may be NULL. EF_EINVALID otherwise. */
+int ef_config_not_before(char *out_commit, int64_t *out_time, const char *value);
 
 #endif

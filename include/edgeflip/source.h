@@ -35,6 +35,11 @@ int ef_source_poll(ef_source *s, char out_head[EF_OID_HEX]);
 /* Fetches the branch so that `want` (from poll) is in the object database.
  * Writes no FETCH_HEAD and no reflog. EF_ETOOBIG past max_fetch_bytes. */
 int ef_source_fetch(ef_source *s, const char *want);
+/* Takes back what the last fetch brought for `commit`, which was refused:
+ * removes the packs it added and points the branch ref back to where it was,
+ * so that the cache does not grow by every rejected push. No-op when the
+ * last fetch was of another commit or brought nothing. */
+int ef_source_discard(ef_source *s, const char *commit);
 /* Resolves "HEAD"/branch name/full or short id against the cache to a commit id. */
 int ef_source_resolve(ef_source *s, char out[EF_OID_HEX], const char *rev);
 /* The raw commit object (headers, blank line, message), for verification. */
@@ -44,6 +49,8 @@ int ef_source_read_file(ef_source *s, ef_buf *out, const char *commit, const cha
                         size_t cap);
 /* *out = true when `commit` equals `ancestor` or descends from it. */
 int ef_source_descends(ef_source *s, bool *out, const char *commit, const char *ancestor);
+/* The committer date of `commit` (seconds since the epoch, as signed). */
+int ef_source_commit_time(ef_source *s, int64_t *out, const char *commit);
 /* Wire and disk counters since ef_source_new (for benchmarks and status). */
 typedef struct {
 	uint64_t polls;

@@ -107,6 +107,12 @@ bool ef_state_is_quarantined(const ef_state *st, const char *revision);
 /* Adds `revision` once (again: refreshes reason and time), newest first,
  * dropping the oldest past EF_STATE_MAX_QUARANTINE. */
 int ef_state_quarantine(ef_state *st, const char *revision, const char *reason);
+/* Sets the kind of a quarantine entry (its "result"): signature,
+ * anti-rollback, not-before, manifest, policy, health, deploy, operator. */
+int ef_state_quarantine_kind(ef_state *st, const char *revision, const char *kind);
+/* Lifts the quarantine of entries whose revision starts with `revision`
+ * (NULL: all) and whose kind is `kind` (NULL: any). Returns how many. */
+int ef_state_unquarantine(ef_state *st, const char *revision, const char *kind);
 /* Puts an event first in history and keeps at most `cap` (at most
  * EF_STATE_MAX_HISTORY; 0 keeps none). */
 int ef_state_add_history(ef_state *st, const char *revision, const char *result, const char *reason,

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,7 +46,7 @@ int ef_fs_write_atomic(const char *path, const void *data, size_t len)
 		ef_error_set("path too long: %s", path);
 		return EF_EINVALID;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		goto fail;
 	while (len > 0) {
@@ -139,7 +140,7 @@ int ef_fs_remove_tree(const char *path)
 
 int ef_fs_lock(int *out_fd, const char *path, unsigned wait_ms)
 {
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 
 	if (fd < 0) {
 		ef_error_set("cannot open lock %s: %s", path, strerror(errno));
@@ -165,4 +166,130 @@ void ef_fs_unlock(int fd)
 {
 	if (fd >= 0)
 		close(fd);
+}
+
+int ef_fs_lock_note(int fd, const char *text)
+{
+	size_t len = strlen(text);
+	struct stat st;
+
+	/* An empty note on an empty file: write nothing (a pass that changes
+	 * nothing leaves state_dir untouched). */
+	if (len == 0 && fstat(fd, &st) == 0 && st.st_size == 0)
+		return 0;
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, text, len, 0) != (ssize_t)len) {
+		ef_error_set("cannot write the lock file: %s", strerror(errno));
+		return EF_ERROR;
+	}
+	return 0;
+}
+
+/* The pid /proc/locks lists for a FLOCK on (dev, ino); 0 when the kernel
+ * does not list one (or /proc is not mounted). */
+static long flock_pid_of(dev_t dev, ino_t ino)
+{
+	char line[256], want[64];
+	FILE *f = fopen("/proc/locks", "re");
+	long pid = 0;
+
+	if (!f)
+		return 0;
+	snprintf(want, sizeof(want), "%02x:%02x:%llu ", major(dev), minor(dev),
+	         (unsigned long long)ino);
+	while (fgets(line, sizeof(line), f)) {
+		long p;
+		char kind[16];
+
+		/* "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF"; waiters
+		 * are listed as "1: -> FLOCK ...". */
+		if (strstr(line, "->") || !strstr(line, want))
+			continue;
+		if (sscanf(line, "%*d: %15s %*s %*s %ld", kind, &p) == 2 &&
+		    !strcmp(kind, "FLOCK")) {
+			pid = p;
+			break;
+		}
+	}
+	fclose(f);
+	return pid;
+}
+
+int ef_fs_lock_holder(char *out, size_t n, long *out_pid, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int error = EF_ENOTFOUND;
+	struct stat st;
+	ssize_t got;
+
+	*out_pid = 0;
+	if (n)
+		out[0] = '\0';
+	if (fd < 0) {
+		ef_error_set("%s: %s", path, strerror(errno));
+		return EF_ENOTFOUND;
+	}
+	/* A shared lock is granted only when nobody holds the exclusive one. */
+	if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+		ef_error_set("nobody holds %s", path);
+		goto out;
+	}
+	if (errno != EWOULDBLOCK) {
+		ef_error_set("cannot test the lock %s: %s", path, strerror(errno));
+		error = EF_ERROR;
+		goto out;
+	}
+	got = n ? pread(fd, out, n - 1, 0) : 0;
+	if (got < 0)
+		got = 0;
+	if (n)
+		out[got] = '\0';
+	if (fstat(fd, &st) == 0)
+		*out_pid = flock_pid_of(st.st_dev, st.st_ino);
+	error = 0;
+out:
+	close(fd);
+	return error;
+}
+
+int ef_fs_private_dir(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0) {
+		if (errno != ENOENT) {
+			ef_error_set("state_dir %s: %s", path, strerror(errno));
+			return EF_ERROR;
+		}
+		if (ef_fs_mkdir_p(path, 0700) < 0)
+			return EF_ERROR;
+		if (lstat(path, &st) < 0) {
+			ef_error_set("state_dir %s: %s", path, strerror(errno));
+			return EF_ERROR;
+		}
+	}
+	if (S_ISLNK(st.st_mode)) {
+		ef_error_set(
+		        "state_dir %s is a symbolic link; refusing to follow it. Point [agent] "
+		        "state_dir at the real directory",
+		        path);
+		return EF_EINVALID;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		ef_error_set("state_dir %s is not a directory; remove it or fix [agent] state_dir",
+		             path);
+		return EF_EINVALID;
+	}
+	if (st.st_uid != geteuid()) {
+		ef_error_set("state_dir %s is owned by uid %lu, not by this user (uid %lu); "
+		             "chown it to the user edgeflip runs as",
+		             path, (unsigned long)st.st_uid, (unsigned long)geteuid());
+		return EF_EINVALID;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		ef_error_set("state_dir %s is writable by %s (mode %04o); run chmod 700 %s", path,
+		             st.st_mode & S_IWOTH ? "everyone" : "its group",
+		             (unsigned)(st.st_mode & 07777), path);
+		return EF_EINVALID;
+	}
+	return 0;
 }

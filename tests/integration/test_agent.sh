@@ -31,6 +31,24 @@ web_says() { curl -s --max-time 5 "http://127.0.0.1:$port_web/" 2>/dev/null; }
 ef_compose "$env/compose.json" "api=$api1" "web=$web1:$port_web"
 ef_gitops_commit "first" || exit 1
 c1=$(ef_gitops_head)
+
+# --- anti-rollback floor of a fresh device: [trust] not_before -------------------
+ef_ini_set "$EF_AGENT_INI" trust.not_before 2099-01-01
+ef_agent once 2>"$log"
+ef_expect_eq "a commit older than not_before (date) exits 3 on a fresh device" 3 $?
+ef_expect_contains "the refusal names not_before" "$(cat "$log")" "committed before [trust] not_before 2099-01-01"
+ef_expect_contains "status names the kind of quarantine" "$(ef_agent status)" "$(echo "$c1" | cut -c1-12) not-before:"
+# a commit the branch does not contain
+ef_ini_set "$EF_AGENT_INI" trust.not_before 0123456789abcdef0123456789abcdef01234567
+ef_agent retry >/dev/null 2>&1
+ef_agent once 2>"$log"
+ef_expect_eq "a commit that does not descend from not_before (commit) exits 3" 3 $?
+ef_expect_contains "the refusal says so" "$(cat "$log")" "does not descend from [trust] not_before"
+ef_ini_set "$EF_AGENT_INI" trust.not_before "$c1"
+out=$(ef_agent retry "$(echo "$c1" | cut -c1-12)" 2>&1)
+ef_expect_contains "retry lifts the quarantine on purpose" "$out" "released 1 quarantined commit"
+ef_ini_set "$EF_AGENT_INI" trust.not_before 2020-01-01
+
 ef_agent once 2>"$log"
 ef_expect_eq "first deploy exits 0" 0 $?
 ef_expect_eq "first deploy runs two containers" 2 "$(count_running)"
@@ -166,6 +184,34 @@ ef_expect_eq "status still shows the good commit" "$good" "$(ef_status_field rev
 ef_git -C "$EF_OPS_DIR/work" reset -q --hard "$good"
 ef_git -C "$EF_OPS_DIR/work" push -q -f origin HEAD:main
 
+# --- a refused push costs no disk: what it brought is removed ------------------
+cache=$work/agent/state/cache.git
+du_before=$(du -sb "$cache" | cut -f1)
+head -c $((8 << 20)) /dev/urandom >"$EF_OPS_DIR/work/big.bin"
+ef_git -C "$EF_OPS_DIR/work" add -A
+ef_git -C "$EF_OPS_DIR/work" commit -q -m "unsigned, 8 MiB"
+ef_git -C "$EF_OPS_DIR/work" push -q origin HEAD:main
+ef_agent once 2>"$log"
+ef_expect_eq "unsigned 8 MiB commit exits 3" 3 $?
+ef_expect_contains "the refused push's objects are discarded" "$(cat "$log")" "source.discarded"
+du_after=$(du -sb "$cache" | cut -f1)
+[ $((du_after - du_before)) -lt 65536 ] && ef_pass "the cache is back to its size (+$((du_after - du_before)) bytes)" ||
+	ef_fail "the cache is back to its size" "before $du_before after $du_after bytes"
+# A push past max_fetch_size is refused once, not fetched again on every poll.
+ef_ini_set "$EF_AGENT_INI" source.max_fetch_size 2M
+head -c $((4 << 20)) /dev/urandom >"$EF_OPS_DIR/work/big.bin"
+ef_git -C "$EF_OPS_DIR/work" add -A
+ef_git -C "$EF_OPS_DIR/work" commit -q -m "unsigned, 4 MiB more"
+ef_git -C "$EF_OPS_DIR/work" push -q origin HEAD:main
+ef_agent once 2>"$log"
+ef_expect_eq "a push past max_fetch_size exits 3" 3 $?
+ef_expect_contains "status: quarantined for its size" "$(ef_agent status)" "$(ef_gitops_head | cut -c1-12) size:"
+ef_agent once 2>"$log"
+ef_expect_eq "the oversized push is not fetched again" "" "$(grep -E 'new-commit|source.fetch' "$log")"
+ef_ini_set "$EF_AGENT_INI" source.max_fetch_size 64M
+ef_git -C "$EF_OPS_DIR/work" reset -q --hard "$good"
+ef_git -C "$EF_OPS_DIR/work" push -q -f origin HEAD:main
+
 # --- a commit signed with OpenPGP (GnuPG) by a trusted key deploys -------------
 export GNUPGHOME=$work/gnupg
 mkdir -p "$GNUPGHOME" && chmod 700 "$GNUPGHOME"
@@ -182,6 +228,23 @@ ef_expect_eq "OpenPGP-signed commit deploys (exit 0)" 0 $?
 ef_expect_eq "OpenPGP signer is the key's fingerprint" "$fpr" "$(ef_status_field signer)"
 ef_expect_eq "web serves v2 after the OpenPGP-signed commit" "web v2" "$(web_says)"
 good=$(ef_gitops_head)
+
+# --- a trust refusal is examined again when the trust files change ---------------
+ssh-keygen -q -t ed25519 -N '' -C ops@example.com -f "$work/ops-key"
+ef_git -C "$EF_OPS_DIR/work" -c gpg.format=ssh -c user.signingkey="$work/ops-key" \
+	commit -q -S --allow-empty -m "signed by a key not yet trusted"
+ef_git -C "$EF_OPS_DIR/work" push -q origin HEAD:main
+ops_commit=$(ef_gitops_head)
+ef_agent once 2>"$log"
+ef_expect_eq "a commit by an untrusted key exits 3" 3 $?
+ef_expect_contains "status: quarantined for its signature" "$(ef_agent status)" "$(echo "$ops_commit" | cut -c1-12) signature:"
+printf 'ops@example.com namespaces="git" %s\n' "$(cut -d' ' -f1,2 "$work/ops-key.pub")" \
+	>>"$EF_OPS_DIR/keys/allowed_signers"
+ef_agent once 2>"$log"
+ef_expect_eq "after the key is added, the same commit deploys (exit 0)" 0 $?
+ef_expect_contains "the agent says why it looked again" "$(cat "$log")" "trust-changed requeued="
+ef_expect_eq "status names the re-examined commit" "$ops_commit" "$(ef_status_field revision)"
+good=$ops_commit
 
 # --- compose.yaml with an override, .env and the device's env_file -------------
 # The same services as Compose users write them: YAML, an anchor with a merge

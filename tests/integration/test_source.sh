@@ -169,6 +169,20 @@ head -c 5000 /dev/zero | tr '\0' a >"$tmp/big-token"
 run_probe --url "$auth_url" --ca "$EF_GIT_CA" --cache "$tmp/c-auth" --token-file "$tmp/big-token"
 expect "a token file over 4 KiB is refused" 6 "is larger than 4096 bytes"
 
+# 9b. A redirect to another origin is not followed: the token stays home.
+if ef_git_redirect_server_start "$tmp/redirect"; then
+	run_probe --url "${EF_REDIRECT_URL}env.git" --ca "$EF_GIT_CA" --cache "$tmp/c-redir" \
+		--token-file "$EF_GIT_TOKEN_FILE" --fetch --read environments/prod/compose.json
+	expect "a redirecting server is refused, naming the fix" 4 "does not follow redirects"
+	if grep -qF -e "$token" -e "$b64" "$EF_REDIRECT_AUTH_LOG"; then
+		not_ok "the token never reaches the redirect's target" "$(cat "$EF_REDIRECT_AUTH_LOG")"
+	else
+		ok "the token never reaches the redirect's target"
+	fi
+else
+	not_ok "the redirecting server starts"
+fi
+
 # 10. Size cap: a commit larger than max_fetch_bytes is refused.
 head -c 400000 /dev/urandom >"$work/blob.bin"
 ef_git -C "$work" add blob.bin && ef_git -C "$work" commit -qm big && ef_git -C "$work" push -q "$url" HEAD:main

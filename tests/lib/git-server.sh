@@ -9,6 +9,9 @@
 #                                   #   EF_GIT_V0_URL EF_GIT_POST502_URL
 #   url=$(ef_git_repo_create demo)  # bare repo $EF_GIT_ROOT/demo.git, pushable over HTTPS
 #   ef_git_slow_server_start "$dir" # exports EF_SLOW_URL EF_SLOW_PID: TLS, then 1 byte/s
+#   ef_git_redirect_server_start "$dir" # exports EF_REDIRECT_URL EF_REDIRECT_AUTH_LOG:
+#                                   #   a second nginx whose every answer is a 302 to
+#                                   #   another origin that logs Authorization headers
 #   ef_git_server_stop              # stops only what these functions started, by PID
 #
 # URLs name the host "localhost" (nginx listens on 127.0.0.1): mbedTLS 2.28,
@@ -257,6 +260,93 @@ ef_git() {
 	GIT_SSL_CAINFO="$EF_GIT_CA" GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1 \
 		git -c user.name=test -c user.email=test@example.com \
 		-c init.defaultBranch=main "$@"
+}
+
+# A second nginx (after ef_git_server_start): EF_REDIRECT_URL
+# (https://localhost:R/auth/) answers every request with 302 to the same path
+# on another host (https://127.0.0.1:C/: libgit2 counts another port of the
+# same host name as the same site), which logs each request's
+# Authorization header to EF_REDIRECT_AUTH_LOG and serves the repositories
+# like EF_GIT_AUTH_URL does. A client that follows the redirect with its token
+# leaves the token in that log.
+ef_git_redirect_server_start() {
+	local dir=$1 rport cport sock b64 pid
+	[ -n "${EF_GIT_DIR:-}" ] || { _ef_git_die "start the git server first"; return 1; }
+	mkdir -p "$dir/tmp" || return 1
+	dir=$(readlink -f "$dir")
+	chmod 777 "$dir/tmp"
+	sock="$EF_GIT_DIR/run/fcgiwrap.sock"
+	[ -f "$EF_GIT_DIR/run/sockdir" ] && sock="$(cat "$EF_GIT_DIR/run/sockdir")/fcgiwrap.sock"
+	b64=$(printf 'x-access-token:%s' "$(cat "$EF_GIT_TOKEN_FILE")" | base64 -w0)
+	# The other host's certificate, from the fixture's CA. mbedTLS 2.28
+	# matches the host name "127.0.0.1" against DNS names only.
+	openssl ecparam -name prime256v1 -genkey -noout -out "$dir/other.key" 2>/dev/null &&
+		openssl req -new -key "$dir/other.key" -subj "/CN=127.0.0.1" -out "$dir/other.csr" 2>/dev/null &&
+		printf 'subjectAltName=DNS:127.0.0.1,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$dir/other.cnf" &&
+		openssl x509 -req -in "$dir/other.csr" -CA "$EF_GIT_DIR/ssl/ca.crt" \
+			-CAkey "$EF_GIT_DIR/ssl/ca.key" -CAcreateserial -days 2 -sha256 \
+			-extfile "$dir/other.cnf" -out "$dir/other.crt" 2>/dev/null ||
+		{ _ef_git_die "cannot make the other host's certificate"; return 1; }
+	rport=$(_ef_free_port)
+	cport=$(_ef_free_port)
+	cat >"$dir/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log info;
+events { worker_connections 64; }
+http {
+	access_log off;
+	log_format auth '\$request_method \$uri authorization=[\$http_authorization]';
+	client_body_temp_path $dir/tmp/body;
+	proxy_temp_path $dir/tmp/proxy;
+	fastcgi_temp_path $dir/tmp/fastcgi;
+	uwsgi_temp_path $dir/tmp/uwsgi;
+	scgi_temp_path $dir/tmp/scgi;
+	client_body_buffer_size 64m;
+	server {
+		listen 127.0.0.1:$rport ssl;
+		server_name localhost;
+		ssl_certificate $EF_GIT_DIR/ssl/server.crt;
+		ssl_certificate_key $EF_GIT_DIR/ssl/server.key;
+		location / {
+			return 302 https://127.0.0.1:$cport\$request_uri;
+		}
+	}
+	server {
+		listen 127.0.0.1:$cport ssl;
+		server_name 127.0.0.1;
+		ssl_certificate $dir/other.crt;
+		ssl_certificate_key $dir/other.key;
+		access_log $dir/auth.log auth;
+		location /auth/ {
+			if (\$http_authorization != "Basic $b64") {
+				add_header WWW-Authenticate 'Basic realm="git"' always;
+				return 401;
+			}
+			rewrite ^/auth(/.*)\$ \$1 break;
+			include /etc/nginx/fastcgi_params;
+			fastcgi_param SCRIPT_FILENAME /usr/lib/git-core/git-http-backend;
+			fastcgi_param GIT_PROJECT_ROOT $EF_GIT_ROOT;
+			fastcgi_param GIT_HTTP_EXPORT_ALL "";
+			fastcgi_param PATH_INFO \$uri;
+			fastcgi_pass unix:$sock;
+		}
+	}
+}
+EOF
+	touch "$dir/auth.log"
+	nginx -c "$dir/nginx.conf" -p "$dir/" </dev/null >>"$dir/stdout.log" 2>&1 &
+	pid=$!
+	if ! _ef_wait_port "$rport" "$pid" || ! _ef_wait_port "$cport" "$pid"; then
+		cat "$dir/error.log" "$dir/stdout.log" >&2 2>/dev/null
+		kill "$pid" 2>/dev/null
+		return 1
+	fi
+	EF_GIT_PIDS="$EF_GIT_PIDS $pid"
+	export EF_GIT_PIDS
+	export EF_REDIRECT_URL="https://localhost:$rport/auth/"
+	export EF_REDIRECT_AUTH_LOG="$dir/auth.log"
 }
 
 # A server that accepts connections and then answers one byte per second, to

@@ -152,16 +152,39 @@ static void test_degenerate(void **unused)
 		assert_true(ef_backoff_next(&b) >= UINT64_MAX / 2);
 }
 
+/* The poll interval's jitter: within ±10 %, spread over the whole range,
+ * and two generators set up at once (same clock, same pid) differ: the seed
+ * comes from the kernel. */
+static void test_interval_jitter(void **unused)
+{
+	ef_backoff a, b;
+	uint64_t lo = UINT64_MAX, hi = 0;
+	int same = 0;
+
+	ef_backoff_init(&a, 1000, 60000);
+	for (int i = 0; i < 10000; i++) {
+		uint64_t d = ef_backoff_jitter(&a, 60000);
+
+		assert_true(d >= 54000 && d <= 66000);
+		lo = d < lo ? d : lo;
+		hi = d > hi ? d : hi;
+	}
+	assert_true(lo < 54600 && hi > 65400);
+	for (int i = 0; i < 20; i++) {
+		ef_backoff_init(&a, 1000, 60000);
+		ef_backoff_init(&b, 1000, 60000);
+		same += ef_backoff_jitter(&a, 60000) == ef_backoff_jitter(&b, 60000);
+	}
+	assert_true(same < 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_delays_in_range),
-	        cmocka_unit_test(test_delays_grow),
-	        cmocka_unit_test(test_cap),
-	        cmocka_unit_test(test_reset),
-	        cmocka_unit_test(test_seed_repeatable),
-	        cmocka_unit_test(test_jitter_spread),
-	        cmocka_unit_test(test_degenerate),
+	        cmocka_unit_test(test_interval_jitter), cmocka_unit_test(test_delays_in_range),
+	        cmocka_unit_test(test_delays_grow),     cmocka_unit_test(test_cap),
+	        cmocka_unit_test(test_reset),           cmocka_unit_test(test_seed_repeatable),
+	        cmocka_unit_test(test_jitter_spread),   cmocka_unit_test(test_degenerate),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -359,12 +359,42 @@ static void test_value_parsers(void **state)
 	}
 }
 
+/* [trust] not_before: a full commit id or a date, nothing else. */
+static void test_not_before(void **unused)
+{
+	char commit[41];
+	int64_t t = -1;
+	static const char *const bad[] = {
+	        "",
+	        "2026-1-01",
+	        "2026-13-01",
+	        "2026-12-32",
+	        "1969-12-31",
+	        "2026/12/01",
+	        "2026-12-01x",
+	        "0123456789abcdef0123456789abcdef0123456",
+	        "HEAD",
+	        "0123456789ABCDEF0123456789ABCDEF01234567",
+	};
+
+	assert_int_equal(ef_config_not_before(commit, &t, "2026-12-01"), 0);
+	assert_string_equal(commit, "");
+	assert_int_equal(t, 1796083200); /* 2026-12-01T00:00:00Z */
+	assert_int_equal(
+	        ef_config_not_before(commit, &t, "0123456789abcdef0123456789abcdef01234567"), 0);
+	assert_string_equal(commit, "0123456789abcdef0123456789abcdef01234567");
+	assert_int_equal(t, 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(ef_config_not_before(NULL, NULL, bad[i]), EF_EINVALID);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_bad_configs), cmocka_unit_test(test_good_variants),
 	        cmocka_unit_test(test_defaults),    cmocka_unit_test(test_every_key),
 	        cmocka_unit_test(test_files),       cmocka_unit_test(test_value_parsers),
+	        cmocka_unit_test(test_not_before),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -300,6 +300,41 @@ static void test_caps(void **unused)
 	ef_buf_dispose(&j);
 }
 
+/* What the writer writes, the reader reads back: more policy findings than
+ * EF_STATE_MAX_REFUSALS and a longer error than EF_STATE_MAX_STRING are
+ * clipped when written, not refused (and the journal set aside) when read. */
+static void test_writer_within_reader_limits(void **unused)
+{
+	ef_state st, back;
+	char *json = NULL, *big = malloc(EF_STATE_MAX_STRING + 100), line[64];
+	size_t n = 0;
+
+	assert_non_null(big);
+	ef_state_init(&st);
+	for (int i = 0; i < 300; i++) {
+		snprintf(line, sizeof(line), "services.web%d: privileged is not allowed", i);
+		assert_int_equal(ef_strv_push(&st.refusals, line), 0);
+	}
+	memset(big, 'e', EF_STATE_MAX_STRING + 99);
+	/* a two-byte character across the cut */
+	big[EF_STATE_MAX_STRING - 1] = (char)0xc3;
+	big[EF_STATE_MAX_STRING] = (char)0xa9;
+	big[EF_STATE_MAX_STRING + 99] = '\0';
+	st.last_error = big;
+	assert_int_equal(ef_state_to_json(&json, &st), 0);
+	ef_state_init(&back);
+	assert_int_equal(ef_state_from_json(&back, json, strlen(json)), 0);
+	while (back.refusals && back.refusals[n])
+		n++;
+	assert_int_equal(n, EF_STATE_MAX_REFUSALS);
+	assert_string_equal(back.refusals[0], "services.web0: privileged is not allowed");
+	assert_string_equal(back.refusals[n - 1], "... and 45 more (not kept)");
+	assert_int_equal(strlen(back.last_error), EF_STATE_MAX_STRING - 1);
+	ef_state_dispose(&back);
+	free(json);
+	ef_state_dispose(&st); /* frees big */
+}
+
 static void test_bad_files(void **unused)
 {
 	static const struct {
@@ -554,6 +589,7 @@ int main(void)
 	        cmocka_unit_test(test_bad_json),
 	        cmocka_unit_test(test_caps),
 	        cmocka_unit_test(test_bad_files),
+	        cmocka_unit_test(test_writer_within_reader_limits),
 	        cmocka_unit_test(test_history_capped),
 	        cmocka_unit_test(test_quarantine),
 	        cmocka_unit_test(test_corrupt_set_aside),

@@ -21,4 +21,19 @@ int ef_fs_remove_tree(const char *path);
 int ef_fs_lock(int *out_fd, const char *path, unsigned wait_ms);
 void ef_fs_unlock(int fd);
 
+/* Replaces the contents of the held lock file `fd` with `text` (the daemon's
+ * pid; "" for other holders). */
+int ef_fs_lock_note(int fd, const char *text);
+/* Who holds the lock on `path`: 0 and the holder's note (up to n - 1 bytes)
+ * in `out` when some process holds it, EF_ENOTFOUND when the file is missing
+ * or nobody holds it. `*out_pid` is the pid the kernel lists as holding the
+ * lock (/proc/locks), or 0 where the kernel does not say. */
+int ef_fs_lock_holder(char *out, size_t n, long *out_pid, const char *path);
+
+/* Makes sure `path` is a directory only this user can change: created with
+ * mode 0700 when missing; refused (EF_EINVALID, naming the path and the fix)
+ * when it is a symlink, not a directory, owned by another user, or writable
+ * by group or others. */
+int ef_fs_private_dir(const char *path);
+
 #endif
