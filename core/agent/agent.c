@@ -639,7 +639,7 @@ static void recheck_trust_refusals(ef_agent *a)
 			        "requeued=%d what=\"commits refused for their "
 			        "signature are examined again\"",
 			        n);
-			ef_agent_save(a);
+			save_journal(a);
 		}
 	}
 	ef_fs_write_atomic(path, now, strlen(now));
@@ -668,7 +668,7 @@ static void apply_retry_requests(ef_agent *a)
 	unlink(path);
 	ef_info("retry-requested", "released=%d", total);
 	if (total > 0)
-		ef_agent_save(a);
+		save_journal(a);
 }
 
 int ef_agent_pass(ef_agent *a)
