@@ -13,7 +13,9 @@
 #include "edgeflip/fault.h"
 #include "edgeflip/health.h"
 #include "edgeflip/log.h"
+#include "edgeflip/spec.h"
 #include "edgeflip/sys/clock.h"
+#include "edgeflip/sys/fs.h"
 #include "edgeflip/sys/net.h"
 
 #include <stdio.h>
@@ -108,7 +110,7 @@ typedef struct {
 	uint64_t flipped_ms; /* when traffic moved to the new set */
 	ef_health_target *health;
 	size_t nhealth;
-	ef_port *ports; /* scratch for create requests */
+	ef_engine_port *ports; /* scratch for create requests */
 } deploy;
 
 static int journal(deploy *d, ef_phase phase)
@@ -186,12 +188,13 @@ static int stage_ports(deploy *d, ef_state_service *rec, const ef_service *s, ef
 	if (!d->ports)
 		return EF_ENOMEM;
 	for (size_t i = 0; i < s->nports; i++) {
-		ef_port *p = &d->ports[i];
+		ef_engine_port *p = &d->ports[i];
 		uint16_t internal;
 		char line[200];
 		int error;
 
-		*p = s->ports[i];
+		p->container_port = s->ports[i].container_port;
+		memcpy(p->protocol, s->ports[i].protocol, sizeof(p->protocol));
 		p->host_ip = "127.0.0.1";
 		if (!s->ports[i].host_port) {
 			p->host_port = 0;
@@ -209,6 +212,25 @@ static int stage_ports(deploy *d, ef_state_service *rec, const ef_service *s, ef
 	return 0;
 }
 
+/* Compose creates a missing bind source directory; mounts passed structured
+ * are not created by the engine, so the deploy does it. An existing file or
+ * directory is left as it is. */
+static int make_bind_sources(const ef_container_spec *spec)
+{
+	for (size_t i = 0; i < spec->nmounts; i++) {
+		const ef_engine_mount *m = &spec->mounts[i];
+		int error;
+
+		if (m->type != EF_ENGINE_MOUNT_BIND)
+			continue;
+		if ((error = ef_fs_mkdir_p(m->source, 0755)) < 0) {
+			ef_error_prefix("bind mount source %s", m->source);
+			return error;
+		}
+	}
+	return 0;
+}
+
 static int stage_one(deploy *d, const ef_action *act)
 {
 	ef_agent *a = d->a;
@@ -216,12 +238,15 @@ static int stage_one(deploy *d, const ef_action *act)
 	const ef_service *s = act->spec;
 	ef_strategy strat = strategy_of(s);
 	ef_state_service rec, *v;
+	ef_container_spec spec;
+	ef_spec_opts sopts;
 	ef_create_req req;
 	char name[160], id[65];
 	const char *slot = other_slot(act->old_slot);
 	int error;
 
 	memset(&rec, 0, sizeof(rec));
+	memset(&spec, 0, sizeof(spec));
 	snprintf(name, sizeof(name), "edgeflip-%s-%s", s->name, slot);
 	/* A leftover of an interrupted deploy may hold the name. */
 	error = e->ops->remove(e, name);
@@ -234,15 +259,21 @@ static int stage_one(deploy *d, const ef_action *act)
 	if ((error = stage_ports(d, &rec, s, strat, a->cfg->public_address)) < 0)
 		goto out;
 
+	memset(&sopts, 0, sizeof(sopts));
+	if (d->ports) {
+		sopts.ports = d->ports;
+		sopts.nports = s->nports;
+	}
+	sopts.aliases = true;
+	if ((error = ef_spec_build(&spec, s, &sopts)) < 0 || (error = make_bind_sources(&spec)) < 0)
+		goto out;
 	memset(&req, 0, sizeof(req));
 	req.name = name;
-	req.service = s;
+	req.spec = &spec;
+	req.service = s->name;
 	req.slot = slot;
 	req.revision = d->target;
-	if (d->ports) {
-		req.ports = d->ports;
-		req.nports = s->nports;
-	}
+	req.spec_hash = s->spec_hash;
 	if ((error = e->ops->create(e, id, &req)) < 0) {
 		ef_error_prefix("service %s: cannot create container", s->name);
 		goto out;
@@ -277,6 +308,7 @@ static int stage_one(deploy *d, const ef_action *act)
 	ef_info("started", "service=%s container=%.12s slot=%s strategy=%s reason=\"%s\"", s->name,
 	        id, slot, strategy_name(strat), act->reason);
 out:
+	ef_spec_dispose(&spec);
 	ef_state_service_dispose(&rec);
 	return error;
 }

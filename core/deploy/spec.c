@@ -1,0 +1,285 @@
+/* The engine-level container spec built from a Compose service (spec.h). */
+#include "edgeflip/spec.h"
+#include "edgeflip/buf.h"
+#include "edgeflip/error.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Copies a vector; *ok turns false when out of memory. NULL stays NULL. */
+static char **dupv(char *const *v, bool *ok)
+{
+	char **copy;
+
+	if (!v)
+		return NULL;
+	if (!(copy = ef_strv_dup(v)))
+		*ok = false;
+	return copy;
+}
+
+static char *dups(const char *s, bool *ok)
+{
+	char *copy;
+
+	if (!s)
+		return NULL;
+	if (!(copy = strdup(s)))
+		*ok = false;
+	return copy;
+}
+
+/* "no" | "always" | "unless-stopped" | "on-failure[:N]" */
+static int parse_restart(ef_container_spec *spec, const ef_service *svc)
+{
+	const char *r = svc->restart;
+
+	spec->restart = EF_RESTART_NO;
+	spec->restart_max = 0;
+	if (!r || !*r || strcmp(r, "no") == 0)
+		return 0;
+	if (strcmp(r, "always") == 0) {
+		spec->restart = EF_RESTART_ALWAYS;
+	} else if (strcmp(r, "unless-stopped") == 0) {
+		spec->restart = EF_RESTART_UNLESS_STOPPED;
+	} else if (strcmp(r, "on-failure") == 0) {
+		spec->restart = EF_RESTART_ON_FAILURE;
+	} else if (strncmp(r, "on-failure:", 11) == 0) {
+		const char *n = r + 11;
+		char *end;
+		long retries = strtol(n, &end, 10);
+
+		if (*n < '0' || *n > '9' || *end != '\0' || retries < 0 || retries > 1000000) {
+			ef_error_set("service %s: restart '%s': the retry count must be a number",
+			             svc->name, r);
+			return EF_EINVALID;
+		}
+		spec->restart = EF_RESTART_ON_FAILURE;
+		spec->restart_max = (unsigned)retries;
+	} else {
+		ef_error_set("service %s: unknown restart policy '%s'", svc->name, r);
+		return EF_EINVALID;
+	}
+	return 0;
+}
+
+/* "/dev/x[:/dev/y[:rwm]]" */
+static int parse_devices(ef_container_spec *spec, const ef_service *svc)
+{
+	size_t n = ef_strv_len(svc->devices);
+
+	if (n == 0)
+		return 0;
+	if (!(spec->devices = calloc(n, sizeof(*spec->devices))))
+		return EF_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		ef_engine_device *d = &spec->devices[spec->ndevices];
+		const char *s = svc->devices[i], *c1 = strchr(s, ':'),
+		           *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		const char *perm = c2 ? c2 + 1 : "rwm";
+
+		if (s[0] != '/' || (c1 && c1[1] != '/') || strlen(perm) > 3 ||
+		    strspn(perm, "rwm") != strlen(perm)) {
+			ef_error_set("service %s: device '%s' must be /dev/x[:/dev/y[:rwm]]",
+			             svc->name, s);
+			return EF_EINVALID;
+		}
+		d->host_path = c1 ? strndup(s, (size_t)(c1 - s)) : strdup(s);
+		d->container_path =
+		        c1 ? (c2 ? strndup(c1 + 1, (size_t)(c2 - c1 - 1)) : strdup(c1 + 1))
+		           : strdup(s);
+		snprintf(d->perms, sizeof(d->perms), "%s", perm[0] ? perm : "rwm");
+		spec->ndevices++;
+		if (!d->host_path || !d->container_path)
+			return EF_ENOMEM;
+	}
+	return 0;
+}
+
+static int build_ports(ef_container_spec *spec, const ef_service *svc, const ef_spec_opts *o)
+{
+	size_t n = o && o->ports ? o->nports : svc->nports;
+
+	if (n == 0)
+		return 0;
+	if (!(spec->ports = calloc(n, sizeof(*spec->ports))))
+		return EF_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		ef_engine_port *p = &spec->ports[i];
+
+		if (o && o->ports) {
+			*p = o->ports[i];
+		} else {
+			p->host_port = svc->ports[i].host_port;
+			p->container_port = svc->ports[i].container_port;
+			memcpy(p->protocol, svc->ports[i].protocol, sizeof(p->protocol));
+			p->host_ip = svc->ports[i].host_ip;
+		}
+		p->protocol[sizeof(p->protocol) - 1] = '\0';
+		spec->nports++;
+		if (p->host_ip && !(p->host_ip = strdup(p->host_ip)))
+			return EF_ENOMEM;
+	}
+	return 0;
+}
+
+static int build_mounts(ef_container_spec *spec, const ef_service *svc)
+{
+	if (svc->nvolumes == 0)
+		return 0;
+	if (!(spec->mounts = calloc(svc->nvolumes, sizeof(*spec->mounts))))
+		return EF_ENOMEM;
+	for (size_t i = 0; i < svc->nvolumes; i++) {
+		const ef_mount *m = &svc->volumes[i];
+		ef_engine_mount *e = &spec->mounts[spec->nmounts++];
+		bool ok = true;
+
+		switch (m->type) {
+		case EF_MOUNT_BIND:
+			e->type = EF_ENGINE_MOUNT_BIND;
+			break;
+		case EF_MOUNT_VOLUME:
+			e->type = EF_ENGINE_MOUNT_VOLUME;
+			break;
+		case EF_MOUNT_TMPFS:
+			e->type = EF_ENGINE_MOUNT_TMPFS;
+			break;
+		}
+		if (!m->target || m->target[0] != '/') {
+			ef_error_set("service %s: volumes[%zu]: the target must be an absolute "
+			             "path",
+			             svc->name, i);
+			return EF_EINVALID;
+		}
+		if (e->type == EF_ENGINE_MOUNT_BIND && (!m->source || m->source[0] != '/')) {
+			ef_error_set("service %s: volumes[%zu]: bind mount to %s needs an "
+			             "absolute source path",
+			             svc->name, i, m->target);
+			return EF_EINVALID;
+		}
+		e->source = e->type == EF_ENGINE_MOUNT_TMPFS ? NULL : dups(m->source, &ok);
+		e->target = dups(m->target, &ok);
+		e->read_only = m->read_only;
+		if (!ok)
+			return EF_ENOMEM;
+	}
+	return 0;
+}
+
+char *ef_spec_network_name(const char *prefix, const char *name)
+{
+	ef_buf b = EF_BUF_INIT(4096);
+
+	if (ef_buf_printf(&b, "%s_%s", prefix ? prefix : "edgeflip", name) < 0) {
+		ef_buf_dispose(&b);
+		return NULL;
+	}
+	return ef_buf_detach(&b);
+}
+
+/* Logging: as written, else a rotating default so that a chatty container
+ * cannot fill a gateway's flash. */
+static int build_logging(ef_container_spec *spec, const ef_service *svc)
+{
+	bool ok = true;
+
+	spec->log_driver = dups(EF_SPEC_LOG_DRIVER, &ok);
+	if (!ok || ef_strv_push(&spec->log_opts, "max-size=" EF_SPEC_LOG_MAX_SIZE) < 0 ||
+	    ef_strv_push(&spec->log_opts, "max-file=" EF_SPEC_LOG_MAX_FILE) < 0)
+		return EF_ENOMEM;
+	return 0;
+}
+
+int ef_spec_build(ef_container_spec *out, const ef_service *svc, const ef_spec_opts *opts)
+{
+	ef_container_spec *s = out;
+	bool ok = true;
+	int error;
+
+	memset(s, 0, sizeof(*s));
+	s->stop_grace_s = -1;
+	s->init = -1;
+	s->image = dups(svc->image, &ok);
+	s->cmd = dupv(svc->command, &ok);
+	s->entrypoint = dupv(svc->entrypoint, &ok);
+	s->env = dupv(svc->environment, &ok);
+	s->labels = dupv(svc->labels, &ok);
+	s->user = dups(svc->user, &ok);
+	s->working_dir = dups(svc->working_dir, &ok);
+	s->network_mode = dups(svc->network_mode, &ok);
+	s->pid = dups(svc->pid, &ok);
+	s->ipc = dups(svc->ipc, &ok);
+	s->cap_add = dupv(svc->cap_add, &ok);
+	s->cap_drop = dupv(svc->cap_drop, &ok);
+	s->memory = svc->mem_limit;
+	s->privileged = svc->privileged;
+	s->read_only = svc->read_only;
+	error = EF_ENOMEM;
+	if (!ok)
+		goto out;
+	if ((error = parse_restart(s, svc)) < 0 || (error = parse_devices(s, svc)) < 0 ||
+	    (error = build_ports(s, svc, opts)) < 0 || (error = build_mounts(s, svc)) < 0 ||
+	    (error = build_logging(s, svc)) < 0)
+		goto out;
+	error = 0;
+out:
+	if (error == EF_ENOMEM)
+		ef_error_set("out of memory");
+	if (error < 0)
+		ef_spec_dispose(s);
+	return error;
+}
+
+void ef_spec_dispose(ef_container_spec *s)
+{
+	if (!s)
+		return;
+	free(s->image);
+	ef_strv_free(s->cmd);
+	ef_strv_free(s->entrypoint);
+	ef_strv_free(s->env);
+	ef_strv_free(s->labels);
+	free(s->user);
+	free(s->working_dir);
+	free(s->hostname);
+	free(s->domainname);
+	free(s->stop_signal);
+	for (size_t i = 0; i < s->nports; i++)
+		free(s->ports[i].host_ip);
+	free(s->ports);
+	for (size_t i = 0; i < s->nmounts; i++) {
+		free(s->mounts[i].source);
+		free(s->mounts[i].target);
+		free(s->mounts[i].propagation);
+	}
+	free(s->mounts);
+	for (size_t i = 0; i < s->nnetworks; i++) {
+		free(s->networks[i].network);
+		ef_strv_free(s->networks[i].aliases);
+	}
+	free(s->networks);
+	free(s->network_mode);
+	free(s->pid);
+	free(s->ipc);
+	for (size_t i = 0; i < s->nulimits; i++)
+		free(s->ulimits[i].name);
+	free(s->ulimits);
+	ef_strv_free(s->sysctls);
+	ef_strv_free(s->extra_hosts);
+	ef_strv_free(s->dns);
+	ef_strv_free(s->dns_search);
+	ef_strv_free(s->dns_opt);
+	ef_strv_free(s->group_add);
+	ef_strv_free(s->security_opt);
+	ef_strv_free(s->cap_add);
+	ef_strv_free(s->cap_drop);
+	for (size_t i = 0; i < s->ndevices; i++) {
+		free(s->devices[i].host_path);
+		free(s->devices[i].container_path);
+	}
+	free(s->devices);
+	free(s->log_driver);
+	ef_strv_free(s->log_opts);
+	memset(s, 0, sizeof(*s));
+}

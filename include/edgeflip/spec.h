@@ -1,0 +1,37 @@
+/* From the Compose model to the engine-level container spec (sys/engine.h):
+ * what the deploy hands a backend. The engine never sees the manifest. See
+ * docs/deploy.md ("What the engine is given"). */
+#ifndef EDGEFLIP_SPEC_H
+#define EDGEFLIP_SPEC_H
+
+#include "edgeflip/manifest.h"
+#include "edgeflip/sys/engine.h"
+
+/* The rotating log default when a service sets no `logging` (docs/deploy.md). */
+#define EF_SPEC_LOG_DRIVER   "json-file"
+#define EF_SPEC_LOG_MAX_SIZE "10m"
+#define EF_SPEC_LOG_MAX_FILE "3"
+
+/* What the deploy decides beyond the service as written. */
+typedef struct {
+	/* Port bindings to use instead of the service's (blue/green binds green to
+	 * loopback ports the switch routes to). NULL: the service's. */
+	const ef_engine_port *ports;
+	size_t nports;
+	/* Engine-level name of Compose network N: prefix + "_" + N
+	 * ("edgeflip_backend"). NULL: "edgeflip". */
+	const char *network_prefix;
+	/* false: join the networks without the service-name aliases (a green
+	 * container before its flip, so that names resolve to the active slot). */
+	bool aliases;
+} ef_spec_opts;
+
+/* Builds `out` (owned; ef_spec_dispose) from `svc`. EF_EINVALID naming the
+ * service and key when a value cannot be expressed to the engine. */
+int ef_spec_build(ef_container_spec *out, const ef_service *svc, const ef_spec_opts *opts);
+void ef_spec_dispose(ef_container_spec *spec);
+
+/* The engine-level name of Compose network `name` (a heap string). */
+char *ef_spec_network_name(const char *prefix, const char *name);
+
+#endif
