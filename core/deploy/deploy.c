@@ -212,6 +212,111 @@ static int stage_ports(deploy *d, ef_state_service *rec, const ef_service *s, ef
 	return 0;
 }
 
+#define NETWORK_PREFIX "edgeflip"
+
+/* Does `c` have exactly the wanted aliases on `net` ("net=a,b" items)? */
+static bool has_aliases(const ef_container *c, const ef_engine_endpoint *ep, bool on, bool *joined)
+{
+	size_t nlen = strlen(ep->network);
+	char **have = NULL;
+	bool ok = true;
+
+	*joined = false;
+	for (size_t i = 0; c->endpoints && c->endpoints[i]; i++) {
+		const char *item = c->endpoints[i];
+		if (strncmp(item, ep->network, nlen) != 0 || item[nlen] != '=')
+			continue;
+		*joined = true;
+		if (ef_strv_split(&have, item + nlen + 1) < 0)
+			return false;
+	}
+	for (size_t i = 0; ep->aliases && ep->aliases[i]; i++)
+		if (ef_strv_contains(have, ep->aliases[i]) != on)
+			ok = false;
+	ef_strv_free(have);
+	return *joined && ok;
+}
+
+/* Gives container `id` its DNS aliases (EF_LABEL_ALIASES) on each of its
+ * networks (`on`), or keeps it on them without the aliases (`!on`), by
+ * disconnecting and connecting it again. A network where it already has what
+ * is wanted is left alone, so that this is safe to repeat (recovery). */
+static int set_aliases(ef_engine *e, const char *id, bool on)
+{
+	ef_engine_endpoint *eps = NULL;
+	size_t neps = 0;
+	ef_container c;
+	int error;
+
+	memset(&c, 0, sizeof(c));
+	if ((error = e->ops->inspect(e, &c, id)) < 0 ||
+	    (error = ef_spec_aliases_parse(&eps, &neps, c.aliases)) < 0)
+		goto out;
+	for (size_t i = 0; i < neps; i++) {
+		bool joined;
+
+		if (has_aliases(&c, &eps[i], on, &joined))
+			continue;
+		if (joined && (error = e->ops->network_disconnect(e, eps[i].network, id)) < 0 &&
+		    error != EF_ENOTFOUND)
+			goto out;
+		ef_fault_point("during-aliases");
+		if ((error = e->ops->network_connect(e, eps[i].network, id,
+		                                     on ? eps[i].aliases : NULL)) < 0)
+			goto out;
+		ef_info(on ? "aliases-on" : "aliases-off", "container=%.12s network=%s", id,
+		        eps[i].network);
+	}
+	error = 0;
+out:
+	if (error < 0)
+		ef_error_prefix("container %.12s: cannot move its network aliases", id);
+	ef_spec_endpoints_free(eps, neps);
+	ef_container_dispose(&c);
+	return error;
+}
+
+/* Creates the networks the manifest's services join. */
+static int ensure_networks(deploy *d)
+{
+	ef_engine *e = d->a->engine;
+	char **names = NULL;
+	int error;
+
+	if ((error = ef_spec_networks(&names, d->m, NETWORK_PREFIX)) < 0)
+		return error;
+	for (size_t i = 0; names && names[i]; i++) {
+		ef_network_req req = {.name = names[i]};
+		if ((error = e->ops->network_ensure(e, &req)) < 0) {
+			ef_error_prefix("network %s", names[i]);
+			break;
+		}
+	}
+	ef_strv_free(names);
+	return error;
+}
+
+/* Removes the networks edgeflip made that the manifest no longer uses. One
+ * still in use (a container left behind) stays until a later pass. */
+static void remove_unused_networks(ef_agent *a, const ef_manifest *m)
+{
+	ef_engine *e = a->engine;
+	char **want = NULL, **have = NULL;
+
+	if (ef_spec_networks(&want, m, NETWORK_PREFIX) < 0 || e->ops->network_list(e, &have) < 0)
+		goto out;
+	for (size_t i = 0; have && have[i]; i++) {
+		if (ef_strv_contains(want, have[i]))
+			continue;
+		if (e->ops->network_remove(e, have[i]) < 0)
+			ef_warn("network-remove-failed", "network=%s error=\"%s\"", have[i],
+			        ef_error_last());
+	}
+out:
+	ef_strv_free(want);
+	ef_strv_free(have);
+}
+
 /* Compose creates a missing bind source directory; mounts passed structured
  * are not created by the engine, so the deploy does it. An existing file or
  * directory is left as it is. */
@@ -260,11 +365,14 @@ static int stage_one(deploy *d, const ef_action *act)
 		goto out;
 
 	memset(&sopts, 0, sizeof(sopts));
+	sopts.network_prefix = NETWORK_PREFIX;
 	if (d->ports) {
 		sopts.ports = d->ports;
 		sopts.nports = s->nports;
 	}
-	sopts.aliases = true;
+	/* While the old instance serves, the name stays with it: the new one
+	 * gets its aliases at the flip. */
+	sopts.aliases = !(act->old_id && strat != EF_STRATEGY_RECREATE);
 	if ((error = ef_spec_build(&spec, s, &sopts)) < 0 || (error = make_bind_sources(&spec)) < 0)
 		goto out;
 	memset(&req, 0, sizeof(req));
@@ -431,6 +539,17 @@ static int flip(deploy *d)
 
 	if ((error = new_service_set(d, &next, &nnext)) < 0)
 		return error;
+	/* Names follow the traffic. The new instances take the service names
+	 * before they take traffic (being moved between networks changes a
+	 * container's address, harmless while no client uses it yet). */
+	for (size_t i = 0; i < a->st.nstaged && error == 0; i++)
+		error = set_aliases(a->engine, a->st.staged[i].container_id, true);
+	for (size_t i = 0; i < d->nhealth && error == 0; i++)
+		error = ef_health_readdress(&d->health[i], a->engine);
+	if (error < 0) {
+		ef_state_clear_services(&next, &nnext);
+		return error;
+	}
 	ef_fault_point("before-flip");
 	t0 = ef_clock_ms();
 	error = apply_routes(a, next, nnext, false);
@@ -442,6 +561,19 @@ static int flip(deploy *d)
 	ef_fault_point("after-flip");
 	ef_info("flipped", "revision=%.12s ms=%llu", d->target,
 	        (unsigned long long)(ef_clock_ms() - t0));
+	/* The old instances give the names up once the connections they still
+	 * serve had the drain time (until then a name resolves to both). */
+	for (size_t i = 0; i < d->plan->count; i++) {
+		const ef_action *act = &d->plan->actions[i];
+		if (act->kind != EF_ACT_REPLACE || !act->old_id ||
+		    strategy_of(act->spec) == EF_STRATEGY_RECREATE)
+			continue;
+		if (ef_clock_ms() - d->flipped_ms < a->cfg->drain_ms)
+			ef_clock_sleep(a->cfg->drain_ms - (ef_clock_ms() - d->flipped_ms));
+		if (set_aliases(a->engine, act->old_id, false) < 0)
+			ef_warn("aliases-off-failed", "service=%s error=\"%s\"", act->service,
+			        ef_error_last());
+	}
 	/* Handover: the old instance stops once the new one is healthy. */
 	for (size_t i = 0; i < d->plan->count; i++) {
 		const ef_action *act = &d->plan->actions[i];
@@ -596,16 +728,8 @@ static int undo(ef_agent *a)
 	uint64_t t0 = ef_clock_ms();
 	int error = 0, rc;
 
-	if (a->st.nstaged || a->sw) {
-		if ((rc = apply_routes(a, a->st.services, a->st.nservices, false)) < 0) {
-			ef_error("flip-back-failed", "error=\"%s\"", ef_error_last());
-			error = rc;
-		} else {
-			/* From the decision to roll back to traffic on blue again. */
-			ef_info("traffic-on-blue", "ms=%llu",
-			        (unsigned long long)(ef_clock_ms() - t0));
-		}
-	}
+	/* The running set first gets its containers started and its names back
+	 * (they moved at a flip), while it takes no traffic; then the routes. */
 	for (size_t i = 0; i < a->st.nservices; i++) {
 		ef_container c;
 		memset(&c, 0, sizeof(c));
@@ -615,7 +739,22 @@ static int undo(ef_agent *a)
 			        c.id);
 			a->engine->ops->start(a->engine, c.id);
 		}
+		if (c.id[0] && c.aliases && set_aliases(a->engine, c.id, true) < 0) {
+			ef_error("aliases-back-failed", "service=%s error=\"%s\"",
+			         a->st.services[i].name, ef_error_last());
+			error = EF_ERROR;
+		}
 		ef_container_dispose(&c);
+	}
+	if (a->st.nstaged || a->sw) {
+		if ((rc = apply_routes(a, a->st.services, a->st.nservices, false)) < 0) {
+			ef_error("flip-back-failed", "error=\"%s\"", ef_error_last());
+			error = rc;
+		} else {
+			/* From the decision to roll back to traffic on blue again. */
+			ef_info("traffic-on-blue", "ms=%llu",
+			        (unsigned long long)(ef_clock_ms() - t0));
+		}
 	}
 	/* Connections already on a staged instance may finish first. */
 	for (size_t i = 0; i < a->st.nstaged; i++) {
@@ -695,8 +834,8 @@ int ef_deploy_run(ef_agent *a, const ef_manifest *m, const ef_plan *plan, const 
 		goto out;
 	}
 	if ((error = pull_all(&d)) < 0 || (error = journal(&d, EF_PHASE_STAGE)) < 0 ||
-	    (error = stage_all(&d)) < 0 || (error = journal(&d, EF_PHASE_HEALTH)) < 0 ||
-	    (error = wait_healthy(&d)) < 0) {
+	    (error = ensure_networks(&d)) < 0 || (error = stage_all(&d)) < 0 ||
+	    (error = journal(&d, EF_PHASE_HEALTH)) < 0 || (error = wait_healthy(&d)) < 0) {
 		if (error == EF_EAGAIN && ef_agent_rollback_requested) {
 			ef_agent_rollback_requested = 0;
 			error = rollback(&d, "rolled back by the operator");
@@ -748,6 +887,8 @@ int ef_deploy_run(ef_agent *a, const ef_manifest *m, const ef_plan *plan, const 
 		}
 	}
 	error = commit(&d, signer);
+	if (error == 0)
+		remove_unused_networks(a, m);
 	if (error == 0)
 		ef_info("deployed", "revision=%.12s signer=\"%s\" services=%zu", target,
 		        signer ? signer : "", st->nservices);

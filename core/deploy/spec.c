@@ -178,6 +178,36 @@ char *ef_spec_network_name(const char *prefix, const char *name)
 	return ef_buf_detach(&b);
 }
 
+/* Networks: every service without a network_mode joins the environment's
+ * default network (Compose's `<project>_default`) where its service name is
+ * its DNS alias, so that services reach each other by name. The aliases are
+ * also written in EF_LABEL_ALIASES so that a flip, a rollback and recovery
+ * after a crash can move them between blue and green (deploy.c). */
+static int build_networks(ef_container_spec *spec, const ef_service *svc, const ef_spec_opts *o)
+{
+	const char *prefix = o && o->network_prefix ? o->network_prefix : "edgeflip";
+	ef_buf label = EF_BUF_INIT(65536);
+	ef_engine_endpoint *ep;
+	int error = EF_ENOMEM;
+
+	if (svc->network_mode)
+		return 0;
+	if (!(spec->networks = calloc(1, sizeof(*spec->networks))))
+		goto out;
+	ep = &spec->networks[spec->nnetworks++];
+	if (!(ep->network = ef_spec_network_name(prefix, "default")))
+		goto out;
+	if (o && o->aliases && ef_strv_push(&ep->aliases, svc->name) < 0)
+		goto out;
+	if (ef_buf_printf(&label, "%s=%s=%s", EF_LABEL_ALIASES, ep->network, svc->name) < 0 ||
+	    ef_strv_push(&spec->labels, label.ptr) < 0)
+		goto out;
+	error = 0;
+out:
+	ef_buf_dispose(&label);
+	return error;
+}
+
 /* Logging: as written, else a rotating default so that a chatty container
  * cannot fill a gateway's flash. */
 static int build_logging(ef_container_spec *spec, const ef_service *svc)
@@ -220,7 +250,7 @@ int ef_spec_build(ef_container_spec *out, const ef_service *svc, const ef_spec_o
 		goto out;
 	if ((error = parse_restart(s, svc)) < 0 || (error = parse_devices(s, svc)) < 0 ||
 	    (error = build_ports(s, svc, opts)) < 0 || (error = build_mounts(s, svc)) < 0 ||
-	    (error = build_logging(s, svc)) < 0)
+	    (error = build_networks(s, svc, opts)) < 0 || (error = build_logging(s, svc)) < 0)
 		goto out;
 	error = 0;
 out:
@@ -282,4 +312,87 @@ void ef_spec_dispose(ef_container_spec *s)
 	free(s->log_driver);
 	ef_strv_free(s->log_opts);
 	memset(s, 0, sizeof(*s));
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int ef_spec_networks(char ***out, const ef_manifest *m, const char *prefix)
+{
+	char **names = NULL;
+	int error = 0;
+
+	*out = NULL;
+	for (size_t i = 0; i < m->nservices && error == 0; i++) {
+		ef_container_spec spec;
+		ef_spec_opts o = {.network_prefix = prefix};
+
+		if ((error = ef_spec_build(&spec, &m->services[i], &o)) < 0)
+			break;
+		for (size_t j = 0; j < spec.nnetworks && error == 0; j++)
+			if (!ef_strv_contains(names, spec.networks[j].network))
+				error = ef_strv_push(&names, spec.networks[j].network);
+		ef_spec_dispose(&spec);
+	}
+	if (error < 0) {
+		ef_strv_free(names);
+		return error;
+	}
+	if (names)
+		qsort(names, ef_strv_len(names), sizeof(*names), cmp_str);
+	*out = names;
+	return 0;
+}
+
+void ef_spec_endpoints_free(ef_engine_endpoint *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++) {
+		free(v[i].network);
+		ef_strv_free(v[i].aliases);
+	}
+	free(v);
+}
+
+int ef_spec_aliases_parse(ef_engine_endpoint **out, size_t *n, const char *label)
+{
+	ef_engine_endpoint *v = NULL;
+	size_t count = 0;
+	char *copy = ef_strdup(label ? label : ""), *save = NULL, *item;
+	int error = EF_ENOMEM;
+
+	*out = NULL;
+	*n = 0;
+	if (!copy)
+		goto out;
+	for (item = strtok_r(copy, ";", &save); item; item = strtok_r(NULL, ";", &save)) {
+		char *eq = strchr(item, '=');
+		ef_engine_endpoint *nv;
+
+		if (!eq || eq == item) {
+			ef_error_set("label %s: '%s' is not net=alias,...", EF_LABEL_ALIASES, item);
+			error = EF_EINVALID;
+			goto out;
+		}
+		*eq = '\0';
+		if (!(nv = realloc(v, (count + 1) * sizeof(*v))))
+			goto out;
+		v = nv;
+		memset(&v[count], 0, sizeof(v[count]));
+		count++;
+		if (!(v[count - 1].network = strdup(item)) ||
+		    (eq[1] && ef_strv_split(&v[count - 1].aliases, eq + 1) < 0))
+			goto out;
+	}
+	*out = v;
+	*n = count;
+	v = NULL;
+	error = 0;
+out:
+	if (error == EF_ENOMEM)
+		ef_error_set("out of memory");
+	ef_spec_endpoints_free(v, count);
+	free(copy);
+	return error;
 }

@@ -34,4 +34,13 @@ void ef_spec_dispose(ef_container_spec *spec);
 /* The engine-level name of Compose network `name` (a heap string). */
 char *ef_spec_network_name(const char *prefix, const char *name);
 
+/* The networks the manifest's services join (engine-level names, sorted,
+ * NULL-terminated; ef_strv_free). */
+int ef_spec_networks(char ***out, const ef_manifest *m, const char *prefix);
+
+/* Parses an EF_LABEL_ALIASES value ("net=a,b;net2=c") into endpoints
+ * (ef_spec_endpoints_free). EF_EINVALID when malformed. */
+int ef_spec_aliases_parse(ef_engine_endpoint **out, size_t *n, const char *label);
+void ef_spec_endpoints_free(ef_engine_endpoint *v, size_t n);
+
 #endif

@@ -104,6 +104,7 @@ static bool take_labels(ef_container *c, const cJSON *labels)
 	c->slot = dup_nonempty(get_str(labels, EF_LABEL_SLOT), &ok);
 	c->revision = dup_nonempty(get_str(labels, EF_LABEL_REVISION), &ok);
 	c->spec = dup_nonempty(get_str(labels, EF_LABEL_SPEC), &ok);
+	c->aliases = dup_nonempty(get_str(labels, EF_LABEL_ALIASES), &ok);
 	return ok;
 }
 
@@ -269,6 +270,41 @@ static const char *find_ip(const cJSON *settings)
 	return NULL;
 }
 
+/* NetworkSettings.Networks: {"net": {"Aliases": ["a", "b"]}} -> "net=a,b".
+ * Podman adds the short container id as an alias; it is kept (harmless). */
+static int take_endpoints(ef_container *c, const cJSON *nets)
+{
+	const cJSON *net, *alias;
+
+	if (!cJSON_IsObject(nets))
+		return 0;
+	cJSON_ArrayForEach(net, nets)
+	{
+		ef_buf b = EF_BUF_INIT(16384);
+		const char *sep = "=";
+		int error;
+
+		if (!net->string || !*net->string)
+			continue;
+		error = ef_buf_puts(&b, net->string);
+		cJSON_ArrayForEach(alias, get(net, "Aliases"))
+		{
+			if (error == 0 && cJSON_IsString(alias) && alias->valuestring[0]) {
+				error = ef_buf_printf(&b, "%s%s", sep, alias->valuestring);
+				sep = ",";
+			}
+		}
+		if (error == 0 && *sep == '=')
+			error = ef_buf_puts(&b, "=");
+		if (error == 0)
+			error = ef_strv_push_owned(&c->endpoints, ef_buf_detach(&b));
+		ef_buf_dispose(&b);
+		if (error < 0)
+			return error == EF_ETOOBIG ? 0 : error;
+	}
+	return 0;
+}
+
 int ef_docker_parse_inspect(ef_container *out, const char *json, size_t len)
 {
 	cJSON *root = parse_json(json, len);
@@ -300,7 +336,8 @@ int ef_docker_parse_inspect(ef_container *out, const char *json, size_t len)
 	out->health = dup_nonempty(get_str(get(state, "Health"), "Status"), &ok);
 	out->ip_address = dup_nonempty(find_ip(settings), &ok);
 	if (!ok || !take_labels(out, get(config, "Labels")) ||
-	    take_ports(out, get(settings, "Ports")) < 0) {
+	    take_ports(out, get(settings, "Ports")) < 0 ||
+	    take_endpoints(out, get(settings, "Networks")) < 0) {
 		ef_error_set("out of memory");
 		error = EF_ENOMEM;
 		goto out;

@@ -13,6 +13,9 @@
 #define EF_LABEL_REVISION "io.edgeflip.revision" /* commit id */
 #define EF_LABEL_SPEC     "io.edgeflip.spec"     /* ef_service.spec_hash */
 #define EF_LABEL_NETWORK  "io.edgeflip.network"  /* on networks edgeflip made */
+/* The DNS names the container has when active: "net=alias,alias;net2=alias"
+ * (blue/green moves them at the flip; recovery puts them back from here). */
+#define EF_LABEL_ALIASES "io.edgeflip.aliases"
 
 typedef struct ef_engine ef_engine;
 
@@ -145,6 +148,7 @@ typedef struct {
 	char *slot;
 	char *revision;
 	char *spec;
+	char *aliases; /* EF_LABEL_ALIASES */
 	ef_cstate state;
 	int exit_code;
 	unsigned restart_count;
@@ -153,6 +157,8 @@ typedef struct {
 	ef_engine_port *ports;
 	size_t nports;
 	char *ip_address; /* container IP on the default network (inspect only) */
+	/* networks joined now, "net=alias,alias" each (inspect only) */
+	char **endpoints;
 } ef_container;
 
 typedef struct {
