@@ -276,23 +276,51 @@ out:
 	return error;
 }
 
-/* Creates the networks the manifest's services join. */
+/* Creates the networks the manifest's services join (Compose keys; "default"
+ * for a service that names none), as the top-level `networks` describe them. */
 static int ensure_networks(deploy *d)
 {
 	ef_engine *e = d->a->engine;
-	char **names = NULL;
-	int error;
+	char **keys = NULL;
+	int error = 0;
 
-	if ((error = ef_spec_networks(&names, d->m, NETWORK_PREFIX)) < 0)
-		return error;
-	for (size_t i = 0; names && names[i]; i++) {
-		ef_network_req req = {.name = names[i]};
-		if ((error = e->ops->network_ensure(e, &req)) < 0) {
-			ef_error_prefix("network %s", names[i]);
+	for (size_t i = 0; i < d->m->nservices && error == 0; i++) {
+		const ef_service *s = &d->m->services[i];
+		if (s->network_mode)
+			continue;
+		if (s->nnetworks == 0 && !ef_strv_contains(keys, "default"))
+			error = ef_strv_push(&keys, "default");
+		for (size_t j = 0; j < s->nnetworks && error == 0; j++)
+			if (!ef_strv_contains(keys, s->networks[j].network))
+				error = ef_strv_push(&keys, s->networks[j].network);
+	}
+	for (size_t i = 0; keys && keys[i] && error == 0; i++) {
+		const ef_network *n = ef_spec_network_def(d->m, keys[i]);
+		char *name = ef_spec_network_of(d->m, keys[i], NETWORK_PREFIX);
+		ef_network_req req = {.name = name};
+
+		if (!name) {
+			error = EF_ENOMEM;
 			break;
 		}
+		if (n) {
+			req.external = n->external;
+			req.driver = n->driver;
+			req.internal = n->internal;
+			req.enable_ipv6 = n->enable_ipv6;
+			req.labels = n->labels;
+			req.options = n->driver_opts;
+			if (n->nipam_config) {
+				req.subnet = n->ipam_config[0].subnet;
+				req.gateway = n->ipam_config[0].gateway;
+				req.ip_range = n->ipam_config[0].ip_range;
+			}
+		}
+		if ((error = e->ops->network_ensure(e, &req)) < 0)
+			ef_error_prefix("network %s", keys[i]);
+		free(name);
 	}
-	ef_strv_free(names);
+	ef_strv_free(keys);
 	return error;
 }
 
@@ -366,6 +394,7 @@ static int stage_one(deploy *d, const ef_action *act)
 
 	memset(&sopts, 0, sizeof(sopts));
 	sopts.network_prefix = NETWORK_PREFIX;
+	sopts.manifest = d->m;
 	if (d->ports) {
 		sopts.ports = d->ports;
 		sopts.nports = s->nports;

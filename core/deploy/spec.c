@@ -97,14 +97,23 @@ static int parse_devices(ef_container_spec *spec, const ef_service *svc)
 	return 0;
 }
 
+/* Published ports, then `expose` (container ports only: metadata, never
+ * published). */
 static int build_ports(ef_container_spec *spec, const ef_service *svc, const ef_spec_opts *o)
 {
 	size_t n = o && o->ports ? o->nports : svc->nports;
 
-	if (n == 0)
+	if (n + svc->nexpose == 0)
 		return 0;
-	if (!(spec->ports = calloc(n, sizeof(*spec->ports))))
+	if (!(spec->ports = calloc(n + svc->nexpose, sizeof(*spec->ports))))
 		return EF_ENOMEM;
+	for (size_t i = 0; i < svc->nexpose; i++) {
+		ef_engine_port *p = &spec->ports[n + i];
+
+		p->container_port = svc->expose[i].container_port;
+		memcpy(p->protocol, svc->expose[i].protocol, sizeof(p->protocol));
+		p->protocol[sizeof(p->protocol) - 1] = '\0';
+	}
 	for (size_t i = 0; i < n; i++) {
 		ef_engine_port *p = &spec->ports[i];
 
@@ -121,15 +130,104 @@ static int build_ports(ef_container_spec *spec, const ef_service *svc, const ef_
 		if (p->host_ip && !(p->host_ip = strdup(p->host_ip)))
 			return EF_ENOMEM;
 	}
+	spec->nports += svc->nexpose;
 	return 0;
+}
+
+/* A size with an optional unit: "64m", "1g", "4096". */
+static bool parse_size(const char *s, int64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	int shift = 0;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	v = strtoull(s, &end, 10);
+	switch (*end) {
+	case 'k':
+	case 'K':
+		shift = 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		shift = 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		end++;
+		break;
+	default:
+		break;
+	}
+	if (*end == 'b' || *end == 'B')
+		end++;
+	if (*end || v > (1ULL << (62 - shift)))
+		return false;
+	*out = (int64_t)(v << shift);
+	return true;
+}
+
+/* `tmpfs: ["/run:size=64m,mode=1777"]`. */
+static int tmpfs_mount(ef_engine_mount *e, const ef_service *svc, const char *item)
+{
+	const char *colon = strchr(item, ':');
+	char *opts, *save = NULL, *o;
+	int error = 0;
+
+	e->type = EF_ENGINE_MOUNT_TMPFS;
+	if (!(e->target = colon ? strndup(item, (size_t)(colon - item)) : strdup(item)))
+		return EF_ENOMEM;
+	if (e->target[0] != '/') {
+		ef_error_set("service %s: tmpfs '%s': the path must be absolute", svc->name, item);
+		return EF_EINVALID;
+	}
+	if (!colon)
+		return 0;
+	if (!(opts = strdup(colon + 1)))
+		return EF_ENOMEM;
+	for (o = strtok_r(opts, ",", &save); o && error == 0; o = strtok_r(NULL, ",", &save)) {
+		char *end;
+		unsigned long mode;
+
+		if (strncmp(o, "size=", 5) == 0 && parse_size(o + 5, &e->tmpfs_size))
+			continue;
+		if (strncmp(o, "mode=", 5) == 0 && (mode = strtoul(o + 5, &end, 8)) <= 07777 &&
+		    !*end && o[5]) {
+			e->tmpfs_mode = (uint32_t)mode;
+			continue;
+		}
+		if (strcmp(o, "ro") == 0) {
+			e->read_only = true;
+			continue;
+		}
+		if (strcmp(o, "rw") == 0)
+			continue;
+		ef_error_set("service %s: tmpfs '%s': option '%s' is not supported (size=N[kmg], "
+		             "mode=OCTAL, ro, rw)",
+		             svc->name, item, o);
+		error = EF_EINVALID;
+	}
+	free(opts);
+	return error;
 }
 
 static int build_mounts(ef_container_spec *spec, const ef_service *svc)
 {
-	if (svc->nvolumes == 0)
+	size_t ntmpfs = ef_strv_len(svc->tmpfs);
+
+	if (svc->nvolumes + ntmpfs == 0)
 		return 0;
-	if (!(spec->mounts = calloc(svc->nvolumes, sizeof(*spec->mounts))))
+	if (!(spec->mounts = calloc(svc->nvolumes + ntmpfs, sizeof(*spec->mounts))))
 		return EF_ENOMEM;
+	for (size_t i = 0; i < ntmpfs; i++) {
+		int error = tmpfs_mount(&spec->mounts[spec->nmounts++], svc, svc->tmpfs[i]);
+		if (error < 0)
+			return error;
+	}
 	for (size_t i = 0; i < svc->nvolumes; i++) {
 		const ef_mount *m = &svc->volumes[i];
 		ef_engine_mount *e = &spec->mounts[spec->nmounts++];
@@ -158,9 +256,20 @@ static int build_mounts(ef_container_spec *spec, const ef_service *svc)
 			             svc->name, i, m->target);
 			return EF_EINVALID;
 		}
+		if (m->subpath) {
+			ef_error_set("service %s: volumes[%zu]: volume.subpath is not supported "
+			             "by the engine API edgeflip speaks (v1.41); mount the whole "
+			             "volume",
+			             svc->name, i);
+			return EF_EINVALID;
+		}
 		e->source = e->type == EF_ENGINE_MOUNT_TMPFS ? NULL : dups(m->source, &ok);
 		e->target = dups(m->target, &ok);
 		e->read_only = m->read_only;
+		e->propagation = dups(m->propagation, &ok);
+		e->no_copy = m->nocopy;
+		e->tmpfs_size = m->tmpfs_size;
+		e->tmpfs_mode = m->tmpfs_mode;
 		if (!ok)
 			return EF_ENOMEM;
 	}
@@ -178,32 +287,94 @@ char *ef_spec_network_name(const char *prefix, const char *name)
 	return ef_buf_detach(&b);
 }
 
-/* Networks: every service without a network_mode joins the environment's
- * default network (Compose's `<project>_default`) where its service name is
- * its DNS alias, so that services reach each other by name. The aliases are
- * also written in EF_LABEL_ALIASES so that a flip, a rollback and recovery
- * after a crash can move them between blue and green (deploy.c). */
+const ef_network *ef_spec_network_def(const ef_manifest *m, const char *key)
+{
+	for (size_t i = 0; m && i < m->nnetworks; i++)
+		if (m->networks[i].key && strcmp(m->networks[i].key, key) == 0)
+			return &m->networks[i];
+	return NULL;
+}
+
+char *ef_spec_network_of(const ef_manifest *m, const char *key, const char *prefix)
+{
+	const ef_network *n = ef_spec_network_def(m, key);
+
+	if (n && n->name)
+		return ef_strdup(n->name);
+	return ef_spec_network_name(prefix, key);
+}
+
+static int cmp_priority(const void *a, const void *b)
+{
+	const ef_service_net *x = *(const ef_service_net *const *)a,
+	                     *y = *(const ef_service_net *const *)b;
+
+	if (x->priority != y->priority)
+		return x->priority > y->priority ? -1 : 1;
+	return strcmp(x->network, y->network);
+}
+
+/* Networks: the service joins its Compose networks ("default" when it names
+ * none and has no network_mode: Compose's `<project>_default`) with its
+ * service name and its extra aliases as DNS names there, so that services
+ * reach each other by name. The first (highest priority) is the container's
+ * network mode. The aliases are also written in EF_LABEL_ALIASES so that a
+ * flip, a rollback and recovery after a crash can move them between blue and
+ * green (deploy.c). */
 static int build_networks(ef_container_spec *spec, const ef_service *svc, const ef_spec_opts *o)
 {
+	static const ef_service_net fallback = {.network = "default"};
 	const char *prefix = o && o->network_prefix ? o->network_prefix : "edgeflip";
+	const ef_manifest *m = o ? o->manifest : NULL;
+	const ef_service_net **order = NULL;
+	size_t n = svc->nnetworks ? svc->nnetworks : 1;
 	ef_buf label = EF_BUF_INIT(65536);
-	ef_engine_endpoint *ep;
 	int error = EF_ENOMEM;
 
 	if (svc->network_mode)
 		return 0;
-	if (!(spec->networks = calloc(1, sizeof(*spec->networks))))
+	if (!(order = calloc(n, sizeof(*order))) ||
+	    !(spec->networks = calloc(n, sizeof(*spec->networks))))
 		goto out;
-	ep = &spec->networks[spec->nnetworks++];
-	if (!(ep->network = ef_spec_network_name(prefix, "default")))
+	for (size_t i = 0; i < n; i++)
+		order[i] = svc->nnetworks ? &svc->networks[i] : &fallback;
+	qsort(order, n, sizeof(*order), cmp_priority);
+	if (ef_buf_printf(&label, "%s=", EF_LABEL_ALIASES) < 0)
 		goto out;
-	if (o && o->aliases && ef_strv_push(&ep->aliases, svc->name) < 0)
-		goto out;
-	if (ef_buf_printf(&label, "%s=%s=%s", EF_LABEL_ALIASES, ep->network, svc->name) < 0 ||
-	    ef_strv_push(&spec->labels, label.ptr) < 0)
+	for (size_t i = 0; i < n; i++) {
+		ef_engine_endpoint *ep = &spec->networks[spec->nnetworks++];
+		char **names = NULL;
+
+		if (!(ep->network = ef_spec_network_of(m, order[i]->network, prefix)) ||
+		    ef_strv_push(&names, svc->name) < 0) {
+			ef_strv_free(names);
+			goto out;
+		}
+		for (size_t j = 0; order[i]->aliases && order[i]->aliases[j]; j++)
+			if (!ef_strv_contains(names, order[i]->aliases[j]) &&
+			    ef_strv_push(&names, order[i]->aliases[j]) < 0) {
+				ef_strv_free(names);
+				goto out;
+			}
+		if (ef_buf_printf(&label, "%s%s=", i ? ";" : "", ep->network) < 0) {
+			ef_strv_free(names);
+			goto out;
+		}
+		for (size_t j = 0; names[j]; j++)
+			if (ef_buf_printf(&label, "%s%s", j ? "," : "", names[j]) < 0) {
+				ef_strv_free(names);
+				goto out;
+			}
+		if (o && o->aliases)
+			ep->aliases = names;
+		else
+			ef_strv_free(names);
+	}
+	if (ef_strv_push(&spec->labels, label.ptr) < 0)
 		goto out;
 	error = 0;
 out:
+	free(order);
 	ef_buf_dispose(&label);
 	return error;
 }
@@ -214,6 +385,11 @@ static int build_logging(ef_container_spec *spec, const ef_service *svc)
 {
 	bool ok = true;
 
+	if (svc->log_driver) {
+		spec->log_driver = dups(svc->log_driver, &ok);
+		spec->log_opts = dupv(svc->log_opts, &ok);
+		return ok ? 0 : EF_ENOMEM;
+	}
 	spec->log_driver = dups(EF_SPEC_LOG_DRIVER, &ok);
 	if (!ok || ef_strv_push(&spec->log_opts, "max-size=" EF_SPEC_LOG_MAX_SIZE) < 0 ||
 	    ef_strv_push(&spec->log_opts, "max-file=" EF_SPEC_LOG_MAX_FILE) < 0)
@@ -243,8 +419,41 @@ int ef_spec_build(ef_container_spec *out, const ef_service *svc, const ef_spec_o
 	s->cap_add = dupv(svc->cap_add, &ok);
 	s->cap_drop = dupv(svc->cap_drop, &ok);
 	s->memory = svc->mem_limit;
+	s->memory_reservation = svc->mem_reservation;
+	s->memory_swap = svc->memswap_limit;
+	s->nano_cpus = svc->nano_cpus;
+	s->pids_limit = svc->pids_limit;
+	s->cpu_shares = svc->cpu_shares;
+	s->cpuset = dups(svc->cpuset, &ok);
+	s->shm_size = svc->shm_size;
 	s->privileged = svc->privileged;
 	s->read_only = svc->read_only;
+	s->hostname = dups(svc->hostname, &ok);
+	s->domainname = dups(svc->domainname, &ok);
+	s->tty = svc->tty;
+	s->stdin_open = svc->stdin_open;
+	s->stop_signal = dups(svc->stop_signal, &ok);
+	if (svc->stop_grace_period_ms)
+		s->stop_grace_s = (int)((svc->stop_grace_period_ms + 999) / 1000);
+	if (svc->init)
+		s->init = 1;
+	s->extra_hosts = dupv(svc->extra_hosts, &ok);
+	s->dns = dupv(svc->dns, &ok);
+	s->dns_search = dupv(svc->dns_search, &ok);
+	s->dns_opt = dupv(svc->dns_opt, &ok);
+	s->sysctls = dupv(svc->sysctls, &ok);
+	s->group_add = dupv(svc->group_add, &ok);
+	s->security_opt = dupv(svc->security_opt, &ok);
+	if (svc->nulimits && (s->ulimits = calloc(svc->nulimits, sizeof(*s->ulimits)))) {
+		for (size_t i = 0; i < svc->nulimits; i++) {
+			s->ulimits[i].name = dups(svc->ulimits[i].name, &ok);
+			s->ulimits[i].soft = svc->ulimits[i].soft;
+			s->ulimits[i].hard = svc->ulimits[i].hard;
+			s->nulimits++;
+		}
+	} else if (svc->nulimits) {
+		ok = false;
+	}
 	error = EF_ENOMEM;
 	if (!ok)
 		goto out;
@@ -275,6 +484,7 @@ void ef_spec_dispose(ef_container_spec *s)
 	free(s->hostname);
 	free(s->domainname);
 	free(s->stop_signal);
+	free(s->cpuset);
 	for (size_t i = 0; i < s->nports; i++)
 		free(s->ports[i].host_ip);
 	free(s->ports);
@@ -327,7 +537,7 @@ int ef_spec_networks(char ***out, const ef_manifest *m, const char *prefix)
 	*out = NULL;
 	for (size_t i = 0; i < m->nservices && error == 0; i++) {
 		ef_container_spec spec;
-		ef_spec_opts o = {.network_prefix = prefix};
+		ef_spec_opts o = {.network_prefix = prefix, .manifest = m};
 
 		if ((error = ef_spec_build(&spec, &m->services[i], &o)) < 0)
 			break;

@@ -18,9 +18,11 @@ typedef struct {
 	 * loopback ports the switch routes to). NULL: the service's. */
 	const ef_engine_port *ports;
 	size_t nports;
-	/* Engine-level name of Compose network N: prefix + "_" + N
-	 * ("edgeflip_backend"). NULL: "edgeflip". */
+	/* Engine-level name of Compose network N: its `name`, else prefix + "_" +
+	 * N ("edgeflip_backend"). NULL: "edgeflip". */
 	const char *network_prefix;
+	/* The manifest the service belongs to (top-level networks); may be NULL. */
+	const ef_manifest *manifest;
 	/* false: join the networks without the service-name aliases (a green
 	 * container before its flip, so that names resolve to the active slot). */
 	bool aliases;
@@ -37,6 +39,10 @@ char *ef_spec_network_name(const char *prefix, const char *name);
 /* The networks the manifest's services join (engine-level names, sorted,
  * NULL-terminated; ef_strv_free). */
 int ef_spec_networks(char ***out, const ef_manifest *m, const char *prefix);
+/* The manifest's top-level network `key`, or NULL. */
+const ef_network *ef_spec_network_def(const ef_manifest *m, const char *key);
+/* The engine-level name of the manifest's network `key` (a heap string). */
+char *ef_spec_network_of(const ef_manifest *m, const char *key, const char *prefix);
 
 /* Parses an EF_LABEL_ALIASES value ("net=a,b;net2=c") into endpoints
  * (ef_spec_endpoints_free). EF_EINVALID when malformed. */

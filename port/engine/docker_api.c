@@ -590,6 +590,12 @@ static int docker_network_ensure(ef_engine *e, const ef_network_req *req)
 	}
 	error = call_engine(docker(e), &c);
 	ef_buf_dispose(&c.reply);
+	if (error == EF_ENOTFOUND && req->external) {
+		ef_error_set("network %s is declared external but the engine has no such network: "
+		             "create it on the device first (e.g. podman network create %s)",
+		             req->name, req->name);
+		return EF_ENOTFOUND;
+	}
 	if (error != EF_ENOTFOUND)
 		return error;
 	if ((error = ef_docker_network_body(&body, req)) < 0)

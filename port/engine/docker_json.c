@@ -866,7 +866,11 @@ int ef_docker_create_body(char **out, const ef_create_req *req)
 	if (!add_num_if(host, "NanoCpus", spec->nano_cpus) ||
 	    !add_num_if(host, "Memory", spec->memory) ||
 	    !add_num_if(host, "MemoryReservation", spec->memory_reservation) ||
-	    !add_num_if(host, "PidsLimit", spec->pids_limit) ||
+	    (spec->memory_swap &&
+	     !cJSON_AddNumberToObject(host, "MemorySwap", (double)spec->memory_swap)) ||
+	    (spec->pids_limit &&
+	     !cJSON_AddNumberToObject(host, "PidsLimit", (double)spec->pids_limit)) ||
+	    !add_str_if(host, "CpusetCpus", spec->cpuset) ||
 	    !add_num_if(host, "CpuShares", spec->cpu_shares) ||
 	    !add_num_if(host, "ShmSize", spec->shm_size) ||
 	    !cJSON_AddBoolToObject(host, "Privileged", spec->privileged) ||
@@ -897,6 +901,20 @@ out:
 	return error;
 }
 
+static bool add_ipam(cJSON *body, const ef_network_req *req)
+{
+	cJSON *ipam, *config, *pool;
+
+	if (!req->subnet && !req->gateway && !req->ip_range)
+		return true;
+	return (ipam = cJSON_AddObjectToObject(body, "IPAM")) &&
+	       cJSON_AddStringToObject(ipam, "Driver", "default") &&
+	       (config = cJSON_AddArrayToObject(ipam, "Config")) && (pool = cJSON_CreateObject()) &&
+	       cJSON_AddItemToArray(config, pool) && add_str_if(pool, "Subnet", req->subnet) &&
+	       add_str_if(pool, "Gateway", req->gateway) &&
+	       add_str_if(pool, "IPRange", req->ip_range);
+}
+
 /* POST /networks/create */
 int ef_docker_network_body(char **out, const ef_network_req *req)
 {
@@ -915,7 +933,8 @@ int ef_docker_network_body(char **out, const ef_network_req *req)
 	    !cJSON_AddStringToObject(body, "Driver", req->driver ? req->driver : "bridge") ||
 	    !cJSON_AddBoolToObject(body, "CheckDuplicate", true) ||
 	    !cJSON_AddBoolToObject(body, "Internal", req->internal) ||
-	    !add_kv_object(body, "Labels", req->labels, true) ||
+	    (req->enable_ipv6 && !cJSON_AddBoolToObject(body, "EnableIPv6", true)) ||
+	    !add_ipam(body, req) || !add_kv_object(body, "Labels", req->labels, true) ||
 	    !add_kv_object(body, "Options", req->options, false))
 		goto out;
 	labels = cJSON_GetObjectItemCaseSensitive(body, "Labels");

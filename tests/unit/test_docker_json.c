@@ -488,7 +488,9 @@ static void test_create_body_full(void **state)
 	                          .nano_cpus = 1500000000,
 	                          .memory = 64 * 1024 * 1024,
 	                          .memory_reservation = 32 * 1024 * 1024,
+	                          .memory_swap = -1,
 	                          .pids_limit = 100,
+	                          .cpuset = "0-1",
 	                          .cpu_shares = 512,
 	                          .shm_size = 1 << 26,
 	                          .ulimits = ulimits,
@@ -612,6 +614,8 @@ static void test_create_body_full(void **state)
 	assert_int_equal((int64_t)path(host, "MemoryReservation", NULL, NULL)->valuedouble,
 	                 32 * 1024 * 1024);
 	assert_int_equal(path(host, "PidsLimit", NULL, NULL)->valueint, 100);
+	assert_int_equal(path(host, "MemorySwap", NULL, NULL)->valueint, -1);
+	assert_string_equal(path(host, "CpusetCpus", NULL, NULL)->valuestring, "0-1");
 	assert_int_equal(path(host, "CpuShares", NULL, NULL)->valueint, 512);
 	assert_int_equal((int64_t)path(host, "ShmSize", NULL, NULL)->valuedouble, 1 << 26);
 	b = cJSON_GetArrayItem(path(host, "Ulimits", NULL, NULL), 0);
@@ -779,8 +783,30 @@ static void test_network_bodies(void **state)
 	                    "edgeflip_backend");
 	assert_string_equal(path(j, "Options", "com.docker.network.bridge.name", NULL)->valuestring,
 	                    "br-iot");
+	assert_null(path(j, "IPAM", NULL, NULL));
+	assert_null(path(j, "EnableIPv6", NULL, NULL));
 	cJSON_Delete(j);
 	free(body);
+	req.subnet = "172.30.0.0/24";
+	req.gateway = "172.30.0.1";
+	req.internal = true;
+	req.enable_ipv6 = true;
+	req.driver = "macvlan";
+	assert_int_equal(ef_docker_network_body(&body, &req), 0);
+	j = cJSON_Parse(body);
+	assert_string_equal(path(j, "Driver", NULL, NULL)->valuestring, "macvlan");
+	assert_true(cJSON_IsTrue(path(j, "Internal", NULL, NULL)));
+	assert_true(cJSON_IsTrue(path(j, "EnableIPv6", NULL, NULL)));
+	assert_string_equal(
+	        path(cJSON_GetArrayItem(path(j, "IPAM", "Config", NULL), 0), "Subnet", NULL, NULL)
+	                ->valuestring,
+	        "172.30.0.0/24");
+	assert_string_equal(
+	        path(cJSON_GetArrayItem(path(j, "IPAM", "Config", NULL), 0), "Gateway", NULL, NULL)
+	                ->valuestring,
+	        "172.30.0.1");
+	assert_null(path(cJSON_GetArrayItem(path(j, "IPAM", "Config", NULL), 0), "IPRange", NULL,
+	                 NULL));
 	req.name = "";
 	assert_int_equal(ef_docker_network_body(&body, &req), EF_EINVALID);
 	assert_null(body);

@@ -29,9 +29,12 @@ static void test_full(void **state)
 	     *caps[] = {"NET_ADMIN", NULL},
 	     *devs[] = {"/dev/ttyS0", "/dev/ttyUSB0:/dev/modem", "/dev/i2c-1:/dev/i2c:r", NULL};
 	ef_port ports[] = {{"127.0.0.1", 8080, 80, "tcp"}, {NULL, 0, 9000, "udp"}};
-	ef_mount vols[] = {{EF_MOUNT_BIND, "/srv/data", "/data", true},
-	                   {EF_MOUNT_VOLUME, "cache", "/cache", false},
-	                   {EF_MOUNT_TMPFS, NULL, "/tmp", false}};
+	ef_mount vols[] = {{.type = EF_MOUNT_BIND,
+	                    .source = "/srv/data",
+	                    .target = "/data",
+	                    .read_only = true},
+	                   {.type = EF_MOUNT_VOLUME, .source = "cache", .target = "/cache"},
+	                   {.type = EF_MOUNT_TMPFS, .target = "/tmp"}};
 	ef_service svc = {.name = "web",
 	                  .image = "reg/web@sha256:00",
 	                  .command = cmd,
@@ -164,16 +167,21 @@ static void test_errors(void **state)
 	         "service web: device '/dev/a:/dev/b:rwx' must be /dev/x[:/dev/y[:rwm]]"},
 	        {NULL,
 	         NULL,
-	         {EF_MOUNT_BIND, NULL, "/data", false},
+	         {.type = EF_MOUNT_BIND, .target = "/data"},
 	         "service web: volumes[0]: bind mount to /data needs an absolute source path"},
 	        {NULL,
 	         NULL,
-	         {EF_MOUNT_BIND, "./data", "/data", false},
+	         {.type = EF_MOUNT_BIND, .source = "data", .target = "/data", .relative = true},
 	         "service web: volumes[0]: bind mount to /data needs an absolute source path"},
 	        {NULL,
 	         NULL,
-	         {EF_MOUNT_VOLUME, "v", "data", false},
+	         {.type = EF_MOUNT_VOLUME, .source = "v", .target = "data"},
 	         "service web: volumes[0]: the target must be an absolute path"},
+	        {NULL,
+	         NULL,
+	         {.type = EF_MOUNT_VOLUME, .source = "v", .target = "/v", .subpath = "a"},
+	         "service web: volumes[0]: volume.subpath is not supported by the engine API "
+	         "edgeflip speaks (v1.41); mount the whole volume"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -193,6 +201,115 @@ static void test_errors(void **state)
 		assert_string_equal(ef_error_last(), cases[i].message);
 		assert_null(s.image); /* disposed */
 	}
+}
+
+static void test_compose_features(void **state)
+{
+	char *back_alias[] = {"database", "mysql", NULL},
+	     *tmpfs[] = {"/run:size=64m,mode=1777", "/tmp", NULL}, *hosts[] = {"gw:10.0.0.1", NULL},
+	     *sysctls[] = {"net.core.somaxconn=1024", NULL}, *logopts[] = {"max-size=1m", NULL};
+	ef_service_net nets[] = {{.network = "back", .aliases = back_alias},
+	                         {.network = "front", .priority = 10},
+	                         {.network = "ext"}};
+	ef_network defs[] = {{.key = "ext", .name = "site-lan", .external = true}};
+	ef_port expose[] = {{NULL, 0, 3306, "tcp"}};
+	ef_ulimit ul[] = {{.name = "nofile", .soft = 1024, .hard = 2048}};
+	ef_mount vols[] = {
+	        {.type = EF_MOUNT_BIND,
+	         .source = "/srv",
+	         .target = "/srv",
+	         .propagation = "rslave"},
+	        {.type = EF_MOUNT_VOLUME, .source = "db", .target = "/db", .nocopy = true}};
+	ef_service svc = {.name = "db",
+	                  .image = "img",
+	                  .networks = nets,
+	                  .nnetworks = 3,
+	                  .expose = expose,
+	                  .nexpose = 1,
+	                  .volumes = vols,
+	                  .nvolumes = 2,
+	                  .tmpfs = tmpfs,
+	                  .stop_signal = "SIGINT",
+	                  .stop_grace_period_ms = 1500,
+	                  .init = true,
+	                  .extra_hosts = hosts,
+	                  .hostname = "db1",
+	                  .sysctls = sysctls,
+	                  .ulimits = ul,
+	                  .nulimits = 1,
+	                  .shm_size = 1 << 26,
+	                  .log_driver = "local",
+	                  .log_opts = logopts,
+	                  .nano_cpus = 500000000,
+	                  .mem_reservation = 1 << 20,
+	                  .memswap_limit = -1,
+	                  .pids_limit = 64,
+	                  .cpu_shares = 256,
+	                  .cpuset = "0-1",
+	                  .tty = true};
+	ef_manifest m = {.services = &svc, .nservices = 1, .networks = defs, .nnetworks = 1};
+	ef_spec_opts o = {.aliases = true, .manifest = &m, .network_prefix = "p"};
+	ef_container_spec s;
+	char **names;
+
+	assert_int_equal(ef_spec_build(&s, &svc, &o), 0);
+	/* the highest priority first; a declared name; the service name first */
+	assert_int_equal(s.nnetworks, 3);
+	assert_string_equal(s.networks[0].network, "p_front");
+	assert_strv_eq(s.networks[0].aliases, (const char *[]){"db", NULL});
+	assert_string_equal(s.networks[1].network, "p_back");
+	assert_strv_eq(s.networks[1].aliases, (const char *[]){"db", "database", "mysql", NULL});
+	assert_string_equal(s.networks[2].network, "site-lan");
+	assert_strv_eq(s.labels, (const char *[]){"io.edgeflip.aliases=p_front=db;p_back=db,"
+	                                          "database,mysql;site-lan=db",
+	                                          NULL});
+	/* expose: a container port, never published */
+	assert_int_equal(s.nports, 1);
+	assert_int_equal(s.ports[0].container_port, 3306);
+	assert_int_equal(s.ports[0].host_port, 0);
+	/* tmpfs entries, then volumes */
+	assert_int_equal(s.nmounts, 4);
+	assert_int_equal(s.mounts[0].type, EF_ENGINE_MOUNT_TMPFS);
+	assert_string_equal(s.mounts[0].target, "/run");
+	assert_int_equal(s.mounts[0].tmpfs_size, 64 << 20);
+	assert_int_equal(s.mounts[0].tmpfs_mode, 01777);
+	assert_string_equal(s.mounts[1].target, "/tmp");
+	assert_int_equal(s.mounts[1].tmpfs_size, 0);
+	assert_string_equal(s.mounts[2].propagation, "rslave");
+	assert_true(s.mounts[3].no_copy);
+	assert_string_equal(s.stop_signal, "SIGINT");
+	assert_int_equal(s.stop_grace_s, 2); /* rounded up */
+	assert_int_equal(s.init, 1);
+	assert_strv_eq(s.extra_hosts, (const char *[]){"gw:10.0.0.1", NULL});
+	assert_string_equal(s.hostname, "db1");
+	assert_strv_eq(s.sysctls, (const char *[]){"net.core.somaxconn=1024", NULL});
+	assert_int_equal(s.nulimits, 1);
+	assert_string_equal(s.ulimits[0].name, "nofile");
+	assert_int_equal(s.ulimits[0].hard, 2048);
+	assert_int_equal(s.shm_size, 1 << 26);
+	assert_string_equal(s.log_driver, "local");
+	assert_strv_eq(s.log_opts, (const char *[]){"max-size=1m", NULL});
+	assert_int_equal(s.nano_cpus, 500000000);
+	assert_int_equal(s.memory_reservation, 1 << 20);
+	assert_int_equal(s.memory_swap, -1);
+	assert_int_equal(s.pids_limit, 64);
+	assert_int_equal(s.cpu_shares, 256);
+	assert_string_equal(s.cpuset, "0-1");
+	assert_true(s.tty);
+	ef_spec_dispose(&s);
+
+	assert_int_equal(ef_spec_networks(&names, &m, "p"), 0);
+	assert_strv_eq(names, (const char *[]){"p_back", "p_front", "site-lan", NULL});
+	ef_strv_free(names);
+
+	/* tmpfs options edgeflip cannot pass */
+	svc.tmpfs = (char *[]){"/run:exec", NULL};
+	assert_int_equal(ef_spec_build(&s, &svc, &o), EF_EINVALID);
+	assert_string_equal(ef_error_last(), "service db: tmpfs '/run:exec': option 'exec' is not "
+	                                     "supported (size=N[kmg], mode=OCTAL, ro, rw)");
+	svc.tmpfs = (char *[]){"run", NULL};
+	assert_int_equal(ef_spec_build(&s, &svc, &o), EF_EINVALID);
+	assert_string_equal(ef_error_last(), "service db: tmpfs 'run': the path must be absolute");
 }
 
 static void test_aliases_label(void **state)
@@ -238,9 +355,9 @@ static void test_network_set(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_full),        cmocka_unit_test(test_opts),
-	        cmocka_unit_test(test_errors),      cmocka_unit_test(test_aliases_label),
-	        cmocka_unit_test(test_network_set),
+	        cmocka_unit_test(test_full),          cmocka_unit_test(test_opts),
+	        cmocka_unit_test(test_errors),        cmocka_unit_test(test_compose_features),
+	        cmocka_unit_test(test_aliases_label), cmocka_unit_test(test_network_set),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

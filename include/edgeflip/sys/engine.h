@@ -106,7 +106,9 @@ typedef struct {
 	int64_t nano_cpus; /* 1e9 = one CPU */
 	int64_t memory;    /* bytes */
 	int64_t memory_reservation;
-	int64_t pids_limit;
+	int64_t memory_swap; /* -1: unlimited */
+	int64_t pids_limit;  /* -1: unlimited */
+	char *cpuset;        /* "0-3" */
 	int64_t cpu_shares;
 	int64_t shm_size;
 	ef_engine_ulimit *ulimits;
@@ -181,9 +183,14 @@ typedef struct {
 
 /* A user-defined network (Compose `networks:`), created by the backend. */
 typedef struct {
-	const char *name;     /* engine-level name, e.g. "edgeflip_backend" */
-	const char *driver;   /* NULL: "bridge" */
-	bool internal;        /* no route out */
+	const char *name;   /* engine-level name, e.g. "edgeflip_backend" */
+	bool external;      /* made by someone else: must exist, never created */
+	const char *driver; /* NULL: "bridge" */
+	bool internal;      /* no route out */
+	bool enable_ipv6;
+	const char *subnet; /* NULL: the engine picks one */
+	const char *gateway;
+	const char *ip_range;
 	char *const *labels;  /* "key=value"; the backend adds EF_LABEL_NETWORK */
 	char *const *options; /* driver options, "key=value" */
 } ef_network_req;
