@@ -11,9 +11,19 @@
 
 /* Every crash point, in the order a deploy passes them. */
 const char *const ef_fault_points[] = {
-        "after-fetch",    "after-verify",  "after-journal", "during-pull",
-        "after-create",   "during-health", "before-flip",   "after-flip",
-        "during-aliases", "during-soak",   "during-retire", NULL,
+        "after-fetch",
+        "after-verify",
+        "after-journal",
+        "during-pull",
+        "after-create",
+        "during-health",
+        "before-flip",
+        "after-flip",
+        "during-aliases",
+        "during-rename",
+        "during-soak",
+        "during-retire",
+        NULL,
 };
 
 static unsigned hits;

@@ -276,6 +276,21 @@ out:
 	return error;
 }
 
+/* Renames container `id` to `to` when it is called `from` now. */
+static int rename_if_named(ef_engine *e, const char *id, const char *from, const char *to)
+{
+	ef_container c;
+	int error;
+
+	memset(&c, 0, sizeof(c));
+	if ((error = e->ops->inspect(e, &c, id)) == 0 && c.name && strcmp(c.name, from) == 0)
+		error = e->ops->rename(e, id, to);
+	if (error == EF_ENOTFOUND)
+		error = 0;
+	ef_container_dispose(&c);
+	return error;
+}
+
 /* Creates the networks the manifest's services join (Compose keys; "default"
  * for a service that names none), as the top-level `networks` describe them. */
 static int ensure_networks(deploy *d)
@@ -404,6 +419,9 @@ static int stage_one(deploy *d, const ef_action *act)
 	sopts.aliases = !(act->old_id && strat != EF_STRATEGY_RECREATE);
 	if ((error = ef_spec_build(&spec, s, &sopts)) < 0 || (error = make_bind_sources(&spec)) < 0)
 		goto out;
+	/* Without stop_grace_period, the agent's [deploy] stop_timeout. */
+	if (spec.stop_grace_s < 0)
+		spec.stop_grace_s = (int)((a->cfg->stop_timeout_ms + 999) / 1000);
 	memset(&req, 0, sizeof(req));
 	req.name = name;
 	req.spec = &spec;
@@ -435,7 +453,7 @@ static int stage_one(deploy *d, const ef_action *act)
 	if (strat == EF_STRATEGY_RECREATE && act->old_id) {
 		ef_info("stop-old", "service=%s container=%.12s strategy=recreate", s->name,
 		        act->old_id);
-		if ((error = e->ops->stop(e, act->old_id, a->cfg->stop_timeout_ms / 1000)) < 0)
+		if ((error = e->ops->stop(e, act->old_id, EF_STOP_CONFIGURED)) < 0)
 			goto out;
 	}
 	if ((error = e->ops->start(e, id)) < 0) {
@@ -450,27 +468,152 @@ out:
 	return error;
 }
 
+/* The order to stage in: a service after the services it depends on
+ * (depends_on), otherwise by name. A cycle is refused naming it. */
+static int visit(size_t *order, size_t *n, unsigned char *mark, const ef_plan *plan, size_t i,
+                 const char *path)
+{
+	const ef_service *s = plan->actions[i].spec;
+	char via[1024];
+	int error;
+
+	if (mark[i] == 2)
+		return 0;
+	if (mark[i] == 1) {
+		ef_error_set("depends_on: a cycle: %s -> %s; break it", path,
+		             plan->actions[i].service);
+		return EF_EINVALID;
+	}
+	mark[i] = 1;
+	snprintf(via, sizeof(via), "%s%s%s", path, *path ? " -> " : "", plan->actions[i].service);
+	for (size_t j = 0; s && j < s->ndepends_on; j++)
+		for (size_t k = 0; k < plan->count; k++)
+			if (strcmp(plan->actions[k].service, s->depends_on[j].service) == 0 &&
+			    (error = visit(order, n, mark, plan, k, via)) < 0)
+				return error;
+	mark[i] = 2;
+	order[(*n)++] = i;
+	return 0;
+}
+
+static int stage_order(size_t **out, const ef_plan *plan)
+{
+	size_t *order = calloc(plan->count + 1, sizeof(*order)), n = 0;
+	unsigned char *mark = calloc(plan->count + 1, 1);
+	int error = EF_ENOMEM;
+
+	if (!order || !mark)
+		goto out;
+	for (size_t i = 0; i < plan->count; i++)
+		if ((error = visit(order, &n, mark, plan, i, "")) < 0)
+			goto out;
+	*out = order;
+	order = NULL;
+	error = 0;
+out:
+	free(order);
+	free(mark);
+	return error;
+}
+
+static const ef_state_service *staged_of(const ef_state *st, const char *name)
+{
+	for (size_t i = 0; i < st->nstaged; i++)
+		if (strcmp(st->staged[i].name, name) == 0)
+			return &st->staged[i];
+	return NULL;
+}
+
+/* service_completed_successfully: waits for the container to exit, 0. */
+static int wait_completed(deploy *d, const char *service, const char *id)
+{
+	ef_engine *e = d->a->engine;
+	uint64_t deadline = ef_clock_ms() + d->a->cfg->health_timeout_ms;
+	int error;
+
+	for (;;) {
+		ef_container c;
+		memset(&c, 0, sizeof(c));
+		if ((error = e->ops->inspect(e, &c, id)) < 0)
+			return error;
+		if (c.state == EF_CSTATE_EXITED || c.state == EF_CSTATE_DEAD) {
+			int code = c.exit_code;
+			ef_container_dispose(&c);
+			if (code == 0)
+				return 0;
+			ef_error_set(
+			        "service %s exited with code %d (service_completed_successfully "
+			        "wants 0)",
+			        service, code);
+			return EF_ERROR;
+		}
+		ef_container_dispose(&c);
+		if (ef_clock_ms() >= deadline) {
+			ef_error_set("service %s did not complete within %llu ms", service,
+			             (unsigned long long)d->a->cfg->health_timeout_ms);
+			return EF_ETIMEOUT;
+		}
+		if (ef_clock_sleep(200))
+			return EF_EAGAIN; /* asked to stop */
+	}
+}
+
+/* depends_on conditions on services staged in this pass (others run as
+ * they are: unchanged services were healthy when they were deployed). */
+static int wait_dependencies(deploy *d, const ef_service *s)
+{
+	ef_agent *a = d->a;
+	int error = 0;
+
+	for (size_t i = 0; i < s->ndepends_on && error == 0; i++) {
+		const ef_depends *dep = &s->depends_on[i];
+		const ef_state_service *rec = staged_of(&a->st, dep->service);
+		const ef_service *ds = ef_manifest_find(d->m, dep->service);
+		ef_health_target t, *failed = NULL;
+
+		if (!rec || !ds || dep->condition == EF_DEP_STARTED)
+			continue;
+		ef_info("wait-dependency", "service=%s on=%s condition=%s", s->name, dep->service,
+		        dep->condition == EF_DEP_HEALTHY ? "service_healthy"
+		                                         : "service_completed_successfully");
+		if (dep->condition == EF_DEP_COMPLETED) {
+			error = wait_completed(d, dep->service, rec->container_id);
+		} else if ((error = ef_health_init(&t, a->engine, ds, rec->container_id)) == 0) {
+			error = ef_health_wait(&t, 1, a->engine, a->cfg->health_timeout_ms,
+			                       &failed);
+		}
+		if (error < 0 && error != EF_EAGAIN)
+			ef_error_prefix("service %s depends on %s", s->name, dep->service);
+	}
+	return error;
+}
+
 static int stage_all(deploy *d)
 {
 	ef_engine *e = d->a->engine;
+	size_t *order = NULL;
 	int error;
 
-	for (size_t i = 0; i < d->plan->count; i++) {
-		const ef_action *act = &d->plan->actions[i];
+	if ((error = stage_order(&order, d->plan)) < 0)
+		return error;
+	for (size_t k = 0; k < d->plan->count; k++) {
+		const ef_action *act = &d->plan->actions[order[k]];
 
 		if (act->kind == EF_ACT_REPAIR && act->old_id) {
 			ef_info("repair", "service=%s container=%.12s reason=\"%s\"", act->service,
 			        act->old_id, act->reason);
 			if ((error = e->ops->start(e, act->old_id)) < 0)
-				return error;
+				break;
 			continue;
 		}
 		if (!needs_new_container(act))
 			continue;
-		if ((error = stage_one(d, act)) < 0)
-			return error;
+		if ((error = wait_dependencies(d, act->spec)) < 0 ||
+		    (error = stage_one(d, act)) < 0)
+			break;
 	}
-	return 0;
+	free(order);
+	return error;
 }
 
 static int wait_healthy(deploy *d)
@@ -484,7 +627,13 @@ static int wait_healthy(deploy *d)
 		return EF_ENOMEM;
 	for (size_t i = 0; i < a->st.nstaged; i++) {
 		const ef_service *s = ef_manifest_find(d->m, a->st.staged[i].name);
-		if ((error = ef_health_init(&d->health[i], a->engine, s,
+		/* One that runs to completion is healthy once it exited 0. */
+		if (ef_plan_runs_once(d->m, s->name)) {
+			if ((error = wait_completed(d, s->name, a->st.staged[i].container_id)) < 0)
+				return error;
+			continue;
+		}
+		if ((error = ef_health_init(&d->health[d->nhealth], a->engine, s,
 		                            a->st.staged[i].container_id)) < 0)
 			return error;
 		d->nhealth++;
@@ -603,13 +752,40 @@ static int flip(deploy *d)
 			ef_warn("aliases-off-failed", "service=%s error=\"%s\"", act->service,
 			        ef_error_last());
 	}
+	/* container_name: the old instance goes back to its edgeflip name, the
+	 * new one takes the fixed name. */
+	for (size_t i = 0; i < a->st.nstaged; i++) {
+		const ef_state_service *rec = &a->st.staged[i];
+		const ef_service *s = ef_manifest_find(d->m, rec->name);
+		const ef_action *act = NULL;
+		char temp[160];
+
+		if (!s || !s->container_name)
+			continue;
+		for (size_t j = 0; j < d->plan->count; j++)
+			if (strcmp(d->plan->actions[j].service, rec->name) == 0)
+				act = &d->plan->actions[j];
+		if (act && act->old_id) {
+			snprintf(temp, sizeof(temp), "edgeflip-%s-%s", rec->name,
+			         act->old_slot ? act->old_slot : other_slot(rec->slot));
+			if ((error = rename_if_named(a->engine, act->old_id, s->container_name,
+			                             temp)) < 0)
+				return error;
+		}
+		ef_fault_point("during-rename");
+		if ((error = a->engine->ops->rename(a->engine, rec->container_id,
+		                                    s->container_name)) < 0) {
+			ef_error_prefix("service %s: cannot take container_name %s", rec->name,
+			                s->container_name);
+			return error;
+		}
+	}
 	/* Handover: the old instance stops once the new one is healthy. */
 	for (size_t i = 0; i < d->plan->count; i++) {
 		const ef_action *act = &d->plan->actions[i];
 		if (act->kind == EF_ACT_REPLACE && act->old_id &&
 		    strategy_of(act->spec) == EF_STRATEGY_HANDOVER)
-			a->engine->ops->stop(a->engine, act->old_id,
-			                     a->cfg->stop_timeout_ms / 1000);
+			a->engine->ops->stop(a->engine, act->old_id, EF_STOP_CONFIGURED);
 	}
 	return 0;
 }
@@ -683,7 +859,14 @@ static int remove_container(ef_agent *a, const char *id)
 static void remove_containers(ef_agent *a, char *const *ids, const char *why)
 {
 	for (size_t i = 0; ids && ids[i]; i++) {
-		int error = remove_container(a, ids[i]);
+		int error;
+
+		/* Its stop_signal, then SIGKILL after its stop_grace_period. */
+		error = a->engine->ops->stop(a->engine, ids[i], EF_STOP_CONFIGURED);
+		if (error < 0 && error != EF_ENOTFOUND)
+			ef_warn("stop-failed", "container=%.12s error=\"%s\"", ids[i],
+			        ef_error_last());
+		error = remove_container(a, ids[i]);
 		ef_fault_point("during-retire");
 		if (error < 0 && error != EF_ENOTFOUND)
 			ef_warn("remove-failed", "container=%.12s error=\"%s\"", ids[i],
@@ -803,6 +986,19 @@ static int undo(ef_agent *a)
 		}
 	}
 	ef_state_clear_services(&a->st.staged, &a->st.nstaged);
+	/* container_name back to the running set (it moved at a flip). */
+	for (size_t i = 0; i < a->st.nservices; i++) {
+		ef_container c;
+		memset(&c, 0, sizeof(c));
+		if (a->engine->ops->inspect(a->engine, &c, a->st.services[i].container_id) == 0 &&
+		    c.fixed_name && (!c.name || strcmp(c.name, c.fixed_name) != 0) &&
+		    (rc = a->engine->ops->rename(a->engine, c.id, c.fixed_name)) < 0) {
+			ef_error("rename-back-failed", "service=%s error=\"%s\"",
+			         a->st.services[i].name, ef_error_last());
+			error = rc;
+		}
+		ef_container_dispose(&c);
+	}
 	return error;
 }
 

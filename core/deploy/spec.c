@@ -457,6 +457,15 @@ int ef_spec_build(ef_container_spec *out, const ef_service *svc, const ef_spec_o
 	error = EF_ENOMEM;
 	if (!ok)
 		goto out;
+	if (svc->container_name) {
+		ef_buf b = EF_BUF_INIT(4096);
+		error = ef_buf_printf(&b, "%s=%s", EF_LABEL_NAME, svc->container_name);
+		if (error == 0)
+			error = ef_strv_push(&s->labels, b.ptr);
+		ef_buf_dispose(&b);
+		if (error < 0)
+			goto out;
+	}
 	if ((error = parse_restart(s, svc)) < 0 || (error = parse_devices(s, svc)) < 0 ||
 	    (error = build_ports(s, svc, opts)) < 0 || (error = build_mounts(s, svc)) < 0 ||
 	    (error = build_networks(s, svc, opts)) < 0 || (error = build_logging(s, svc)) < 0)

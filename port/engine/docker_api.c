@@ -446,6 +446,9 @@ static int docker_stop(ef_engine *e, const char *id, unsigned timeout_s)
 	char query[32];
 
 	/* 304: already stopped. The request waits for the engine's grace period. */
+	if (timeout_s == EF_STOP_CONFIGURED)
+		return simple_call(e, REQ_STOP, id, NULL,
+		                   docker(e)->opts.pull_timeout_ms + docker(e)->opts.timeout_ms);
 	snprintf(query, sizeof(query), "?t=%u", timeout_s);
 	return simple_call(e, REQ_STOP, id, query,
 	                   (uint64_t)timeout_s * 1000u + docker(e)->opts.timeout_ms);

@@ -105,6 +105,7 @@ static bool take_labels(ef_container *c, const cJSON *labels)
 	c->revision = dup_nonempty(get_str(labels, EF_LABEL_REVISION), &ok);
 	c->spec = dup_nonempty(get_str(labels, EF_LABEL_SPEC), &ok);
 	c->aliases = dup_nonempty(get_str(labels, EF_LABEL_ALIASES), &ok);
+	c->fixed_name = dup_nonempty(get_str(labels, EF_LABEL_NAME), &ok);
 	return ok;
 }
 

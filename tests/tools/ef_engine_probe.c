@@ -159,6 +159,10 @@ int main(int argc, char **argv)
 		}
 		if (shcmd[2])
 			spec.cmd = shcmd;
+		if (getenv("PROBE_STOP_SIGNAL"))
+			spec.stop_signal = getenv("PROBE_STOP_SIGNAL");
+		if (getenv("PROBE_STOP_GRACE"))
+			spec.stop_grace_s = atoi(getenv("PROBE_STOP_GRACE"));
 		req.name = argv[i];
 		req.spec = &spec;
 		req.service = argv[i];
@@ -190,7 +194,10 @@ int main(int argc, char **argv)
 			ef_container_dispose(&c);
 		}
 	} else if (strcmp(cmd, "stop") == 0 && (i + 1 == argc || i + 2 == argc)) {
-		unsigned secs = i + 2 == argc ? (unsigned)atoi(argv[i + 1]) : 10;
+		unsigned secs = i + 2 == argc ? (strcmp(argv[i + 1], "-") == 0
+		                                         ? EF_STOP_CONFIGURED
+		                                         : (unsigned)atoi(argv[i + 1]))
+		                              : 10;
 		if ((error = e->ops->stop(e, argv[i], secs)) == 0)
 			printf("ok=1\n");
 	} else if (strcmp(cmd, "rm") == 0 && i + 1 == argc) {

@@ -16,8 +16,12 @@
 /* The DNS names the container has when active: "net=alias,alias;net2=alias"
  * (blue/green moves them at the flip; recovery puts them back from here). */
 #define EF_LABEL_ALIASES "io.edgeflip.aliases"
+/* Compose `container_name`: the name the active instance takes at the flip. */
+#define EF_LABEL_NAME "io.edgeflip.name"
 
 typedef struct ef_engine ef_engine;
+
+#define EF_STOP_CONFIGURED 0xffffffffu
 
 /* ---------------------------------------------------------------------------
  * The engine-level container spec: what to run, in the engine's terms. The
@@ -150,7 +154,8 @@ typedef struct {
 	char *slot;
 	char *revision;
 	char *spec;
-	char *aliases; /* EF_LABEL_ALIASES */
+	char *aliases;    /* EF_LABEL_ALIASES */
+	char *fixed_name; /* EF_LABEL_NAME */
 	ef_cstate state;
 	int exit_code;
 	unsigned restart_count;
@@ -210,6 +215,8 @@ struct ef_engine_ops {
 	int (*pull)(ef_engine *e, const char *image_ref);
 	int (*create)(ef_engine *e, char out_id[65], const ef_create_req *req);
 	int (*start)(ef_engine *e, const char *id);
+	/* Sends the container's stop signal, then SIGKILL after timeout_s
+	 * (EF_STOP_CONFIGURED: after the grace period it was created with). */
 	int (*stop)(ef_engine *e, const char *id, unsigned timeout_s);
 	/* Force-removes; EF_ENOTFOUND is not an error for callers that clean up. */
 	int (*remove)(ef_engine *e, const char *id);
