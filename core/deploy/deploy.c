@@ -16,6 +16,7 @@
 #include "edgeflip/spec.h"
 #include "edgeflip/sys/clock.h"
 #include "edgeflip/sys/fs.h"
+#include "edgeflip/sys/platform.h"
 #include "edgeflip/sys/net.h"
 
 #include <stdio.h>
@@ -133,6 +134,17 @@ static bool needs_new_container(const ef_action *act)
 static int pull_all(deploy *d)
 {
 	ef_engine *e = d->a->engine;
+	char native[64];
+
+	if (ef_platform_native(native, sizeof(native)) < 0)
+		return EF_ERROR;
+	for (size_t i = 0; i < d->plan->count; i++) {
+		const ef_action *act = &d->plan->actions[i];
+		int error;
+		if (needs_new_container(act) &&
+		    (error = ef_spec_platform_check(act->service, act->spec->platform, native)) < 0)
+			return error;
+	}
 
 	for (size_t i = 0; i < d->plan->count; i++) {
 		const ef_action *act = &d->plan->actions[i];

@@ -615,3 +615,44 @@ out:
 	free(copy);
 	return error;
 }
+
+/* "linux/x86_64" -> os "linux", arch "amd64", variant "". */
+static void split_platform(const char *p, char os[32], char arch[32], char variant[32])
+{
+	static const struct {
+		const char *alias, *arch, *variant;
+	} aliases[] = {{"x86_64", "amd64", ""}, {"x86-64", "amd64", ""}, {"aarch64", "arm64", ""},
+	               {"armhf", "arm", "v7"},  {"armel", "arm", "v6"},  {"i386", "386", ""}};
+	const char *s1 = strchr(p, '/'), *s2 = s1 ? strchr(s1 + 1, '/') : NULL;
+
+	snprintf(os, 32, "%.*s", (int)(s1 ? (size_t)(s1 - p) : strlen(p)), p);
+	snprintf(arch, 32, "%.*s", s1 ? (int)(s2 ? (size_t)(s2 - s1 - 1) : strlen(s1 + 1)) : 0,
+	         s1 ? s1 + 1 : "");
+	snprintf(variant, 32, "%s", s2 ? s2 + 1 : "");
+	for (size_t i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++) {
+		if (strcmp(arch, aliases[i].alias) == 0) {
+			snprintf(arch, 32, "%s", aliases[i].arch);
+			if (!variant[0])
+				snprintf(variant, 32, "%s", aliases[i].variant);
+		}
+	}
+	if (strcmp(arch, "arm64") == 0 && strcmp(variant, "v8") == 0)
+		variant[0] = '\0';
+}
+
+int ef_spec_platform_check(const char *service, const char *want, const char *native)
+{
+	char wos[32], warch[32], wvar[32], nos[32], narch[32], nvar[32];
+
+	if (!want || !*want)
+		return 0;
+	split_platform(want, wos, warch, wvar);
+	split_platform(native, nos, narch, nvar);
+	if (strcmp(wos, nos) == 0 && strcmp(warch, narch) == 0 &&
+	    (!wvar[0] || !nvar[0] || strcmp(wvar, nvar) == 0))
+		return 0;
+	ef_error_set("service %s: platform %s does not run on this device (%s); remove `platform` "
+	             "or publish an image for %s",
+	             service, want, native, native);
+	return EF_EREJECTED;
+}

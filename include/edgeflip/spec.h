@@ -49,4 +49,10 @@ char *ef_spec_network_of(const ef_manifest *m, const char *key, const char *pref
 int ef_spec_aliases_parse(ef_engine_endpoint **out, size_t *n, const char *label);
 void ef_spec_endpoints_free(ef_engine_endpoint *v, size_t n);
 
+/* Compose `platform` ("os/arch[/variant]") against the device's ("linux/arm/v7"
+ * from ef_platform_native): 0 when an image for `want` runs here, else
+ * EF_EREJECTED naming both. Architecture aliases (x86_64, aarch64) are
+ * accepted; a variant is compared only when both name one. */
+int ef_spec_platform_check(const char *service, const char *want, const char *native);
+
 #endif

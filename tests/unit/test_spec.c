@@ -2,6 +2,7 @@
 #include "edgeflip/buf.h"
 #include "edgeflip/error.h"
 #include "edgeflip/spec.h"
+#include "edgeflip/sys/platform.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -352,12 +353,54 @@ static void test_network_set(void **state)
 	assert_null(names);
 }
 
+static void test_platform(void **state)
+{
+	static const struct {
+		const char *want, *native;
+		int rc;
+	} cases[] = {
+	        {NULL, "linux/amd64", 0},
+	        {"linux/amd64", "linux/amd64", 0},
+	        {"linux/x86_64", "linux/amd64", 0},
+	        {"linux/arm64", "linux/arm64", 0},
+	        {"linux/arm64/v8", "linux/arm64", 0},
+	        {"linux/aarch64", "linux/arm64", 0},
+	        {"linux/arm/v7", "linux/arm/v7", 0},
+	        {"linux/arm", "linux/arm/v7", 0},
+	        {"linux/armhf", "linux/arm/v7", 0},
+	        {"linux/arm/v6", "linux/arm/v7", EF_EREJECTED},
+	        {"linux/arm64", "linux/amd64", EF_EREJECTED},
+	        {"windows/amd64", "linux/amd64", EF_EREJECTED},
+	        {"linux", "linux/amd64", EF_EREJECTED},
+	};
+	char buf[64];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_int_equal(ef_spec_platform_check("web", cases[i].want, cases[i].native),
+		                 cases[i].rc);
+	assert_int_equal(ef_spec_platform_check("web", "linux/arm64", "linux/amd64"), EF_EREJECTED);
+	assert_string_equal(ef_error_last(),
+	                    "service web: platform linux/arm64 does not run on this device "
+	                    "(linux/amd64); remove `platform` or publish an image for linux/amd64");
+	ef_platform_from_uname(buf, sizeof(buf), "linux", "aarch64");
+	assert_string_equal(buf, "linux/arm64");
+	ef_platform_from_uname(buf, sizeof(buf), "linux", "armv7l");
+	assert_string_equal(buf, "linux/arm/v7");
+	ef_platform_from_uname(buf, sizeof(buf), "linux", "x86_64");
+	assert_string_equal(buf, "linux/amd64");
+	ef_platform_from_uname(buf, sizeof(buf), "linux", "weird9");
+	assert_string_equal(buf, "linux/weird9");
+	assert_int_equal(ef_platform_native(buf, sizeof(buf)), 0);
+	assert_int_equal(ef_spec_platform_check("web", buf, buf), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_full),          cmocka_unit_test(test_opts),
 	        cmocka_unit_test(test_errors),        cmocka_unit_test(test_compose_features),
 	        cmocka_unit_test(test_aliases_label), cmocka_unit_test(test_network_set),
+	        cmocka_unit_test(test_platform),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
