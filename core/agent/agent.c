@@ -328,6 +328,10 @@ static int load_manifest(ef_agent *a, ef_manifest **out, const char *commit)
 		return error == EF_ENOTFOUND ? EF_EINVALID : error;
 	error = ef_compose_load(out, NULL, NULL, &src, &opts, NULL);
 	ef_source_tree_src_dispose(&src);
+	if (error == 0 && (error = ef_deploy_prepare(a, *out, commit)) < 0) {
+		ef_manifest_free(*out);
+		*out = NULL;
+	}
 	return error == EF_ENOTFOUND ? EF_EINVALID : error;
 }
 

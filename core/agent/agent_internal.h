@@ -32,7 +32,11 @@ int ef_agent_check_images(ef_agent *a, ef_manifest *m, ef_buf *why);
 
 /* Runs `plan` towards `target` (deploy.c). `m` must outlive the call. */
 int ef_deploy_run(ef_agent *a, const ef_manifest *m, const ef_plan *plan, const char *target,
-		  const char *signer);
+                  const char *signer);
+/* Copies the files the manifest's services use out of `commit` (relative
+ * binds, secrets, configs: files.h) and folds what they became into each
+ * service's spec_hash, so that a changed config file replaces the container. */
+int ef_deploy_prepare(ef_agent *a, ef_manifest *m, const char *commit);
 /* Undoes or finishes an interrupted deploy from the journal (deploy.c). */
 int ef_deploy_recover(ef_agent *a);
 /* Routes for the services the journal says are active. */

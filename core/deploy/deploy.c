@@ -19,6 +19,7 @@
 #include "edgeflip/sys/platform.h"
 #include "edgeflip/sys/net.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +102,70 @@ int ef_deploy_routes(ef_route **out, size_t *n, const ef_state_service *svcs, si
 	return 0;
 }
 
+/* The environment directory of the target commit, read from the object
+ * database (files.c asks it what is tracked). Files only: a tracked
+ * directory is reported as such but cannot be listed through ef_source yet. */
+typedef struct {
+	ef_source *src;
+	const char *commit;
+	const char *dir; /* [source] path */
+} commit_dir;
+
+static int cd_path(char *out, size_t n, const commit_dir *c, const char *rel)
+{
+	if ((size_t)snprintf(out, n, "%s%s%s", c->dir, *c->dir && *rel ? "/" : "", rel) >= n) {
+		ef_error_set("path too long: %s/%s", c->dir, rel);
+		return EF_EINVALID;
+	}
+	return 0;
+}
+
+static int cd_read(void *ctx, ef_buf *out, const char *rel, size_t cap)
+{
+	const commit_dir *c = ctx;
+	char path[4096];
+	int error;
+
+	ef_buf_init(out, cap);
+	if ((error = cd_path(path, sizeof(path), c, rel)) < 0)
+		return error;
+	return ef_source_read_file(c->src, out, c->commit, path, cap);
+}
+
+static int cd_stat(void *ctx, ef_compose_kind *out, const char *rel)
+{
+	const commit_dir *c = ctx;
+	ef_buf b;
+	char path[4096];
+	int error;
+
+	*out = EF_COMPOSE_ABSENT;
+	if (strcmp(rel, ".") == 0 || !*rel) {
+		*out = EF_COMPOSE_DIR;
+		return 0;
+	}
+	if ((error = cd_path(path, sizeof(path), c, rel)) < 0)
+		return error;
+	error = ef_source_read_file(c->src, &b, c->commit, path, 1);
+	ef_buf_dispose(&b);
+	if (error == 0 || error == EF_ETOOBIG)
+		*out = EF_COMPOSE_FILE;
+	else if (error == EF_EINVALID && strstr(ef_error_last(), "is a tree"))
+		*out = EF_COMPOSE_DIR;
+	else if (error != EF_ENOTFOUND)
+		return error;
+	return 0;
+}
+
+static int cd_list(void *ctx, char ***out, const char *rel)
+{
+	*out = NULL;
+	ef_error_set("%s is a directory in the commit: a bind source from the commit must be a "
+	             "file for now; bind its files one by one",
+	             rel);
+	return EF_EINVALID;
+}
+
 typedef struct {
 	ef_agent *a;
 	const ef_manifest *m;
@@ -112,6 +177,10 @@ typedef struct {
 	ef_health_target *health;
 	size_t nhealth;
 	ef_engine_port *ports; /* scratch for create requests */
+	commit_dir cdir;
+	ef_compose_src src;
+	ef_files files;
+	char files_root[4096];
 } deploy;
 
 static int journal(deploy *d, ef_phase phase)
@@ -322,7 +391,7 @@ static int ensure_networks(deploy *d)
 				error = ef_strv_push(&keys, s->networks[j].network);
 	}
 	for (size_t i = 0; keys && keys[i] && error == 0; i++) {
-		const ef_network *n = ef_spec_network_def(d->m, keys[i]);
+		const ef_network *n = ef_manifest_network(d->m, keys[i]);
 		char *name = ef_spec_network_of(d->m, keys[i], NETWORK_PREFIX);
 		ef_network_req req = {.name = name};
 
@@ -422,6 +491,7 @@ static int stage_one(deploy *d, const ef_action *act)
 	memset(&sopts, 0, sizeof(sopts));
 	sopts.network_prefix = NETWORK_PREFIX;
 	sopts.manifest = d->m;
+	sopts.files = &d->files;
 	if (d->ports) {
 		sopts.ports = d->ports;
 		sopts.nports = s->nports;
@@ -1045,6 +1115,47 @@ static int rollback(deploy *d, const char *why)
 	return EF_ERROR;
 }
 
+int ef_deploy_prepare(ef_agent *a, ef_manifest *m, const char *commit)
+{
+	commit_dir cdir = {a->src, commit, a->cfg->path_in_repo ? a->cfg->path_in_repo : ""};
+	ef_compose_src src = {cd_read, cd_stat, cd_list, &cdir, cdir.dir};
+	char root[4096];
+	ef_files files = {a->src ? &src : NULL, root};
+	int error = 0;
+
+	snprintf(root, sizeof(root), "%s/env", a->cfg->state_dir);
+	for (size_t i = 0; i < m->nservices && error == 0; i++) {
+		ef_service *s = &m->services[i];
+		ef_spec_opts o = {.manifest = m, .files = &files};
+		ef_container_spec spec;
+		crypto_hash_sha256_state st;
+		unsigned char h[32];
+		bool files_used = s->nsecrets || s->nconfigs;
+
+		for (size_t j = 0; j < s->nvolumes; j++)
+			files_used |= s->volumes[j].relative || s->volumes[j].home;
+		if (!files_used)
+			continue;
+		if ((error = ef_spec_build(&spec, s, &o)) < 0)
+			break;
+		/* The copies out of the commit are content-addressed: their paths
+		 * stand for their content in the spec hash. */
+		crypto_hash_sha256_init(&st);
+		crypto_hash_sha256_update(&st, (const unsigned char *)s->spec_hash,
+		                          strlen(s->spec_hash));
+		for (size_t j = 0; j < spec.nmounts; j++)
+			if (spec.mounts[j].source)
+				crypto_hash_sha256_update(
+				        &st, (const unsigned char *)spec.mounts[j].source,
+				        strlen(spec.mounts[j].source) + 1);
+		crypto_hash_sha256_final(&st, h);
+		for (int k = 0; k < 32; k++)
+			snprintf(&s->spec_hash[2 * k], 3, "%02x", h[k]);
+		ef_spec_dispose(&spec);
+	}
+	return error;
+}
+
 int ef_deploy_run(ef_agent *a, const ef_manifest *m, const ef_plan *plan, const char *target,
                   const char *signer)
 {
@@ -1059,6 +1170,10 @@ int ef_deploy_run(ef_agent *a, const ef_manifest *m, const ef_plan *plan, const 
 	d.plan = plan;
 	d.target = target;
 	d.repair_only = strcmp(target, st->revision) == 0;
+	d.cdir = (commit_dir){a->src, target, a->cfg->path_in_repo ? a->cfg->path_in_repo : ""};
+	d.src = (ef_compose_src){cd_read, cd_stat, cd_list, &d.cdir, d.cdir.dir};
+	snprintf(d.files_root, sizeof(d.files_root), "%s/env", a->cfg->state_dir);
+	d.files = (ef_files){a->src ? &d.src : NULL, d.files_root};
 
 	snprintf(st->target, sizeof(st->target), "%s", target);
 	free(st->target_signer);

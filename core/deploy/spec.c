@@ -215,14 +215,97 @@ static int tmpfs_mount(ef_engine_mount *e, const ef_service *svc, const char *it
 	return error;
 }
 
-static int build_mounts(ef_container_spec *spec, const ef_service *svc)
+/* "1000" -> 1000; NULL -> -1. */
+static int parse_id(long *out, const ef_service *svc, const char *what, const char *s)
 {
-	size_t ntmpfs = ef_strv_len(svc->tmpfs);
+	char *end;
 
-	if (svc->nvolumes + ntmpfs == 0)
+	*out = -1;
+	if (!s || !*s)
 		return 0;
-	if (!(spec->mounts = calloc(svc->nvolumes + ntmpfs, sizeof(*spec->mounts))))
+	*out = strtol(s, &end, 10);
+	if (*s < '0' || *s > '9' || *end || *out < 0 || *out > 0x7fffffffL) {
+		ef_error_set("service %s: %s '%s' must be a number (names are not looked up on "
+		             "the device)",
+		             svc->name, what, s);
+		return EF_EINVALID;
+	}
+	return 0;
+}
+
+/* A secret or config: its content written to a file on the device (files.c)
+ * and bound read-only at its target. */
+static int file_mount(ef_engine_mount *e, const ef_service *svc, const ef_spec_opts *o,
+                      const ef_file_ref *ref, bool secret)
+{
+	const char *what = secret ? "secret" : "config";
+	const ef_file_source *fs = NULL;
+	ef_buf content = EF_BUF_INIT(EF_FILES_MAX_FILE);
+	const char *name;
+	long uid, gid;
+	int error;
+
+	if (o && o->manifest)
+		fs = secret ? ef_manifest_secret(o->manifest, ref->source)
+		            : ef_manifest_config(o->manifest, ref->source);
+	if (!fs) {
+		ef_error_set("service %s: %s %s is not declared at the top level", svc->name, what,
+		             ref->source);
+		return EF_EINVALID;
+	}
+	if (!o->files) {
+		ef_error_set("service %s: %s %s: no place for files on this device", svc->name,
+		             what, ref->source);
+		return EF_EINVALID;
+	}
+	if ((error = parse_id(&uid, svc, "uid", ref->uid)) < 0 ||
+	    (error = parse_id(&gid, svc, "gid", ref->gid)) < 0)
+		goto out;
+	if (fs->content) {
+		error = ef_buf_puts(&content, fs->content);
+	} else if (fs->file && o->files->src) {
+		error = o->files->src->read(o->files->src->ctx, &content, fs->file,
+		                            EF_FILES_MAX_FILE);
+		if (error < 0)
+			ef_error_prefix("service %s: %s %s: file %s", svc->name, what, ref->source,
+			                fs->file);
+	} else {
+		ef_error_set("service %s: %s %s: only `file:` in the environment directory%s is "
+		             "supported on the device",
+		             svc->name, what, ref->source, secret ? "" : " and `content:`");
+		error = EF_EINVALID;
+	}
+	if (error < 0)
+		goto out;
+	name = strrchr(ref->target, '/') ? strrchr(ref->target, '/') + 1 : ref->target;
+	e->type = EF_ENGINE_MOUNT_BIND;
+	e->read_only = true;
+	if ((error = ef_files_put(&e->source, o->files, *name ? name : ref->source, content.ptr,
+	                          content.len, ref->mode ? ref->mode : (secret ? 0400 : 0444), uid,
+	                          gid)) < 0 ||
+	    !(e->target = strdup(ref->target)))
+		error = error < 0 ? error : EF_ENOMEM;
+out:
+	ef_buf_dispose_secret(&content);
+	return error;
+}
+
+static int build_mounts(ef_container_spec *spec, const ef_service *svc, const ef_spec_opts *o)
+{
+	size_t ntmpfs = ef_strv_len(svc->tmpfs), nfiles = svc->nsecrets + svc->nconfigs;
+
+	if (svc->nvolumes + ntmpfs + nfiles == 0)
+		return 0;
+	if (!(spec->mounts = calloc(svc->nvolumes + ntmpfs + nfiles, sizeof(*spec->mounts))))
 		return EF_ENOMEM;
+	for (size_t i = 0; i < nfiles; i++) {
+		bool secret = i < svc->nsecrets;
+		int error = file_mount(&spec->mounts[spec->nmounts++], svc, o,
+		                       secret ? &svc->secrets[i] : &svc->configs[i - svc->nsecrets],
+		                       secret);
+		if (error < 0)
+			return error;
+	}
 	for (size_t i = 0; i < ntmpfs; i++) {
 		int error = tmpfs_mount(&spec->mounts[spec->nmounts++], svc, svc->tmpfs[i]);
 		if (error < 0)
@@ -250,7 +333,16 @@ static int build_mounts(ef_container_spec *spec, const ef_service *svc)
 			             svc->name, i);
 			return EF_EINVALID;
 		}
-		if (e->type == EF_ENGINE_MOUNT_BIND && (!m->source || m->source[0] != '/')) {
+		if (e->type == EF_ENGINE_MOUNT_BIND && (m->relative || m->home) && o && o->files &&
+		    m->source) {
+			ef_files_kind kind;
+			int error = ef_files_bind(&e->source, &kind, o->files, m->source, m->home);
+			if (error < 0) {
+				ef_error_prefix("service %s: volumes[%zu]: %s%s", svc->name, i,
+				                m->home ? "~/" : "./", m->source);
+				return error;
+			}
+		} else if (e->type == EF_ENGINE_MOUNT_BIND && (!m->source || m->source[0] != '/')) {
 			ef_error_set("service %s: volumes[%zu]: bind mount to %s needs an "
 			             "absolute source path",
 			             svc->name, i, m->target);
@@ -263,7 +355,8 @@ static int build_mounts(ef_container_spec *spec, const ef_service *svc)
 			             svc->name, i);
 			return EF_EINVALID;
 		}
-		e->source = e->type == EF_ENGINE_MOUNT_TMPFS ? NULL : dups(m->source, &ok);
+		if (!e->source)
+			e->source = e->type == EF_ENGINE_MOUNT_TMPFS ? NULL : dups(m->source, &ok);
 		e->target = dups(m->target, &ok);
 		e->read_only = m->read_only;
 		e->propagation = dups(m->propagation, &ok);
@@ -287,17 +380,9 @@ char *ef_spec_network_name(const char *prefix, const char *name)
 	return ef_buf_detach(&b);
 }
 
-const ef_network *ef_spec_network_def(const ef_manifest *m, const char *key)
-{
-	for (size_t i = 0; m && i < m->nnetworks; i++)
-		if (m->networks[i].key && strcmp(m->networks[i].key, key) == 0)
-			return &m->networks[i];
-	return NULL;
-}
-
 char *ef_spec_network_of(const ef_manifest *m, const char *key, const char *prefix)
 {
-	const ef_network *n = ef_spec_network_def(m, key);
+	const ef_network *n = m ? ef_manifest_network(m, key) : NULL;
 
 	if (n && n->name)
 		return ef_strdup(n->name);
@@ -467,7 +552,7 @@ int ef_spec_build(ef_container_spec *out, const ef_service *svc, const ef_spec_o
 			goto out;
 	}
 	if ((error = parse_restart(s, svc)) < 0 || (error = parse_devices(s, svc)) < 0 ||
-	    (error = build_ports(s, svc, opts)) < 0 || (error = build_mounts(s, svc)) < 0 ||
+	    (error = build_ports(s, svc, opts)) < 0 || (error = build_mounts(s, svc, opts)) < 0 ||
 	    (error = build_networks(s, svc, opts)) < 0 || (error = build_logging(s, svc)) < 0)
 		goto out;
 	error = 0;

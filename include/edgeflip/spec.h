@@ -4,6 +4,7 @@
 #ifndef EDGEFLIP_SPEC_H
 #define EDGEFLIP_SPEC_H
 
+#include "edgeflip/files.h"
 #include "edgeflip/manifest.h"
 #include "edgeflip/sys/engine.h"
 
@@ -21,8 +22,12 @@ typedef struct {
 	/* Engine-level name of Compose network N: its `name`, else prefix + "_" +
 	 * N ("edgeflip_backend"). NULL: "edgeflip". */
 	const char *network_prefix;
-	/* The manifest the service belongs to (top-level networks); may be NULL. */
+	/* The manifest the service belongs to (top-level networks, secrets,
+	 * configs); may be NULL. */
 	const ef_manifest *manifest;
+	/* Where relative and ~/ bind sources, secrets and configs land; NULL:
+	 * they are refused. */
+	const ef_files *files;
 	/* false: join the networks without the service-name aliases (a green
 	 * container before its flip, so that names resolve to the active slot). */
 	bool aliases;
@@ -39,8 +44,6 @@ char *ef_spec_network_name(const char *prefix, const char *name);
 /* The networks the manifest's services join (engine-level names, sorted,
  * NULL-terminated; ef_strv_free). */
 int ef_spec_networks(char ***out, const ef_manifest *m, const char *prefix);
-/* The manifest's top-level network `key`, or NULL. */
-const ef_network *ef_spec_network_def(const ef_manifest *m, const char *key);
 /* The engine-level name of the manifest's network `key` (a heap string). */
 char *ef_spec_network_of(const ef_manifest *m, const char *key, const char *prefix);
 
