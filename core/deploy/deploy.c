@@ -333,6 +333,9 @@ static int set_aliases(ef_engine *e, const char *id, bool on)
 	if ((error = e->ops->inspect(e, &c, id)) < 0 ||
 	    (error = ef_spec_aliases_parse(&eps, &neps, c.aliases)) < 0)
 		goto out;
+	/* A container that ran to completion (a one-shot) needs no name. */
+	if (c.state == EF_CSTATE_EXITED || c.state == EF_CSTATE_DEAD)
+		goto out_ok;
 	for (size_t i = 0; i < neps; i++) {
 		bool joined;
 
@@ -348,6 +351,7 @@ static int set_aliases(ef_engine *e, const char *id, bool on)
 		ef_info(on ? "aliases-on" : "aliases-off", "container=%.12s network=%s", id,
 		        eps[i].network);
 	}
+out_ok:
 	error = 0;
 out:
 	if (error < 0)

@@ -630,15 +630,21 @@ int ef_spec_networks(char ***out, const ef_manifest *m, const char *prefix)
 
 	*out = NULL;
 	for (size_t i = 0; i < m->nservices && error == 0; i++) {
-		ef_container_spec spec;
-		ef_spec_opts o = {.network_prefix = prefix, .manifest = m};
+		const ef_service *svc = &m->services[i];
+		size_t n = svc->nnetworks ? svc->nnetworks : 1;
 
-		if ((error = ef_spec_build(&spec, &m->services[i], &o)) < 0)
-			break;
-		for (size_t j = 0; j < spec.nnetworks && error == 0; j++)
-			if (!ef_strv_contains(names, spec.networks[j].network))
-				error = ef_strv_push(&names, spec.networks[j].network);
-		ef_spec_dispose(&spec);
+		if (svc->network_mode)
+			continue;
+		for (size_t j = 0; j < n && error == 0; j++) {
+			char *name = ef_spec_network_of(
+			        m, svc->nnetworks ? svc->networks[j].network : "default", prefix);
+			if (!name)
+				error = EF_ENOMEM;
+			else if (!ef_strv_contains(names, name))
+				error = ef_strv_push_owned(&names, name);
+			else
+				free(name);
+		}
 	}
 	if (error < 0) {
 		ef_strv_free(names);
