@@ -293,7 +293,11 @@ static int stage_ports(deploy *d, ef_state_service *rec, const ef_service *s, ef
 	return 0;
 }
 
-#define NETWORK_PREFIX "edgeflip"
+static const char *network_prefix(const ef_agent *a)
+{
+	return a->cfg->engine_project && *a->cfg->engine_project ? a->cfg->engine_project
+	                                                         : "edgeflip";
+}
 
 /* Does `c` have exactly the wanted aliases on `net` ("net=a,b" items)? */
 static bool has_aliases(const ef_container *c, const ef_engine_endpoint *ep, bool on, bool *joined)
@@ -396,8 +400,8 @@ static int ensure_networks(deploy *d)
 	}
 	for (size_t i = 0; keys && keys[i] && error == 0; i++) {
 		const ef_network *n = ef_manifest_network(d->m, keys[i]);
-		char *name = ef_spec_network_of(d->m, keys[i], NETWORK_PREFIX);
-		ef_network_req req = {.name = name};
+		char *name = ef_spec_network_of(d->m, keys[i], network_prefix(d->a));
+		ef_network_req req = {.name = name, .project = network_prefix(d->a)};
 
 		if (!name) {
 			error = EF_ENOMEM;
@@ -431,7 +435,8 @@ static void remove_unused_networks(ef_agent *a, const ef_manifest *m)
 	ef_engine *e = a->engine;
 	char **want = NULL, **have = NULL;
 
-	if (ef_spec_networks(&want, m, NETWORK_PREFIX) < 0 || e->ops->network_list(e, &have) < 0)
+	if (ef_spec_networks(&want, m, network_prefix(a)) < 0 ||
+	    e->ops->network_list(e, &have, network_prefix(a)) < 0)
 		goto out;
 	for (size_t i = 0; have && have[i]; i++) {
 		if (ef_strv_contains(want, have[i]))
@@ -493,7 +498,7 @@ static int stage_one(deploy *d, const ef_action *act)
 		goto out;
 
 	memset(&sopts, 0, sizeof(sopts));
-	sopts.network_prefix = NETWORK_PREFIX;
+	sopts.network_prefix = network_prefix(d->a);
 	sopts.manifest = d->m;
 	sopts.files = &d->files;
 	if (d->ports) {

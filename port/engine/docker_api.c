@@ -622,14 +622,14 @@ static int docker_network_remove(ef_engine *e, const char *name)
 	return error;
 }
 
-static int docker_network_list(ef_engine *e, char ***out)
+static int docker_network_list(ef_engine *e, char ***out, const char *project)
 {
 	struct call c = {.kind = REQ_NET_LIST, .arg = "{\"label\":[\"" EF_LABEL_NETWORK "\"]}"};
 	int error;
 
 	*out = NULL;
 	if ((error = call_engine(docker(e), &c)) == 0 &&
-	    (error = ef_docker_parse_networks(out, c.reply.ptr, c.reply.len)) < 0)
+	    (error = ef_docker_parse_networks(out, c.reply.ptr, c.reply.len, project)) < 0)
 		ef_error_prefix("container engine: list networks");
 	ef_buf_dispose(&c.reply);
 	return error;

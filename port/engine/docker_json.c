@@ -939,7 +939,7 @@ int ef_docker_network_body(char **out, const ef_network_req *req)
 	    !add_kv_object(body, "Options", req->options, false))
 		goto out;
 	labels = cJSON_GetObjectItemCaseSensitive(body, "Labels");
-	if (!set_label(labels, EF_LABEL_NETWORK, req->name) ||
+	if (!set_label(labels, EF_LABEL_NETWORK, req->project ? req->project : "edgeflip") ||
 	    !(*out = cJSON_PrintUnformatted(body)))
 		goto out;
 	error = 0;
@@ -973,7 +973,7 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int ef_docker_parse_networks(char ***out, const char *json, size_t len)
+int ef_docker_parse_networks(char ***out, const char *json, size_t len, const char *project)
 {
 	cJSON *root = parse_json(json, len);
 	const cJSON *item;
@@ -988,8 +988,9 @@ int ef_docker_parse_networks(char ***out, const char *json, size_t len)
 	cJSON_ArrayForEach(item, root)
 	{
 		const char *name = get_str(item, "Name");
+		const char *owner = get_str(get(item, "Labels"), EF_LABEL_NETWORK);
 
-		if (!name || !*name || !get_str(get(item, "Labels"), EF_LABEL_NETWORK))
+		if (!name || !*name || !owner || strcmp(owner, project) != 0)
 			continue;
 		if (ef_strv_push(&names, name) < 0) {
 			error = EF_ENOMEM;

@@ -219,7 +219,7 @@ int main(int argc, char **argv)
 			printf("ok=1\n");
 	} else if (strcmp(cmd, "net-ls") == 0 && i == argc) {
 		char **names = NULL;
-		if ((error = e->ops->network_list(e, &names)) == 0) {
+		if ((error = e->ops->network_list(e, &names, "edgeflip")) == 0) {
 			for (size_t k = 0; names && names[k]; k++)
 				printf("network=%s\n", names[k]);
 			ef_strv_free(names);

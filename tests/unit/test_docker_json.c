@@ -759,18 +759,43 @@ static void test_create_body_errors(void **state)
 	}
 }
 
+static void test_inspect_networks(void **state)
+{
+	static const char reply[] =
+	        "{\"Id\":\"abc123\",\"Name\":\"/db\",\"Config\":{\"Labels\":{"
+	        "\"io.edgeflip.service\":\"db\",\"io.edgeflip.aliases\":\"n1=db;n2=db,x\","
+	        "\"io.edgeflip.name\":\"db\"}},\"State\":{\"Status\":\"running\"},"
+	        "\"NetworkSettings\":{\"Networks\":{"
+	        "\"n1\":{\"IPAddress\":\"10.89.0.2\",\"Aliases\":[\"db\",\"abc123\"]},"
+	        "\"n2\":{\"IPAddress\":\"10.89.1.2\",\"Aliases\":null},"
+	        "\"\":{},\"n3\":{\"Aliases\":[5,\"\",\"y\"]}}}}";
+	ef_container c;
+
+	assert_int_equal(ef_docker_parse_inspect(&c, reply, sizeof(reply) - 1), 0);
+	assert_string_equal(c.aliases, "n1=db;n2=db,x");
+	assert_string_equal(c.fixed_name, "db");
+	assert_string_equal(c.ip_address, "10.89.0.2");
+	assert_int_equal(ef_strv_len(c.endpoints), 3);
+	assert_string_equal(c.endpoints[0], "n1=db,abc123");
+	assert_string_equal(c.endpoints[1], "n2=");
+	assert_string_equal(c.endpoints[2], "n3=y");
+	ef_container_dispose(&c);
+}
+
 static void test_network_bodies(void **state)
 {
 	char *labels[] = {"com.example=1", "io.edgeflip.network=evil", NULL};
 	char *opts[] = {"com.docker.network.bridge.name=br-iot", NULL};
 	char *aliases[] = {"db", NULL};
-	ef_network_req req = {.name = "edgeflip_backend", .labels = labels, .options = opts};
+	ef_network_req req = {
+	        .name = "edgeflip_backend", .project = "site", .labels = labels, .options = opts};
 	char *body, **names;
 	cJSON *j;
 	static const char list[] =
 	        "[{\"Name\":\"podman\",\"Labels\":{}},"
-	        "{\"Name\":\"edgeflip_b\",\"Labels\":{\"io.edgeflip.network\":\"edgeflip_b\"}},"
-	        "{\"Name\":\"edgeflip_a\",\"Labels\":{\"io.edgeflip.network\":\"x\"}},"
+	        "{\"Name\":\"edgeflip_b\",\"Labels\":{\"io.edgeflip.network\":\"p\"}},"
+	        "{\"Name\":\"other_c\",\"Labels\":{\"io.edgeflip.network\":\"q\"}},"
+	        "{\"Name\":\"edgeflip_a\",\"Labels\":{\"io.edgeflip.network\":\"p\"}},"
 	        "{\"Labels\":{\"io.edgeflip.network\":\"x\"}}, 5, null]";
 
 	assert_int_equal(ef_docker_network_body(&body, &req), 0);
@@ -779,8 +804,7 @@ static void test_network_bodies(void **state)
 	assert_string_equal(path(j, "Driver", NULL, NULL)->valuestring, "bridge");
 	assert_true(cJSON_IsFalse(path(j, "Internal", NULL, NULL)));
 	assert_string_equal(path(j, "Labels", "com.example", NULL)->valuestring, "1");
-	assert_string_equal(path(j, "Labels", "io.edgeflip.network", NULL)->valuestring,
-	                    "edgeflip_backend");
+	assert_string_equal(path(j, "Labels", "io.edgeflip.network", NULL)->valuestring, "site");
 	assert_string_equal(path(j, "Options", "com.docker.network.bridge.name", NULL)->valuestring,
 	                    "br-iot");
 	assert_null(path(j, "IPAM", NULL, NULL));
@@ -816,14 +840,14 @@ static void test_network_bodies(void **state)
 	                    "{\"Container\":\"abc\",\"EndpointConfig\":{\"Aliases\":[\"db\"]}}");
 	free(body);
 
-	assert_int_equal(ef_docker_parse_networks(&names, list, sizeof(list) - 1), 0);
+	assert_int_equal(ef_docker_parse_networks(&names, list, sizeof(list) - 1, "p"), 0);
 	assert_int_equal(ef_strv_len(names), 2);
 	assert_string_equal(names[0], "edgeflip_a");
 	assert_string_equal(names[1], "edgeflip_b");
 	ef_strv_free(names);
-	assert_int_equal(ef_docker_parse_networks(&names, "[]", 2), 0);
+	assert_int_equal(ef_docker_parse_networks(&names, "[]", 2, "p"), 0);
 	assert_null(names);
-	assert_int_equal(ef_docker_parse_networks(&names, "{}", 2), EF_EINVALID);
+	assert_int_equal(ef_docker_parse_networks(&names, "{}", 2, "p"), EF_EINVALID);
 }
 
 static void test_exec_body(void **state)
@@ -890,6 +914,7 @@ int main(void)
 	        cmocka_unit_test(test_create_body_full),
 	        cmocka_unit_test(test_create_body_minimal),
 	        cmocka_unit_test(test_network_bodies),
+	        cmocka_unit_test(test_inspect_networks),
 	        cmocka_unit_test(test_create_body_errors),
 	        cmocka_unit_test(test_exec_body),
 	        cmocka_unit_test(test_engine_open),

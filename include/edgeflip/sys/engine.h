@@ -12,7 +12,7 @@
 #define EF_LABEL_SLOT     "io.edgeflip.slot"     /* "blue" | "green" */
 #define EF_LABEL_REVISION "io.edgeflip.revision" /* commit id */
 #define EF_LABEL_SPEC     "io.edgeflip.spec"     /* ef_service.spec_hash */
-#define EF_LABEL_NETWORK  "io.edgeflip.network"  /* on networks edgeflip made */
+#define EF_LABEL_NETWORK  "io.edgeflip.network"  /* on networks edgeflip made: the project */
 /* The DNS names the container has when active: "net=alias,alias;net2=alias"
  * (blue/green moves them at the flip; recovery puts them back from here). */
 #define EF_LABEL_ALIASES "io.edgeflip.aliases"
@@ -188,10 +188,11 @@ typedef struct {
 
 /* A user-defined network (Compose `networks:`), created by the backend. */
 typedef struct {
-	const char *name;   /* engine-level name, e.g. "edgeflip_backend" */
-	bool external;      /* made by someone else: must exist, never created */
-	const char *driver; /* NULL: "bridge" */
-	bool internal;      /* no route out */
+	const char *name;    /* engine-level name, e.g. "edgeflip_backend" */
+	const char *project; /* EF_LABEL_NETWORK's value: whose network it is */
+	bool external;       /* made by someone else: must exist, never created */
+	const char *driver;  /* NULL: "bridge" */
+	bool internal;       /* no route out */
 	bool enable_ipv6;
 	const char *subnet; /* NULL: the engine picks one */
 	const char *gateway;
@@ -230,8 +231,9 @@ struct ef_engine_ops {
 	/* Removes a network; EF_ENOTFOUND when absent, EF_ERROR while containers
 	 * are still attached. */
 	int (*network_remove)(ef_engine *e, const char *name);
-	/* Names of the networks carrying EF_LABEL_NETWORK, sorted (ef_strv_free). */
-	int (*network_list)(ef_engine *e, char ***out);
+	/* Names of the networks labelled EF_LABEL_NETWORK=project, sorted
+	 * (ef_strv_free). */
+	int (*network_list)(ef_engine *e, char ***out, const char *project);
 	/* Attaches a container to a network with these aliases (DNS names). */
 	int (*network_connect)(ef_engine *e, const char *network, const char *id,
 	                       char *const *aliases);
