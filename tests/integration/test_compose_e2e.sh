@@ -89,14 +89,16 @@ load_stop()
 # (./cgi/q, a relative bind); the command has no "$" for Compose to
 # interpolate. Prints the "command", "environment" and "volumes" members.
 mkdir -p "$env/cgi"
-# Like most HTTP clients, it tries once more after a failed lookup:
-# aardvark-dns 1.4 answers nothing for a moment while it reloads, whenever a
-# container joins or leaves a network (1 or 2 of ~250 chained requests failed
-# here without the retry, also when no name moved).
+# Like most HTTP clients it has a connect timeout and tries once more: a
+# lookup just before the old instance gave the name up can return its old
+# address, gone a moment later (its address changes when it leaves the
+# names); and aardvark-dns 1.4 answers nothing for a moment while it reloads,
+# whenever a container joins or leaves a network (1 or 2 of ~250 chained
+# requests failed here without the retry, also when no name moved).
 cat >"$env/cgi/q" <<'EOF'
 #!/bin/sh
-out=$(wget -q -O- "http://$UPSTREAM:8080/$UPATH") ||
-	{ sleep 0.3; out=$(wget -q -O- "http://$UPSTREAM:8080/$UPATH"); } || exit 1
+get() { busybox timeout 2 wget -q -O- "http://$UPSTREAM:8080/$UPATH"; }
+out=$(get) || { sleep 0.3; out=$(get); } || exit 1
 printf 'Content-type: text/plain\r\n\r\n%s: %s\n' "$NAME" "$out"
 EOF
 cgi()
