@@ -13,6 +13,7 @@
 #include "edgeflip/fault.h"
 #include "edgeflip/health.h"
 #include "edgeflip/log.h"
+#include "edgeflip/source.h"
 #include "edgeflip/spec.h"
 #include "edgeflip/sys/clock.h"
 #include "edgeflip/sys/fs.h"
@@ -102,70 +103,6 @@ int ef_deploy_routes(ef_route **out, size_t *n, const ef_state_service *svcs, si
 	return 0;
 }
 
-/* The environment directory of the target commit, read from the object
- * database (files.c asks it what is tracked). Files only: a tracked
- * directory is reported as such but cannot be listed through ef_source yet. */
-typedef struct {
-	ef_source *src;
-	const char *commit;
-	const char *dir; /* [source] path */
-} commit_dir;
-
-static int cd_path(char *out, size_t n, const commit_dir *c, const char *rel)
-{
-	if ((size_t)snprintf(out, n, "%s%s%s", c->dir, *c->dir && *rel ? "/" : "", rel) >= n) {
-		ef_error_set("path too long: %s/%s", c->dir, rel);
-		return EF_EINVALID;
-	}
-	return 0;
-}
-
-static int cd_read(void *ctx, ef_buf *out, const char *rel, size_t cap)
-{
-	const commit_dir *c = ctx;
-	char path[4096];
-	int error;
-
-	ef_buf_init(out, cap);
-	if ((error = cd_path(path, sizeof(path), c, rel)) < 0)
-		return error;
-	return ef_source_read_file(c->src, out, c->commit, path, cap);
-}
-
-static int cd_stat(void *ctx, ef_compose_kind *out, const char *rel)
-{
-	const commit_dir *c = ctx;
-	ef_buf b;
-	char path[4096];
-	int error;
-
-	*out = EF_COMPOSE_ABSENT;
-	if (strcmp(rel, ".") == 0 || !*rel) {
-		*out = EF_COMPOSE_DIR;
-		return 0;
-	}
-	if ((error = cd_path(path, sizeof(path), c, rel)) < 0)
-		return error;
-	error = ef_source_read_file(c->src, &b, c->commit, path, 1);
-	ef_buf_dispose(&b);
-	if (error == 0 || error == EF_ETOOBIG)
-		*out = EF_COMPOSE_FILE;
-	else if (error == EF_EINVALID && strstr(ef_error_last(), "is a tree"))
-		*out = EF_COMPOSE_DIR;
-	else if (error != EF_ENOTFOUND)
-		return error;
-	return 0;
-}
-
-static int cd_list(void *ctx, char ***out, const char *rel)
-{
-	*out = NULL;
-	ef_error_set("%s is a directory in the commit: a bind source from the commit must be a "
-	             "file for now; bind its files one by one",
-	             rel);
-	return EF_EINVALID;
-}
-
 typedef struct {
 	ef_agent *a;
 	const ef_manifest *m;
@@ -177,8 +114,8 @@ typedef struct {
 	ef_health_target *health;
 	size_t nhealth;
 	ef_engine_port *ports; /* scratch for create requests */
-	commit_dir cdir;
-	ef_compose_src src;
+	ef_compose_src src;    /* the target commit's environment directory */
+	bool have_src;
 	ef_files files;
 	char files_root[4096];
 } deploy;
@@ -1126,13 +1063,17 @@ static int rollback(deploy *d, const char *why)
 
 int ef_deploy_prepare(ef_agent *a, ef_manifest *m, const char *commit)
 {
-	commit_dir cdir = {a->src, commit, a->cfg->path_in_repo ? a->cfg->path_in_repo : ""};
-	ef_compose_src src = {cd_read, cd_stat, cd_list, &cdir, cdir.dir};
+	ef_compose_src src;
 	char root[4096];
-	ef_files files = {a->src ? &src : NULL, root};
+	ef_files files = {NULL, root};
 	int error = 0;
 
 	snprintf(root, sizeof(root), "%s/env", a->cfg->state_dir);
+	if (a->src &&
+	    (error = ef_source_tree_src(&src, a->src, commit,
+	                                a->cfg->path_in_repo ? a->cfg->path_in_repo : "")) < 0)
+		return error;
+	files.src = a->src ? &src : NULL;
 	for (size_t i = 0; i < m->nservices && error == 0; i++) {
 		ef_service *s = &m->services[i];
 		ef_spec_opts o = {.manifest = m, .files = &files};
@@ -1162,6 +1103,8 @@ int ef_deploy_prepare(ef_agent *a, ef_manifest *m, const char *commit)
 			snprintf(&s->spec_hash[2 * k], 3, "%02x", h[k]);
 		ef_spec_dispose(&spec);
 	}
+	if (a->src)
+		ef_source_tree_src_dispose(&src);
 	return error;
 }
 
@@ -1179,10 +1122,11 @@ int ef_deploy_run(ef_agent *a, const ef_manifest *m, const ef_plan *plan, const 
 	d.plan = plan;
 	d.target = target;
 	d.repair_only = strcmp(target, st->revision) == 0;
-	d.cdir = (commit_dir){a->src, target, a->cfg->path_in_repo ? a->cfg->path_in_repo : ""};
-	d.src = (ef_compose_src){cd_read, cd_stat, cd_list, &d.cdir, d.cdir.dir};
+	d.have_src =
+	        a->src && ef_source_tree_src(&d.src, a->src, target,
+	                                     a->cfg->path_in_repo ? a->cfg->path_in_repo : "") == 0;
 	snprintf(d.files_root, sizeof(d.files_root), "%s/env", a->cfg->state_dir);
-	d.files = (ef_files){a->src ? &d.src : NULL, d.files_root};
+	d.files = (ef_files){d.have_src ? &d.src : NULL, d.files_root};
 
 	snprintf(st->target, sizeof(st->target), "%s", target);
 	free(st->target_signer);
@@ -1254,6 +1198,8 @@ int ef_deploy_run(ef_agent *a, const ef_manifest *m, const ef_plan *plan, const 
 		ef_info("deployed", "revision=%.12s signer=\"%s\" services=%zu", target,
 		        signer ? signer : "", st->nservices);
 out:
+	if (d.have_src)
+		ef_source_tree_src_dispose(&d.src);
 	free(d.health);
 	free(d.ports);
 	return error;
