@@ -205,7 +205,10 @@ int ef_files_bind(char **out, ef_files_kind *kind, const ef_files *f, const char
 		*kind = EF_FILES_HOME;
 		return persistent_dir(out, f, "home", rel);
 	}
-	if (f->src && (error = f->src->stat(f->src->ctx, &what, rel)) < 0 && error != EF_ENOTFOUND)
+	if (f->src && strcmp(rel, ".") == 0)
+		what = EF_COMPOSE_DIR; /* the environment directory itself */
+	else if (f->src && (error = f->src->stat(f->src->ctx, &what, rel)) < 0 &&
+	         error != EF_ENOTFOUND)
 		return error;
 	if (what == EF_COMPOSE_ABSENT) {
 		*kind = EF_FILES_DATA;

@@ -103,43 +103,46 @@ printf 'Content-type: text/plain\r\n\r\n%s: %s\n' "$NAME" "$out"
 EOF
 cgi()
 {
-	printf '"command": ["/bin/sh", "-c", "mkdir -p /w/cgi-bin && busybox cp /www/* /w/ && busybox cp /cgi/q /w/cgi-bin/q && busybox chmod 755 /w/cgi-bin/q && exec httpd -f -p 8080 -h /w"], '
-	printf '"environment": {"NAME": "%s", "UPSTREAM": "%s", "UPATH": "%s"}, ' "$1" "$2" "${3:-}"
-	printf '"volumes": ["./cgi/q:/cgi/q:ro"]'
+	printf '    command: ["/bin/sh", "-c", "mkdir -p /w/cgi-bin && busybox cp /www/* /w/ && busybox cp /cgi/q /w/cgi-bin/q && busybox chmod 755 /w/cgi-bin/q && exec httpd -f -p 8080 -h /w"]\n'
+	printf '    environment: {NAME: %s, UPSTREAM: %s, UPATH: "%s"}\n' "$1" "$2" "${3:-}"
+	printf '    volumes: ["./cgi/q:/cgi/q:ro"]'
 }
-health='{"health": {"http": {"path": "/health", "port": 8080}}}'
+# The stacks are compose.yaml files, read by the agent as Compose reads them
+# (anchors, merge keys, x- fields, ${VAR} interpolation).
+compose_yaml() { rm -f "$env/compose.json"; cat >"$env/compose.yaml"; }
+health='x-health: &health {health: {http: {path: /health, port: 8080}}}'
 
 # --- 1. react-express-mysql: three tiers over two networks --------------------------
 stack1()
 {
-	cat >"$env/compose.json" <<EOF
-{
-  "services": {
-    "frontend": {
-      "image": "$app",
-      $(cgi frontend backend cgi-bin/q),
-      "ports": ["$port:8080"],
-      "networks": ["public"],
-      "depends_on": ["backend"],
-      "x-edgeflip": $health
-    },
-    "backend": {
-      "image": "$app",
-      $(cgi backend db),
-      "networks": ["public", "private"],
-      "expose": ["8080"],
-      "depends_on": {"db": {"condition": "service_healthy"}},
-      "x-edgeflip": $health
-    },
-    "db": {
-      "image": "$1",
-      "networks": ["private"],
-      "expose": ["8080"],
-      "x-edgeflip": $health
-    }
-  },
-  "networks": {"public": {}, "private": {}}
-}
+	compose_yaml <<EOF
+$health
+services:
+  frontend:
+    image: $app
+$(cgi frontend backend cgi-bin/q)
+    ports: ["$port:8080"]
+    networks: [public]
+    depends_on: [backend]
+    x-edgeflip: *health
+  backend:
+    image: $app
+$(cgi backend db)
+    networks: [public, private]
+    expose: ["8080"]
+    depends_on:
+      db:
+        condition: service_healthy
+    x-edgeflip: *health
+  db:
+    image: $1
+    networks: [private]
+    expose: ["8080"]
+    x-edgeflip: *health
+${2:-}
+networks:
+  public: {}
+  private: {}
 EOF
 }
 stack1 "$db1"
@@ -187,14 +190,8 @@ ef_expect_eq "1: after the rollback, db resolves to the active slot only" \
 ef_expect_eq "1: after the rollback, db v2 answers" "frontend: backend: db v2" "$(says "$url")"
 
 # A rollback after the flip (failure during soak) gives the name back to blue.
-stack1 "$db1"
-python3 - "$env/compose.json" <<'PY'
-import json, sys
-p = sys.argv[1]; m = json.load(open(p)); d = m["services"]["db"]
-d["command"] = ["sh", "-c", "(sleep 4; rm /www/health) & exec httpd -f -p 8080 -h /www"]
-d["healthcheck"] = {"interval": "1s", "retries": 1}
-json.dump(m, open(p, "w"))
-PY
+stack1 "$db1" '    command: ["sh", "-c", "(sleep 4; rm /www/health) & exec httpd -f -p 8080 -h /www"]
+    healthcheck: {interval: 1s, retries: 1}'
 ef_ini_set "$EF_AGENT_INI" deploy.soak 10s
 deploy "stack 1: db fails during soak"
 rc=$?
@@ -208,25 +205,21 @@ ef_expect_eq "1: db v2 answers again" "frontend: backend: db v2" "$(says "$url")
 # --- 2. wordpress-mysql: container_name ---------------------------------------------
 stack2()
 {
-	cat >"$env/compose.json" <<EOF
-{
-  "services": {
-    "wordpress": {
-      "image": "$app",
-      "container_name": "wordpress",
-      $(cgi wordpress db),
-      "ports": ["$port:8080"],
-      "depends_on": ["db"],
-      "x-edgeflip": $health
-    },
-    "db": {
-      "image": "$1",
-      "container_name": "db",
-      "expose": ["8080"],
-      "x-edgeflip": $health
-    }
-  }
-}
+	compose_yaml <<EOF
+$health
+services:
+  wordpress:
+    image: $app
+    container_name: wordpress
+$(cgi wordpress db)
+    ports: ["$port:8080"]
+    depends_on: [db]
+    x-edgeflip: *health
+  db:
+    image: $1
+    container_name: db
+    expose: ["8080"]
+    x-edgeflip: *health
 EOF
 }
 stack2 "$db1"
@@ -260,25 +253,29 @@ stack3()
 	mkdir -p "$env/config" "$env/secrets"
 	printf 'broker-config %s\n' "$1" >"$env/config/broker.conf"
 	printf 's3cret\n' >"$env/secrets/api-key.txt"
-	cat >"$env/compose.json" <<EOF
-{
-  "services": {
-    "broker": {
-      "image": "$app",
-      "command": ["/bin/sh", "-c", "mkdir -p /w && busybox cp /www/* /w/ && busybox cp /mosquitto/config/broker.conf /w/conf && cat /data/state >/w/state 2>/dev/null; exec httpd -f -p 8080 -h /w"],
-      "ports": ["$port:8080"],
-      "volumes": ["./config/broker.conf:/mosquitto/config/broker.conf:ro", "./data:/data"],
-      "secrets": ["api-key"],
-      "x-edgeflip": $health
-    }
-  },
-  "secrets": {"api-key": {"file": "./secrets/api-key.txt"}}
-}
+	compose_yaml <<EOF
+$health
+services:
+  broker:
+    image: ${2:-$app}
+    command: ["/bin/sh", "-c", "mkdir -p /w && busybox cp /www/* /w/ && busybox cp /mosquitto/config/broker.conf /w/conf && cat /data/state >/w/state 2>/dev/null; env >/w/env; exec httpd -f -p 8080 -h /w"]
+    environment:
+      TZ: \${GATEWAY_TZ:-Etc/UTC}
+    ports: ["$port:8080"]
+    volumes:
+      - ./config:/mosquitto/config:ro
+      - ./data:/data
+    secrets: [api-key]
+    x-edgeflip: *health
+secrets:
+  api-key:
+    file: ./secrets/api-key.txt
 EOF
 }
 stack3 v1
 deploy "stack 3: gateway v1" || { cat "$log"; exit 1; }
-ef_expect_eq "3: the config file of the commit" "broker-config v1" "$(says "http://127.0.0.1:$port/conf")"
+ef_expect_eq "3: the config directory of the commit" "broker-config v1" "$(says "http://127.0.0.1:$port/conf")"
+ef_expect_contains "3: \${VAR:-default} interpolated" "$(says "http://127.0.0.1:$port/env")" "TZ=Etc/UTC"
 b=$(cid broker)
 $EF_PODMAN exec "$b" sh -c 'echo persisted-1 >/data/state'
 ef_expect_eq "3: the secret is mounted read-only" "s3cret" "$($EF_PODMAN exec "$b" cat /run/secrets/api-key)"
@@ -298,12 +295,7 @@ ef_expect_eq "3: zero failed requests (of ${counts% *})" 0 "${counts#* }"
 ef_expect_eq "3: the config changed with the revision" "broker-config v2" "$(says "http://127.0.0.1:$port/conf")"
 ef_expect_eq "3: the data survived the update" "persisted-1" "$(says "http://127.0.0.1:$port/state")"
 $EF_PODMAN exec "$(cid broker)" sh -c 'echo persisted-2 >/data/state'
-stack3 v3
-python3 - "$env/compose.json" "$dbbad" <<'PY'
-import json, sys
-p = sys.argv[1]; m = json.load(open(p)); m["services"]["broker"]["image"] = sys.argv[2]
-json.dump(m, open(p, "w"))
-PY
+stack3 v3 "$dbbad"
 deploy "stack 3: bad image, config v3"
 ef_expect_eq "3: a failing update rolls back" 4 $?
 ef_expect_eq "3: after the rollback the config is v2 again" "broker-config v2" \
@@ -316,24 +308,22 @@ ef_expect_eq "3: config copies are content-addressed" 1 \
 # --- 4. a one-shot migration: service_completed_successfully -------------------------
 stack4()
 {
-	cat >"$env/compose.json" <<EOF
-{
-  "services": {
-    "migrate": {
-      "image": "$app",
-      "command": ["/bin/sh", "-c", "sleep 2; echo $1 >/shared/schema; exit $2"],
-      "volumes": ["./shared:/shared"]
-    },
-    "app": {
-      "image": "$app",
-      "command": ["/bin/sh", "-c", "mkdir -p /w && busybox cp /www/* /w/ && cat /shared/schema >/w/schema && exec httpd -f -p 8080 -h /w"],
-      "ports": ["$port:8080"],
-      "volumes": ["./shared:/shared"],
-      "depends_on": {"migrate": {"condition": "service_completed_successfully"}},
-      "x-edgeflip": $health
-    }
-  }
-}
+	compose_yaml <<EOF
+$health
+services:
+  migrate:
+    image: $app
+    command: ["/bin/sh", "-c", "sleep 2; echo $1 >/shared/schema; exit $2"]
+    volumes: ["./shared:/shared"]
+  app:
+    image: $app
+    command: ["/bin/sh", "-c", "mkdir -p /w && busybox cp /www/* /w/ && cat /shared/schema >/w/schema && exec httpd -f -p 8080 -h /w"]
+    ports: ["$port:8080"]
+    volumes: ["./shared:/shared"]
+    depends_on:
+      migrate:
+        condition: service_completed_successfully
+    x-edgeflip: *health
 EOF
 }
 stack4 schema-1 0
@@ -353,26 +343,22 @@ ef_expect_eq "4: the app of the previous revision serves" "schema-1" \
 # --- 5. flask-redis: default network, stop signal and grace, tmpfs, log default ----
 stack5()
 {
-	cat >"$env/compose.json" <<EOF
-{
-  "services": {
-    "web": {
-      "image": "$app",
-      $(cgi web redis),
-      "ports": ["$port:8080"],
-      "x-edgeflip": $health
-    },
-    "redis": {
-      "image": "$1",
-      "command": ["/bin/sh", "-c", "trap '' TERM; trap 'echo got-int >/data/stop; exit 0' INT; httpd -p 8080 -h /www; while true; do sleep 1; done"],
-      "stop_signal": "SIGINT",
-      "stop_grace_period": "20s",
-      "tmpfs": ["/run:size=1m"],
-      "volumes": ["./redis:/data"],
-      "x-edgeflip": $health
-    }
-  }
-}
+	compose_yaml <<EOF
+$health
+services:
+  web:
+    image: $app
+$(cgi web redis)
+    ports: ["$port:8080"]
+    x-edgeflip: *health
+  redis:
+    image: $1
+    command: ["/bin/sh", "-c", "trap '' TERM; trap 'echo got-int >/data/stop; exit 0' INT; httpd -p 8080 -h /www; while true; do sleep 1; done"]
+    stop_signal: SIGINT
+    stop_grace_period: 20s
+    tmpfs: ["/run:size=1m"]
+    volumes: ["./redis:/data"]
+    x-edgeflip: *health
 EOF
 }
 stack5 "$db1"
