@@ -8,6 +8,7 @@
  * COMMIT swaps in one journal write: `services` becomes the new set and
  * `staged` the old containers to retire. */
 #include "../agent/agent_internal.h"
+#include "networks.h"
 #include "edgeflip/buf.h"
 #include "edgeflip/error.h"
 #include "edgeflip/fault.h"
@@ -234,157 +235,6 @@ static const char *network_prefix(const ef_agent *a)
 {
 	return a->cfg->engine_project && *a->cfg->engine_project ? a->cfg->engine_project
 	                                                         : "edgeflip";
-}
-
-/* Does `c` have exactly the wanted aliases on `net` ("net=a,b" items)? */
-static bool has_aliases(const ef_container *c, const ef_engine_endpoint *ep, bool on, bool *joined)
-{
-	size_t nlen = strlen(ep->network);
-	char **have = NULL;
-	bool ok = true;
-
-	*joined = false;
-	for (size_t i = 0; c->endpoints && c->endpoints[i]; i++) {
-		const char *item = c->endpoints[i];
-		if (strncmp(item, ep->network, nlen) != 0 || item[nlen] != '=')
-			continue;
-		*joined = true;
-		if (ef_strv_split(&have, item + nlen + 1) < 0)
-			return false;
-	}
-	for (size_t i = 0; ep->aliases && ep->aliases[i]; i++)
-		if (ef_strv_contains(have, ep->aliases[i]) != on)
-			ok = false;
-	ef_strv_free(have);
-	return *joined && ok;
-}
-
-/* Gives container `id` its DNS aliases (EF_LABEL_ALIASES) on each of its
- * networks (`on`), or keeps it on them without the aliases (`!on`), by
- * disconnecting and connecting it again. A network where it already has what
- * is wanted is left alone, so that this is safe to repeat (recovery). */
-static int set_aliases(ef_engine *e, const char *id, bool on)
-{
-	ef_engine_endpoint *eps = NULL;
-	size_t neps = 0;
-	ef_container c;
-	int error;
-
-	memset(&c, 0, sizeof(c));
-	if ((error = e->ops->inspect(e, &c, id)) < 0 ||
-	    (error = ef_spec_aliases_parse(&eps, &neps, c.aliases)) < 0)
-		goto out;
-	/* A container that ran to completion (a one-shot) needs no name. */
-	if (c.state == EF_CSTATE_EXITED || c.state == EF_CSTATE_DEAD)
-		goto out_ok;
-	for (size_t i = 0; i < neps; i++) {
-		bool joined;
-
-		if (has_aliases(&c, &eps[i], on, &joined))
-			continue;
-		if (joined && (error = e->ops->network_disconnect(e, eps[i].network, id)) < 0 &&
-		    error != EF_ENOTFOUND)
-			goto out;
-		ef_fault_point("during-aliases");
-		if ((error = e->ops->network_connect(e, eps[i].network, id,
-		                                     on ? eps[i].aliases : NULL)) < 0)
-			goto out;
-		ef_info(on ? "aliases-on" : "aliases-off", "container=%.12s network=%s", id,
-		        eps[i].network);
-	}
-out_ok:
-	error = 0;
-out:
-	if (error < 0)
-		ef_error_prefix("container %.12s: cannot move its network aliases", id);
-	ef_spec_endpoints_free(eps, neps);
-	ef_container_dispose(&c);
-	return error;
-}
-
-/* Renames container `id` to `to` when it is called `from` now. */
-static int rename_if_named(ef_engine *e, const char *id, const char *from, const char *to)
-{
-	ef_container c;
-	int error;
-
-	memset(&c, 0, sizeof(c));
-	if ((error = e->ops->inspect(e, &c, id)) == 0 && c.name && strcmp(c.name, from) == 0)
-		error = e->ops->rename(e, id, to);
-	if (error == EF_ENOTFOUND)
-		error = 0;
-	ef_container_dispose(&c);
-	return error;
-}
-
-/* Creates the networks the manifest's services join (Compose keys; "default"
- * for a service that names none), as the top-level `networks` describe them. */
-static int ensure_networks(deploy *d)
-{
-	ef_engine *e = d->a->engine;
-	char **keys = NULL;
-	int error = 0;
-
-	for (size_t i = 0; i < d->m->nservices && error == 0; i++) {
-		const ef_service *s = &d->m->services[i];
-		if (s->network_mode)
-			continue;
-		if (s->nnetworks == 0 && !ef_strv_contains(keys, "default"))
-			error = ef_strv_push(&keys, "default");
-		for (size_t j = 0; j < s->nnetworks && error == 0; j++)
-			if (!ef_strv_contains(keys, s->networks[j].network))
-				error = ef_strv_push(&keys, s->networks[j].network);
-	}
-	for (size_t i = 0; keys && keys[i] && error == 0; i++) {
-		const ef_network *n = ef_manifest_network(d->m, keys[i]);
-		char *name = ef_spec_network_of(d->m, keys[i], network_prefix(d->a));
-		ef_network_req req = {.name = name, .project = network_prefix(d->a)};
-
-		if (!name) {
-			error = EF_ENOMEM;
-			break;
-		}
-		if (n) {
-			req.external = n->external;
-			req.driver = n->driver;
-			req.internal = n->internal;
-			req.enable_ipv6 = n->enable_ipv6;
-			req.labels = n->labels;
-			req.options = n->driver_opts;
-			if (n->nipam_config) {
-				req.subnet = n->ipam_config[0].subnet;
-				req.gateway = n->ipam_config[0].gateway;
-				req.ip_range = n->ipam_config[0].ip_range;
-			}
-		}
-		if ((error = e->ops->network_ensure(e, &req)) < 0)
-			ef_error_prefix("network %s", keys[i]);
-		free(name);
-	}
-	ef_strv_free(keys);
-	return error;
-}
-
-/* Removes the networks edgeflip made that the manifest no longer uses. One
- * still in use (a container left behind) stays until a later pass. */
-static void remove_unused_networks(ef_agent *a, const ef_manifest *m)
-{
-	ef_engine *e = a->engine;
-	char **want = NULL, **have = NULL;
-
-	if (ef_spec_networks(&want, m, network_prefix(a)) < 0 ||
-	    e->ops->network_list(e, &have, network_prefix(a)) < 0)
-		goto out;
-	for (size_t i = 0; have && have[i]; i++) {
-		if (ef_strv_contains(want, have[i]))
-			continue;
-		if (e->ops->network_remove(e, have[i]) < 0)
-			ef_warn("network-remove-failed", "network=%s error=\"%s\"", have[i],
-			        ef_error_last());
-	}
-out:
-	ef_strv_free(want);
-	ef_strv_free(have);
 }
 
 /* Compose creates a missing bind source directory; mounts passed structured
@@ -749,7 +599,7 @@ static int flip(deploy *d)
 	 * before they take traffic (being moved between networks changes a
 	 * container's address, harmless while no client uses it yet). */
 	for (size_t i = 0; i < a->st.nstaged && error == 0; i++)
-		error = set_aliases(a->engine, a->st.staged[i].container_id, true);
+		error = ef_names_move(a->engine, a->st.staged[i].container_id, true);
 	for (size_t i = 0; i < d->nhealth && error == 0; i++)
 		error = ef_health_readdress(&d->health[i], a->engine);
 	if (error < 0) {
@@ -776,7 +626,7 @@ static int flip(deploy *d)
 			continue;
 		if (ef_clock_ms() - d->flipped_ms < a->cfg->drain_ms)
 			ef_clock_sleep(a->cfg->drain_ms - (ef_clock_ms() - d->flipped_ms));
-		if (set_aliases(a->engine, act->old_id, false) < 0)
+		if (ef_names_move(a->engine, act->old_id, false) < 0)
 			ef_warn("aliases-off-failed", "service=%s error=\"%s\"", act->service,
 			        ef_error_last());
 	}
@@ -796,8 +646,8 @@ static int flip(deploy *d)
 		if (act && act->old_id) {
 			snprintf(temp, sizeof(temp), "edgeflip-%s-%s", rec->name,
 			         act->old_slot ? act->old_slot : other_slot(rec->slot));
-			if ((error = rename_if_named(a->engine, act->old_id, s->container_name,
-			                             temp)) < 0)
+			if ((error = ef_names_rename_if(a->engine, act->old_id, s->container_name,
+			                                temp)) < 0)
 				return error;
 		}
 		ef_fault_point("during-rename");
@@ -979,7 +829,7 @@ static int undo(ef_agent *a)
 			        c.id);
 			a->engine->ops->start(a->engine, c.id);
 		}
-		if (c.id[0] && c.aliases && set_aliases(a->engine, c.id, true) < 0) {
+		if (c.id[0] && c.aliases && ef_names_move(a->engine, c.id, true) < 0) {
 			ef_error("aliases-back-failed", "service=%s error=\"%s\"",
 			         a->st.services[i].name, ef_error_last());
 			error = EF_ERROR;
@@ -1139,8 +989,9 @@ int ef_deploy_run(ef_agent *a, const ef_manifest *m, const ef_plan *plan, const 
 		goto out;
 	}
 	if ((error = pull_all(&d)) < 0 || (error = journal(&d, EF_PHASE_STAGE)) < 0 ||
-	    (error = ensure_networks(&d)) < 0 || (error = stage_all(&d)) < 0 ||
-	    (error = journal(&d, EF_PHASE_HEALTH)) < 0 || (error = wait_healthy(&d)) < 0) {
+	    (error = ef_networks_ensure(a->engine, m, network_prefix(a))) < 0 ||
+	    (error = stage_all(&d)) < 0 || (error = journal(&d, EF_PHASE_HEALTH)) < 0 ||
+	    (error = wait_healthy(&d)) < 0) {
 		if (error == EF_EAGAIN && ef_agent_rollback_requested) {
 			ef_agent_rollback_requested = 0;
 			error = rollback(&d, "rolled back by the operator");
@@ -1193,7 +1044,7 @@ int ef_deploy_run(ef_agent *a, const ef_manifest *m, const ef_plan *plan, const 
 	}
 	error = commit(&d, signer);
 	if (error == 0)
-		remove_unused_networks(a, m);
+		ef_networks_prune(a->engine, m, network_prefix(a));
 	if (error == 0)
 		ef_info("deployed", "revision=%.12s signer=\"%s\" services=%zu", target,
 		        signer ? signer : "", st->nservices);
