@@ -454,6 +454,11 @@ static int build_networks(ef_container_spec *spec, const ef_service *svc, const 
 			ep->aliases = names;
 		else
 			ef_strv_free(names);
+		if ((order[i]->ipv4_address &&
+		     !(ep->ipv4_address = strdup(order[i]->ipv4_address))) ||
+		    (order[i]->ipv6_address &&
+		     !(ep->ipv6_address = strdup(order[i]->ipv6_address))))
+			goto out;
 	}
 	if (ef_strv_push(&spec->labels, label.ptr) < 0)
 		goto out;
@@ -591,6 +596,8 @@ void ef_spec_dispose(ef_container_spec *s)
 	for (size_t i = 0; i < s->nnetworks; i++) {
 		free(s->networks[i].network);
 		ef_strv_free(s->networks[i].aliases);
+		free(s->networks[i].ipv4_address);
+		free(s->networks[i].ipv6_address);
 	}
 	free(s->networks);
 	free(s->network_mode);

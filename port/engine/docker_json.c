@@ -812,6 +812,12 @@ static int add_networks(cJSON *body, cJSON *host, const ef_container_spec *spec)
 		if (!(ep = cJSON_AddObjectToObject(eps, n->network)) ||
 		    !add_strv(ep, "Aliases", n->aliases))
 			return EF_ENOMEM;
+		if (n->ipv4_address || n->ipv6_address) {
+			cJSON *ipam = cJSON_AddObjectToObject(ep, "IPAMConfig");
+			if (!ipam || !add_str_if(ipam, "IPv4Address", n->ipv4_address) ||
+			    !add_str_if(ipam, "IPv6Address", n->ipv6_address))
+				return EF_ENOMEM;
+		}
 	}
 	return 0;
 }

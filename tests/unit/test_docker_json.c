@@ -461,7 +461,8 @@ static void test_create_body_full(void **state)
 	                           {"/dev/ttyUSB0", "/dev/modem", ""},
 	                           {"/dev/i2c-1", "/dev/i2c", "r"}};
 	ef_engine_ulimit ulimits[] = {{"nofile", 1024, 2048}};
-	ef_engine_endpoint nets[] = {{"edgeflip_backend", alias_db}, {"edgeflip_front", NULL}};
+	ef_engine_endpoint nets[] = {{"edgeflip_backend", alias_db, "172.30.0.9", NULL},
+	                             {"edgeflip_front", NULL, NULL, NULL}};
 	ef_container_spec spec = {.image = "reg/web@sha256:00",
 	                          .cmd = cmd,
 	                          .entrypoint = ep,
@@ -649,6 +650,10 @@ static void test_create_body_full(void **state)
 	            (const char *[]){"db", "mysql", NULL});
 	assert_non_null(path(b, "edgeflip_front", NULL, NULL));
 	assert_null(path(b, "edgeflip_front", "Aliases", NULL));
+	assert_string_equal(path(b, "edgeflip_backend", "IPAMConfig", "IPv4Address")->valuestring,
+	                    "172.30.0.9");
+	assert_null(path(b, "edgeflip_backend", "IPAMConfig", "IPv6Address"));
+	assert_null(path(b, "edgeflip_front", "IPAMConfig", NULL));
 	/* edgeflip probes health itself */
 	assert_null(path(j, "Healthcheck", NULL, NULL));
 	cJSON_Delete(j);
@@ -697,7 +702,7 @@ static void test_create_body_minimal(void **state)
 	spec.network_mode = "host";
 	spec.init = 0;
 	spec.restart = EF_RESTART_NO;
-	spec.networks = (ef_engine_endpoint[]){{"edgeflip_default", NULL}};
+	spec.networks = (ef_engine_endpoint[]){{"edgeflip_default", NULL, NULL, NULL}};
 	spec.nnetworks = 1;
 	assert_int_equal(ef_docker_create_body(&body, &req), 0);
 	j = cJSON_Parse(body);

@@ -209,9 +209,10 @@ static void test_compose_features(void **state)
 	char *back_alias[] = {"database", "mysql", NULL},
 	     *tmpfs[] = {"/run:size=64m,mode=1777", "/tmp", NULL}, *hosts[] = {"gw:10.0.0.1", NULL},
 	     *sysctls[] = {"net.core.somaxconn=1024", NULL}, *logopts[] = {"max-size=1m", NULL};
-	ef_service_net nets[] = {{.network = "back", .aliases = back_alias},
-	                         {.network = "front", .priority = 10},
-	                         {.network = "ext"}};
+	ef_service_net nets[] = {
+	        {.network = "back", .aliases = back_alias, .ipv4_address = "172.30.0.9"},
+	        {.network = "front", .priority = 10},
+	        {.network = "ext"}};
 	ef_network defs[] = {{.key = "ext", .name = "site-lan", .external = true}};
 	ef_port expose[] = {{NULL, 0, 3306, "tcp"}};
 	ef_ulimit ul[] = {{.name = "nofile", .soft = 1024, .hard = 2048}};
@@ -260,6 +261,8 @@ static void test_compose_features(void **state)
 	assert_strv_eq(s.networks[0].aliases, (const char *[]){"db", NULL});
 	assert_string_equal(s.networks[1].network, "p_back");
 	assert_strv_eq(s.networks[1].aliases, (const char *[]){"db", "database", "mysql", NULL});
+	assert_string_equal(s.networks[1].ipv4_address, "172.30.0.9");
+	assert_null(s.networks[0].ipv4_address);
 	assert_string_equal(s.networks[2].network, "site-lan");
 	assert_strv_eq(s.labels, (const char *[]){"io.edgeflip.aliases=p_front=db;p_back=db,"
 	                                          "database,mysql;site-lan=db",

@@ -60,6 +60,8 @@ typedef struct {
 typedef struct {
 	char *network; /* engine-level network name */
 	char **aliases;
+	char *ipv4_address; /* a fixed address on this network, or NULL */
+	char *ipv6_address;
 } ef_engine_endpoint;
 
 typedef struct {
