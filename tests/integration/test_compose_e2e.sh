@@ -89,22 +89,28 @@ load_stop()
 # (./cgi/q, a relative bind); the command has no "$" for Compose to
 # interpolate. Prints the "command", "environment" and "volumes" members.
 mkdir -p "$env/cgi"
-# Like most HTTP clients it has a connect timeout and tries once more: a
-# lookup just before the old instance gave the name up can return its old
-# address, gone a moment later (its address changes when it leaves the
-# names); and aardvark-dns 1.4 answers nothing for a moment while it reloads,
-# whenever a container joins or leaves a network (1 or 2 of ~250 chained
-# requests failed here without the retry, also when no name moved).
+# Like database drivers and HTTP clients it has a connect timeout (TMO s) and
+# tries again (TRIES attempts): a lookup just before the old instance gave
+# the name up can return its old address, gone a moment later (its address
+# changes when it leaves the names), and aardvark-dns 1.4 answers nothing, or
+# the old answer, for a moment while it reloads, whenever a container joins
+# or leaves a network (see docs/deploy.md for what was seen without retries).
 cat >"$env/cgi/q" <<'EOF'
 #!/bin/sh
-get() { busybox timeout 2 wget -q -O- "http://$UPSTREAM:8080/$UPATH"; }
-out=$(get) || { sleep 0.3; out=$(get); } || exit 1
+get() { busybox timeout "${TMO:-1}" wget -q -O- "http://$UPSTREAM:8080/$UPATH"; }
+n=1
+until out=$(get); do
+	[ $n -ge "${TRIES:-3}" ] && exit 1
+	n=$((n + 1))
+	sleep 0.3
+done
 printf 'Content-type: text/plain\r\n\r\n%s: %s\n' "$NAME" "$out"
 EOF
 cgi()
 {
 	printf '    command: ["/bin/sh", "-c", "mkdir -p /w/cgi-bin && busybox cp /www/* /w/ && busybox cp /cgi/q /w/cgi-bin/q && busybox chmod 755 /w/cgi-bin/q && exec httpd -f -p 8080 -h /w"]\n'
-	printf '    environment: {NAME: %s, UPSTREAM: %s, UPATH: "%s"}\n' "$1" "$2" "${3:-}"
+	printf '    environment: {NAME: %s, UPSTREAM: %s, UPATH: "%s", TMO: "%s", TRIES: "%s"}\n' \
+		"$1" "$2" "${3:-}" "${4:-1}" "${5:-3}"
 	printf '    volumes: ["./cgi/q:/cgi/q:ro"]'
 }
 # The stacks are compose.yaml files, read by the agent as Compose reads them
@@ -120,7 +126,7 @@ $health
 services:
   frontend:
     image: $app
-$(cgi frontend backend cgi-bin/q)
+$(cgi frontend backend cgi-bin/q 4 1)
     ports: ["$port:8080"]
     networks: [public]
     depends_on: [backend]
