@@ -414,13 +414,34 @@ static int tree_list(void *ctx, char ***out, const char *rel)
 	return ef_source_tree_list(ctx, out, rel);
 }
 
+/* The environment directory of `commit` as the compose reader's file source
+ * (`src`, valid until ef_source_tree_free(*tree)). EF_EINVALID: the commit
+ * has no such directory. */
+static int open_env(ef_agent *a, ef_source_tree **tree, ef_compose_src *src, const char *commit)
+{
+	int error;
+
+	*tree = NULL;
+	memset(src, 0, sizeof(*src));
+	error = ef_source_tree_open(tree, a->src, commit, a->cfg->path_in_repo);
+	if (error < 0)
+		return error == EF_ENOTFOUND ? EF_EINVALID : error;
+	src->read = tree_read;
+	src->stat = tree_stat;
+	src->list = tree_list;
+	src->ctx = *tree;
+	src->name = ef_source_tree_name(*tree);
+	return 0;
+}
+
 /* The environment directory of `commit` read as Compose reads a project
  * directory (compose.yaml, compose.json, overrides, .env, the device's
- * env_file), from the object database. EF_EINVALID: the commit is at fault. */
+ * env_file), from the object database; the files its services use copied
+ * out (ef_deploy_prepare). EF_EINVALID: the commit is at fault. */
 static int load_manifest(ef_agent *a, ef_manifest **out, const char *commit)
 {
 	ef_compose_opts opts = {0};
-	ef_compose_src src = {tree_read, tree_stat, tree_list, NULL, NULL};
+	ef_compose_src src;
 	ef_source_tree *tree = NULL;
 	int error;
 
@@ -429,12 +450,13 @@ static int load_manifest(ef_agent *a, ef_manifest **out, const char *commit)
 	opts.device_id = a->cfg->device_id;
 	opts.profiles = a->cfg->profiles;
 	opts.max_file = a->cfg->max_manifest_bytes;
-	error = ef_source_tree_open(&tree, a->src, commit, a->cfg->path_in_repo);
-	if (error < 0)
-		return error == EF_ENOTFOUND ? EF_EINVALID : error;
-	src.ctx = tree;
-	src.name = ef_source_tree_name(tree);
+	if ((error = open_env(a, &tree, &src, commit)) < 0)
+		return error;
 	error = ef_compose_load(out, NULL, NULL, &src, &opts, NULL);
+	if (error == 0 && (error = ef_deploy_prepare(a->cfg, *out, &src)) < 0) {
+		ef_manifest_free(*out);
+		*out = NULL;
+	}
 	ef_source_tree_free(tree);
 	return error == EF_ENOTFOUND ? EF_EINVALID : error;
 }
@@ -465,6 +487,8 @@ static int converge(ef_agent *a, const ef_manifest *m, const char *target, const
 	ef_container_list l;
 	ef_deploy_ctx c;
 	ef_plan plan;
+	ef_source_tree *tree = NULL;
+	ef_compose_src env;
 	int error;
 
 	memset(&l, 0, sizeof(l));
@@ -480,7 +504,12 @@ static int converge(ef_agent *a, const ef_manifest *m, const char *target, const
 		return 0;
 	}
 	c = deploy_ctx(a);
+	/* The files of the target's environment directory (relative binds,
+	 * secrets, configs) are copied out of its tree while it stages. */
+	if (a->src && open_env(a, &tree, &env, target) == 0)
+		c.env = &env;
 	error = ef_deploy_run(&c, m, &plan, target, signer);
+	ef_source_tree_free(tree);
 	ef_plan_dispose(&plan);
 	if (c.restore_needed)
 		restore_running(a);

@@ -62,6 +62,7 @@ typedef struct {
 	char *engine_endpoint;
 	uint64_t engine_timeout_ms;
 	uint64_t pull_timeout_ms;
+	char *engine_project; /* prefix of the networks edgeflip makes ("edgeflip_default") */
 
 	/* [switch] */
 	char *switch_backend;

@@ -166,3 +166,45 @@ void ef_fs_unlock(int fd)
 	if (fd >= 0)
 		close(fd);
 }
+
+int ef_fs_exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+int ef_fs_rename(const char *from, const char *to)
+{
+	char dir[PATH_MAX];
+	char *slash;
+	int fd;
+
+	if (rename(from, to) < 0) {
+		ef_error_set("cannot rename %s to %s: %s", from, to, strerror(errno));
+		return EF_ERROR;
+	}
+	snprintf(dir, sizeof(dir), "%s", to);
+	if ((slash = strrchr(dir, '/')) && slash != dir) {
+		*slash = '\0';
+		if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+			fsync(fd);
+			close(fd);
+		}
+	}
+	return 0;
+}
+
+int ef_fs_set_mode(const char *path, unsigned mode, long uid, long gid)
+{
+	if (chmod(path, (mode_t)mode) < 0) {
+		ef_error_set("cannot set mode %o on %s: %s", mode, path, strerror(errno));
+		return EF_ERROR;
+	}
+	if ((uid >= 0 || gid >= 0) &&
+	    chown(path, uid >= 0 ? (uid_t)uid : (uid_t)-1, gid >= 0 ? (gid_t)gid : (gid_t)-1) < 0) {
+		ef_error_set("cannot set owner %ld:%ld on %s: %s", uid, gid, path, strerror(errno));
+		return EF_ERROR;
+	}
+	return 0;
+}
