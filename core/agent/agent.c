@@ -269,6 +269,7 @@ void ef_agent_free(ef_agent *a)
 	if (a->sw)
 		ef_switch_close(a->sw);
 	ef_trust_free(a->trust);
+	ef_age_identities_free(a->age);
 	ef_state_dispose(&a->st);
 	free(a->self_exe);
 	free(a);
@@ -414,6 +415,24 @@ static int tree_list(void *ctx, char ***out, const char *rel)
 	return ef_source_tree_list(ctx, out, rel);
 }
 
+/* The device's age identities ([secrets] age_key_file), read once; none
+ * configured is not an error (SOPS secrets are then refused). */
+static int open_age(ef_agent *a)
+{
+	ef_buf text = EF_BUF_INIT(1u << 20);
+	int error;
+
+	if (a->age || !a->cfg->age_key_file)
+		return 0;
+	if ((error = ef_read_file(&text, a->cfg->age_key_file, text.cap)) < 0)
+		ef_error_prefix("[secrets] age_key_file %s", a->cfg->age_key_file);
+	else
+		error = ef_age_identities_parse(&a->age, text.ptr, text.len,
+		                                a->cfg->age_key_file);
+	ef_buf_dispose_secret(&text);
+	return error;
+}
+
 /* The environment directory of `commit` as the compose reader's file source
  * (`src`, valid until ef_source_tree_free(*tree)). EF_EINVALID: the commit
  * has no such directory. */
@@ -453,9 +472,13 @@ static int load_manifest(ef_agent *a, ef_manifest **out, const char *commit)
 	if ((error = open_env(a, &tree, &src, commit)) < 0)
 		return error;
 	error = ef_compose_load(out, NULL, NULL, &src, &opts, NULL);
-	if (error == 0 && (error = ef_deploy_prepare(a->cfg, *out, &src)) < 0) {
+	if (error == 0 && ((error = open_age(a)) < 0 ||
+	                   (error = ef_deploy_prepare(a->cfg, *out, &src, a->age)) < 0)) {
 		ef_manifest_free(*out);
 		*out = NULL;
+		/* A secret that does not open: the commit is at fault. */
+		if (error == EF_EREJECTED)
+			error = EF_EINVALID;
 	}
 	ef_source_tree_free(tree);
 	return error == EF_ENOTFOUND ? EF_EINVALID : error;
@@ -508,6 +531,7 @@ static int converge(ef_agent *a, const ef_manifest *m, const char *target, const
 	 * secrets, configs) are copied out of its tree while it stages. */
 	if (a->src && open_env(a, &tree, &env, target) == 0)
 		c.env = &env;
+	c.age = a->age;
 	error = ef_deploy_run(&c, m, &plan, target, signer);
 	ef_source_tree_free(tree);
 	ef_plan_dispose(&plan);

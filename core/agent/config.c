@@ -54,6 +54,7 @@ static const key_spec keys[] = {
         {"trust", "image_http_registries", T_LIST, C(image_http_registries), NULL, false},
 
         {"secrets", "age_key_file", T_STRING, C(age_key_file), NULL, false},
+        {"secrets", "runtime_dir", T_STRING, C(runtime_dir), "/run/edgeflip", false},
 
         {"engine", "endpoint", T_STRING, C(engine_endpoint), "unix:///run/podman/podman.sock",
          false},

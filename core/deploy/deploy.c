@@ -117,6 +117,7 @@ typedef struct {
 	ef_engine_port *ports; /* scratch for create requests */
 	ef_files files;        /* relative binds, secrets, configs of the target */
 	char files_root[4096];
+	char secret_root[4096];
 } deploy;
 
 static int journal(deploy *d, ef_phase phase)
@@ -818,13 +819,28 @@ static int rollback(deploy *d, const char *why)
 	return EF_ERROR;
 }
 
-int ef_deploy_prepare(const ef_config *cfg, ef_manifest *m, const ef_compose_src *env)
+/* Where the files of `env` go: STATE_DIR/env, decrypted secrets under
+ * RUNTIME_DIR/secrets (a tmpfs). */
+static void files_init(ef_files *f, char root[4096], char secret_root[4096], const ef_config *cfg,
+                       const ef_compose_src *env, const ef_age_identities *age)
 {
-	char root[4096];
-	ef_files files = {env, root};
+	snprintf(root, 4096, "%s/env", cfg->state_dir);
+	snprintf(secret_root, 4096, "%s/secrets",
+	         cfg->runtime_dir ? cfg->runtime_dir : "/run/edgeflip");
+	f->src = env;
+	f->root = root;
+	f->age = age;
+	f->secret_root = secret_root;
+}
+
+int ef_deploy_prepare(const ef_config *cfg, ef_manifest *m, const ef_compose_src *env,
+                      const ef_age_identities *age)
+{
+	char root[4096], secret_root[4096];
+	ef_files files;
 	int error = 0;
 
-	snprintf(root, sizeof(root), "%s/env", cfg->state_dir);
+	files_init(&files, root, secret_root, cfg, env, age);
 	for (size_t i = 0; i < m->nservices && error == 0; i++) {
 		ef_service *s = &m->services[i];
 		ef_spec_opts o = {.manifest = m, .files = &files};
@@ -871,8 +887,7 @@ int ef_deploy_run(ef_deploy_ctx *c, const ef_manifest *m, const ef_plan *plan, c
 	d.plan = plan;
 	d.target = target;
 	d.repair_only = strcmp(target, st->revision) == 0;
-	snprintf(d.files_root, sizeof(d.files_root), "%s/env", c->cfg->state_dir);
-	d.files = (ef_files){c->env, d.files_root};
+	files_init(&d.files, d.files_root, d.secret_root, c->cfg, c->env, c->age);
 
 	snprintf(st->target, sizeof(st->target), "%s", target);
 	free(st->target_signer);

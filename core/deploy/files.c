@@ -1,9 +1,12 @@
 /* Relative paths, `~/` paths, secrets and configs on the device (files.h). */
 #include "edgeflip/files.h"
 #include "edgeflip/buf.h"
+#include "edgeflip/compose_read.h"
 #include "edgeflip/error.h"
+#include "edgeflip/secrets.h"
 #include "edgeflip/sys/fs.h"
 
+#include <cjson/cJSON.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,7 +61,7 @@ static void tree_dispose(tree *t)
 {
 	ef_strv_free(t->paths);
 	for (size_t i = 0; i < t->n; i++)
-		ef_buf_dispose(&t->data[i]);
+		ef_buf_dispose_secret(&t->data[i]); /* may hold a decrypted secret */
 	free(t->data);
 }
 
@@ -156,15 +159,16 @@ static int tree_write(const tree *t, const char *dir)
 	return ef_fs_set_mode(dir, 0755, -1, -1);
 }
 
-/* ROOT/files/<hash>: written once under a temporary name, then renamed, so
- * that a crash never leaves a half-written revision under its final name. */
-static int publish(char **out, const ef_files *f, const char *hash, const tree *t, const char *leaf)
+/* DIR/<hash> (DIR: ROOT/files, or SECRET_ROOT): written once under a
+ * temporary name, then renamed, so that a crash never leaves a half-written
+ * revision under its final name. */
+static int publish(char **out, const char *dir, const char *hash, const tree *t, const char *leaf)
 {
 	ef_buf final = EF_BUF_INIT(8192), tmp = EF_BUF_INIT(8192);
 	int error;
 
-	if ((error = ef_buf_printf(&final, "%s/files/%s", f->root, hash)) < 0 ||
-	    (error = ef_buf_printf(&tmp, "%s/files/.%s.tmp", f->root, hash)) < 0)
+	if ((error = ef_buf_printf(&final, "%s/%s", dir, hash)) < 0 ||
+	    (error = ef_buf_printf(&tmp, "%s/.%s.tmp", dir, hash)) < 0)
 		goto out;
 	if (!ef_fs_exists(final.ptr)) {
 		ef_fs_remove_tree(tmp.ptr);
@@ -195,6 +199,7 @@ static int persistent_dir(char **out, const ef_files *f, const char *area, const
 int ef_files_bind(char **out, ef_files_kind *kind, const ef_files *f, const char *rel, bool home)
 {
 	ef_compose_kind what = EF_COMPOSE_ABSENT;
+	ef_buf dir = EF_BUF_INIT(8192);
 	unsigned char h[32];
 	char hash[65];
 	tree t;
@@ -225,35 +230,30 @@ int ef_files_bind(char **out, ef_files_kind *kind, const ef_files *f, const char
 	}
 	crypto_hash_sha256_final(&t.hash, h);
 	hex(hash, h);
-	error = publish(out, f, hash, &t, what == EF_COMPOSE_DIR ? NULL : base_name(rel));
+	if ((error = ef_buf_printf(&dir, "%s/files", f->root)) == 0)
+		error = publish(out, dir.ptr, hash, &t,
+		                what == EF_COMPOSE_DIR ? NULL : base_name(rel));
 out:
+	ef_buf_dispose(&dir);
 	tree_dispose(&t);
 	return error;
 }
 
-int ef_files_put(char **out, const ef_files *f, const char *name, const void *content, size_t len,
-                 unsigned mode, long uid, long gid)
+/* Writes `content` as file `name` of DIR/<hash> with its mode and owner. */
+static int put_file(char **out, const char *dir, const char *hash, const char *name,
+                    const void *content, size_t len, unsigned mode, long uid, long gid)
 {
-	crypto_hash_sha256_state st;
-	unsigned char h[32];
-	char hash[65], meta[96], *path = NULL;
 	ef_buf data = EF_BUF_INIT(len + 1);
+	char *path = NULL;
 	tree t;
 	int error;
 
 	*out = NULL;
 	memset(&t, 0, sizeof(t));
 	crypto_hash_sha256_init(&t.hash);
-	crypto_hash_sha256_init(&st);
-	snprintf(meta, sizeof(meta), "put %o %ld %ld", mode, uid, gid);
-	h_str(&st, meta);
-	h_str(&st, name);
-	crypto_hash_sha256_update(&st, content, len);
-	crypto_hash_sha256_final(&st, h);
-	hex(hash, h);
 	if ((error = ef_buf_put(&data, content, len)) < 0 ||
 	    (error = tree_add(&t, name, &data)) < 0 ||
-	    (error = publish(&path, f, hash, &t, name)) < 0)
+	    (error = publish(&path, dir, hash, &t, name)) < 0)
 		goto out;
 	/* Mode and owner on every use: cheap, and repairs a tampered copy. */
 	if ((error = ef_fs_set_mode(path, mode, uid, gid)) < 0)
@@ -262,7 +262,144 @@ int ef_files_put(char **out, const ef_files *f, const char *name, const void *co
 	path = NULL;
 out:
 	free(path);
-	ef_buf_dispose(&data);
+	ef_buf_dispose_secret(&data);
 	tree_dispose(&t);
+	return error;
+}
+
+/* The content address of a put file: its mode, owner, name and `content`
+ * (for a secret, the encrypted file: no hash of a plaintext is ever kept). */
+static void put_hash(char out[65], const char *name, const void *content, size_t len,
+                     unsigned mode, long uid, long gid)
+{
+	crypto_hash_sha256_state st;
+	unsigned char h[32];
+	char meta[96];
+
+	crypto_hash_sha256_init(&st);
+	snprintf(meta, sizeof(meta), "put %o %ld %ld", mode, uid, gid);
+	h_str(&st, meta);
+	h_str(&st, name);
+	crypto_hash_sha256_update(&st, content, len);
+	crypto_hash_sha256_final(&st, h);
+	hex(out, h);
+}
+
+int ef_files_put(char **out, const ef_files *f, const char *name, const void *content, size_t len,
+                 unsigned mode, long uid, long gid)
+{
+	ef_buf dir = EF_BUF_INIT(8192);
+	char hash[65];
+	int error;
+
+	*out = NULL;
+	put_hash(hash, name, content, len, mode, uid, gid);
+	if ((error = ef_buf_printf(&dir, "%s/files", f->root)) == 0)
+		error = put_file(out, dir.ptr, hash, name, content, len, mode, uid, gid);
+	ef_buf_dispose(&dir);
+	return error;
+}
+
+static bool ends_with(const char *s, const char *tail)
+{
+	size_t n = strlen(s), m = strlen(tail);
+
+	return n >= m && strcmp(s + n - m, tail) == 0;
+}
+
+static void wipe_string(char *s)
+{
+	if (s)
+		sodium_memzero(s, strlen(s));
+}
+
+/* A json, yaml or binary SOPS document decrypted into `plain` (JSON, or the
+ * bytes of a binary file). 1: done; 0: not a SOPS document. */
+static int decrypt_tree(ef_buf *plain, const ef_files *f, const char *file, const char *content,
+                        size_t len)
+{
+	bool yaml = ends_with(file, ".yaml") || ends_with(file, ".yml");
+	bool json = ends_with(file, ".json");
+	cJSON *doc = NULL, *data;
+	char *text = NULL;
+	int error = 0;
+
+	if (yaml && len <= EF_COMPOSE_MAX_FILE) {
+		if (ef_compose_yaml_read(&doc, content, len, file, NULL, NULL) < 0)
+			doc = NULL;
+	} else if (!yaml) {
+		doc = cJSON_ParseWithLength(content, len);
+	}
+	if (!doc || !cJSON_IsObject(doc) || !ef_sops_tree_is_encrypted(doc))
+		goto out; /* not a SOPS document: used as it is */
+	if (!f->age) {
+		ef_error_set("%s is a SOPS document but the device has no age identities: "
+		             "set [secrets] age_key_file",
+		             file);
+		error = EF_EREJECTED;
+		goto out;
+	}
+	if ((error = ef_sops_decrypt_tree(doc, f->age, file)) < 0)
+		goto out;
+	if (!json && !yaml) {
+		/* binary: sops keeps the bytes as the one value `data` */
+		data = cJSON_GetObjectItemCaseSensitive(doc, "data");
+		if (!cJSON_IsString(data)) {
+			ef_error_set("%s: a SOPS binary file without a `data` string", file);
+			error = EF_EINVALID;
+			goto out;
+		}
+		error = ef_buf_put(plain, data->valuestring, strlen(data->valuestring));
+	} else if (!(text = cJSON_Print(doc))) {
+		error = EF_ENOMEM;
+	} else {
+		error = ef_buf_puts(plain, text);
+		if (error == 0)
+			error = ef_buf_puts(plain, "\n");
+	}
+	error = error < 0 ? error : 1;
+out:
+	wipe_string(text);
+	cJSON_free(text);
+	ef_sops_tree_wipe(doc);
+	cJSON_Delete(doc);
+	return error;
+}
+
+int ef_files_put_secret(char **out, const ef_files *f, const char *file, const char *name,
+                        const void *content, size_t len, unsigned mode, long uid, long gid)
+{
+	ef_buf plain = EF_BUF_INIT(EF_FILES_MAX_FILE);
+	char hash[65];
+	int error, in_memory;
+
+	*out = NULL;
+	if (ends_with(file, ".env")) {
+		if (!ef_sops_dotenv_is_encrypted(content, len))
+			return 0;
+		error = f->age ? ef_sops_decrypt_dotenv(&plain, f->age, content, len, file)
+		               : EF_EREJECTED;
+		if (!f->age)
+			ef_error_set("%s is a SOPS document but the device has no age identities: "
+			             "set [secrets] age_key_file",
+			             file);
+		error = error < 0 ? error : 1;
+	} else {
+		error = decrypt_tree(&plain, f, file, content, len);
+	}
+	if (error <= 0)
+		goto out;
+	if (!f->secret_root || (error = ef_fs_mkdir_p(f->secret_root, 0700)) < 0 ||
+	    (in_memory = ef_fs_in_memory(f->secret_root)) <= 0) {
+		ef_error_set("%s: decrypted secrets go to a tmpfs, and %s is not one: set [secrets] "
+		             "runtime_dir to a directory on a tmpfs (e.g. under /run)",
+		             file, f->secret_root ? f->secret_root : "(none)");
+		error = EF_EINVALID;
+		goto out;
+	}
+	put_hash(hash, name, content, len, mode, uid, gid);
+	error = put_file(out, f->secret_root, hash, name, plain.ptr, plain.len, mode, uid, gid);
+out:
+	ef_buf_dispose_secret(&plain);
 	return error;
 }

@@ -242,6 +242,7 @@ static int file_mount(ef_engine_mount *e, const ef_service *svc, const ef_spec_o
 	const ef_file_source *fs = NULL;
 	ef_buf content = EF_BUF_INIT(EF_FILES_MAX_FILE);
 	const char *name;
+	unsigned mode;
 	long uid, gid;
 	int error;
 
@@ -278,11 +279,20 @@ static int file_mount(ef_engine_mount *e, const ef_service *svc, const ef_spec_o
 	if (error < 0)
 		goto out;
 	name = strrchr(ref->target, '/') ? strrchr(ref->target, '/') + 1 : ref->target;
+	name = *name ? name : ref->source;
+	mode = ref->mode ? ref->mode : (secret ? 0400 : 0444);
 	e->type = EF_ENGINE_MOUNT_BIND;
 	e->read_only = true;
-	if ((error = ef_files_put(&e->source, o->files, *name ? name : ref->source, content.ptr,
-	                          content.len, ref->mode ? ref->mode : (secret ? 0400 : 0444), uid,
-	                          gid)) < 0 ||
+	/* A SOPS-encrypted secret file is decrypted into a tmpfs; any other
+	 * content is copied under the state directory. */
+	if (secret && fs->file &&
+	    (error = ef_files_put_secret(&e->source, o->files, fs->file, name, content.ptr,
+	                                 content.len, mode, uid, gid)) < 0) {
+		ef_error_prefix("service %s: secret %s", svc->name, ref->source);
+		goto out;
+	}
+	if ((!e->source && (error = ef_files_put(&e->source, o->files, name, content.ptr,
+	                                         content.len, mode, uid, gid)) < 0) ||
 	    !(e->target = strdup(ref->target)))
 		error = error < 0 ? error : EF_ENOMEM;
 out:

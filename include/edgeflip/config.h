@@ -57,6 +57,7 @@ typedef struct {
 
 	/* [secrets] */
 	char *age_key_file; /* age identities that open SOPS files of the repository */
+	char *runtime_dir;  /* on a tmpfs: decrypted secrets live under runtime_dir/secrets */
 
 	/* [engine] */
 	char *engine_endpoint;

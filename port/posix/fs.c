@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -165,6 +166,19 @@ void ef_fs_unlock(int fd)
 {
 	if (fd >= 0)
 		close(fd);
+}
+
+int ef_fs_in_memory(const char *path)
+{
+	/* linux/magic.h: TMPFS_MAGIC, RAMFS_MAGIC */
+	const unsigned long tmpfs = 0x01021994ul, ramfs = 0x858458f6ul;
+	struct statfs st;
+
+	if (statfs(path, &st) < 0) {
+		ef_error_set("%s: %s", path, strerror(errno));
+		return EF_ERROR;
+	}
+	return (unsigned long)st.f_type == tmpfs || (unsigned long)st.f_type == ramfs;
 }
 
 int ef_fs_exists(const char *path)

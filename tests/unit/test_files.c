@@ -104,7 +104,7 @@ static void test_bind_kinds(void **state)
 	fake f1 = {v1}, f2 = {v2};
 	ef_compose_src s1 = {fake_read, fake_stat, fake_list, &f1, "environments/prod"};
 	ef_compose_src s2 = {fake_read, fake_stat, fake_list, &f2, "environments/prod"};
-	ef_files files = {&s1, root};
+	ef_files files = {.src = &s1, .root = root};
 	ef_files_kind kind;
 	char *p1, *p1b, *p2, *d1, *d2, *data1, *data2, *home, *c;
 	struct stat st;
@@ -163,7 +163,7 @@ static void test_bind_kinds(void **state)
 
 static void test_put(void **state)
 {
-	ef_files files = {NULL, root};
+	ef_files files = {.root = root};
 	char *a, *b, *c, *s;
 	struct stat st;
 
@@ -190,11 +190,114 @@ static void test_put(void **state)
 	free(a), free(b), free(c);
 }
 
+/* SOPS secrets (the corpus written by the real sops, ../shared/corpus/sops):
+ * decrypted into the tmpfs secret root, never under root; the path comes
+ * from the encrypted file; a wrong identity and a tampered file refused. */
+static char *corpus_read(size_t *len, const char *rel)
+{
+	const char *env = getenv("EF_CORPUS");
+	const char *dirs[] = {env ? env : EF_SOURCE_DIR "/../shared/corpus", "/work/shared/corpus"};
+	char path[4400];
+
+	for (size_t i = 0; i < 2; i++) {
+		ef_buf b = EF_BUF_INIT(1u << 20);
+
+		snprintf(path, sizeof(path), "%s/sops/%s", dirs[i], rel);
+		if (ef_read_file(&b, path, b.cap) == 0) {
+			*len = b.len;
+			return ef_buf_detach(&b);
+		}
+		ef_buf_dispose(&b);
+	}
+	fail_msg("%s: not in ../shared/corpus/sops (set EF_CORPUS)", rel);
+	return NULL;
+}
+
+static ef_age_identities *corpus_ids(const char *rel)
+{
+	ef_age_identities *ids = NULL;
+	size_t len;
+	char *text = corpus_read(&len, rel);
+
+	assert_int_equal(ef_age_identities_parse(&ids, text, len, rel), 0);
+	free(text);
+	return ids;
+}
+
+static void put_sops(char **out, const ef_files *f, const char *file, int want)
+{
+	size_t len;
+	char *text = corpus_read(&len, file);
+
+	*out = NULL;
+	assert_int_equal(ef_files_put_secret(out, f, file, "s", text, len, 0400, -1, -1), want);
+	free(text);
+}
+
+static void test_put_secret(void **state)
+{
+	char shm[] = "/dev/shm/ef-test-files.XXXXXX", sroot[300], *p = NULL, *s;
+	ef_files files = {.root = root, .secret_root = sroot};
+	ef_age_identities *ids = corpus_ids("keys/agent-keys.txt");
+	ef_age_identities *other = corpus_ids("keys/flux-age-global.txt");
+
+	(void)state;
+	if (!mkdtemp(shm) || ef_fs_in_memory(shm) != 1) {
+		ef_age_identities_free(ids);
+		ef_age_identities_free(other);
+		skip();
+	}
+	snprintf(sroot, sizeof(sroot), "%s/secrets", shm);
+	/* without identities: refused, nothing written */
+	put_sops(&p, &files, "real/flux-file.txt", EF_EREJECTED);
+	assert_false(ef_fs_exists(sroot));
+	files.age = ids;
+	/* binary: the bytes */
+	put_sops(&p, &files, "real/flux-file.txt", 0);
+	assert_non_null(p);
+	assert_memory_equal(p, sroot, strlen(sroot));
+	assert_string_equal(s = slurp(p), "value");
+	free(s), free(p);
+	/* json: the document without `sops`, as JSON */
+	put_sops(&p, &files, "real/humphd-secret.enc.json", 0);
+	s = slurp(p);
+	assert_non_null(strstr(s, "this is a secret"));
+	assert_null(strstr(s, "sops"));
+	assert_null(strstr(s, "ENC["));
+	free(s), free(p);
+	/* yaml and dotenv */
+	put_sops(&p, &files, "real/humphd-secret.enc.yaml", 0);
+	assert_null(strstr(s = slurp(p), "ENC["));
+	free(s), free(p);
+	put_sops(&p, &files, "real/humphd-secret.enc.env", 0);
+	assert_non_null(strstr(s = slurp(p), "secret=this is a secret"));
+	free(s), free(p);
+	/* plaintext: not SOPS, left to ef_files_put */
+	assert_int_equal(ef_files_put_secret(&p, &files, "pw.txt", "s", "hunter2", 7, 0400, -1, -1),
+	                 0);
+	assert_null(p);
+	/* tampered, and a wrong identity */
+	put_sops(&p, &files, "derived/dropped-value.json", EF_EREJECTED);
+	assert_null(p);
+	put_sops(&p, &files, "derived/bad-value.env", EF_EREJECTED);
+	files.age = other;
+	put_sops(&p, &files, "real/flux-file.txt", EF_EREJECTED);
+	assert_non_null(strstr(ef_error_last(), "flux-file.txt"));
+	/* a secret root that is not a tmpfs: refused */
+	files.age = ids;
+	snprintf(sroot, sizeof(sroot), "%s/secrets", root);
+	put_sops(&p, &files, "real/flux-file.txt", EF_EINVALID);
+	ef_fs_remove_tree(shm);
+	ef_age_identities_free(ids);
+	ef_age_identities_free(other);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test_setup_teardown(test_bind_kinds, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_put, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_put_secret, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

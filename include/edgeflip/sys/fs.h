@@ -15,6 +15,9 @@ int ef_fs_mkdir_p(const char *path, unsigned mode);
 int ef_fs_set_aside(char *out, size_t n, const char *path);
 /* Removes a directory tree. */
 int ef_fs_remove_tree(const char *path);
+/* Whether `path` is on a file system held in memory (tmpfs, ramfs): 1 yes,
+ * 0 no, negative when it cannot be told (the last error says why). */
+int ef_fs_in_memory(const char *path);
 /* Whether `path` exists (any kind). */
 int ef_fs_exists(const char *path);
 /* rename(2), then fsync of the target's directory. */
