@@ -427,8 +427,7 @@ static int open_age(ef_agent *a)
 	if ((error = ef_read_file(&text, a->cfg->age_key_file, text.cap)) < 0)
 		ef_error_prefix("[secrets] age_key_file %s", a->cfg->age_key_file);
 	else
-		error = ef_age_identities_parse(&a->age, text.ptr, text.len,
-		                                a->cfg->age_key_file);
+		error = ef_age_identities_parse(&a->age, text.ptr, text.len, a->cfg->age_key_file);
 	ef_buf_dispose_secret(&text);
 	return error;
 }

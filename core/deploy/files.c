@@ -269,8 +269,8 @@ out:
 
 /* The content address of a put file: its mode, owner, name and `content`
  * (for a secret, the encrypted file: no hash of a plaintext is ever kept). */
-static void put_hash(char out[65], const char *name, const void *content, size_t len,
-                     unsigned mode, long uid, long gid)
+static void put_hash(char out[65], const char *name, const void *content, size_t len, unsigned mode,
+                     long uid, long gid)
 {
 	crypto_hash_sha256_state st;
 	unsigned char h[32];
@@ -391,9 +391,10 @@ int ef_files_put_secret(char **out, const ef_files *f, const char *file, const c
 		goto out;
 	if (!f->secret_root || (error = ef_fs_mkdir_p(f->secret_root, 0700)) < 0 ||
 	    (in_memory = ef_fs_in_memory(f->secret_root)) <= 0) {
-		ef_error_set("%s: decrypted secrets go to a tmpfs, and %s is not one: set [secrets] "
-		             "runtime_dir to a directory on a tmpfs (e.g. under /run)",
-		             file, f->secret_root ? f->secret_root : "(none)");
+		ef_error_set(
+		        "%s: decrypted secrets go to a tmpfs, and %s is not one: set [secrets] "
+		        "runtime_dir to a directory on a tmpfs (e.g. under /run)",
+		        file, f->secret_root ? f->secret_root : "(none)");
 		error = EF_EINVALID;
 		goto out;
 	}
