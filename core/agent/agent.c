@@ -271,6 +271,7 @@ void ef_agent_free(ef_agent *a)
 	if (a->sw)
 		ef_switch_close(a->sw);
 	ef_trust_free(a->trust);
+	ef_age_identities_free(a->age);
 	ef_state_dispose(&a->st);
 	free(a->self_exe);
 	free(a);
@@ -421,13 +422,51 @@ static int tree_list(void *ctx, char ***out, const char *rel)
 	return ef_source_tree_list(ctx, out, rel);
 }
 
+/* The device's age identities ([secrets] age_key_file), read once; none
+ * configured is not an error (SOPS secrets are then refused). */
+static int open_age(ef_agent *a)
+{
+	ef_buf text = EF_BUF_INIT(1u << 20);
+	int error;
+
+	if (a->age || !a->cfg->age_key_file)
+		return 0;
+	if ((error = ef_read_file(&text, a->cfg->age_key_file, text.cap)) < 0)
+		ef_error_prefix("[secrets] age_key_file %s", a->cfg->age_key_file);
+	else
+		error = ef_age_identities_parse(&a->age, text.ptr, text.len, a->cfg->age_key_file);
+	ef_buf_dispose_secret(&text);
+	return error;
+}
+
+/* The environment directory of `commit` as the compose reader's file source
+ * (`src`, valid until ef_source_tree_free(*tree)). EF_EINVALID: the commit
+ * has no such directory. */
+static int open_env(ef_agent *a, ef_source_tree **tree, ef_compose_src *src, const char *commit)
+{
+	int error;
+
+	*tree = NULL;
+	memset(src, 0, sizeof(*src));
+	error = ef_source_tree_open(tree, a->src, commit, a->cfg->path_in_repo);
+	if (error < 0)
+		return error == EF_ENOTFOUND ? EF_EINVALID : error;
+	src->read = tree_read;
+	src->stat = tree_stat;
+	src->list = tree_list;
+	src->ctx = *tree;
+	src->name = ef_source_tree_name(*tree);
+	return 0;
+}
+
 /* The environment directory of `commit` read as Compose reads a project
  * directory (compose.yaml, compose.json, overrides, .env, the device's
- * env_file), from the object database. EF_EINVALID: the commit is at fault. */
+ * env_file), from the object database; the files its services use copied
+ * out (ef_deploy_prepare). EF_EINVALID: the commit is at fault. */
 static int load_manifest(ef_agent *a, ef_manifest **out, const char *commit)
 {
 	ef_compose_opts opts = {0};
-	ef_compose_src src = {tree_read, tree_stat, tree_list, NULL, NULL};
+	ef_compose_src src;
 	ef_source_tree *tree = NULL;
 	int error;
 
@@ -436,12 +475,17 @@ static int load_manifest(ef_agent *a, ef_manifest **out, const char *commit)
 	opts.device_id = a->cfg->device_id;
 	opts.profiles = a->cfg->profiles;
 	opts.max_file = a->cfg->max_manifest_bytes;
-	error = ef_source_tree_open(&tree, a->src, commit, a->cfg->path_in_repo);
-	if (error < 0)
-		return error == EF_ENOTFOUND ? EF_EINVALID : error;
-	src.ctx = tree;
-	src.name = ef_source_tree_name(tree);
+	if ((error = open_env(a, &tree, &src, commit)) < 0)
+		return error;
 	error = ef_compose_load(out, NULL, NULL, &src, &opts, NULL);
+	if (error == 0 && ((error = open_age(a)) < 0 ||
+	                   (error = ef_deploy_prepare(a->cfg, *out, &src, a->age)) < 0)) {
+		ef_manifest_free(*out);
+		*out = NULL;
+		/* A secret that does not open: the commit is at fault. */
+		if (error == EF_EREJECTED)
+			error = EF_EINVALID;
+	}
 	ef_source_tree_free(tree);
 	return error == EF_ENOTFOUND ? EF_EINVALID : error;
 }
@@ -472,6 +516,8 @@ static int converge(ef_agent *a, const ef_manifest *m, const char *target, const
 	ef_container_list l;
 	ef_deploy_ctx c;
 	ef_plan plan;
+	ef_source_tree *tree = NULL;
+	ef_compose_src env;
 	int error;
 
 	memset(&l, 0, sizeof(l));
@@ -487,7 +533,13 @@ static int converge(ef_agent *a, const ef_manifest *m, const char *target, const
 		return 0;
 	}
 	c = deploy_ctx(a);
+	/* The files of the target's environment directory (relative binds,
+	 * secrets, configs) are copied out of its tree while it stages. */
+	if (a->src && open_env(a, &tree, &env, target) == 0)
+		c.env = &env;
+	c.age = a->age;
 	error = ef_deploy_run(&c, m, &plan, target, signer);
+	ef_source_tree_free(tree);
 	ef_plan_dispose(&plan);
 	if (c.restore_needed)
 		restore_running(a);

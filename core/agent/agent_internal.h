@@ -6,6 +6,7 @@
 #include "edgeflip/agent.h"
 #include "edgeflip/buf.h"
 #include "edgeflip/manifest.h"
+#include "edgeflip/secrets.h"
 #include "edgeflip/source.h"
 #include "edgeflip/sys/engine.h"
 #include "edgeflip/sys/switch.h"
@@ -19,6 +20,7 @@ struct ef_agent {
 	ef_engine *engine;
 	ef_switch *sw;
 	ef_trust *trust;
+	ef_age_identities *age; /* [secrets] age_key_file, read on first use */
 	ef_state st;
 	char cache_dir[4096];
 	bool restoring; /* bringing the running revision up again (no nesting) */

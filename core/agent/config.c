@@ -56,11 +56,13 @@ static const key_spec keys[] = {
         {"trust", "image_http_registries", T_LIST, C(image_http_registries), NULL, false},
 
         {"secrets", "age_key_file", T_STRING, C(age_key_file), NULL, false},
+        {"secrets", "runtime_dir", T_STRING, C(runtime_dir), "/run/edgeflip", false},
 
         {"engine", "endpoint", T_STRING, C(engine_endpoint), "unix:///run/podman/podman.sock",
          false},
         {"engine", "timeout", T_DURATION, C(engine_timeout_ms), "30s", false},
         {"engine", "pull_timeout", T_DURATION, C(pull_timeout_ms), "10m", false},
+        {"engine", "project", T_STRING, C(engine_project), "edgeflip", false},
 
         {"switch", "backend", T_STRING, C(switch_backend), "proxy", false},
         {"switch", "hook", T_STRING, C(switch_hook), NULL, false},

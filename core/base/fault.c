@@ -11,9 +11,11 @@
 
 /* Every crash point, in the order a deploy passes them. */
 const char *const ef_fault_points[] = {
-        "after-fetch",  "after-verify",  "after-journal", "during-pull",
-        "after-create", "during-health", "before-flip",   "after-flip",
-        "during-soak",  "during-retire", "during-undo",   NULL,
+        "after-fetch",   "after-verify", "after-journal",
+        "during-pull",   "after-create", "during-health",
+        "before-flip",   "after-flip",   "during-aliases",
+        "during-rename", "during-soak",  "during-retire",
+        "during-undo",   NULL,
 };
 
 static unsigned hits;

@@ -8,15 +8,20 @@
  * COMMIT swaps in one journal write: `services` becomes the new set and
  * `staged` the old containers to retire. */
 #include "deploy_internal.h"
+#include "networks.h"
 #include "edgeflip/buf.h"
 #include "edgeflip/error.h"
 #include "edgeflip/fault.h"
 #include "edgeflip/health.h"
 #include "edgeflip/log.h"
+#include "edgeflip/spec.h"
 #include "edgeflip/sys/clock.h"
+#include "edgeflip/sys/fs.h"
+#include "edgeflip/sys/platform.h"
 #include "edgeflip/sys/net.h"
 #include "edgeflip/sys/switch.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,7 +116,10 @@ typedef struct {
 	uint64_t flipped_ms; /* when traffic moved to the new set */
 	ef_health_target *health;
 	size_t nhealth;
-	ef_port *ports; /* scratch for create requests */
+	ef_engine_port *ports; /* scratch for create requests */
+	ef_files files;        /* relative binds, secrets, configs of the target */
+	char files_root[4096];
+	char secret_root[4096];
 } deploy;
 
 static int journal(deploy *d, ef_phase phase)
@@ -134,6 +142,17 @@ static bool needs_new_container(const ef_action *act)
 static int pull_all(deploy *d)
 {
 	ef_engine *e = d->c->engine;
+	char native[64];
+
+	if (ef_platform_native(native, sizeof(native)) < 0)
+		return EF_ERROR;
+	for (size_t i = 0; i < d->plan->count; i++) {
+		const ef_action *act = &d->plan->actions[i];
+		int error;
+		if (needs_new_container(act) &&
+		    (error = ef_spec_platform_check(act->service, act->spec->platform, native)) < 0)
+			return error;
+	}
 
 	for (size_t i = 0; i < d->plan->count; i++) {
 		const ef_action *act = &d->plan->actions[i];
@@ -189,13 +208,14 @@ static int stage_ports(deploy *d, ef_state_service *rec, const ef_service *s, ef
 	if (!d->ports)
 		return EF_ENOMEM;
 	for (size_t i = 0; i < s->nports; i++) {
-		ef_port *p = &d->ports[i];
+		ef_engine_port *p = &d->ports[i];
 		const char *listen = s->ports[i].host_ip ? s->ports[i].host_ip : public_address;
 		uint16_t internal;
 		char line[200];
 		int error;
 
-		*p = s->ports[i];
+		p->container_port = s->ports[i].container_port;
+		memcpy(p->protocol, s->ports[i].protocol, sizeof(p->protocol));
 		/* 127.0.0.1, or the nftables backend's own address (docs/switch.md). */
 		p->host_ip = (char *)ef_switch_target_addr(d->c->cfg->switch_backend, listen);
 		if (!s->ports[i].host_port) {
@@ -254,6 +274,31 @@ static int claim_name(ef_deploy_ctx *c, char *name, size_t size, const char *ser
 	return EF_ERROR;
 }
 
+static const char *network_prefix(const ef_deploy_ctx *c)
+{
+	return c->cfg->engine_project && *c->cfg->engine_project ? c->cfg->engine_project
+	                                                         : "edgeflip";
+}
+
+/* Compose creates a missing bind source directory; mounts passed structured
+ * are not created by the engine, so the deploy does it. An existing file or
+ * directory is left as it is. */
+static int make_bind_sources(const ef_container_spec *spec)
+{
+	for (size_t i = 0; i < spec->nmounts; i++) {
+		const ef_engine_mount *m = &spec->mounts[i];
+		int error;
+
+		if (m->type != EF_ENGINE_MOUNT_BIND)
+			continue;
+		if ((error = ef_fs_mkdir_p(m->source, 0755)) < 0) {
+			ef_error_prefix("bind mount source %s", m->source);
+			return error;
+		}
+	}
+	return 0;
+}
+
 static int stage_one(deploy *d, const ef_action *act)
 {
 	ef_deploy_ctx *c = d->c;
@@ -261,12 +306,15 @@ static int stage_one(deploy *d, const ef_action *act)
 	const ef_service *s = act->spec;
 	ef_strategy strat = strategy_of(s);
 	ef_state_service rec, *v;
+	ef_container_spec spec;
+	ef_spec_opts sopts;
 	ef_create_req req;
 	char name[160], id[65];
 	const char *slot = other_slot(act->old_slot);
 	int error;
 
 	memset(&rec, 0, sizeof(rec));
+	memset(&spec, 0, sizeof(spec));
 	/* A leftover of an interrupted deploy may hold the name; the container
 	 * that serves never gives its name up. */
 	if ((error = claim_name(c, name, sizeof(name), s->name, &slot)) < 0)
@@ -278,17 +326,31 @@ static int stage_one(deploy *d, const ef_action *act)
 	if ((error = stage_ports(d, &rec, s, strat, c->cfg->public_address)) < 0)
 		goto out;
 
+	memset(&sopts, 0, sizeof(sopts));
+	sopts.network_prefix = network_prefix(d->c);
+	sopts.manifest = d->m;
+	sopts.files = &d->files;
+	if (d->ports) {
+		sopts.ports = d->ports;
+		sopts.nports = s->nports;
+	}
+	/* While the old instance serves, the name stays with it: the new one
+	 * gets its aliases at the flip. */
+	sopts.aliases = !(act->old_id && strat != EF_STRATEGY_RECREATE);
+	if ((error = ef_spec_build(&spec, s, &sopts)) < 0 || (error = make_bind_sources(&spec)) < 0)
+		goto out;
+	/* Without stop_grace_period, the agent's [deploy] stop_timeout. */
+	if (spec.stop_grace_s < 0)
+		spec.stop_grace_s = (int)((c->cfg->stop_timeout_ms + 999) / 1000);
 	memset(&req, 0, sizeof(req));
 	req.name = name;
-	req.service = s;
+	req.spec = &spec;
+	req.service = s->name;
 	req.slot = slot;
 	req.revision = d->target;
+	req.spec_hash = s->spec_hash;
 	/* Once this container serves, the revision before its own. */
 	req.previous = d->repair_only ? c->st->previous : c->st->revision;
-	if (d->ports) {
-		req.ports = d->ports;
-		req.nports = s->nports;
-	}
 	if ((error = e->ops->create(e, id, &req)) < 0) {
 		ef_error_prefix("service %s: cannot create container", s->name);
 		goto out;
@@ -315,7 +377,7 @@ static int stage_one(deploy *d, const ef_action *act)
 		        "service=%s container=%.12s why=\"recreate: frees its "
 		        "exclusive resources for the new one\"",
 		        s->name, act->old_id);
-		if ((error = e->ops->stop(e, act->old_id, c->cfg->stop_timeout_ms / 1000)) < 0)
+		if ((error = e->ops->stop(e, act->old_id, EF_STOP_CONFIGURED)) < 0)
 			goto out;
 	}
 	if ((error = e->ops->start(e, id)) < 0) {
@@ -325,31 +387,157 @@ static int stage_one(deploy *d, const ef_action *act)
 	ef_info("started", "service=%s container=%.12s slot=%s strategy=%s reason=\"%s\"", s->name,
 	        id, slot, strategy_name(strat), act->reason);
 out:
+	ef_spec_dispose(&spec);
 	ef_state_service_dispose(&rec);
+	return error;
+}
+
+/* The order to stage in: a service after the services it depends on
+ * (depends_on), otherwise by name. A cycle is refused naming it. */
+static int visit(size_t *order, size_t *n, unsigned char *mark, const ef_plan *plan, size_t i,
+                 const char *path)
+{
+	const ef_service *s = plan->actions[i].spec;
+	char via[1024];
+	int error;
+
+	if (mark[i] == 2)
+		return 0;
+	if (mark[i] == 1) {
+		ef_error_set("depends_on: a cycle: %s -> %s; break it", path,
+		             plan->actions[i].service);
+		return EF_EINVALID;
+	}
+	mark[i] = 1;
+	snprintf(via, sizeof(via), "%s%s%s", path, *path ? " -> " : "", plan->actions[i].service);
+	for (size_t j = 0; s && j < s->ndepends_on; j++)
+		for (size_t k = 0; k < plan->count; k++)
+			if (strcmp(plan->actions[k].service, s->depends_on[j].service) == 0 &&
+			    (error = visit(order, n, mark, plan, k, via)) < 0)
+				return error;
+	mark[i] = 2;
+	order[(*n)++] = i;
+	return 0;
+}
+
+static int stage_order(size_t **out, const ef_plan *plan)
+{
+	size_t *order = calloc(plan->count + 1, sizeof(*order)), n = 0;
+	unsigned char *mark = calloc(plan->count + 1, 1);
+	int error = EF_ENOMEM;
+
+	if (!order || !mark)
+		goto out;
+	for (size_t i = 0; i < plan->count; i++)
+		if ((error = visit(order, &n, mark, plan, i, "")) < 0)
+			goto out;
+	*out = order;
+	order = NULL;
+	error = 0;
+out:
+	free(order);
+	free(mark);
+	return error;
+}
+
+static const ef_state_service *staged_of(const ef_state *st, const char *name)
+{
+	for (size_t i = 0; i < st->nstaged; i++)
+		if (strcmp(st->staged[i].name, name) == 0)
+			return &st->staged[i];
+	return NULL;
+}
+
+/* service_completed_successfully: waits for the container to exit, 0. */
+static int wait_completed(deploy *d, const char *service, const char *id)
+{
+	ef_engine *e = d->c->engine;
+	uint64_t deadline = ef_clock_ms() + d->c->cfg->health_timeout_ms;
+	int error;
+
+	for (;;) {
+		ef_container c;
+		memset(&c, 0, sizeof(c));
+		if ((error = e->ops->inspect(e, &c, id)) < 0)
+			return error;
+		if (c.state == EF_CSTATE_EXITED || c.state == EF_CSTATE_DEAD) {
+			int code = c.exit_code;
+			ef_container_dispose(&c);
+			if (code == 0)
+				return 0;
+			ef_error_set(
+			        "service %s exited with code %d (service_completed_successfully "
+			        "wants 0)",
+			        service, code);
+			return EF_ERROR;
+		}
+		ef_container_dispose(&c);
+		if (ef_clock_ms() >= deadline) {
+			ef_error_set("service %s did not complete within %llu ms", service,
+			             (unsigned long long)d->c->cfg->health_timeout_ms);
+			return EF_ETIMEOUT;
+		}
+		if (ef_clock_sleep(200))
+			return EF_EAGAIN; /* asked to stop */
+	}
+}
+
+/* depends_on conditions on services staged in this pass (others run as
+ * they are: unchanged services were healthy when they were deployed). */
+static int wait_dependencies(deploy *d, const ef_service *s)
+{
+	ef_deploy_ctx *c = d->c;
+	int error = 0;
+
+	for (size_t i = 0; i < s->ndepends_on && error == 0; i++) {
+		const ef_depends *dep = &s->depends_on[i];
+		const ef_state_service *rec = staged_of(c->st, dep->service);
+		const ef_service *ds = ef_manifest_find(d->m, dep->service);
+		ef_health_target t, *failed = NULL;
+
+		if (!rec || !ds || dep->condition == EF_DEP_STARTED)
+			continue;
+		ef_info("wait-dependency", "service=%s on=%s condition=%s", s->name, dep->service,
+		        dep->condition == EF_DEP_HEALTHY ? "service_healthy"
+		                                         : "service_completed_successfully");
+		if (dep->condition == EF_DEP_COMPLETED) {
+			error = wait_completed(d, dep->service, rec->container_id);
+		} else if ((error = ef_health_init(&t, c->engine, ds, rec->container_id)) == 0) {
+			error = ef_health_wait(&t, 1, c->engine, c->cfg->health_timeout_ms,
+			                       &failed);
+		}
+		if (error < 0 && error != EF_EAGAIN)
+			ef_error_prefix("service %s depends on %s", s->name, dep->service);
+	}
 	return error;
 }
 
 static int stage_all(deploy *d)
 {
 	ef_engine *e = d->c->engine;
+	size_t *order = NULL;
 	int error;
 
-	for (size_t i = 0; i < d->plan->count; i++) {
-		const ef_action *act = &d->plan->actions[i];
+	if ((error = stage_order(&order, d->plan)) < 0)
+		return error;
+	for (size_t k = 0; k < d->plan->count; k++) {
+		const ef_action *act = &d->plan->actions[order[k]];
 
 		if (act->kind == EF_ACT_REPAIR && act->old_id) {
 			ef_info("repair", "service=%s container=%.12s reason=\"%s\"", act->service,
 			        act->old_id, act->reason);
 			if ((error = e->ops->start(e, act->old_id)) < 0)
-				return error;
+				break;
 			continue;
 		}
 		if (!needs_new_container(act))
 			continue;
-		if ((error = stage_one(d, act)) < 0)
-			return error;
+		if ((error = wait_dependencies(d, act->spec)) < 0 ||
+		    (error = stage_one(d, act)) < 0)
+			break;
 	}
-	return 0;
+	free(order);
+	return error;
 }
 
 static int wait_healthy(deploy *d)
@@ -364,7 +552,13 @@ static int wait_healthy(deploy *d)
 		return EF_ENOMEM;
 	for (size_t i = 0; i < c->st->nstaged; i++) {
 		const ef_service *s = ef_manifest_find(d->m, c->st->staged[i].name);
-		if ((error = ef_health_init(&d->health[i], c->engine, s,
+		/* One that runs to completion is healthy once it exited 0. */
+		if (ef_plan_runs_once(d->m, s->name)) {
+			if ((error = wait_completed(d, s->name, c->st->staged[i].container_id)) < 0)
+				return error;
+			continue;
+		}
+		if ((error = ef_health_init(&d->health[d->nhealth], c->engine, s,
 		                            c->st->staged[i].container_id)) < 0)
 			return error;
 		d->nhealth++;
@@ -430,6 +624,17 @@ static int flip(deploy *d)
 
 	if ((error = new_service_set(d, &next, &nnext)) < 0)
 		return error;
+	/* Names follow the traffic. The new instances take the service names
+	 * before they take traffic (being moved between networks changes a
+	 * container's address, harmless while no client uses it yet). */
+	for (size_t i = 0; i < c->st->nstaged && error == 0; i++)
+		error = ef_names_move(c->engine, c->st->staged[i].container_id, true);
+	for (size_t i = 0; i < d->nhealth && error == 0; i++)
+		error = ef_health_readdress(&d->health[i], c->engine);
+	if (error < 0) {
+		ef_state_clear_services(&next, &nnext);
+		return error;
+	}
 	ef_fault_point("before-flip");
 	t0 = ef_clock_ms();
 	error = ef_deploy_apply_routes(c, next, nnext, "flip");
@@ -441,6 +646,47 @@ static int flip(deploy *d)
 	ef_fault_point("after-flip");
 	ef_info("flipped", "revision=%.12s ms=%llu", d->target,
 	        (unsigned long long)(ef_clock_ms() - t0));
+	/* The old instances give the names up once the connections they still
+	 * serve had the drain time (until then a name resolves to both). */
+	for (size_t i = 0; i < d->plan->count; i++) {
+		const ef_action *act = &d->plan->actions[i];
+		if (act->kind != EF_ACT_REPLACE || !act->old_id ||
+		    strategy_of(act->spec) == EF_STRATEGY_RECREATE)
+			continue;
+		if (ef_clock_ms() - d->flipped_ms < c->cfg->drain_ms)
+			ef_clock_sleep(c->cfg->drain_ms - (ef_clock_ms() - d->flipped_ms));
+		if (ef_names_move(c->engine, act->old_id, false) < 0)
+			ef_warn("aliases-off-failed", "service=%s error=\"%s\"", act->service,
+			        ef_error_last());
+	}
+	/* container_name: the old instance goes back to its edgeflip name, the
+	 * new one takes the fixed name. */
+	for (size_t i = 0; i < c->st->nstaged; i++) {
+		const ef_state_service *rec = &c->st->staged[i];
+		const ef_service *s = ef_manifest_find(d->m, rec->name);
+		const ef_action *act = NULL;
+		char temp[160];
+
+		if (!s || !s->container_name)
+			continue;
+		for (size_t j = 0; j < d->plan->count; j++)
+			if (strcmp(d->plan->actions[j].service, rec->name) == 0)
+				act = &d->plan->actions[j];
+		if (act && act->old_id) {
+			snprintf(temp, sizeof(temp), "edgeflip-%s-%s", rec->name,
+			         act->old_slot ? act->old_slot : other_slot(rec->slot));
+			if ((error = ef_names_rename_if(c->engine, act->old_id, s->container_name,
+			                                temp)) < 0)
+				return error;
+		}
+		ef_fault_point("during-rename");
+		if ((error = c->engine->ops->rename(c->engine, rec->container_id,
+		                                    s->container_name)) < 0) {
+			ef_error_prefix("service %s: cannot take container_name %s", rec->name,
+			                s->container_name);
+			return error;
+		}
+	}
 	/* Handover: the old instance stops once the new one is healthy. */
 	for (size_t i = 0; i < d->plan->count; i++) {
 		const ef_action *act = &d->plan->actions[i];
@@ -450,8 +696,7 @@ static int flip(deploy *d)
 			        "service=%s container=%.12s why=\"handover: the new "
 			        "instance is healthy\"",
 			        act->service, act->old_id);
-			c->engine->ops->stop(c->engine, act->old_id,
-			                     c->cfg->stop_timeout_ms / 1000);
+			c->engine->ops->stop(c->engine, act->old_id, EF_STOP_CONFIGURED);
 		}
 	}
 	return 0;
@@ -636,6 +881,60 @@ static int rollback(deploy *d, const char *why, const char *kind)
 	return kind ? EF_ERROR : EF_EUNREACHABLE;
 }
 
+/* Where the files of `env` go: STATE_DIR/env, decrypted secrets under
+ * RUNTIME_DIR/secrets (a tmpfs). */
+static void files_init(ef_files *f, char root[4096], char secret_root[4096], const ef_config *cfg,
+                       const ef_compose_src *env, const ef_age_identities *age)
+{
+	snprintf(root, 4096, "%s/env", cfg->state_dir);
+	snprintf(secret_root, 4096, "%s/secrets",
+	         cfg->runtime_dir ? cfg->runtime_dir : "/run/edgeflip");
+	f->src = env;
+	f->root = root;
+	f->age = age;
+	f->secret_root = secret_root;
+}
+
+int ef_deploy_prepare(const ef_config *cfg, ef_manifest *m, const ef_compose_src *env,
+                      const ef_age_identities *age)
+{
+	char root[4096], secret_root[4096];
+	ef_files files;
+	int error = 0;
+
+	files_init(&files, root, secret_root, cfg, env, age);
+	for (size_t i = 0; i < m->nservices && error == 0; i++) {
+		ef_service *s = &m->services[i];
+		ef_spec_opts o = {.manifest = m, .files = &files};
+		ef_container_spec spec;
+		crypto_hash_sha256_state st;
+		unsigned char h[32];
+		bool files_used = s->nsecrets || s->nconfigs;
+
+		for (size_t j = 0; j < s->nvolumes; j++)
+			files_used |= s->volumes[j].relative || s->volumes[j].home;
+		if (!files_used)
+			continue;
+		if ((error = ef_spec_build(&spec, s, &o)) < 0)
+			break;
+		/* The copies out of the commit are content-addressed: their paths
+		 * stand for their content in the spec hash. */
+		crypto_hash_sha256_init(&st);
+		crypto_hash_sha256_update(&st, (const unsigned char *)s->spec_hash,
+		                          strlen(s->spec_hash));
+		for (size_t j = 0; j < spec.nmounts; j++)
+			if (spec.mounts[j].source)
+				crypto_hash_sha256_update(
+				        &st, (const unsigned char *)spec.mounts[j].source,
+				        strlen(spec.mounts[j].source) + 1);
+		crypto_hash_sha256_final(&st, h);
+		for (int k = 0; k < 32; k++)
+			snprintf(&s->spec_hash[2 * k], 3, "%02x", h[k]);
+		ef_spec_dispose(&spec);
+	}
+	return error;
+}
+
 int ef_deploy_run(ef_deploy_ctx *c, const ef_manifest *m, const ef_plan *plan, const char *target,
                   const char *signer)
 {
@@ -650,6 +949,7 @@ int ef_deploy_run(ef_deploy_ctx *c, const ef_manifest *m, const ef_plan *plan, c
 	d.plan = plan;
 	d.target = target;
 	d.repair_only = strcmp(target, st->revision) == 0;
+	files_init(&d.files, d.files_root, d.secret_root, c->cfg, c->env, c->age);
 
 	snprintf(st->target, sizeof(st->target), "%s", target);
 	free(st->target_signer);
@@ -662,6 +962,7 @@ int ef_deploy_run(ef_deploy_ctx *c, const ef_manifest *m, const ef_plan *plan, c
 		goto out;
 	}
 	if ((error = pull_all(&d)) < 0 || (error = journal(&d, EF_PHASE_STAGE)) < 0 ||
+	    (error = ef_networks_ensure(c->engine, m, network_prefix(c))) < 0 ||
 	    (error = stage_all(&d)) < 0 || (error = journal(&d, EF_PHASE_HEALTH)) < 0 ||
 	    (error = wait_healthy(&d)) < 0) {
 		if (error == EF_EAGAIN && *c->rollback_requested) {
@@ -716,6 +1017,8 @@ int ef_deploy_run(ef_deploy_ctx *c, const ef_manifest *m, const ef_plan *plan, c
 		}
 	}
 	error = commit(&d, signer);
+	if (error == 0)
+		ef_networks_prune(c->engine, m, network_prefix(c));
 	if (error == 0)
 		ef_info("deployed", "revision=%.12s signer=\"%s\" services=%zu", target,
 		        signer ? signer : "", st->nservices);

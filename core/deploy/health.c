@@ -16,10 +16,41 @@ static uint16_t probe_port(const ef_service *spec)
 	return spec->nports ? spec->ports[0].container_port : 0;
 }
 
+/* Where HTTP/TCP probes connect: the published host port of the probed
+ * container port, else the container's IP on its first network. */
+static int find_address(ef_health_target *t, const ef_container *c)
+{
+	const ef_service *spec = t->spec;
+	uint16_t cport = probe_port(spec);
+
+	snprintf(t->host, sizeof(t->host), "127.0.0.1");
+	if (spec->health.kind != EF_PROBE_HTTP && spec->health.kind != EF_PROBE_TCP)
+		return 0;
+	for (size_t i = 0; i < c->nports; i++) {
+		const char *ip = c->ports[i].host_ip;
+
+		if (c->ports[i].container_port == cport && c->ports[i].host_port) {
+			t->port = c->ports[i].host_port;
+			/* Published on one address (e.g. the nftables switch's). */
+			if (ip && *ip && strcmp(ip, "0.0.0.0") != 0 && strcmp(ip, "::") != 0)
+				snprintf(t->host, sizeof(t->host), "%s", ip);
+			return 0;
+		}
+	}
+	if (c->ip_address && c->ip_address[0]) {
+		snprintf(t->host, sizeof(t->host), "%s", c->ip_address);
+		t->port = cport;
+		return 0;
+	}
+	ef_error_set("service %s: cannot reach container port %u for health probes "
+	             "(not published and no container IP)",
+	             spec->name, cport);
+	return EF_ERROR;
+}
+
 int ef_health_init(ef_health_target *t, ef_engine *e, const ef_service *spec, const char *id)
 {
 	ef_container c;
-	uint16_t cport = probe_port(spec);
 	int error;
 
 	memset(t, 0, sizeof(*t));
@@ -30,34 +61,19 @@ int ef_health_init(ef_health_target *t, ef_engine *e, const ef_service *spec, co
 	if ((error = e->ops->inspect(e, &c, id)) < 0)
 		return error;
 	t->restart_count = c.restart_count;
-	snprintf(t->host, sizeof(t->host), "127.0.0.1");
-	if (spec->health.kind == EF_PROBE_HTTP || spec->health.kind == EF_PROBE_TCP) {
-		bool found = false;
-		for (size_t i = 0; i < c.nports; i++) {
-			const char *ip = c.ports[i].host_ip;
+	error = find_address(t, &c);
+	ef_container_dispose(&c);
+	return error;
+}
 
-			if (c.ports[i].container_port == cport && c.ports[i].host_port) {
-				t->port = c.ports[i].host_port;
-				/* Published on one address (e.g. the nftables switch's). */
-				if (ip && *ip && strcmp(ip, "0.0.0.0") != 0 &&
-				    strcmp(ip, "::") != 0)
-					snprintf(t->host, sizeof(t->host), "%s", ip);
-				found = true;
-				break;
-			}
-		}
-		if (!found && c.ip_address && c.ip_address[0]) {
-			snprintf(t->host, sizeof(t->host), "%s", c.ip_address);
-			t->port = cport;
-			found = true;
-		}
-		if (!found) {
-			ef_error_set("service %s: cannot reach container port %u for health probes "
-			             "(not published and no container IP)",
-			             spec->name, cport);
-			error = EF_ERROR;
-		}
-	}
+int ef_health_readdress(ef_health_target *t, ef_engine *e)
+{
+	ef_container c;
+	int error;
+
+	memset(&c, 0, sizeof(c));
+	if ((error = e->ops->inspect(e, &c, t->container_id)) == 0)
+		error = find_address(t, &c);
 	ef_container_dispose(&c);
 	return error;
 }

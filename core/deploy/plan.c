@@ -78,6 +78,16 @@ static const char *why_changed(const ef_service *want, const ef_container *have)
 	return "spec changed";
 }
 
+bool ef_plan_runs_once(const ef_manifest *m, const char *service)
+{
+	for (size_t i = 0; i < m->nservices; i++)
+		for (size_t j = 0; j < m->services[i].ndepends_on; j++)
+			if (m->services[i].depends_on[j].condition == EF_DEP_COMPLETED &&
+			    strcmp(m->services[i].depends_on[j].service, service) == 0)
+				return true;
+	return false;
+}
+
 static int cmp_action(const void *a, const void *b)
 {
 	return strcmp(((const ef_action *)a)->service, ((const ef_action *)b)->service);
@@ -109,7 +119,8 @@ int ef_plan_make(ef_plan *out, const ef_manifest *m, const ef_state *st,
 		else if (!have->spec || strcmp(have->spec, want->spec_hash) != 0)
 			error = push(out, EF_ACT_REPLACE, want->name, want, have,
 			             why_changed(want, have));
-		else if (have->state != EF_CSTATE_RUNNING)
+		else if (have->state != EF_CSTATE_RUNNING &&
+		         !(have->state == EF_CSTATE_EXITED && ef_plan_runs_once(m, want->name)))
 			error = push(out, EF_ACT_REPAIR, want->name, want, have,
 			             "container not running");
 		else

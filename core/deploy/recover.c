@@ -11,6 +11,7 @@
  * if it is alive; otherwise the caller is told to bring the running revision
  * up again. Every route change, stop and removal is logged with its reason. */
 #include "deploy_internal.h"
+#include "networks.h"
 #include "edgeflip/buf.h"
 #include "edgeflip/error.h"
 #include "edgeflip/fault.h"
@@ -204,6 +205,56 @@ static int adopt(ef_state *st, size_t j, ef_state_service *into)
 	return 0;
 }
 
+/* Gives each container of the running set the DNS names of its label
+ * (EF_LABEL_ALIASES); a no-op where it has them. */
+static void names_back(ef_deploy_ctx *c)
+{
+	for (size_t i = 0; i < c->st->nservices; i++) {
+		const ef_state_service *s = &c->st->services[i];
+
+		int error;
+
+		if (!s->container_id || !s->container_id[0])
+			continue;
+		/* Gone: the running revision is brought up again (restore_needed). */
+		if ((error = ef_names_move(c->engine, s->container_id, true)) < 0 &&
+		    error != EF_ENOTFOUND)
+			ef_error("aliases-back-failed", "service=%s container=%.12s error=\"%s\"",
+			         s->name, s->container_id, ef_error_last());
+	}
+}
+
+/* Gives each container of the running set its Compose container_name back
+ * (EF_LABEL_NAME) when it does not have it. */
+static int fixed_names_back(ef_deploy_ctx *c)
+{
+	int error = 0, rc;
+
+	for (size_t i = 0; i < c->st->nservices; i++) {
+		const ef_state_service *s = &c->st->services[i];
+		ef_container k;
+
+		memset(&k, 0, sizeof(k));
+		if (!s->container_id || !s->container_id[0] ||
+		    c->engine->ops->inspect(c->engine, &k, s->container_id) < 0)
+			continue;
+		if (k.fixed_name && (!k.name || strcmp(k.name, k.fixed_name) != 0)) {
+			if ((rc = c->engine->ops->rename(c->engine, k.id, k.fixed_name)) < 0) {
+				ef_error("rename-back-failed",
+				         "service=%s container=%.12s error=\"%s\"", s->name, k.id,
+				         ef_error_last());
+				error = rc;
+			} else {
+				ef_info("renamed", "service=%s container=%.12s name=%s why=\"%s\"",
+				        s->name, k.id, k.fixed_name,
+				        "container_name back to the running set");
+			}
+		}
+		ef_container_dispose(&k);
+	}
+	return error;
+}
+
 static long staged_index(const ef_state *st, const char *name)
 {
 	for (size_t j = 0; j < st->nstaged; j++)
@@ -269,6 +320,9 @@ int ef_deploy_undo(ef_deploy_ctx *c, bool may_adopt, const char *why)
 	}
 	if (error < 0)
 		return error;
+	/* Names moved at a flip: the running set (blue, or what was adopted)
+	 * gets its DNS aliases back before it takes traffic again. */
+	names_back(c);
 
 	if (st->nstaged || *c->sw) {
 		if ((rc = ef_deploy_apply_routes(c, st->services, st->nservices, why)) < 0) {
@@ -298,6 +352,10 @@ int ef_deploy_undo(ef_deploy_ctx *c, bool may_adopt, const char *why)
 			error = rc;
 	}
 	ef_state_clear_services(&st->staged, &st->nstaged);
+	/* container_name back to the running set once the staged instance that
+	 * may have taken it is gone. */
+	if ((rc = fixed_names_back(c)) < 0 && error == 0)
+		error = rc;
 	return error;
 }
 
@@ -306,7 +364,16 @@ int ef_deploy_finish_commit(ef_deploy_ctx *c)
 	ef_state *st = c->st;
 
 	for (size_t i = 0; i < st->nstaged; i++) {
-		ef_deploy_remove(c, st->staged[i].container_id, st->staged[i].name,
+		const char *id = st->staged[i].container_id;
+		int error;
+
+		/* Its stop_signal, then SIGKILL after its stop_grace_period. */
+		if (id && !serves(st, id) &&
+		    (error = c->engine->ops->stop(c->engine, id, EF_STOP_CONFIGURED)) < 0 &&
+		    error != EF_ENOTFOUND)
+			ef_warn("stop-failed", "container=%.12s service=%s error=\"%s\"", id,
+			        st->staged[i].name, ef_error_last());
+		ef_deploy_remove(c, id, st->staged[i].name,
 		                 "retired: replaced by the committed revision");
 		ef_fault_point("during-retire");
 	}

@@ -329,14 +329,14 @@ static int walk(sops_ctx *c, cJSON *node, const char **parts, size_t nparts, int
 	return 0;
 }
 
-static void wipe_tree(cJSON *node)
+void ef_sops_tree_wipe(cJSON *node)
 {
 	for (cJSON *it = node ? node->child : NULL; it; it = it->next) {
 		if (cJSON_IsString(it) && it->valuestring)
 			sodium_memzero(it->valuestring, strlen(it->valuestring));
 		else if (cJSON_IsNumber(it))
 			it->valuedouble = 0, it->valueint = 0;
-		wipe_tree(it);
+		ef_sops_tree_wipe(it);
 	}
 }
 
@@ -504,7 +504,7 @@ int ef_sops_decrypt_tree(cJSON *doc, const ef_age_identities *ids, const char *n
 	}
 	if ((error = setup_rules(&c, &m)) < 0 || (error = open_data_key(&c, &m, ids)) < 0 ||
 	    (error = walk(&c, doc, parts, 0, 0)) < 0 || (error = check_mac(&c, &m)) < 0) {
-		wipe_tree(doc);
+		ef_sops_tree_wipe(doc);
 		goto out;
 	}
 	cJSON_DeleteItemFromObjectCaseSensitive(doc, "sops");
@@ -638,7 +638,7 @@ int ef_sops_decrypt_dotenv(ef_buf *out, const ef_age_identities *ids, const char
 	error = 0;
 out:
 	if (doc)
-		wipe_tree(doc);
+		ef_sops_tree_wipe(doc);
 	cJSON_Delete(doc);
 	return error;
 }

@@ -61,11 +61,13 @@ typedef struct {
 
 	/* [secrets] */
 	char *age_key_file; /* age identities that open SOPS files of the repository */
+	char *runtime_dir;  /* on a tmpfs: decrypted secrets live under runtime_dir/secrets */
 
 	/* [engine] */
 	char *engine_endpoint;
 	uint64_t engine_timeout_ms;
 	uint64_t pull_timeout_ms;
+	char *engine_project; /* prefix of the networks edgeflip makes ("edgeflip_default") */
 
 	/* [switch] */
 	char *switch_backend;

@@ -4,9 +4,11 @@
 #ifndef EDGEFLIP_DEPLOY_H
 #define EDGEFLIP_DEPLOY_H
 
+#include "edgeflip/compose.h"
 #include "edgeflip/config.h"
 #include "edgeflip/manifest.h"
 #include "edgeflip/plan.h"
+#include "edgeflip/secrets.h"
 #include "edgeflip/state.h"
 #include "edgeflip/sys/engine.h"
 #include "edgeflip/sys/switch.h"
@@ -22,6 +24,11 @@ typedef struct {
 	ef_switch **sw;
 	const char *self_exe; /* this executable, to start the proxy switch */
 	ef_state *st;         /* the journal, saved to cfg->state_dir */
+	/* The target commit's environment directory, where relative binds,
+	 * secrets and configs are copied from (files.h); NULL: none. */
+	const ef_compose_src *env;
+	/* The device's age identities for SOPS-encrypted secrets; NULL: none. */
+	const ef_age_identities *age;
 	/* Set from a signal handler: roll back the deploy in progress now. */
 	volatile sig_atomic_t *rollback_requested;
 	/* Out: a service of the running set was left without a live container
@@ -30,6 +37,13 @@ typedef struct {
 	bool restore_needed;
 } ef_deploy_ctx;
 
+/* Copies the files the manifest's services use out of `env` (relative binds,
+ * secrets, configs: files.h; `env` NULL: none) under cfg->state_dir (SOPS
+ * secrets decrypted with `age` under cfg->runtime_dir) and folds
+ * what they became into each service's spec_hash, so that a changed config
+ * file replaces the container. */
+int ef_deploy_prepare(const ef_config *cfg, ef_manifest *m, const ef_compose_src *env,
+                      const ef_age_identities *age);
 /* Runs `plan` towards `target`. `m` must outlive the call. 0: deployed;
  * EF_ERROR: rolled back (quarantined); EF_EAGAIN: abandoned on request. */
 int ef_deploy_run(ef_deploy_ctx *c, const ef_manifest *m, const ef_plan *plan, const char *target,

@@ -27,6 +27,9 @@ typedef struct {
 /* Finds where to probe (the published host port of the probed container
  * port, else the container's IP) and remembers the restart count. */
 int ef_health_init(ef_health_target *t, ef_engine *e, const ef_service *spec, const char *id);
+/* Looks the address up again (a container moved between networks at a flip
+ * has a new IP). */
+int ef_health_readdress(ef_health_target *t, ef_engine *e);
 /* One probe now: 0 healthy, EF_ERROR unhealthy (t->why says why). */
 int ef_health_probe(ef_health_target *t, ef_engine *e);
 /* Waits until every target has passed a probe. Before the first success

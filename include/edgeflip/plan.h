@@ -36,6 +36,9 @@ typedef struct {
 int ef_plan_make(ef_plan *out, const ef_manifest *m, const ef_state *st,
                  const ef_container_list *running);
 void ef_plan_dispose(ef_plan *p);
+/* A service another depends on with condition service_completed_successfully:
+ * it runs to completion, and an exited container of it is not drift. */
+bool ef_plan_runs_once(const ef_manifest *m, const char *service);
 const char *ef_action_name(ef_action_kind k);
 
 #endif

@@ -57,6 +57,10 @@ bool ef_sops_dotenv_is_encrypted(const char *text, size_t len);
  * files are such a tree with one key, `data`. */
 int ef_sops_decrypt_tree(struct cJSON *doc, const ef_age_identities *ids, const char *name);
 
+/* Wipes every string and number of a (decrypted) tree in place, before it
+ * is freed. */
+void ef_sops_tree_wipe(struct cJSON *doc);
+
 /* Decrypts a dotenv document into "KEY=VALUE\n" lines (out, capped), the
  * MAC checked; `sops_…` lines dropped. */
 int ef_sops_decrypt_dotenv(ef_buf *out, const ef_age_identities *ids, const char *text, size_t len,

@@ -46,6 +46,13 @@ enum request_kind {
 	REQ_EXEC_CREATE,
 	REQ_EXEC_START,
 	REQ_EXEC_INSPECT,
+	REQ_RENAME,
+	REQ_NET_INSPECT,
+	REQ_NET_CREATE,
+	REQ_NET_REMOVE,
+	REQ_NET_LIST,
+	REQ_NET_CONNECT,
+	REQ_NET_DISCONNECT,
 };
 
 /* Path = API_PREFIX + prefix + url-encoded argument + suffix + query. */
@@ -67,6 +74,13 @@ static const struct request_def {
         [REQ_EXEC_CREATE] = {"POST", "/containers/", "/exec", "exec in container"},
         [REQ_EXEC_START] = {"POST", "/exec/", "/start", "start exec"},
         [REQ_EXEC_INSPECT] = {"GET", "/exec/", "/json", "inspect exec"},
+        [REQ_RENAME] = {"POST", "/containers/", "/rename", "rename container"},
+        [REQ_NET_INSPECT] = {"GET", "/networks/", "", "look up network"},
+        [REQ_NET_CREATE] = {"POST", "/networks/create", "", "create network"},
+        [REQ_NET_REMOVE] = {"DELETE", "/networks/", "", "remove network"},
+        [REQ_NET_LIST] = {"GET", "/networks?filters=", "", "list networks"},
+        [REQ_NET_CONNECT] = {"POST", "/networks/", "/connect", "connect to network"},
+        [REQ_NET_DISCONNECT] = {"POST", "/networks/", "/disconnect", "disconnect from network"},
 };
 
 /* One request and its reply. */
@@ -397,7 +411,7 @@ static int docker_create(ef_engine *e, char out_id[65], const ef_create_req *req
 		ef_error_prefix("container engine: create container %s", req->name);
 	else
 		ef_info("engine created", "container=%s id=%.12s image=%s", req->name, out_id,
-		        req->service->image);
+		        req->spec->image);
 out:
 	free(body);
 	ef_buf_dispose(&c.reply);
@@ -432,6 +446,9 @@ static int docker_stop(ef_engine *e, const char *id, unsigned timeout_s)
 	char query[32];
 
 	/* 304: already stopped. The request waits for the engine's grace period. */
+	if (timeout_s == EF_STOP_CONFIGURED)
+		return simple_call(e, REQ_STOP, id, NULL,
+		                   docker(e)->opts.pull_timeout_ms + docker(e)->opts.timeout_ms);
 	snprintf(query, sizeof(query), "?t=%u", timeout_s);
 	return simple_call(e, REQ_STOP, id, query,
 	                   (uint64_t)timeout_s * 1000u + docker(e)->opts.timeout_ms);
@@ -543,6 +560,114 @@ out:
 	return error;
 }
 
+static int docker_rename(ef_engine *e, const char *id, const char *name)
+{
+	ef_buf query = EF_BUF_INIT(1024);
+	int error;
+
+	if (!name || !*name) {
+		ef_error_set("container engine: rename container %s: no new name", id ? id : "");
+		return EF_EINVALID;
+	}
+	if ((error = ef_buf_puts(&query, "?name=")) < 0 ||
+	    (error = ef_docker_url_encode(&query, name)) < 0) {
+		ef_buf_dispose(&query);
+		return error;
+	}
+	error = simple_call(e, REQ_RENAME, id, query.ptr, 0);
+	if (error == 0)
+		ef_info("engine renamed", "container=%.12s name=%s", id, name);
+	ef_buf_dispose(&query);
+	return error;
+}
+
+static int docker_network_ensure(ef_engine *e, const ef_network_req *req)
+{
+	struct call c = {.kind = REQ_NET_INSPECT, .arg = req->name, .subject = req->name};
+	char *body = NULL;
+	int error;
+
+	if (!req->name || !*req->name) {
+		ef_error_set("container engine: create network: no name");
+		return EF_EINVALID;
+	}
+	error = call_engine(docker(e), &c);
+	ef_buf_dispose(&c.reply);
+	if (error == EF_ENOTFOUND && req->external) {
+		ef_error_set("network %s is declared external but the engine has no such network: "
+		             "create it on the device first (e.g. podman network create %s)",
+		             req->name, req->name);
+		return EF_ENOTFOUND;
+	}
+	if (error != EF_ENOTFOUND)
+		return error;
+	if ((error = ef_docker_network_body(&body, req)) < 0)
+		return error;
+	c = (struct call){.kind = REQ_NET_CREATE, .subject = req->name, .body = body};
+	if ((error = call_engine(docker(e), &c)) == 0)
+		ef_info("engine network created", "network=%s", req->name);
+	free(body);
+	ef_buf_dispose(&c.reply);
+	return error;
+}
+
+static int docker_network_remove(ef_engine *e, const char *name)
+{
+	struct call c = {.kind = REQ_NET_REMOVE, .arg = name, .subject = name};
+	int error = call_engine(docker(e), &c);
+
+	if (error == 0)
+		ef_info("engine network removed", "network=%s", name);
+	ef_buf_dispose(&c.reply);
+	return error;
+}
+
+static int docker_network_list(ef_engine *e, char ***out, const char *project)
+{
+	struct call c = {.kind = REQ_NET_LIST, .arg = "{\"label\":[\"" EF_LABEL_NETWORK "\"]}"};
+	int error;
+
+	*out = NULL;
+	if ((error = call_engine(docker(e), &c)) == 0 &&
+	    (error = ef_docker_parse_networks(out, c.reply.ptr, c.reply.len, project)) < 0)
+		ef_error_prefix("container engine: list networks");
+	ef_buf_dispose(&c.reply);
+	return error;
+}
+
+static int docker_network_connect(ef_engine *e, const char *network, const char *id,
+                                  char *const *aliases)
+{
+	struct call c = {.kind = REQ_NET_CONNECT, .arg = network, .subject = network};
+	char *body = NULL;
+	int error;
+
+	if ((error = ef_docker_connect_body(&body, id, aliases)) < 0)
+		return error;
+	c.body = body;
+	if ((error = call_engine(docker(e), &c)) == 0)
+		ef_debug("engine connected", "network=%s container=%.12s", network, id);
+	free(body);
+	ef_buf_dispose(&c.reply);
+	return error;
+}
+
+static int docker_network_disconnect(ef_engine *e, const char *network, const char *id)
+{
+	struct call c = {.kind = REQ_NET_DISCONNECT, .arg = network, .subject = network};
+	char *body = NULL;
+	int error;
+
+	/* Force: a stopped container is detached as well. */
+	if ((error = ef_docker_connect_body(&body, id, NULL)) < 0)
+		return error;
+	c.body = body;
+	error = call_engine(docker(e), &c);
+	free(body);
+	ef_buf_dispose(&c.reply);
+	return error;
+}
+
 static void docker_close(ef_engine *e)
 {
 	struct docker_engine *d = docker(e);
@@ -621,5 +746,11 @@ const struct ef_engine_ops ef_engine_docker_api = {
         .list = docker_list,
         .inspect = docker_inspect,
         .exec = docker_exec,
+        .rename = docker_rename,
+        .network_ensure = docker_network_ensure,
+        .network_remove = docker_network_remove,
+        .network_list = docker_network_list,
+        .network_connect = docker_network_connect,
+        .network_disconnect = docker_network_disconnect,
         .close = docker_close,
 };

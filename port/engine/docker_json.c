@@ -105,6 +105,8 @@ static bool take_labels(ef_container *c, const cJSON *labels)
 	c->revision = dup_nonempty(get_str(labels, EF_LABEL_REVISION), &ok);
 	c->spec = dup_nonempty(get_str(labels, EF_LABEL_SPEC), &ok);
 	c->previous = dup_nonempty(get_str(labels, EF_LABEL_PREVIOUS), &ok);
+	c->aliases = dup_nonempty(get_str(labels, EF_LABEL_ALIASES), &ok);
+	c->fixed_name = dup_nonempty(get_str(labels, EF_LABEL_NAME), &ok);
 	return ok;
 }
 
@@ -183,7 +185,7 @@ static int take_ports(ef_container *c, const cJSON *ports)
 			continue;
 		cJSON_ArrayForEach(binding, entry)
 		{
-			ef_port *p = &c->ports[c->nports];
+			ef_engine_port *p = &c->ports[c->nports];
 			const char *ip = get_str(binding, "HostIp");
 			bool ok = true;
 
@@ -270,6 +272,41 @@ static const char *find_ip(const cJSON *settings)
 	return NULL;
 }
 
+/* NetworkSettings.Networks: {"net": {"Aliases": ["a", "b"]}} -> "net=a,b".
+ * Podman adds the short container id as an alias; it is kept (harmless). */
+static int take_endpoints(ef_container *c, const cJSON *nets)
+{
+	const cJSON *net, *alias;
+
+	if (!cJSON_IsObject(nets))
+		return 0;
+	cJSON_ArrayForEach(net, nets)
+	{
+		ef_buf b = EF_BUF_INIT(16384);
+		const char *sep = "=";
+		int error;
+
+		if (!net->string || !*net->string)
+			continue;
+		error = ef_buf_puts(&b, net->string);
+		cJSON_ArrayForEach(alias, get(net, "Aliases"))
+		{
+			if (error == 0 && cJSON_IsString(alias) && alias->valuestring[0]) {
+				error = ef_buf_printf(&b, "%s%s", sep, alias->valuestring);
+				sep = ",";
+			}
+		}
+		if (error == 0 && *sep == '=')
+			error = ef_buf_puts(&b, "=");
+		if (error == 0)
+			error = ef_strv_push_owned(&c->endpoints, ef_buf_detach(&b));
+		ef_buf_dispose(&b);
+		if (error < 0)
+			return error == EF_ETOOBIG ? 0 : error;
+	}
+	return 0;
+}
+
 int ef_docker_parse_inspect(ef_container *out, const char *json, size_t len)
 {
 	cJSON *root = parse_json(json, len);
@@ -301,7 +338,8 @@ int ef_docker_parse_inspect(ef_container *out, const char *json, size_t len)
 	out->health = dup_nonempty(get_str(get(state, "Health"), "Status"), &ok);
 	out->ip_address = dup_nonempty(find_ip(settings), &ok);
 	if (!ok || !take_labels(out, get(config, "Labels")) ||
-	    take_ports(out, get(settings, "Ports")) < 0) {
+	    take_ports(out, get(settings, "Ports")) < 0 ||
+	    take_endpoints(out, get(settings, "Networks")) < 0) {
 		ef_error_set("out of memory");
 		error = EF_ENOMEM;
 		goto out;
@@ -508,33 +546,49 @@ static bool add_str_if(cJSON *obj, const char *key, const char *value)
 	return !value || !*value || cJSON_AddStringToObject(obj, key, value) != NULL;
 }
 
+static bool add_num_if(cJSON *obj, const char *key, int64_t value)
+{
+	return value <= 0 || cJSON_AddNumberToObject(obj, key, (double)value) != NULL;
+}
+
 static bool set_label(cJSON *labels, const char *key, const char *value)
 {
 	cJSON_DeleteItemFromObjectCaseSensitive(labels, key);
 	return cJSON_AddStringToObject(labels, key, value ? value : "") != NULL;
 }
 
+/* "key=value" items into an object (a later key wins); a missing "=" gives "". */
+static bool add_kv_object(cJSON *obj, const char *key, char *const *items, bool always)
+{
+	cJSON *o;
+
+	if (!items && !always)
+		return true;
+	if (!(o = cJSON_AddObjectToObject(obj, key)))
+		return false;
+	for (size_t i = 0; items && items[i]; i++) {
+		const char *eq = strchr(items[i], '=');
+		char *k = eq ? strndup(items[i], (size_t)(eq - items[i])) : strdup(items[i]);
+		bool ok = k && set_label(o, k, eq ? eq + 1 : "");
+
+		free(k);
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
 static int add_labels(cJSON *body, const ef_create_req *req)
 {
-	const ef_service *svc = req->service;
-	cJSON *labels = cJSON_AddObjectToObject(body, "Labels");
+	cJSON *labels;
 
-	if (!labels)
+	if (!add_kv_object(body, "Labels", req->spec->labels, true))
 		return EF_ENOMEM;
-	for (size_t i = 0; svc->labels && svc->labels[i]; i++) {
-		const char *eq = strchr(svc->labels[i], '=');
-		char *key = eq ? strndup(svc->labels[i], (size_t)(eq - svc->labels[i]))
-		               : strdup(svc->labels[i]);
-		bool ok = key && set_label(labels, key, eq ? eq + 1 : "");
-
-		free(key);
-		if (!ok)
-			return EF_ENOMEM;
-	}
-	if (!set_label(labels, EF_LABEL_SERVICE, svc->name) ||
+	labels = cJSON_GetObjectItemCaseSensitive(body, "Labels");
+	if (!set_label(labels, EF_LABEL_SERVICE, req->service) ||
 	    !set_label(labels, EF_LABEL_SLOT, req->slot) ||
 	    !set_label(labels, EF_LABEL_REVISION, req->revision) ||
-	    !set_label(labels, EF_LABEL_SPEC, svc->spec_hash) ||
+	    !set_label(labels, EF_LABEL_SPEC, req->spec_hash) ||
 	    !set_label(labels, EF_LABEL_PREVIOUS, req->previous))
 		return EF_ENOMEM;
 	return 0;
@@ -542,25 +596,24 @@ static int add_labels(cJSON *body, const ef_create_req *req)
 
 static int add_ports(cJSON *body, cJSON *host, const ef_create_req *req)
 {
-	const ef_port *ports = req->ports ? req->ports : req->service->ports;
-	size_t nports = req->ports ? req->nports : req->service->nports;
+	const ef_container_spec *spec = req->spec;
 	cJSON *exposed, *bindings;
 
-	if (nports == 0)
+	if (spec->nports == 0)
 		return 0;
 	if (!(exposed = cJSON_AddObjectToObject(body, "ExposedPorts")) ||
 	    !(bindings = cJSON_AddObjectToObject(host, "PortBindings")))
 		return EF_ENOMEM;
-	for (size_t i = 0; i < nports; i++) {
-		const ef_port *p = &ports[i];
+	for (size_t i = 0; i < spec->nports; i++) {
+		const ef_engine_port *p = &spec->ports[i];
 		const char *proto = p->protocol[0] ? p->protocol : "tcp";
 		char key[16], hostport[8];
 		cJSON *list, *b;
 
 		if ((strcmp(proto, "tcp") != 0 && strcmp(proto, "udp") != 0) ||
 		    p->container_port == 0) {
-			ef_error_set("service %s: port %u/%.4s cannot be published",
-			             req->service->name, p->container_port, proto);
+			ef_error_set("service %s: port %u/%.4s cannot be published", req->service,
+			             p->container_port, proto);
 			return EF_EINVALID;
 		}
 		snprintf(key, sizeof(key), "%u/%s", p->container_port, proto);
@@ -583,78 +636,101 @@ static int add_ports(cJSON *body, cJSON *host, const ef_create_req *req)
 	return 0;
 }
 
-static int add_restart(cJSON *host, const ef_service *svc)
+static int add_restart(cJSON *host, const ef_container_spec *spec)
 {
-	const char *r = svc->restart;
+	static const char *const names[] = {
+	        [EF_RESTART_NO] = "no",
+	        [EF_RESTART_ALWAYS] = "always",
+	        [EF_RESTART_UNLESS_STOPPED] = "unless-stopped",
+	        [EF_RESTART_ON_FAILURE] = "on-failure",
+	};
 	cJSON *policy;
-	long retries = 0;
-	char name[16];
 
-	if (!r || !*r || strcmp(r, "no") == 0)
+	if (spec->restart == EF_RESTART_NO)
 		return 0;
-	if (strcmp(r, "always") == 0 || strcmp(r, "unless-stopped") == 0 ||
-	    strcmp(r, "on-failure") == 0) {
-		snprintf(name, sizeof(name), "%s", r);
-	} else if (strncmp(r, "on-failure:", 11) == 0) {
-		char *end;
-		const char *n = r + 11;
-		retries = strtol(n, &end, 10);
-		if (*n < '0' || *n > '9' || *end != '\0' || retries < 0 || retries > 1000000) {
-			ef_error_set("service %s: restart '%s': the retry count must be a number",
-			             svc->name, r);
-			return EF_EINVALID;
-		}
-		snprintf(name, sizeof(name), "on-failure");
-	} else {
-		ef_error_set("service %s: unknown restart policy '%s'", svc->name, r);
+	if ((unsigned)spec->restart >= sizeof(names) / sizeof(names[0])) {
+		ef_error_set("unknown restart policy %d", (int)spec->restart);
 		return EF_EINVALID;
 	}
 	if (!(policy = cJSON_AddObjectToObject(host, "RestartPolicy")) ||
-	    !cJSON_AddStringToObject(policy, "Name", name) ||
-	    !cJSON_AddNumberToObject(policy, "MaximumRetryCount", (double)retries))
+	    !cJSON_AddStringToObject(policy, "Name", names[spec->restart]) ||
+	    !cJSON_AddNumberToObject(
+	            policy, "MaximumRetryCount",
+	            spec->restart == EF_RESTART_ON_FAILURE ? (double)spec->restart_max : 0))
 		return EF_ENOMEM;
 	return 0;
 }
 
-static int add_volumes(cJSON *host, const ef_service *svc)
+/* Every mount goes into HostConfig.Mounts as an object: paths are values,
+ * never parsed by the engine, so "a:/b:rw,suid" stays one odd path. */
+static int mount_json(cJSON **out, const char *service, const ef_engine_mount *m)
 {
-	cJSON *binds = NULL, *mounts = NULL;
+	static const char *const types[] = {
+	        [EF_ENGINE_MOUNT_BIND] = "bind",
+	        [EF_ENGINE_MOUNT_VOLUME] = "volume",
+	        [EF_ENGINE_MOUNT_TMPFS] = "tmpfs",
+	};
+	cJSON *item = NULL, *opts;
+	bool ok;
 
-	for (size_t i = 0; i < svc->nvolumes; i++) {
-		const ef_mount *m = &svc->volumes[i];
-		bool named = m->type != EF_MOUNT_TMPFS && m->source && *m->source;
-		cJSON *item = NULL, **list = named ? &binds : &mounts;
+	if ((unsigned)m->type >= sizeof(types) / sizeof(types[0]) || !m->target ||
+	    m->target[0] != '/') {
+		ef_error_set("service %s: mount %s needs an absolute target path", service,
+		             m->target ? m->target : "(none)");
+		return EF_EINVALID;
+	}
+	if (m->type == EF_ENGINE_MOUNT_BIND && (!m->source || m->source[0] != '/')) {
+		ef_error_set("service %s: bind mount to %s needs an absolute source path", service,
+		             m->target);
+		return EF_EINVALID;
+	}
+	if (!(item = cJSON_CreateObject()))
+		goto oom;
+	ok = cJSON_AddStringToObject(item, "Type", types[m->type]) &&
+	     cJSON_AddStringToObject(item, "Target", m->target) &&
+	     (m->type == EF_ENGINE_MOUNT_TMPFS || add_str_if(item, "Source", m->source)) &&
+	     cJSON_AddBoolToObject(item, "ReadOnly", m->read_only);
+	if (!ok)
+		goto oom;
+	if (m->type == EF_ENGINE_MOUNT_BIND && m->propagation && *m->propagation) {
+		if (!(opts = cJSON_AddObjectToObject(item, "BindOptions")) ||
+		    !cJSON_AddStringToObject(opts, "Propagation", m->propagation))
+			goto oom;
+	}
+	if (m->type == EF_ENGINE_MOUNT_VOLUME && m->no_copy) {
+		if (!(opts = cJSON_AddObjectToObject(item, "VolumeOptions")) ||
+		    !cJSON_AddBoolToObject(opts, "NoCopy", true))
+			goto oom;
+	}
+	if (m->type == EF_ENGINE_MOUNT_TMPFS && (m->tmpfs_size > 0 || m->tmpfs_mode)) {
+		if (!(opts = cJSON_AddObjectToObject(item, "TmpfsOptions")) ||
+		    !add_num_if(opts, "SizeBytes", m->tmpfs_size) ||
+		    !add_num_if(opts, "Mode", (int64_t)m->tmpfs_mode))
+			goto oom;
+	}
+	*out = item;
+	return 0;
+oom:
+	cJSON_Delete(item);
+	return EF_ENOMEM;
+}
 
-		if (!m->target || m->target[0] != '/') {
-			ef_error_set("service %s: volume %zu needs an absolute target path",
-			             svc->name, i);
-			return EF_EINVALID;
-		}
-		if (m->type == EF_MOUNT_BIND && !named) {
-			ef_error_set("service %s: bind mount to %s needs a source", svc->name,
-			             m->target);
-			return EF_EINVALID;
-		}
-		if (!*list && !(*list = cJSON_AddArrayToObject(host, named ? "Binds" : "Mounts")))
-			return EF_ENOMEM;
-		if (named) {
-			/* Binds ("src:dst[:ro]"): the engine creates a missing host
-			 * directory or named volume, as Compose does. */
-			ef_buf spec = EF_BUF_INIT(8192);
-			if (ef_buf_printf(&spec, "%s:%s%s", m->source, m->target,
-			                  m->read_only ? ":ro" : "") == 0)
-				item = cJSON_CreateString(spec.ptr);
-			ef_buf_dispose(&spec);
-		} else if ((item = cJSON_CreateObject()) != NULL) {
-			const char *type = m->type == EF_MOUNT_TMPFS ? "tmpfs" : "volume";
-			if (!cJSON_AddStringToObject(item, "Type", type) ||
-			    !cJSON_AddStringToObject(item, "Target", m->target) ||
-			    !cJSON_AddBoolToObject(item, "ReadOnly", m->read_only)) {
-				cJSON_Delete(item);
-				item = NULL;
-			}
-		}
-		if (!item || !cJSON_AddItemToArray(*list, item)) {
+static int add_mounts(cJSON *host, const ef_create_req *req)
+{
+	const ef_container_spec *spec = req->spec;
+	cJSON *mounts;
+
+	if (spec->nmounts == 0)
+		return 0;
+	if (!(mounts = cJSON_AddArrayToObject(host, "Mounts")))
+		return EF_ENOMEM;
+	for (size_t i = 0; i < spec->nmounts; i++) {
+		cJSON *item = NULL;
+		int error = mount_json(&item, req->service, &spec->mounts[i]);
+
+		if (error < 0)
+			return error;
+		if (!cJSON_AddItemToArray(mounts, item)) {
 			cJSON_Delete(item);
 			return EF_ENOMEM;
 		}
@@ -662,89 +738,168 @@ static int add_volumes(cJSON *host, const ef_service *svc)
 	return 0;
 }
 
-/* "/dev/x[:/dev/y[:rwm]]" -> {"PathOnHost", "PathInContainer", "CgroupPermissions"} */
-static int add_devices(cJSON *host, const ef_service *svc)
+static int add_devices(cJSON *host, const ef_container_spec *spec)
 {
 	cJSON *devices;
 
-	if (!svc->devices)
+	if (spec->ndevices == 0)
 		return 0;
 	if (!(devices = cJSON_AddArrayToObject(host, "Devices")))
 		return EF_ENOMEM;
-	for (size_t i = 0; svc->devices[i]; i++) {
-		char *copy = strdup(svc->devices[i]), *in, *perm;
-		cJSON *d = NULL;
-		int error = EF_ENOMEM;
+	for (size_t i = 0; i < spec->ndevices; i++) {
+		const ef_engine_device *dev = &spec->devices[i];
+		cJSON *d = cJSON_CreateObject();
 
-		if (!copy)
+		if (!d || !cJSON_AddItemToArray(devices, d)) {
+			cJSON_Delete(d);
 			return EF_ENOMEM;
-		if ((in = strchr(copy, ':')))
-			*in++ = '\0';
-		if (in && (perm = strchr(in, ':')))
-			*perm++ = '\0';
-		else
-			perm = NULL;
-		if (copy[0] != '/' || (in && in[0] != '/')) {
-			ef_error_set("service %s: device '%s' must be /dev/x[:/dev/y[:rwm]]",
-			             svc->name, svc->devices[i]);
-			error = EF_EINVALID;
-			goto next;
 		}
-		if (!(d = cJSON_CreateObject()) ||
-		    !cJSON_AddStringToObject(d, "PathOnHost", copy) ||
-		    !cJSON_AddStringToObject(d, "PathInContainer", in && *in ? in : copy) ||
+		if (!cJSON_AddStringToObject(d, "PathOnHost", dev->host_path) ||
+		    !cJSON_AddStringToObject(d, "PathInContainer",
+		                             dev->container_path ? dev->container_path
+		                                                 : dev->host_path) ||
 		    !cJSON_AddStringToObject(d, "CgroupPermissions",
-		                             perm && *perm ? perm : "rwm") ||
-		    !cJSON_AddItemToArray(devices, d))
-			goto next;
-		d = NULL; /* now owned by devices */
-		error = 0;
-	next:
-		cJSON_Delete(d);
-		free(copy);
-		if (error < 0)
-			return error;
+		                             dev->perms[0] ? dev->perms : "rwm"))
+			return EF_ENOMEM;
 	}
+	return 0;
+}
+
+static int add_ulimits(cJSON *host, const ef_container_spec *spec)
+{
+	cJSON *list;
+
+	if (spec->nulimits == 0)
+		return 0;
+	if (!(list = cJSON_AddArrayToObject(host, "Ulimits")))
+		return EF_ENOMEM;
+	for (size_t i = 0; i < spec->nulimits; i++) {
+		const ef_engine_ulimit *u = &spec->ulimits[i];
+		cJSON *o = cJSON_CreateObject();
+
+		if (!o || !cJSON_AddItemToArray(list, o)) {
+			cJSON_Delete(o);
+			return EF_ENOMEM;
+		}
+		if (!cJSON_AddStringToObject(o, "Name", u->name) ||
+		    !cJSON_AddNumberToObject(o, "Soft", (double)u->soft) ||
+		    !cJSON_AddNumberToObject(o, "Hard", (double)u->hard))
+			return EF_ENOMEM;
+	}
+	return 0;
+}
+
+/* NetworkingConfig.EndpointsConfig: the networks joined at create, with their
+ * aliases. Podman and Docker both attach every listed network at create. */
+static int add_networks(cJSON *body, cJSON *host, const ef_container_spec *spec)
+{
+	cJSON *eps;
+
+	if (spec->nnetworks == 0)
+		return 0;
+	if (!spec->network_mode &&
+	    !cJSON_AddStringToObject(host, "NetworkMode", spec->networks[0].network))
+		return EF_ENOMEM;
+	if (!(eps = cJSON_AddObjectToObject(body, "NetworkingConfig")) ||
+	    !(eps = cJSON_AddObjectToObject(eps, "EndpointsConfig")))
+		return EF_ENOMEM;
+	for (size_t i = 0; i < spec->nnetworks; i++) {
+		const ef_engine_endpoint *n = &spec->networks[i];
+		cJSON *ep;
+
+		if (!n->network || !*n->network) {
+			ef_error_set("network %zu has no name", i);
+			return EF_EINVALID;
+		}
+		if (!(ep = cJSON_AddObjectToObject(eps, n->network)) ||
+		    !add_strv(ep, "Aliases", n->aliases))
+			return EF_ENOMEM;
+		if (n->ipv4_address || n->ipv6_address) {
+			cJSON *ipam = cJSON_AddObjectToObject(ep, "IPAMConfig");
+			if (!ipam || !add_str_if(ipam, "IPv4Address", n->ipv4_address) ||
+			    !add_str_if(ipam, "IPv6Address", n->ipv6_address))
+				return EF_ENOMEM;
+		}
+	}
+	return 0;
+}
+
+static int add_logging(cJSON *host, const ef_container_spec *spec)
+{
+	cJSON *log;
+
+	if (!spec->log_driver || !*spec->log_driver)
+		return 0;
+	if (!(log = cJSON_AddObjectToObject(host, "LogConfig")) ||
+	    !cJSON_AddStringToObject(log, "Type", spec->log_driver) ||
+	    !add_kv_object(log, "Config", spec->log_opts, true))
+		return EF_ENOMEM;
 	return 0;
 }
 
 int ef_docker_create_body(char **out, const ef_create_req *req)
 {
-	const ef_service *svc = req->service;
+	const ef_container_spec *spec = req->spec;
 	cJSON *body = cJSON_CreateObject(), *host;
 	int error = EF_ENOMEM;
 
 	*out = NULL;
-	if (!body || !svc || !svc->name || !svc->image) {
+	if (!body || !spec || !req->service || !spec->image) {
 		if (body)
 			ef_error_set("create request without a service name or image");
 		error = body ? EF_EINVALID : EF_ENOMEM;
 		goto out;
 	}
-	if (!cJSON_AddStringToObject(body, "Image", svc->image) ||
-	    !add_strv(body, "Cmd", svc->command) ||
-	    !add_strv(body, "Entrypoint", svc->entrypoint) ||
-	    !add_strv(body, "Env", svc->environment) || !add_str_if(body, "User", svc->user) ||
-	    !add_str_if(body, "WorkingDir", svc->working_dir))
+	if (!cJSON_AddStringToObject(body, "Image", spec->image) ||
+	    !add_strv(body, "Cmd", spec->cmd) || !add_strv(body, "Entrypoint", spec->entrypoint) ||
+	    !add_strv(body, "Env", spec->env) || !add_str_if(body, "User", spec->user) ||
+	    !add_str_if(body, "WorkingDir", spec->working_dir) ||
+	    !add_str_if(body, "Hostname", spec->hostname) ||
+	    !add_str_if(body, "Domainname", spec->domainname) ||
+	    !add_str_if(body, "StopSignal", spec->stop_signal) ||
+	    (spec->stop_grace_s >= 0 &&
+	     !cJSON_AddNumberToObject(body, "StopTimeout", spec->stop_grace_s)) ||
+	    (spec->tty && !cJSON_AddBoolToObject(body, "Tty", true)) ||
+	    (spec->stdin_open && !cJSON_AddBoolToObject(body, "OpenStdin", true)))
 		goto out;
 	if ((error = add_labels(body, req)) < 0)
 		goto out;
 	error = EF_ENOMEM;
 	if (!(host = cJSON_AddObjectToObject(body, "HostConfig")))
 		goto out;
-	if ((error = add_ports(body, host, req)) < 0 || (error = add_restart(host, svc)) < 0 ||
-	    (error = add_volumes(host, svc)) < 0 || (error = add_devices(host, svc)) < 0)
+	if ((error = add_ports(body, host, req)) < 0 || (error = add_restart(host, spec)) < 0 ||
+	    (error = add_mounts(host, req)) < 0 || (error = add_devices(host, spec)) < 0 ||
+	    (error = add_ulimits(host, spec)) < 0 || (error = add_logging(host, spec)) < 0)
 		goto out;
 	error = EF_ENOMEM;
-	if ((svc->mem_limit > 0 &&
-	     !cJSON_AddNumberToObject(host, "Memory", (double)svc->mem_limit)) ||
-	    !cJSON_AddBoolToObject(host, "Privileged", svc->privileged) ||
-	    !cJSON_AddBoolToObject(host, "ReadonlyRootfs", svc->read_only) ||
-	    !add_str_if(host, "NetworkMode", svc->network_mode) ||
-	    !add_str_if(host, "PidMode", svc->pid) || !add_str_if(host, "IpcMode", svc->ipc) ||
-	    !add_strv(host, "CapAdd", svc->cap_add) || !add_strv(host, "CapDrop", svc->cap_drop))
+	if (!add_num_if(host, "NanoCpus", spec->nano_cpus) ||
+	    !add_num_if(host, "Memory", spec->memory) ||
+	    !add_num_if(host, "MemoryReservation", spec->memory_reservation) ||
+	    (spec->memory_swap &&
+	     !cJSON_AddNumberToObject(host, "MemorySwap", (double)spec->memory_swap)) ||
+	    (spec->pids_limit &&
+	     !cJSON_AddNumberToObject(host, "PidsLimit", (double)spec->pids_limit)) ||
+	    !add_str_if(host, "CpusetCpus", spec->cpuset) ||
+	    !add_num_if(host, "CpuShares", spec->cpu_shares) ||
+	    !add_num_if(host, "ShmSize", spec->shm_size) ||
+	    !cJSON_AddBoolToObject(host, "Privileged", spec->privileged) ||
+	    !cJSON_AddBoolToObject(host, "ReadonlyRootfs", spec->read_only) ||
+	    (spec->init >= 0 && !cJSON_AddBoolToObject(host, "Init", spec->init > 0)) ||
+	    !add_str_if(host, "NetworkMode", spec->network_mode) ||
+	    !add_str_if(host, "PidMode", spec->pid) || !add_str_if(host, "IpcMode", spec->ipc) ||
+	    !add_strv(host, "CapAdd", spec->cap_add) ||
+	    !add_strv(host, "CapDrop", spec->cap_drop) ||
+	    !add_kv_object(host, "Sysctls", spec->sysctls, false) ||
+	    !add_strv(host, "ExtraHosts", spec->extra_hosts) || !add_strv(host, "Dns", spec->dns) ||
+	    !add_strv(host, "DnsSearch", spec->dns_search) ||
+	    !add_strv(host, "DnsOptions", spec->dns_opt) ||
+	    !add_strv(host, "GroupAdd", spec->group_add) ||
+	    !add_strv(host, "SecurityOpt", spec->security_opt))
 		goto out;
-	/* svc->health is not passed: edgeflip probes the container itself. */
+	if ((error = add_networks(body, host, spec)) < 0)
+		goto out;
+	/* No Healthcheck: edgeflip probes the container itself. */
+	error = EF_ENOMEM;
 	if (!(*out = cJSON_PrintUnformatted(body)))
 		goto out;
 	error = 0;
@@ -752,6 +907,112 @@ out:
 	if (error == EF_ENOMEM)
 		ef_error_set("out of memory");
 	cJSON_Delete(body);
+	return error;
+}
+
+static bool add_ipam(cJSON *body, const ef_network_req *req)
+{
+	cJSON *ipam, *config, *pool;
+
+	if (!req->subnet && !req->gateway && !req->ip_range)
+		return true;
+	return (ipam = cJSON_AddObjectToObject(body, "IPAM")) &&
+	       cJSON_AddStringToObject(ipam, "Driver", "default") &&
+	       (config = cJSON_AddArrayToObject(ipam, "Config")) && (pool = cJSON_CreateObject()) &&
+	       cJSON_AddItemToArray(config, pool) && add_str_if(pool, "Subnet", req->subnet) &&
+	       add_str_if(pool, "Gateway", req->gateway) &&
+	       add_str_if(pool, "IPRange", req->ip_range);
+}
+
+/* POST /networks/create */
+int ef_docker_network_body(char **out, const ef_network_req *req)
+{
+	cJSON *body = cJSON_CreateObject(), *labels;
+	int error = EF_ENOMEM;
+
+	*out = NULL;
+	if (!body)
+		goto out;
+	if (!req->name || !*req->name) {
+		ef_error_set("network create request without a name");
+		error = EF_EINVALID;
+		goto out;
+	}
+	if (!cJSON_AddStringToObject(body, "Name", req->name) ||
+	    !cJSON_AddStringToObject(body, "Driver", req->driver ? req->driver : "bridge") ||
+	    !cJSON_AddBoolToObject(body, "CheckDuplicate", true) ||
+	    !cJSON_AddBoolToObject(body, "Internal", req->internal) ||
+	    (req->enable_ipv6 && !cJSON_AddBoolToObject(body, "EnableIPv6", true)) ||
+	    !add_ipam(body, req) || !add_kv_object(body, "Labels", req->labels, true) ||
+	    !add_kv_object(body, "Options", req->options, false))
+		goto out;
+	labels = cJSON_GetObjectItemCaseSensitive(body, "Labels");
+	if (!set_label(labels, EF_LABEL_NETWORK, req->project ? req->project : "edgeflip") ||
+	    !(*out = cJSON_PrintUnformatted(body)))
+		goto out;
+	error = 0;
+out:
+	if (error == EF_ENOMEM)
+		ef_error_set("out of memory");
+	cJSON_Delete(body);
+	return error;
+}
+
+/* POST /networks/{id}/connect */
+int ef_docker_connect_body(char **out, const char *container, char *const *aliases)
+{
+	cJSON *body = cJSON_CreateObject(), *ep;
+	int error = EF_ENOMEM;
+
+	*out = NULL;
+	if (body && cJSON_AddStringToObject(body, "Container", container) &&
+	    (ep = cJSON_AddObjectToObject(body, "EndpointConfig")) &&
+	    add_strv(ep, "Aliases", aliases) && (*out = cJSON_PrintUnformatted(body)))
+		error = 0;
+	if (error < 0)
+		ef_error_set("out of memory");
+	cJSON_Delete(body);
+	return error;
+}
+
+/* GET /networks: the names of those carrying EF_LABEL_NETWORK, sorted. */
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int ef_docker_parse_networks(char ***out, const char *json, size_t len, const char *project)
+{
+	cJSON *root = parse_json(json, len);
+	const cJSON *item;
+	char **names = NULL;
+	int error = EF_EINVALID;
+
+	*out = NULL;
+	if (!cJSON_IsArray(root)) {
+		ef_error_set("network list reply is not a JSON array");
+		goto out;
+	}
+	cJSON_ArrayForEach(item, root)
+	{
+		const char *name = get_str(item, "Name");
+		const char *owner = get_str(get(item, "Labels"), EF_LABEL_NETWORK);
+
+		if (!name || !*name || !owner || strcmp(owner, project) != 0)
+			continue;
+		if (ef_strv_push(&names, name) < 0) {
+			error = EF_ENOMEM;
+			goto out;
+		}
+	}
+	if (names)
+		qsort(names, ef_strv_len(names), sizeof(*names), cmp_str);
+	*out = names;
+	names = NULL;
+	error = 0;
+out:
+	ef_strv_free(names);
+	cJSON_Delete(root);
 	return error;
 }
 

@@ -63,8 +63,16 @@ void ef_docker_pull_dispose(ef_docker_pull *p);
 
 /* The body of POST /containers/create for `req` (a heap string, free()).
  * EF_EINVALID with a message naming the service when a field cannot be
- * expressed (e.g. restart "on-failure:x"). */
+ * expressed (a relative mount target, a port of protocol "sctp"). */
 int ef_docker_create_body(char **out, const ef_create_req *req);
+
+/* The body of POST /networks/create (labelled EF_LABEL_NETWORK). */
+int ef_docker_network_body(char **out, const ef_network_req *req);
+/* The body of POST /networks/{id}/connect. */
+int ef_docker_connect_body(char **out, const char *container, char *const *aliases);
+/* GET /networks: the names of the networks labelled EF_LABEL_NETWORK=project,
+ * sorted; *out NULL when none. EF_EINVALID when the reply is not a JSON array. */
+int ef_docker_parse_networks(char ***out, const char *json, size_t len, const char *project);
 
 /* The body of POST /containers/{id}/exec. */
 int ef_docker_exec_body(char **out, char *const argv[]);

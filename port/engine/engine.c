@@ -60,7 +60,10 @@ void ef_container_dispose(ef_container *c)
 	free(c->revision);
 	free(c->previous);
 	free(c->spec);
+	free(c->aliases);
+	free(c->fixed_name);
 	free(c->health);
+	ef_strv_free(c->endpoints);
 	for (size_t i = 0; i < c->nports; i++)
 		free(c->ports[i].host_ip);
 	free(c->ports);

@@ -14,6 +14,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -290,6 +291,61 @@ int ef_fs_private_dir(const char *path)
 		             st.st_mode & S_IWOTH ? "everyone" : "its group",
 		             (unsigned)(st.st_mode & 07777), path);
 		return EF_EINVALID;
+	}
+	return 0;
+}
+
+int ef_fs_in_memory(const char *path)
+{
+	/* linux/magic.h: TMPFS_MAGIC, RAMFS_MAGIC */
+	const unsigned long tmpfs = 0x01021994ul, ramfs = 0x858458f6ul;
+	struct statfs st;
+
+	if (statfs(path, &st) < 0) {
+		ef_error_set("%s: %s", path, strerror(errno));
+		return EF_ERROR;
+	}
+	return (unsigned long)st.f_type == tmpfs || (unsigned long)st.f_type == ramfs;
+}
+
+int ef_fs_exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+int ef_fs_rename(const char *from, const char *to)
+{
+	char dir[PATH_MAX];
+	char *slash;
+	int fd;
+
+	if (rename(from, to) < 0) {
+		ef_error_set("cannot rename %s to %s: %s", from, to, strerror(errno));
+		return EF_ERROR;
+	}
+	snprintf(dir, sizeof(dir), "%s", to);
+	if ((slash = strrchr(dir, '/')) && slash != dir) {
+		*slash = '\0';
+		if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+			fsync(fd);
+			close(fd);
+		}
+	}
+	return 0;
+}
+
+int ef_fs_set_mode(const char *path, unsigned mode, long uid, long gid)
+{
+	if (chmod(path, (mode_t)mode) < 0) {
+		ef_error_set("cannot set mode %o on %s: %s", mode, path, strerror(errno));
+		return EF_ERROR;
+	}
+	if ((uid >= 0 || gid >= 0) &&
+	    chown(path, uid >= 0 ? (uid_t)uid : (uid_t)-1, gid >= 0 ? (gid_t)gid : (gid_t)-1) < 0) {
+		ef_error_set("cannot set owner %ld:%ld on %s: %s", uid, gid, path, strerror(errno));
+		return EF_ERROR;
 	}
 	return 0;
 }

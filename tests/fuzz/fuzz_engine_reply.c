@@ -1,7 +1,9 @@
-/* Fuzzes the parsers of container engine replies (port/engine/docker_json.c).
+/* Fuzzes the parsers of container engine replies (port/engine/docker_json.c)
+ * and the aliases label the deploy reads back from a container.
  * The first byte picks the parser; for the pull stream the second byte sets
  * the chunk size, so line reassembly across chunks is fuzzed too. */
 #include "../../port/engine/docker_json.h"
+#include "edgeflip/spec.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -19,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	json = (const char *)data + 2;
 	len = size - 2;
-	switch (data[0] % 6) {
+	switch (data[0] % 8) {
 	case 0: {
 		ef_container_list l;
 		if (ef_docker_parse_list(&l, json, len) == 0)
@@ -54,6 +56,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		int code;
 		bool running;
 		ef_docker_parse_exec_inspect(&code, &running, json, len);
+		break;
+	}
+	case 5: {
+		char **names;
+		if (ef_docker_parse_networks(&names, json, len, "edgeflip") == 0)
+			ef_strv_free(names);
+		break;
+	}
+	case 6: {
+		/* The aliases label of a container (engine.h), as the deploy reads it. */
+		char *label = strndup(json, len);
+		ef_engine_endpoint *eps;
+		size_t n;
+		if (label && ef_spec_aliases_parse(&eps, &n, label) == 0)
+			ef_spec_endpoints_free(eps, n);
+		free(label);
 		break;
 	}
 	default: {

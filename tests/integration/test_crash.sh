@@ -64,6 +64,13 @@ deploy_version()
 	else
 		ef_compose "$env/compose.json" "web=$v2:$port" "worker=$w2"
 	fi
+	# A fixed name, so that the crash points of the rename at the flip are
+	# passed too.
+	python3 - "$env/compose.json" <<'PY'
+import json, sys
+p = sys.argv[1]; m = json.load(open(p)); m["services"]["worker"]["container_name"] = "worker"
+json.dump(m, open(p, "w"), indent=1)
+PY
 	ef_gitops_commit "version $1 ($2)"
 }
 

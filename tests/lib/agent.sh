@@ -108,7 +108,10 @@ ef_agent_config()
 		printf '[source]\nurl = %s\nbranch = main\npath = environments/production\nca_file = %s\ntimeout = 20s\n' \
 			"$EF_OPS_URL" "$EF_GIT_CA"
 		printf '[trust]\nallowed_signers = %s\n' "$EF_OPS_DIR/keys/allowed_signers"
-		printf '[engine]\nendpoint = unix://%s\n' "$EF_PODMAN_SOCK"
+		# Rootful Podman shares its DNS server and address database between
+		# engines: a project name of its own keeps suites side by side apart.
+		printf '[engine]\nendpoint = unix://%s\nproject = ef%s\n' "$EF_PODMAN_SOCK" \
+			"$(basename "$dir" | cksum | cut -c1-8)$RANDOM"
 		printf '[deploy]\nsoak = 2s\nhealth_timeout = 30s\nstop_timeout = 2s\n'
 		printf '[policy]\nregistries = %s\n' "$EF_REGISTRY"
 	} >"$EF_AGENT_INI"
@@ -193,8 +196,16 @@ ef_load_start()
 # ef_load_stop: stops the loop; prints "total failed" and leaves the JSON in $EF_LOAD_OUT.
 ef_load_stop()
 {
+	local i
 	touch "$EF_LOAD_OUT.stop"
 	wait "$EF_LOAD_PID" 2>/dev/null
+	# Called as $(ef_load_stop), `wait` runs in a subshell that is not the load
+	# client's parent and returns at once: wait for its summary instead (it
+	# notices the stop file within one request, at most 5 s).
+	for i in $(seq 150); do
+		[ -f "$EF_LOAD_OUT" ] && break
+		sleep 0.1
+	done
 	EF_LOAD_PID=
 	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["total"], d["failed"])' "$EF_LOAD_OUT"
 }

@@ -25,6 +25,10 @@
 # - The bridge and netavark's IP allocation database
 #   (/run/containers/networks/ipam.db) are shared by every rootful Podman on
 #   the machine; separate --root storages do not clash.
+# - User-defined networks (POST /networks/create) get a bridge podmanN and a
+#   subnet 10.89.N.0/24 with aardvark-dns answering for container names and
+#   aliases. Their definitions live in network_config_dir (set per engine
+#   below); the bridges themselves are torn down with the last container.
 # - Podman bind-mounts ROOT/overlay onto itself; it must be unmounted before
 #   the directory can be removed.
 # - Each exec session leaves a conmon process waiting exit_command_delay
@@ -150,11 +154,17 @@ ef_podman_start()
 {
 	local dir=$1
 	[ -n "$dir" ] || { echo "usage: ef_podman_start DIR" >&2; return 2; }
-	mkdir -p "$dir/root" "$dir/runroot" "$dir/tmp" "$dir/cache"
+	mkdir -p "$dir/root" "$dir/runroot" "$dir/tmp" "$dir/cache" "$dir/networks"
 	dir=$(cd "$dir" && pwd)
-	cat >"$dir/containers.conf" <<'EOF'
+	# User-defined networks are kept in network_config_dir, by default
+	# /etc/containers/networks for every rootful Podman on the machine: give
+	# this engine its own, so that suites running side by side do not see
+	# (or remove) each other's networks.
+	cat >"$dir/containers.conf" <<EOF
 [containers]
 default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
+[network]
+network_config_dir = "$dir/networks"
 [engine]
 runtime = "runc"
 cgroup_manager = "cgroupfs"

@@ -2,6 +2,7 @@
  * integration tests. Prints key=value lines; on failure prints
  * "error=<name>" and "message=<text>" and exits with the negated error code
  * (3 not-found, 8 timeout, 9 unreachable, 1 other). */
+#include "edgeflip/buf.h"
 #include "edgeflip/error.h"
 #include "edgeflip/log.h"
 #include "edgeflip/sys/engine.h"
@@ -14,7 +15,10 @@ static const char usage[] =
         "usage: ef_engine_probe --endpoint unix:///PATH [--timeout MS] [--pull-timeout MS]\n"
         "                       [--max-reply BYTES] [--slot S] [--revision R] [-v]\n"
         "   ping | pull REF | run NAME REF [IP:]HOSTPORT:CPORT | list | inspect ID |\n"
-        "   stop ID [SECS] | rm ID | exec ID CMD...\n";
+        "   stop ID [SECS] | rm ID | exec ID CMD... | rename ID NAME |\n"
+        "   net-create NAME | net-rm NAME | net-ls | connect NET ID [ALIAS...] |\n"
+        "   disconnect NET ID\n"
+        "   (run takes --net NET[:ALIAS,...], --mount TYPE:SRC:DST, --cmd 'sh -c ...')\n";
 
 static const char *const state_names[] = {"unknown", "created", "running", "restarting",
                                           "paused",  "exited",  "dead"};
@@ -39,7 +43,7 @@ static void print_container(const ef_container *c, bool full)
 }
 
 /* "[IP:]HOSTPORT:CPORT" */
-static int parse_binding(ef_port *p, char *spec)
+static int parse_binding(ef_engine_port *p, char *spec)
 {
 	char *last = strrchr(spec, ':'), *prev;
 
@@ -66,6 +70,10 @@ int main(int argc, char **argv)
 	const char *endpoint = NULL, *slot = "blue",
 	           *revision = "0000000000000000000000000000000000000000";
 	ef_engine *e = NULL;
+	ef_engine_endpoint net = {0};
+	ef_engine_mount mount = {0};
+	char *shcmd[] = {"/bin/sh", "-c", NULL, NULL};
+	char *aliases = NULL;
 	int i = 1, error = EF_EINVALID;
 	const char *cmd;
 
@@ -86,7 +94,27 @@ int main(int argc, char **argv)
 			slot = argv[++i];
 		else if (strcmp(argv[i], "--revision") == 0)
 			revision = argv[++i];
-		else
+		else if (strcmp(argv[i], "--cmd") == 0)
+			shcmd[2] = argv[++i];
+		else if (strcmp(argv[i], "--net") == 0) {
+			net.network = argv[++i];
+			if ((aliases = strchr(net.network, ':'))) {
+				*aliases++ = '\0';
+				ef_strv_split(&net.aliases, aliases);
+			}
+		} else if (strcmp(argv[i], "--mount") == 0) {
+			char *t = argv[++i], *src = strchr(t, ':'),
+			     *dst = src ? strchr(src + 1, ':') : NULL;
+			if (!dst)
+				break;
+			*src++ = '\0';
+			*dst++ = '\0';
+			mount.type = strcmp(t, "bind") == 0    ? EF_ENGINE_MOUNT_BIND
+			             : strcmp(t, "tmpfs") == 0 ? EF_ENGINE_MOUNT_TMPFS
+			                                       : EF_ENGINE_MOUNT_VOLUME;
+			mount.source = *src ? src : NULL;
+			mount.target = dst;
+		} else
 			break;
 	}
 	if (i >= argc || !endpoint) {
@@ -104,28 +132,44 @@ int main(int argc, char **argv)
 		if ((error = e->ops->pull(e, argv[i])) == 0)
 			printf("pulled=%s\n", argv[i]);
 	} else if (strcmp(cmd, "run") == 0 && i + 3 == argc) {
-		ef_service svc = {0};
-		ef_port port = {0};
+		ef_container_spec spec = {.stop_grace_s = -1, .init = -1};
+		ef_engine_port port = {0};
 		char *labels[] = {"io.edgeflip.test=probe", NULL};
 		ef_create_req req = {0};
 		char id[65];
 
-		if (parse_binding(&port, argv[i + 2]) < 0) {
+		if (strcmp(argv[i + 2], "-") != 0 && parse_binding(&port, argv[i + 2]) < 0) {
 			fputs(usage, stderr);
 			error = 2;
 			goto done;
 		}
-		svc.name = argv[i];
-		svc.image = argv[i + 1];
-		svc.ports = &port;
-		svc.nports = 1;
-		svc.labels = labels;
-		snprintf(svc.spec_hash, sizeof(svc.spec_hash), "probe");
+		spec.image = argv[i + 1];
+		if (port.container_port) {
+			spec.ports = &port;
+			spec.nports = 1;
+		}
+		spec.labels = labels;
+		if (net.network) {
+			spec.networks = &net;
+			spec.nnetworks = 1;
+		}
+		if (mount.target) {
+			spec.mounts = &mount;
+			spec.nmounts = 1;
+		}
+		if (shcmd[2])
+			spec.cmd = shcmd;
+		if (getenv("PROBE_STOP_SIGNAL"))
+			spec.stop_signal = getenv("PROBE_STOP_SIGNAL");
+		if (getenv("PROBE_STOP_GRACE"))
+			spec.stop_grace_s = atoi(getenv("PROBE_STOP_GRACE"));
 		req.name = argv[i];
-		req.service = &svc;
+		req.spec = &spec;
+		req.service = argv[i];
+		req.spec_hash = "probe";
 		req.slot = slot;
 		req.revision = revision;
-		if ((error = e->ops->pull(e, svc.image)) < 0 ||
+		if ((error = e->ops->pull(e, spec.image)) < 0 ||
 		    (error = e->ops->create(e, id, &req)) < 0 || (error = e->ops->start(e, id)) < 0)
 			goto out;
 		printf("id=%s\n", id);
@@ -150,7 +194,10 @@ int main(int argc, char **argv)
 			ef_container_dispose(&c);
 		}
 	} else if (strcmp(cmd, "stop") == 0 && (i + 1 == argc || i + 2 == argc)) {
-		unsigned secs = i + 2 == argc ? (unsigned)atoi(argv[i + 1]) : 10;
+		unsigned secs = i + 2 == argc ? (strcmp(argv[i + 1], "-") == 0
+		                                         ? EF_STOP_CONFIGURED
+		                                         : (unsigned)atoi(argv[i + 1]))
+		                              : 10;
 		if ((error = e->ops->stop(e, argv[i], secs)) == 0)
 			printf("ok=1\n");
 	} else if (strcmp(cmd, "rm") == 0 && i + 1 == argc) {
@@ -160,6 +207,30 @@ int main(int argc, char **argv)
 		int code;
 		if ((error = e->ops->exec(e, &code, argv[i], &argv[i + 1], opts.timeout_ms)) == 0)
 			printf("exit_code=%d\n", code);
+	} else if (strcmp(cmd, "rename") == 0 && i + 2 == argc) {
+		if ((error = e->ops->rename(e, argv[i], argv[i + 1])) == 0)
+			printf("ok=1\n");
+	} else if (strcmp(cmd, "net-create") == 0 && i + 1 == argc) {
+		ef_network_req nreq = {.name = argv[i]};
+		if ((error = e->ops->network_ensure(e, &nreq)) == 0)
+			printf("ok=1\n");
+	} else if (strcmp(cmd, "net-rm") == 0 && i + 1 == argc) {
+		if ((error = e->ops->network_remove(e, argv[i])) == 0)
+			printf("ok=1\n");
+	} else if (strcmp(cmd, "net-ls") == 0 && i == argc) {
+		char **names = NULL;
+		if ((error = e->ops->network_list(e, &names, "edgeflip")) == 0) {
+			for (size_t k = 0; names && names[k]; k++)
+				printf("network=%s\n", names[k]);
+			ef_strv_free(names);
+		}
+	} else if (strcmp(cmd, "connect") == 0 && i + 2 <= argc) {
+		if ((error = e->ops->network_connect(e, argv[i], argv[i + 1],
+		                                     i + 2 < argc ? &argv[i + 2] : NULL)) == 0)
+			printf("ok=1\n");
+	} else if (strcmp(cmd, "disconnect") == 0 && i + 2 == argc) {
+		if ((error = e->ops->network_disconnect(e, argv[i], argv[i + 1])) == 0)
+			printf("ok=1\n");
 	} else {
 		fputs(usage, stderr);
 		error = 2;
@@ -171,6 +242,7 @@ out:
 		fprintf(stderr, "ef_engine_probe: %s\n", ef_error_last());
 	}
 done:
+	ef_strv_free(net.aliases);
 	ef_engine_close(e);
 	if (error == 2)
 		return 2;

@@ -437,50 +437,87 @@ static void test_create_body_full(void **state)
 	     *env[] = {"A=1", "B=x=y", NULL},
 	     *labels[] = {"app=demo", "io.edgeflip.slot=evil", "flag", NULL},
 	     *caps[] = {"NET_ADMIN", NULL}, *drop[] = {"ALL", NULL},
-	     *devs[] = {"/dev/ttyS0", "/dev/ttyUSB0:/dev/modem", "/dev/i2c-1:/dev/i2c:r", NULL};
-	ef_port ports[] = {{"127.0.0.1", 8080, 80, "tcp"},
-	                   {NULL, 0, 9000, "tcp"},
-	                   {NULL, 5353, 53, "udp"},
-	                   {"127.0.0.1", 8081, 80, "tcp"}};
-	ef_mount vols[] = {
-	        {.type = EF_MOUNT_BIND,
-	         .source = "/srv/data",
+	     *sysctls[] = {"net.core.somaxconn=1024", NULL}, *hosts[] = {"gw.local:10.0.0.1", NULL},
+	     *dns[] = {"10.0.0.53", NULL}, *search[] = {"lan", NULL}, *dopt[] = {"ndots:2", NULL},
+	     *groups[] = {"dialout", NULL}, *secopt[] = {"no-new-privileges:true", NULL},
+	     *logopt[] = {"max-size=10m", "max-file=3", NULL}, *alias_db[] = {"db", "mysql", NULL};
+	ef_engine_port ports[] = {{"127.0.0.1", 8080, 80, "tcp"},
+	                          {NULL, 0, 9000, "tcp"},
+	                          {NULL, 5353, 53, "udp"},
+	                          {"127.0.0.1", 8081, 80, "tcp"}};
+	ef_engine_mount mounts[] = {
+	        {.type = EF_ENGINE_MOUNT_BIND,
+	         .source = "/srv/data:/etc:rw",
 	         .target = "/data",
-	         .read_only = true},
-	        {.type = EF_MOUNT_VOLUME,
-	         .source = "cache",
-	         .target = "/cache",
-	         .read_only = false},
-	        {.type = EF_MOUNT_TMPFS, .source = NULL, .target = "/tmp", .read_only = false},
-	        {.type = EF_MOUNT_VOLUME, .source = NULL, .target = "/anon", .read_only = false}};
-	ef_service svc = {.name = "web",
-	                  .image = "reg/web@sha256:00",
-	                  .command = cmd,
-	                  .entrypoint = ep,
-	                  .environment = env,
-	                  .ports = ports,
-	                  .nports = 4,
-	                  .volumes = vols,
-	                  .nvolumes = 4,
-	                  .restart = "on-failure:5",
-	                  .labels = labels,
-	                  .user = "1000:1000",
-	                  .working_dir = "/www",
-	                  .mem_limit = 64 * 1024 * 1024,
-	                  .privileged = true,
-	                  .network_mode = "host",
-	                  .pid = "host",
-	                  .ipc = "private",
-	                  .cap_add = caps,
-	                  .cap_drop = drop,
-	                  .devices = devs,
-	                  .read_only = true,
-	                  .health = {.kind = EF_PROBE_HTTP, .http_path = "/health"},
-	                  .spec_hash = "feedbeef"};
+	         .read_only = true,
+	         .propagation = "rslave"},
+	        {.type = EF_ENGINE_MOUNT_VOLUME, .source = "cache", .target = "/cache"},
+	        {.type = EF_ENGINE_MOUNT_TMPFS,
+	         .target = "/tmp",
+	         .tmpfs_size = 1 << 20,
+	         .tmpfs_mode = 01777},
+	        {.type = EF_ENGINE_MOUNT_VOLUME, .target = "/anon", .no_copy = true}};
+	ef_engine_device devs[] = {{"/dev/ttyS0", "/dev/ttyS0", "rwm"},
+	                           {"/dev/ttyUSB0", "/dev/modem", ""},
+	                           {"/dev/i2c-1", "/dev/i2c", "r"}};
+	ef_engine_ulimit ulimits[] = {{"nofile", 1024, 2048}};
+	ef_engine_endpoint nets[] = {{"edgeflip_backend", alias_db, "172.30.0.9", NULL},
+	                             {"edgeflip_front", NULL, NULL, NULL}};
+	ef_container_spec spec = {.image = "reg/web@sha256:00",
+	                          .cmd = cmd,
+	                          .entrypoint = ep,
+	                          .env = env,
+	                          .labels = labels,
+	                          .user = "1000:1000",
+	                          .working_dir = "/www",
+	                          .hostname = "web1",
+	                          .domainname = "lan",
+	                          .tty = true,
+	                          .stdin_open = true,
+	                          .stop_signal = "SIGINT",
+	                          .stop_grace_s = 20,
+	                          .ports = ports,
+	                          .nports = 4,
+	                          .mounts = mounts,
+	                          .nmounts = 4,
+	                          .networks = nets,
+	                          .nnetworks = 2,
+	                          .pid = "host",
+	                          .ipc = "private",
+	                          .restart = EF_RESTART_ON_FAILURE,
+	                          .restart_max = 5,
+	                          .nano_cpus = 1500000000,
+	                          .memory = 64 * 1024 * 1024,
+	                          .memory_reservation = 32 * 1024 * 1024,
+	                          .memory_swap = -1,
+	                          .pids_limit = 100,
+	                          .cpuset = "0-1",
+	                          .cpu_shares = 512,
+	                          .shm_size = 1 << 26,
+	                          .ulimits = ulimits,
+	                          .nulimits = 1,
+	                          .sysctls = sysctls,
+	                          .extra_hosts = hosts,
+	                          .dns = dns,
+	                          .dns_search = search,
+	                          .dns_opt = dopt,
+	                          .group_add = groups,
+	                          .security_opt = secopt,
+	                          .cap_add = caps,
+	                          .cap_drop = drop,
+	                          .devices = devs,
+	                          .ndevices = 3,
+	                          .privileged = true,
+	                          .read_only = true,
+	                          .init = 1,
+	                          .log_driver = "json-file",
+	                          .log_opts = logopt};
 	ef_create_req req = {.name = "edgeflip-web-blue",
-	                     .service = &svc,
+	                     .spec = &spec,
+	                     .service = "web",
 	                     .slot = "blue",
 	                     .revision = "0123abcd",
+	                     .spec_hash = "feedbeef",
 	                     .previous = "4567cdef"};
 	char *body;
 	cJSON *j, *host, *b;
@@ -495,6 +532,12 @@ static void test_create_body_full(void **state)
 	assert_strv(path(j, "Env", NULL, NULL), (const char *[]){"A=1", "B=x=y", NULL});
 	assert_string_equal(path(j, "User", NULL, NULL)->valuestring, "1000:1000");
 	assert_string_equal(path(j, "WorkingDir", NULL, NULL)->valuestring, "/www");
+	assert_string_equal(path(j, "Hostname", NULL, NULL)->valuestring, "web1");
+	assert_string_equal(path(j, "Domainname", NULL, NULL)->valuestring, "lan");
+	assert_string_equal(path(j, "StopSignal", NULL, NULL)->valuestring, "SIGINT");
+	assert_int_equal(path(j, "StopTimeout", NULL, NULL)->valueint, 20);
+	assert_true(cJSON_IsTrue(path(j, "Tty", NULL, NULL)));
+	assert_true(cJSON_IsTrue(path(j, "OpenStdin", NULL, NULL)));
 	/* labels: the service's, then ours, which win */
 	assert_string_equal(path(j, "Labels", "app", NULL)->valuestring, "demo");
 	assert_string_equal(path(j, "Labels", "flag", NULL)->valuestring, "");
@@ -523,16 +566,36 @@ static void test_create_body_full(void **state)
 	/* the rest of HostConfig */
 	assert_string_equal(path(host, "RestartPolicy", "Name", NULL)->valuestring, "on-failure");
 	assert_int_equal(path(host, "RestartPolicy", "MaximumRetryCount", NULL)->valueint, 5);
-	assert_strv(path(host, "Binds", NULL, NULL),
-	            (const char *[]){"/srv/data:/data:ro", "cache:/cache", NULL});
+	/* mounts: structured, never a Binds string; an odd path stays one path */
+	assert_null(path(host, "Binds", NULL, NULL));
 	b = path(host, "Mounts", NULL, NULL);
-	assert_int_equal(cJSON_GetArraySize(b), 2);
+	assert_int_equal(cJSON_GetArraySize(b), 4);
 	assert_string_equal(path(cJSON_GetArrayItem(b, 0), "Type", NULL, NULL)->valuestring,
-	                    "tmpfs");
+	                    "bind");
+	assert_string_equal(path(cJSON_GetArrayItem(b, 0), "Source", NULL, NULL)->valuestring,
+	                    "/srv/data:/etc:rw");
+	assert_string_equal(path(cJSON_GetArrayItem(b, 0), "Target", NULL, NULL)->valuestring,
+	                    "/data");
+	assert_true(cJSON_IsTrue(path(cJSON_GetArrayItem(b, 0), "ReadOnly", NULL, NULL)));
+	assert_string_equal(
+	        path(cJSON_GetArrayItem(b, 0), "BindOptions", "Propagation", NULL)->valuestring,
+	        "rslave");
 	assert_string_equal(path(cJSON_GetArrayItem(b, 1), "Type", NULL, NULL)->valuestring,
 	                    "volume");
-	assert_string_equal(path(cJSON_GetArrayItem(b, 1), "Target", NULL, NULL)->valuestring,
-	                    "/anon");
+	assert_string_equal(path(cJSON_GetArrayItem(b, 1), "Source", NULL, NULL)->valuestring,
+	                    "cache");
+	assert_true(cJSON_IsFalse(path(cJSON_GetArrayItem(b, 1), "ReadOnly", NULL, NULL)));
+	assert_null(path(cJSON_GetArrayItem(b, 1), "VolumeOptions", NULL, NULL));
+	assert_string_equal(path(cJSON_GetArrayItem(b, 2), "Type", NULL, NULL)->valuestring,
+	                    "tmpfs");
+	assert_null(path(cJSON_GetArrayItem(b, 2), "Source", NULL, NULL));
+	assert_int_equal(
+	        path(cJSON_GetArrayItem(b, 2), "TmpfsOptions", "SizeBytes", NULL)->valueint,
+	        1 << 20);
+	assert_int_equal(path(cJSON_GetArrayItem(b, 2), "TmpfsOptions", "Mode", NULL)->valueint,
+	                 01777);
+	assert_null(path(cJSON_GetArrayItem(b, 3), "Source", NULL, NULL));
+	assert_true(cJSON_IsTrue(path(cJSON_GetArrayItem(b, 3), "VolumeOptions", "NoCopy", NULL)));
 	b = path(host, "Devices", NULL, NULL);
 	assert_int_equal(cJSON_GetArraySize(b), 3);
 	assert_string_equal(
@@ -545,28 +608,72 @@ static void test_create_body_full(void **state)
 	        path(cJSON_GetArrayItem(b, 1), "PathInContainer", NULL, NULL)->valuestring,
 	        "/dev/modem");
 	assert_string_equal(
+	        path(cJSON_GetArrayItem(b, 1), "CgroupPermissions", NULL, NULL)->valuestring,
+	        "rwm");
+	assert_string_equal(
 	        path(cJSON_GetArrayItem(b, 2), "CgroupPermissions", NULL, NULL)->valuestring, "r");
+	/* resources */
+	assert_int_equal((int64_t)path(host, "NanoCpus", NULL, NULL)->valuedouble, 1500000000);
 	assert_int_equal((int64_t)path(host, "Memory", NULL, NULL)->valuedouble, 64 * 1024 * 1024);
+	assert_int_equal((int64_t)path(host, "MemoryReservation", NULL, NULL)->valuedouble,
+	                 32 * 1024 * 1024);
+	assert_int_equal(path(host, "PidsLimit", NULL, NULL)->valueint, 100);
+	assert_int_equal(path(host, "MemorySwap", NULL, NULL)->valueint, -1);
+	assert_string_equal(path(host, "CpusetCpus", NULL, NULL)->valuestring, "0-1");
+	assert_int_equal(path(host, "CpuShares", NULL, NULL)->valueint, 512);
+	assert_int_equal((int64_t)path(host, "ShmSize", NULL, NULL)->valuedouble, 1 << 26);
+	b = cJSON_GetArrayItem(path(host, "Ulimits", NULL, NULL), 0);
+	assert_string_equal(path(b, "Name", NULL, NULL)->valuestring, "nofile");
+	assert_int_equal(path(b, "Soft", NULL, NULL)->valueint, 1024);
+	assert_int_equal(path(b, "Hard", NULL, NULL)->valueint, 2048);
+	assert_string_equal(path(host, "Sysctls", "net.core.somaxconn", NULL)->valuestring, "1024");
+	assert_strv(path(host, "ExtraHosts", NULL, NULL),
+	            (const char *[]){"gw.local:10.0.0.1", NULL});
+	assert_strv(path(host, "Dns", NULL, NULL), (const char *[]){"10.0.0.53", NULL});
+	assert_strv(path(host, "DnsSearch", NULL, NULL), (const char *[]){"lan", NULL});
+	assert_strv(path(host, "DnsOptions", NULL, NULL), (const char *[]){"ndots:2", NULL});
+	assert_strv(path(host, "GroupAdd", NULL, NULL), (const char *[]){"dialout", NULL});
+	assert_strv(path(host, "SecurityOpt", NULL, NULL),
+	            (const char *[]){"no-new-privileges:true", NULL});
+	assert_true(cJSON_IsTrue(path(host, "Init", NULL, NULL)));
+	assert_string_equal(path(host, "LogConfig", "Type", NULL)->valuestring, "json-file");
+	assert_string_equal(path(host, "LogConfig", "Config", "max-size")->valuestring, "10m");
+	assert_string_equal(path(host, "LogConfig", "Config", "max-file")->valuestring, "3");
 	assert_true(cJSON_IsTrue(path(host, "Privileged", NULL, NULL)));
 	assert_true(cJSON_IsTrue(path(host, "ReadonlyRootfs", NULL, NULL)));
-	assert_string_equal(path(host, "NetworkMode", NULL, NULL)->valuestring, "host");
 	assert_string_equal(path(host, "PidMode", NULL, NULL)->valuestring, "host");
 	assert_string_equal(path(host, "IpcMode", NULL, NULL)->valuestring, "private");
 	assert_strv(path(host, "CapAdd", NULL, NULL), (const char *[]){"NET_ADMIN", NULL});
 	assert_strv(path(host, "CapDrop", NULL, NULL), (const char *[]){"ALL", NULL});
+	/* networks: the first is the network mode, each with its aliases */
+	assert_string_equal(path(host, "NetworkMode", NULL, NULL)->valuestring, "edgeflip_backend");
+	b = path(j, "NetworkingConfig", "EndpointsConfig", NULL);
+	assert_int_equal(cJSON_GetArraySize(b), 2);
+	assert_strv(path(b, "edgeflip_backend", "Aliases", NULL),
+	            (const char *[]){"db", "mysql", NULL});
+	assert_non_null(path(b, "edgeflip_front", NULL, NULL));
+	assert_null(path(b, "edgeflip_front", "Aliases", NULL));
+	assert_string_equal(path(b, "edgeflip_backend", "IPAMConfig", "IPv4Address")->valuestring,
+	                    "172.30.0.9");
+	assert_null(path(b, "edgeflip_backend", "IPAMConfig", "IPv6Address"));
+	assert_null(path(b, "edgeflip_front", "IPAMConfig", NULL));
 	/* edgeflip probes health itself */
 	assert_null(path(j, "Healthcheck", NULL, NULL));
 	cJSON_Delete(j);
 	free(body);
 }
 
-static void test_create_body_minimal_and_override(void **state)
+static void test_create_body_minimal(void **state)
 {
-	ef_port written[] = {{NULL, 80, 80, "tcp"}};
-	ef_port green[] = {{"127.0.0.1", 20080, 80, ""}};
-	ef_service svc = {
-	        .name = "web", .image = "img", .ports = written, .nports = 1, .restart = "always"};
-	ef_create_req req = {.name = "n", .service = &svc, .slot = "green", .revision = "r"};
+	ef_engine_port written[] = {{NULL, 80, 80, "tcp"}};
+	ef_container_spec spec = {.image = "img",
+	                          .ports = written,
+	                          .nports = 1,
+	                          .restart = EF_RESTART_ALWAYS,
+	                          .stop_grace_s = -1,
+	                          .init = -1};
+	ef_create_req req = {
+	        .name = "n", .spec = &spec, .service = "web", .slot = "green", .revision = "r"};
 	char *body;
 	cJSON *j, *b;
 
@@ -575,25 +682,35 @@ static void test_create_body_minimal_and_override(void **state)
 	assert_null(path(j, "Cmd", NULL, NULL));
 	assert_null(path(j, "Env", NULL, NULL));
 	assert_null(path(j, "User", NULL, NULL));
+	assert_null(path(j, "StopSignal", NULL, NULL));
+	assert_null(path(j, "StopTimeout", NULL, NULL));
+	assert_null(path(j, "Tty", NULL, NULL));
+	assert_null(path(j, "NetworkingConfig", NULL, NULL));
 	assert_null(path(j, "HostConfig", "Memory", NULL));
+	assert_null(path(j, "HostConfig", "NanoCpus", NULL));
+	assert_null(path(j, "HostConfig", "Init", NULL));
+	assert_null(path(j, "HostConfig", "LogConfig", NULL));
+	assert_null(path(j, "HostConfig", "Sysctls", NULL));
 	assert_null(path(j, "HostConfig", "NetworkMode", NULL));
+	assert_null(path(j, "HostConfig", "Mounts", NULL));
 	assert_null(path(j, "HostConfig", "Binds", NULL));
 	assert_string_equal(path(j, "HostConfig", "RestartPolicy", "Name")->valuestring, "always");
 	b = cJSON_GetArrayItem(path(j, "HostConfig", "PortBindings", "80/tcp"), 0);
 	assert_string_equal(path(b, "HostPort", NULL, NULL)->valuestring, "80");
+	assert_string_equal(path(j, "Labels", "io.edgeflip.spec", NULL)->valuestring, "");
 	cJSON_Delete(j);
 	free(body);
 
-	/* blue/green: the request's ports replace the service's */
-	req.ports = green;
-	req.nports = 1;
-	svc.restart = "no";
+	/* an explicit network mode wins over the first network; init false is said */
+	spec.network_mode = "host";
+	spec.init = 0;
+	spec.restart = EF_RESTART_NO;
+	spec.networks = (ef_engine_endpoint[]){{"edgeflip_default", NULL, NULL, NULL}};
+	spec.nnetworks = 1;
 	assert_int_equal(ef_docker_create_body(&body, &req), 0);
 	j = cJSON_Parse(body);
-	b = cJSON_GetArrayItem(path(j, "HostConfig", "PortBindings", "80/tcp"), 0);
-	assert_string_equal(path(b, "HostIp", NULL, NULL)->valuestring, "127.0.0.1");
-	assert_string_equal(path(b, "HostPort", NULL, NULL)->valuestring, "20080");
-	assert_int_equal(cJSON_GetArraySize(path(j, "HostConfig", "PortBindings", "80/tcp")), 1);
+	assert_string_equal(path(j, "HostConfig", "NetworkMode", NULL)->valuestring, "host");
+	assert_true(cJSON_IsFalse(path(j, "HostConfig", "Init", NULL)));
 	assert_null(path(j, "HostConfig", "RestartPolicy", NULL));
 	cJSON_Delete(j);
 	free(body);
@@ -602,70 +719,143 @@ static void test_create_body_minimal_and_override(void **state)
 static void test_create_body_errors(void **state)
 {
 	static const struct {
-		const char *restart;
-		const char *device;
-		ef_mount mount;
+		ef_engine_mount mount;
 		const char *proto;
 		const char *message;
 	} cases[] = {
-	        {"on-failure:x",
+	        {{.type = EF_ENGINE_MOUNT_BIND, .target = "/data"},
 	         NULL,
-	         {0},
+	         "service web: bind mount to /data needs an absolute source path"},
+	        {{.type = EF_ENGINE_MOUNT_BIND, .source = "./data", .target = "/data"},
 	         NULL,
-	         "service web: restart 'on-failure:x': the retry count must be a number"},
-	        {"on-failure:",
+	         "service web: bind mount to /data needs an absolute source path"},
+	        {{.type = EF_ENGINE_MOUNT_VOLUME, .source = "v", .target = "data"},
 	         NULL,
-	         {0},
+	         "service web: mount data needs an absolute target path"},
+	        {{.type = EF_ENGINE_MOUNT_TMPFS},
 	         NULL,
-	         "service web: restart 'on-failure:': the retry count must be a number"},
-	        {"on-failure:-1",
+	         "service web: mount (none) needs an absolute target path"},
+	        {{.type = (ef_engine_mount_type)7, .target = "/x"},
 	         NULL,
-	         {0},
-	         NULL,
-	         "service web: restart 'on-failure:-1': the retry count must be a number"},
-	        {"sometimes", NULL, {0}, NULL, "service web: unknown restart policy 'sometimes'"},
-	        {NULL,
-	         "ttyS0",
-	         {0},
-	         NULL,
-	         "service web: device 'ttyS0' must be /dev/x[:/dev/y[:rwm]]"},
-	        {NULL,
-	         NULL,
-	         {.type = EF_MOUNT_BIND, .source = NULL, .target = "/data", .read_only = false},
-	         NULL,
-	         "service web: bind mount to /data needs a source"},
-	        {NULL,
-	         NULL,
-	         {.type = EF_MOUNT_VOLUME, .source = "v", .target = "data", .read_only = false},
-	         NULL,
-	         "service web: volume 0 needs an absolute target path"},
-	        {NULL, NULL, {0}, "sct", "service web: port 80/sct cannot be published"},
+	         "service web: mount /x needs an absolute target path"},
+	        {{0}, "sct", "service web: port 80/sct cannot be published"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char *devs[] = {(char *)cases[i].device, NULL};
-		ef_mount m = cases[i].mount;
-		ef_port p = {NULL, 80, 80, "tcp"};
-		ef_service svc = {
-		        .name = "web", .image = "img", .restart = (char *)cases[i].restart};
-		ef_create_req req = {.name = "n", .service = &svc, .slot = "blue", .revision = "r"};
+		ef_engine_mount m = cases[i].mount;
+		ef_engine_port p = {NULL, 80, 80, "tcp"};
+		ef_container_spec spec = {.image = "img", .stop_grace_s = -1, .init = -1};
+		ef_create_req req = {.name = "n",
+		                     .spec = &spec,
+		                     .service = "web",
+		                     .slot = "blue",
+		                     .revision = "r"};
 		char *body = (char *)"sentinel";
 
-		if (cases[i].device)
-			svc.devices = devs;
-		if (m.target) {
-			svc.volumes = &m;
-			svc.nvolumes = 1;
+		if (m.target || m.type) {
+			spec.mounts = &m;
+			spec.nmounts = 1;
 		}
 		if (cases[i].proto) {
 			memcpy(p.protocol, cases[i].proto, 4);
-			svc.ports = &p;
-			svc.nports = 1;
+			spec.ports = &p;
+			spec.nports = 1;
 		}
 		assert_int_equal(ef_docker_create_body(&body, &req), EF_EINVALID);
 		assert_null(body);
 		assert_string_equal(ef_error_last(), cases[i].message);
 	}
+}
+
+static void test_inspect_networks(void **state)
+{
+	static const char reply[] =
+	        "{\"Id\":\"abc123\",\"Name\":\"/db\",\"Config\":{\"Labels\":{"
+	        "\"io.edgeflip.service\":\"db\",\"io.edgeflip.aliases\":\"n1=db;n2=db,x\","
+	        "\"io.edgeflip.name\":\"db\"}},\"State\":{\"Status\":\"running\"},"
+	        "\"NetworkSettings\":{\"Networks\":{"
+	        "\"n1\":{\"IPAddress\":\"10.89.0.2\",\"Aliases\":[\"db\",\"abc123\"]},"
+	        "\"n2\":{\"IPAddress\":\"10.89.1.2\",\"Aliases\":null},"
+	        "\"\":{},\"n3\":{\"Aliases\":[5,\"\",\"y\"]}}}}";
+	ef_container c;
+
+	assert_int_equal(ef_docker_parse_inspect(&c, reply, sizeof(reply) - 1), 0);
+	assert_string_equal(c.aliases, "n1=db;n2=db,x");
+	assert_string_equal(c.fixed_name, "db");
+	assert_string_equal(c.ip_address, "10.89.0.2");
+	assert_int_equal(ef_strv_len(c.endpoints), 3);
+	assert_string_equal(c.endpoints[0], "n1=db,abc123");
+	assert_string_equal(c.endpoints[1], "n2=");
+	assert_string_equal(c.endpoints[2], "n3=y");
+	ef_container_dispose(&c);
+}
+
+static void test_network_bodies(void **state)
+{
+	char *labels[] = {"com.example=1", "io.edgeflip.network=evil", NULL};
+	char *opts[] = {"com.docker.network.bridge.name=br-iot", NULL};
+	char *aliases[] = {"db", NULL};
+	ef_network_req req = {
+	        .name = "edgeflip_backend", .project = "site", .labels = labels, .options = opts};
+	char *body, **names;
+	cJSON *j;
+	static const char list[] =
+	        "[{\"Name\":\"podman\",\"Labels\":{}},"
+	        "{\"Name\":\"edgeflip_b\",\"Labels\":{\"io.edgeflip.network\":\"p\"}},"
+	        "{\"Name\":\"other_c\",\"Labels\":{\"io.edgeflip.network\":\"q\"}},"
+	        "{\"Name\":\"edgeflip_a\",\"Labels\":{\"io.edgeflip.network\":\"p\"}},"
+	        "{\"Labels\":{\"io.edgeflip.network\":\"x\"}}, 5, null]";
+
+	assert_int_equal(ef_docker_network_body(&body, &req), 0);
+	j = cJSON_Parse(body);
+	assert_string_equal(path(j, "Name", NULL, NULL)->valuestring, "edgeflip_backend");
+	assert_string_equal(path(j, "Driver", NULL, NULL)->valuestring, "bridge");
+	assert_true(cJSON_IsFalse(path(j, "Internal", NULL, NULL)));
+	assert_string_equal(path(j, "Labels", "com.example", NULL)->valuestring, "1");
+	assert_string_equal(path(j, "Labels", "io.edgeflip.network", NULL)->valuestring, "site");
+	assert_string_equal(path(j, "Options", "com.docker.network.bridge.name", NULL)->valuestring,
+	                    "br-iot");
+	assert_null(path(j, "IPAM", NULL, NULL));
+	assert_null(path(j, "EnableIPv6", NULL, NULL));
+	cJSON_Delete(j);
+	free(body);
+	req.subnet = "172.30.0.0/24";
+	req.gateway = "172.30.0.1";
+	req.internal = true;
+	req.enable_ipv6 = true;
+	req.driver = "macvlan";
+	assert_int_equal(ef_docker_network_body(&body, &req), 0);
+	j = cJSON_Parse(body);
+	assert_string_equal(path(j, "Driver", NULL, NULL)->valuestring, "macvlan");
+	assert_true(cJSON_IsTrue(path(j, "Internal", NULL, NULL)));
+	assert_true(cJSON_IsTrue(path(j, "EnableIPv6", NULL, NULL)));
+	assert_string_equal(
+	        path(cJSON_GetArrayItem(path(j, "IPAM", "Config", NULL), 0), "Subnet", NULL, NULL)
+	                ->valuestring,
+	        "172.30.0.0/24");
+	assert_string_equal(
+	        path(cJSON_GetArrayItem(path(j, "IPAM", "Config", NULL), 0), "Gateway", NULL, NULL)
+	                ->valuestring,
+	        "172.30.0.1");
+	assert_null(path(cJSON_GetArrayItem(path(j, "IPAM", "Config", NULL), 0), "IPRange", NULL,
+	                 NULL));
+	req.name = "";
+	assert_int_equal(ef_docker_network_body(&body, &req), EF_EINVALID);
+	assert_null(body);
+
+	assert_int_equal(ef_docker_connect_body(&body, "abc", aliases), 0);
+	assert_string_equal(body,
+	                    "{\"Container\":\"abc\",\"EndpointConfig\":{\"Aliases\":[\"db\"]}}");
+	free(body);
+
+	assert_int_equal(ef_docker_parse_networks(&names, list, sizeof(list) - 1, "p"), 0);
+	assert_int_equal(ef_strv_len(names), 2);
+	assert_string_equal(names[0], "edgeflip_a");
+	assert_string_equal(names[1], "edgeflip_b");
+	ef_strv_free(names);
+	assert_int_equal(ef_docker_parse_networks(&names, "[]", 2, "p"), 0);
+	assert_null(names);
+	assert_int_equal(ef_docker_parse_networks(&names, "{}", 2, "p"), EF_EINVALID);
 }
 
 static void test_exec_body(void **state)
@@ -730,7 +920,9 @@ int main(void)
 	        cmocka_unit_test(test_states),
 	        cmocka_unit_test(test_url_encode),
 	        cmocka_unit_test(test_create_body_full),
-	        cmocka_unit_test(test_create_body_minimal_and_override),
+	        cmocka_unit_test(test_create_body_minimal),
+	        cmocka_unit_test(test_network_bodies),
+	        cmocka_unit_test(test_inspect_networks),
 	        cmocka_unit_test(test_create_body_errors),
 	        cmocka_unit_test(test_exec_body),
 	        cmocka_unit_test(test_engine_open),

@@ -28,6 +28,10 @@ typedef struct {
 	char id[65];
 	bool exists, running;
 	uint16_t port;
+	/* Compose names (names_*): the alias "web" on edgeflip_default when
+	 * `named`, the container's name, and container_name "web" when `fixed`. */
+	bool named, fixed;
+	char name[64];
 } fake_container;
 
 static fake_container containers[4];
@@ -55,7 +59,55 @@ static int fake_inspect(ef_engine *e, ef_container *out, const char *id)
 	out->ports = calloc(1, sizeof(*out->ports));
 	out->ports[0].host_port = c->port;
 	out->nports = 1;
+	out->aliases = strdup("edgeflip_default=web");
+	out->endpoints = calloc(2, sizeof(char *));
+	out->endpoints[0] = strdup(c->named ? "edgeflip_default=web" : "edgeflip_default=");
+	out->name = strdup(c->name);
+	if (c->fixed)
+		out->fixed_name = strdup("web");
 	return 0;
+}
+
+static int fake_stop(ef_engine *e, const char *id, unsigned timeout_s)
+{
+	fake_container *c = find(id);
+
+	(void)e;
+	(void)timeout_s;
+	if (!c)
+		return EF_ENOTFOUND;
+	c->running = false;
+	return 0;
+}
+
+static int fake_rename(ef_engine *e, const char *id, const char *name)
+{
+	fake_container *c = find(id);
+
+	(void)e;
+	if (!c)
+		return EF_ENOTFOUND;
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	return 0;
+}
+
+static int fake_connect(ef_engine *e, const char *network, const char *id, char *const *aliases)
+{
+	fake_container *c = find(id);
+
+	(void)e;
+	(void)network;
+	if (!c)
+		return EF_ENOTFOUND;
+	c->named = aliases && aliases[0];
+	return 0;
+}
+
+static int fake_disconnect(ef_engine *e, const char *network, const char *id)
+{
+	(void)e;
+	(void)network;
+	return find(id) ? 0 : EF_ENOTFOUND;
 }
 
 static int fake_start(ef_engine *e, const char *id)
@@ -82,8 +134,14 @@ static int fake_remove(ef_engine *e, const char *id)
 	return 0;
 }
 
-static const struct ef_engine_ops fake_engine_ops = {
-        .name = "fake", .inspect = fake_inspect, .start = fake_start, .remove = fake_remove};
+static const struct ef_engine_ops fake_engine_ops = {.name = "fake",
+                                                     .inspect = fake_inspect,
+                                                     .start = fake_start,
+                                                     .stop = fake_stop,
+                                                     .remove = fake_remove,
+                                                     .rename = fake_rename,
+                                                     .network_connect = fake_connect,
+                                                     .network_disconnect = fake_disconnect};
 static ef_engine fake_engine = {&fake_engine_ops};
 
 /* The fake switch remembers the last route set. */
@@ -150,8 +208,10 @@ static ef_deploy_ctx setup(ef_phase phase, bool first, bool blue_exists, bool gr
 	removes = 0;
 	nrouted = 0;
 	routed_port = 0;
-	containers[0] = (fake_container){"b1ue", blue_exists, true, live_port[0]};
-	containers[1] = (fake_container){"9reen", green_exists, true, live_port[1]};
+	containers[0] = (fake_container){"b1ue", blue_exists,        true, live_port[0], true,
+	                                 false,  "edgeflip-web-blue"};
+	containers[1] = (fake_container){"9reen", green_exists,        true, live_port[1], false,
+	                                 false,   "edgeflip-web-green"};
 	ef_state_dispose(&st);
 	ef_state_init(&st);
 	st.version = EF_STATE_VERSION;
@@ -308,6 +368,42 @@ static void commit_retires_old_only(void **unused)
 	assert_int_equal(st.phase, EF_PHASE_IDLE);
 }
 
+/* Killed in soak after the flip moved the names (green has the alias and
+ * container_name, blue neither): recovery routes back to blue, and blue gets
+ * its alias and its container_name back. */
+static void names_come_back_with_blue(void **unused)
+{
+	ef_deploy_ctx c = setup(EF_PHASE_SOAK, false, true, true);
+
+	(void)unused;
+	containers[0].named = false;
+	containers[0].fixed = true;
+	containers[1].named = true;
+	containers[1].fixed = true;
+	snprintf(containers[1].name, sizeof(containers[1].name), "web");
+	assert_int_equal(ef_deploy_recover(&c), 0);
+	assert_int_equal(routed_port, live_port[0]);
+	assert_true(was_removed("9reen"));
+	assert_true(containers[0].named);
+	assert_string_equal(containers[0].name, "web");
+}
+
+/* A retired container gets its stop signal before it is removed; the one
+ * that serves is never stopped. */
+static void commit_stops_then_removes_old(void **unused)
+{
+	ef_deploy_ctx c = setup(EF_PHASE_COMMIT, false, true, true);
+
+	(void)unused;
+	ef_state_service tmp = st.services[0];
+	st.services[0] = st.staged[0];
+	st.staged[0] = tmp;
+	containers[0].exists = true;
+	assert_int_equal(ef_deploy_recover(&c), 0);
+	assert_true(containers[1].running);
+	assert_false(containers[0].exists);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -319,6 +415,8 @@ int main(void)
 	        cmocka_unit_test(first_deploy_in_soak_is_adopted),
 	        cmocka_unit_test(serving_container_is_never_removed),
 	        cmocka_unit_test(commit_retires_old_only),
+	        cmocka_unit_test(names_come_back_with_blue),
+	        cmocka_unit_test(commit_stops_then_removes_old),
 	};
 	int rc;
 

@@ -15,6 +15,15 @@ int ef_fs_mkdir_p(const char *path, unsigned mode);
 int ef_fs_set_aside(char *out, size_t n, const char *path);
 /* Removes a directory tree. */
 int ef_fs_remove_tree(const char *path);
+/* Whether `path` is on a file system held in memory (tmpfs, ramfs): 1 yes,
+ * 0 no, negative when it cannot be told (the last error says why). */
+int ef_fs_in_memory(const char *path);
+/* Whether `path` exists (any kind). */
+int ef_fs_exists(const char *path);
+/* rename(2), then fsync of the target's directory. */
+int ef_fs_rename(const char *from, const char *to);
+/* Permission bits, and the owner when uid/gid are not negative. */
+int ef_fs_set_mode(const char *path, unsigned mode, long uid, long gid);
 
 /* Takes an exclusive lock on `path` (created if missing), waiting up to
  * `wait_ms`. *out_fd keeps it; ef_fs_unlock releases. EF_EAGAIN when busy. */

@@ -1,0 +1,132 @@
+#!/bin/bash
+# SOPS secrets reach containers (docs/secrets.md, "Secrets in containers"):
+# the agent on a real Podman engine, with Compose `secrets:` whose files are
+# SOPS documents written by the real sops (../shared/corpus/sops, with the age
+# test keys their repositories publish). Checks: the container reads the
+# plaintext at /run/secrets/NAME (and a long-syntax target); the plaintext is
+# under the tmpfs runtime_dir and nowhere under state_dir or in the log; a
+# flip between two secret versions, a rollback (blue keeps its own file) and
+# a refused commit for a secret the device's key does not open and for a
+# tampered one (exit 3, nothing reaches the engine, the running set serves).
+#
+#   EF_BUILD_DIR=build tests/integration/test_secrets.sh
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+source "$root/tests/lib/check.sh"
+source "$root/tests/lib/git-server.sh"
+source "$root/tests/lib/engine.sh"
+source "$root/tests/lib/agent.sh"
+
+corpus=${EF_CORPUS:-$root/../shared/corpus}/sops
+[ -d "$corpus" ] || corpus=/work/shared/corpus/sops
+[ -d "$corpus/real" ] || { echo "test_secrets: no SOPS corpus (set EF_CORPUS)" >&2; exit 2; }
+[ "$(stat -f -c %T /dev/shm)" = tmpfs ] || { echo "test_secrets: /dev/shm is no tmpfs" >&2; exit 2; }
+
+ef_e2e_start secrets
+runtime=$(mktemp -d /dev/shm/ef-test-secrets.XXXXXX)
+trap 'ef_e2e_stop; rm -rf "$runtime"' EXIT
+
+ef_agent_config "$work/agent" "secrets.age_key_file=$corpus/keys/agent-keys.txt" \
+	"secrets.runtime_dir=$runtime"
+state=$work/agent/state
+env=$EF_OPS_DIR/work/environments/production
+port=$(ef_free_port)
+log=$work/agent.log
+web_says() { curl -s --max-time 5 "http://127.0.0.1:$port/" 2>/dev/null; }
+# in_web PATH: the file as the serving container reads it
+in_web() {
+	local id
+	id=$($EF_PODMAN ps -q --filter label=io.edgeflip.service=web --filter status=running | head -1)
+	$EF_PODMAN exec "$id" /bin/busybox ${2:-cat} ${3:+"$3"} "$1" 2>&1
+}
+# no_plaintext WHAT TEXT: TEXT is under the runtime dir and nowhere else
+no_plaintext() {
+	ef_check "$1: the plaintext is in the tmpfs runtime_dir" grep -rqF "$2" "$runtime"
+	ef_check "$1: no plaintext under state_dir" bash -c "! grep -rqaF '$2' '$state'"
+	ef_check "$1: no plaintext in the log" bash -c "! grep -qaF '$2' '$log'"
+	ef_check "$1: no plaintext in status" bash -c "! $EF_BIN -c $EF_AGENT_INI status --json | grep -qF '$2'"
+}
+
+web1=$(ef_image_build web v1 "web v1") || exit 1
+web2=$(ef_image_build web v2 "web v2") || exit 1
+web3=$(ef_image_build web v3 "web v3" fail) || exit 1
+
+# compose.yaml: SERVICE IMAGE, secret `api` from FILE (+ a long-syntax target)
+write_compose() {
+	cat >"$env/compose.yaml" <<EOF
+services:
+  web:
+    image: $1
+    ports: ["$port:8080"]
+    x-edgeflip: {health: {http: {path: /health, port: 8080}}}
+    secrets:
+      - api
+      - source: api
+        target: /etc/app/key
+secrets:
+  api:
+    file: ./$2
+EOF
+}
+
+# --- v1: a binary SOPS file (sops 3.9, age) -----------------------------------
+cp "$corpus/real/flux-file.txt" "$env/api.bin"
+write_compose "$web1" api.bin
+ef_gitops_commit "v1 with a SOPS secret" || exit 1
+ef_agent once 2>"$log"
+ef_expect_eq "a commit with a SOPS secret deploys (exit 0)" 0 $?
+ef_expect_eq "it serves" "web v1" "$(web_says)"
+ef_expect_eq "the container reads the plaintext at /run/secrets/api" "value" "$(in_web /run/secrets/api)"
+ef_expect_eq "and at the long syntax's target" "value" "$(in_web /etc/app/key)"
+ef_expect_eq "mode 0444, the Compose default" "444" "$(in_web /etc/app/key stat -c%a)"
+src1=$(find "$runtime/secrets" -type f -name api | head -1)
+ef_check "the decrypted file is under runtime_dir/secrets" test -n "$src1"
+
+# --- v2: a json SOPS file; blue/green flip between two secret versions -----------
+rm "$env/api.bin"
+cp "$corpus/real/humphd-secret.enc.json" "$env/api.json"
+write_compose "$web2" api.json
+ef_gitops_commit "v2: another secret version" || exit 1
+ef_agent once 2>"$log"
+ef_expect_eq "v2 with the new secret deploys (exit 0)" 0 $?
+ef_expect_eq "v2 serves" "web v2" "$(web_says)"
+ef_expect_contains "green reads the new secret (JSON, decrypted)" "$(in_web /run/secrets/api)" \
+	'"secret":	"this is a secret"'
+ef_expect_contains "the flip happened" "$(cat "$log")" "flipped"
+no_plaintext "v2" "gotta match go"
+
+# --- v3: new secret and a broken image: rolled back, blue keeps its own file ----
+cp "$corpus/real/humphd-secret.enc.yaml" "$env/api.yaml"
+write_compose "$web3" api.yaml
+ef_gitops_commit "v3: broken image with a third secret" || exit 1
+ef_agent once 2>"$log"
+ef_expect_eq "v3 rolls back (exit 4)" 4 $?
+ef_expect_eq "v2 still serves" "web v2" "$(web_says)"
+ef_expect_contains "blue still reads its own secret" "$(in_web /run/secrets/api)" \
+	'"0word":	"gotta match go"'
+
+# --- refused: a secret the device's key does not open ---------------------------
+cp "$corpus/real/flux-global-secret.yaml" "$env/api.yaml" # encrypted to another key only
+write_compose "$web1" api.yaml
+ef_gitops_commit "v4: secret for another device" || exit 1
+before=$(ef_running)
+ef_agent once 2>"$log"
+ef_expect_eq "a secret the key does not open is refused (exit 3)" 3 $?
+ef_expect_contains "the error names the file" "$(cat "$log")" "api.yaml"
+ef_expect_eq "nothing reached the engine" "$before" "$(ef_running)"
+ef_expect_eq "the running set serves" "web v2" "$(web_says)"
+ef_check "no plaintext of it anywhere" bash -c "! grep -rqaF 'global-value' '$state' '$runtime' '$log'"
+
+# --- refused: tampered (a value dropped: only the MAC catches it) ---------------
+cp "$corpus/derived/dropped-value.json" "$env/api.json"
+write_compose "$web1" api.json
+ef_gitops_commit "v5: tampered secret" || exit 1
+ef_agent once 2>"$log"
+ef_expect_eq "a tampered secret is refused (exit 3)" 3 $?
+ef_expect_contains "the error names the file" "$(cat "$log")" "api.json"
+ef_expect_eq "the running set still serves" "web v2" "$(web_says)"
+no_plaintext "after the refusals" "gotta match go"
+
+ef_summary

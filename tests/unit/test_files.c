@@ -1,0 +1,304 @@
+/* core/deploy/files.c: relative paths and secret files on the device, with a
+ * fake environment directory standing in for the commit's tree. */
+#include "edgeflip/buf.h"
+#include "edgeflip/error.h"
+#include "edgeflip/files.h"
+#include "edgeflip/sys/fs.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+/* The fake tree: "path" -> content; directories are implied by paths. */
+typedef struct {
+	const char *const *files; /* path, content, path, content, ..., NULL */
+} fake;
+
+static int fake_read(void *ctx, ef_buf *out, const char *rel, size_t cap)
+{
+	const fake *f = ctx;
+
+	ef_buf_init(out, cap);
+	for (size_t i = 0; f->files[i]; i += 2)
+		if (strcmp(f->files[i], rel) == 0)
+			return ef_buf_puts(out, f->files[i + 1]);
+	return EF_ENOTFOUND;
+}
+
+static int fake_stat(void *ctx, ef_compose_kind *out, const char *rel)
+{
+	const fake *f = ctx;
+	size_t n = strlen(rel);
+
+	*out = EF_COMPOSE_ABSENT;
+	for (size_t i = 0; f->files[i]; i += 2) {
+		if (strcmp(f->files[i], rel) == 0)
+			*out = EF_COMPOSE_FILE;
+		else if ((n == 0 || strcmp(rel, ".") == 0 ||
+		          (strncmp(f->files[i], rel, n) == 0 && f->files[i][n] == '/')) &&
+		         *out == EF_COMPOSE_ABSENT)
+			*out = EF_COMPOSE_DIR;
+	}
+	return 0;
+}
+
+static int fake_list(void *ctx, char ***out, const char *rel)
+{
+	const fake *f = ctx;
+	size_t n = strlen(rel);
+
+	*out = NULL;
+	for (size_t i = 0; f->files[i]; i += 2) {
+		const char *p = f->files[i], *rest, *slash;
+		char name[256];
+		if (n && !(strncmp(p, rel, n) == 0 && p[n] == '/'))
+			continue;
+		rest = n ? p + n + 1 : p;
+		slash = strchr(rest, '/');
+		snprintf(name, sizeof(name), "%.*s",
+		         (int)(slash ? (size_t)(slash - rest) : strlen(rest)), rest);
+		if (!ef_strv_contains(*out, name))
+			ef_strv_push(out, name);
+	}
+	return 0;
+}
+
+static char root[256];
+
+static int setup(void **state)
+{
+	snprintf(root, sizeof(root), "/tmp/ef-test-files.XXXXXX");
+	return mkdtemp(root) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	return ef_fs_remove_tree(root) < 0 ? -1 : 0;
+}
+
+static char *slurp(const char *path)
+{
+	ef_buf b = EF_BUF_INIT(1 << 20);
+
+	if (ef_read_file(&b, path, 1 << 20) < 0) {
+		ef_buf_dispose(&b);
+		return NULL;
+	}
+	return ef_buf_detach(&b);
+}
+
+static void test_bind_kinds(void **state)
+{
+	static const char *const v1[] = {"config/app.conf", "port=1\n", "conf/a.txt", "a1",
+	                                 "conf/sub/b.txt",  "b1",       NULL};
+	static const char *const v2[] = {"config/app.conf", "port=2\n", "conf/a.txt", "a1",
+	                                 "conf/sub/b.txt",  "b1",       NULL};
+	fake f1 = {v1}, f2 = {v2};
+	ef_compose_src s1 = {fake_read, fake_stat, fake_list, &f1, "environments/prod"};
+	ef_compose_src s2 = {fake_read, fake_stat, fake_list, &f2, "environments/prod"};
+	ef_files files = {.src = &s1, .root = root};
+	ef_files_kind kind;
+	char *p1, *p1b, *p2, *d1, *d2, *data1, *data2, *home, *c;
+	struct stat st;
+
+	/* a tracked file: configuration, per content */
+	assert_int_equal(ef_files_bind(&p1, &kind, &files, "config/app.conf", false), 0);
+	assert_int_equal(kind, EF_FILES_CONFIG);
+	assert_non_null(strstr(p1, "/files/"));
+	assert_string_equal(strrchr(p1, '/'), "/app.conf");
+	assert_string_equal(c = slurp(p1), "port=1\n");
+	free(c);
+	assert_int_equal(ef_files_bind(&p1b, &kind, &files, "config/app.conf", false), 0);
+	assert_string_equal(p1, p1b); /* unchanged content, same path */
+	files.src = &s2;
+	assert_int_equal(ef_files_bind(&p2, &kind, &files, "config/app.conf", false), 0);
+	assert_string_not_equal(p1, p2); /* the next revision has its own */
+	assert_string_equal(c = slurp(p2), "port=2\n");
+	free(c);
+	assert_string_equal(c = slurp(p1), "port=1\n"); /* blue's is untouched */
+	free(c);
+
+	/* a tracked directory, recursively; same content in both revisions */
+	assert_int_equal(ef_files_bind(&d2, &kind, &files, "conf", false), 0);
+	files.src = &s1;
+	assert_int_equal(ef_files_bind(&d1, &kind, &files, "conf", false), 0);
+	assert_string_equal(d1, d2);
+	c = malloc(strlen(d1) + 32);
+	sprintf(c, "%s/sub/b.txt", d1);
+	assert_int_equal(stat(c, &st), 0);
+	free(c);
+
+	/* not tracked: data, kept */
+	assert_int_equal(ef_files_bind(&data1, &kind, &files, "data/db", false), 0);
+	assert_int_equal(kind, EF_FILES_DATA);
+	assert_int_equal(stat(data1, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	files.src = &s2;
+	assert_int_equal(ef_files_bind(&data2, &kind, &files, "data/db", false), 0);
+	assert_string_equal(data1, data2);
+
+	/* ~/x: home, never from the commit even when the commit has x */
+	assert_int_equal(ef_files_bind(&home, &kind, &files, "config/app.conf", true), 0);
+	assert_int_equal(kind, EF_FILES_HOME);
+	assert_non_null(strstr(home, "/home/config/app.conf"));
+	assert_int_equal(stat(home, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+
+	/* without a source (no commit tree): data */
+	files.src = NULL;
+	free(data2);
+	assert_int_equal(ef_files_bind(&data2, &kind, &files, "config/app.conf", false), 0);
+	assert_int_equal(kind, EF_FILES_DATA);
+
+	free(p1), free(p1b), free(p2), free(d1), free(d2), free(data1), free(data2), free(home);
+}
+
+static void test_put(void **state)
+{
+	ef_files files = {.root = root};
+	char *a, *b, *c, *s;
+	struct stat st;
+
+	assert_int_equal(ef_files_put(&a, &files, "db-password", "s3cret", 6, 0400, -1, -1), 0);
+	assert_string_equal(strrchr(a, '/'), "/db-password");
+	assert_int_equal(stat(a, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0400);
+	assert_string_equal(s = slurp(a), "s3cret");
+	free(s);
+	assert_int_equal(ef_files_put(&b, &files, "db-password", "s3cret", 6, 0400, -1, -1), 0);
+	assert_string_equal(a, b);
+	/* another mode: another file, the first keeps its own */
+	assert_int_equal(ef_files_put(&c, &files, "db-password", "s3cret", 6, 0444, -1, -1), 0);
+	assert_string_not_equal(a, c);
+	assert_int_equal(stat(c, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0444);
+	if (geteuid() == 0) {
+		free(c);
+		assert_int_equal(ef_files_put(&c, &files, "x", "1", 1, 0440, 1000, 1001), 0);
+		assert_int_equal(stat(c, &st), 0);
+		assert_int_equal(st.st_uid, 1000);
+		assert_int_equal(st.st_gid, 1001);
+	}
+	free(a), free(b), free(c);
+}
+
+/* SOPS secrets (the corpus written by the real sops, ../shared/corpus/sops):
+ * decrypted into the tmpfs secret root, never under root; the path comes
+ * from the encrypted file; a wrong identity and a tampered file refused. */
+static char *corpus_read(size_t *len, const char *rel)
+{
+	const char *env = getenv("EF_CORPUS");
+	const char *dirs[] = {env ? env : EF_SOURCE_DIR "/../shared/corpus", "/work/shared/corpus"};
+	char path[4400];
+
+	for (size_t i = 0; i < 2; i++) {
+		ef_buf b = EF_BUF_INIT(1u << 20);
+
+		snprintf(path, sizeof(path), "%s/sops/%s", dirs[i], rel);
+		if (ef_read_file(&b, path, b.cap) == 0) {
+			*len = b.len;
+			return ef_buf_detach(&b);
+		}
+		ef_buf_dispose(&b);
+	}
+	fail_msg("%s: not in ../shared/corpus/sops (set EF_CORPUS)", rel);
+	return NULL;
+}
+
+static ef_age_identities *corpus_ids(const char *rel)
+{
+	ef_age_identities *ids = NULL;
+	size_t len;
+	char *text = corpus_read(&len, rel);
+
+	assert_int_equal(ef_age_identities_parse(&ids, text, len, rel), 0);
+	free(text);
+	return ids;
+}
+
+static void put_sops(char **out, const ef_files *f, const char *file, int want)
+{
+	size_t len;
+	char *text = corpus_read(&len, file);
+
+	*out = NULL;
+	assert_int_equal(ef_files_put_secret(out, f, file, "s", text, len, 0400, -1, -1), want);
+	free(text);
+}
+
+static void test_put_secret(void **state)
+{
+	char shm[] = "/dev/shm/ef-test-files.XXXXXX", sroot[300], *p = NULL, *s;
+	ef_files files = {.root = root, .secret_root = sroot};
+	ef_age_identities *ids = corpus_ids("keys/agent-keys.txt");
+	ef_age_identities *other = corpus_ids("keys/flux-age-global.txt");
+
+	(void)state;
+	if (!mkdtemp(shm) || ef_fs_in_memory(shm) != 1) {
+		ef_age_identities_free(ids);
+		ef_age_identities_free(other);
+		skip();
+	}
+	snprintf(sroot, sizeof(sroot), "%s/secrets", shm);
+	/* without identities: refused, nothing written */
+	put_sops(&p, &files, "real/flux-file.txt", EF_EREJECTED);
+	assert_false(ef_fs_exists(sroot));
+	files.age = ids;
+	/* binary: the bytes */
+	put_sops(&p, &files, "real/flux-file.txt", 0);
+	assert_non_null(p);
+	assert_memory_equal(p, sroot, strlen(sroot));
+	assert_string_equal(s = slurp(p), "value");
+	free(s), free(p);
+	/* json: the document without `sops`, as JSON */
+	put_sops(&p, &files, "real/humphd-secret.enc.json", 0);
+	s = slurp(p);
+	assert_non_null(strstr(s, "this is a secret"));
+	assert_null(strstr(s, "sops"));
+	assert_null(strstr(s, "ENC["));
+	free(s), free(p);
+	/* yaml and dotenv */
+	put_sops(&p, &files, "real/humphd-secret.enc.yaml", 0);
+	assert_null(strstr(s = slurp(p), "ENC["));
+	free(s), free(p);
+	put_sops(&p, &files, "real/humphd-secret.enc.env", 0);
+	assert_non_null(strstr(s = slurp(p), "secret=this is a secret"));
+	free(s), free(p);
+	/* plaintext: not SOPS, left to ef_files_put */
+	assert_int_equal(ef_files_put_secret(&p, &files, "pw.txt", "s", "hunter2", 7, 0400, -1, -1),
+	                 0);
+	assert_null(p);
+	/* tampered, and a wrong identity */
+	put_sops(&p, &files, "derived/dropped-value.json", EF_EREJECTED);
+	assert_null(p);
+	put_sops(&p, &files, "derived/bad-value.env", EF_EREJECTED);
+	files.age = other;
+	put_sops(&p, &files, "real/flux-file.txt", EF_EREJECTED);
+	assert_non_null(strstr(ef_error_last(), "flux-file.txt"));
+	/* a secret root that is not a tmpfs: refused */
+	files.age = ids;
+	snprintf(sroot, sizeof(sroot), "%s/secrets", root);
+	put_sops(&p, &files, "real/flux-file.txt", EF_EINVALID);
+	ef_fs_remove_tree(shm);
+	ef_age_identities_free(ids);
+	ef_age_identities_free(other);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test_setup_teardown(test_bind_kinds, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_put, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_put_secret, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
