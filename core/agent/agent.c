@@ -427,6 +427,7 @@ static int load_manifest(ef_agent *a, ef_manifest **out, const char *commit)
 	*out = NULL;
 	opts.env_file = a->cfg->env_file;
 	opts.device_id = a->cfg->device_id;
+	opts.labels = a->cfg->labels;
 	opts.profiles = a->cfg->profiles;
 	opts.max_file = a->cfg->max_manifest_bytes;
 	error = ef_source_tree_open(&tree, a->src, commit, a->cfg->path_in_repo);
