@@ -32,6 +32,7 @@ int cmd_status(const cli *c);
 int cmd_plan(const cli *c);
 int cmd_verify(const cli *c);
 int cmd_rollback(const cli *c);
+int cmd_import(const cli *c);
 int cmd_check_config(const cli *c);
 int cmd_lint(const cli *c);
 int cmd_config(const cli *c);

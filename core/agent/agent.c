@@ -550,13 +550,12 @@ static int check_trust(ef_agent *a, ef_verify_result *vr, const char *commit)
 	return error;
 }
 
+static int apply_commit(ef_agent *a, const char *head);
+
 int ef_agent_pass(ef_agent *a)
 {
 	ef_state *st = &a->st;
 	char head[EF_OID_HEX];
-	ef_verify_result vr;
-	ef_manifest *m = NULL;
-	char **findings = NULL;
 	int error;
 
 	if ((error = open_source(a)) < 0)
@@ -586,8 +585,21 @@ int ef_agent_pass(ef_agent *a)
 		a->passes_unlisted = 0;
 		return check_drift(a);
 	}
-
 	ef_info("new-commit", "commit=%.12s branch=%s", head, a->cfg->branch);
+	return apply_commit(a, head);
+}
+
+/* A commit of the branch that is not deployed yet (polled, or imported from
+ * a bundle): fetch (a no-op when its objects are in the cache), verify,
+ * descent, manifest, policy, images, deploy. */
+static int apply_commit(ef_agent *a, const char *head)
+{
+	ef_state *st = &a->st;
+	ef_verify_result vr;
+	ef_manifest *m = NULL;
+	char **findings = NULL;
+	int error;
+
 	if ((error = ef_source_fetch(a->src, head)) < 0) {
 		ef_warn("fetch-failed", "commit=%.12s error=\"%s\"", head, ef_error_last());
 		return error;
@@ -666,6 +678,33 @@ int ef_agent_pass(ef_agent *a)
 	save_journal(a);
 	ef_manifest_free(m);
 	return error;
+}
+
+int ef_agent_import(ef_agent *a, const char *file)
+{
+	char head[EF_OID_HEX];
+	int error;
+
+	if ((error = open_source(a)) < 0)
+		return error;
+	if ((error = ef_source_import(a->src, head, file)) < 0) {
+		ef_error("import-refused", "file=%s reason=\"%s\"", file, ef_error_last());
+		return error;
+	}
+	if ((error = open_engine(a)) < 0)
+		return error;
+	if (strcmp(head, a->st.revision) == 0) {
+		ef_info("import-current", "commit=%.12s what=\"already deployed\"", head);
+		return check_drift(a);
+	}
+	if (ef_state_is_quarantined(&a->st, head)) {
+		ef_error_set("commit %.12s of %s is quarantined (refused or rolled back before); "
+		             "a newer commit is needed (see `edgeflip status`)",
+		             head, file);
+		return EF_EREJECTED;
+	}
+	ef_info("new-commit", "commit=%.12s branch=%s bundle=%s", head, a->cfg->branch, file);
+	return apply_commit(a, head);
 }
 
 int ef_agent_plan(ef_agent *a, FILE *out)
