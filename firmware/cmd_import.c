@@ -4,6 +4,7 @@
  * refuses and says how to go on (docs/offline.md). */
 #include "cli.h"
 #include "edgeflip/error.h"
+#include "edgeflip/sys/fs.h"
 
 #include <signal.h>
 #include <stdio.h>
