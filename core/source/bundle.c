@@ -130,6 +130,7 @@ int ef_bundle_parse(ef_bundle *b, const char *data, size_t len, const char *file
 			ef_error_set("%s:%zu: the bundle header ends before its blank line (the "
 			             "file is cut short, or a line is longer than %u bytes)",
 			             file, lineno, EF_BUNDLE_MAX_LINE);
+			error = EF_EINVALID;
 			goto out;
 		}
 		n = (size_t)(nl - p);
