@@ -117,7 +117,7 @@ ef_expect_contains "cut: the pack is damaged" "$(cat "$log")" "pack"
 unchanged "cut"
 
 # --- import beside a running daemon: refused by the state_dir lock ---------
-ef_agent run >"$work/daemon.log" 2>&1 &
+"$EF_BIN" -c "$EF_AGENT_INI" run >"$work/daemon.log" 2>&1 &
 daemon=$!
 for _ in $(seq 50); do [ -s "$work/agent/state/edgeflip.pid" ] && break; sleep 0.1; done
 ef_wait_until 10 grep -q '"started"\|started' "$work/daemon.log"
