@@ -6,7 +6,8 @@
 # v2 bundle and an incremental v3 bundle deployed; an older bundle, an
 # unsigned tip, a bundle lacking its prerequisite and one without the branch
 # refused with exit 3 and nothing changed (running set, revision, cache); a
-# damaged file refused; import beside a running daemon refused by the lock.
+# damaged file refused; with the daemon running, import hands the file over
+# and reports the daemon's result.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/check.sh"
@@ -116,21 +117,23 @@ ef_import "a cut bundle" "$b/cut.bundle" 3
 ef_expect_contains "cut: the pack is damaged" "$(cat "$log")" "pack"
 unchanged "cut"
 
-# --- import beside a running daemon: refused by the state_dir lock ---------
+# --- import beside a running daemon: handed over, the daemon applies it -----
 "$EF_BIN" -c "$EF_AGENT_INI" run >"$work/daemon.log" 2>&1 &
 daemon=$!
-for _ in $(seq 50); do [ -s "$work/agent/state/edgeflip.pid" ] && break; sleep 0.1; done
-ef_wait_until 10 grep -q '"started"\|started' "$work/daemon.log"
-ef_import "import while the daemon runs" "$b/full-c5.bundle" 1
-ef_expect_contains "the daemon holds the lock: says what to do" "$(cat "$log")" "stop it"
-ef_expect_eq "the daemon was running during the import" 0 "$(kill -0 "$daemon" 2>/dev/null; echo $?)"
+ef_wait_until 10 grep -q started "$work/daemon.log"
+ef_import "older bundle through the daemon" "$b/full-c1.bundle" 3
+ef_expect_contains "through the daemon: handed over" "$(cat "$log")" "handed"
+# refused once already (above): now it is quarantined, and the daemon says so.
+ef_expect_contains "through the daemon: the daemon's reason" "$(cat "$log")" "is quarantined"
+unchanged "older through the daemon"
+ef_import "full bundle with a newer signed tip, through the daemon" "$b/full-c5.bundle" 0
+ef_expect_eq "v3 serves after the daemon's import" "web v3" "$(web_says)"
+ef_expect_eq "status names c5" "$c5" "$(ef_status_field revision)"
+ef_expect_contains "the daemon logged the import" "$(cat "$work/daemon.log")" "import-requested"
+ef_expect_eq "the daemon still runs" 0 "$(kill -0 "$daemon" 2>/dev/null; echo $?)"
+ef_expect_eq "no request left behind" "no" \
+	"$([ -e "$work/agent/state/import.request" ] && echo yes || echo no)"
 kill "$daemon" 2>/dev/null
 wait "$daemon" 2>/dev/null
-unchanged "beside the daemon"
-
-# --- the whole branch again: c5 (signed, descends from c2) deploys ---------
-ef_import "full bundle with a newer signed tip" "$b/full-c5.bundle" 0
-ef_expect_eq "v3 serves after the full import" "web v3" "$(web_says)"
-ef_expect_eq "status names c5" "$c5" "$(ef_status_field revision)"
 
 ef_summary
