@@ -441,15 +441,20 @@ static void test_merge_errors_and_positions(void **state)
 
 static char tmpdir[] = "/tmp/ef-compose-XXXXXX";
 
-static void put(const char *name, const char *text)
+static void put_in(const char *dir, const char *name, const char *text)
 {
 	char path[512];
 	FILE *fp;
 
-	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	assert_non_null(fp = fopen(path, "w"));
 	fputs(text, fp);
 	fclose(fp);
+}
+
+static void put(const char *name, const char *text)
+{
+	put_in(tmpdir, name, text);
 }
 
 static void rm(const char *name)
@@ -583,19 +588,27 @@ static char layerdir[] = "/tmp/ef-layers-XXXXXX";
 
 static void lput(const char *name, const char *text)
 {
-	char path[512];
-	FILE *fp;
-
-	snprintf(path, sizeof(path), "%s/%s", layerdir, name);
-	assert_non_null(fp = fopen(path, "w"));
-	fputs(text, fp);
-	fclose(fp);
+	put_in(layerdir, name, text);
 }
 
-static char *web_env(cJSON *doc)
+/* Loads with `opts` and compares web's environment as compact JSON. */
+static void expect_web_env(const ef_compose_src *src, const ef_compose_opts *opts, const char *want)
 {
-	return cJSON_PrintUnformatted(cJSON_GetObjectItem(
+	ef_manifest *m = NULL;
+	ef_findings f;
+	cJSON *doc = NULL;
+	char *j;
+
+	ef_findings_init(&f);
+	if (ef_compose_load(&m, &doc, NULL, src, opts, &f) != 0)
+		fail_msg("%s", ef_error_last());
+	j = cJSON_PrintUnformatted(cJSON_GetObjectItem(
 	        cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "services"), "web"), "environment"));
+	assert_string_equal(j, want);
+	free(j);
+	cJSON_Delete(doc);
+	ef_manifest_free(m);
+	ef_findings_dispose(&f);
 }
 
 static void test_load_layers(void **state)
@@ -608,8 +621,7 @@ static void test_load_layers(void **state)
 	ef_compose_src src;
 	ef_manifest *m = NULL;
 	ef_findings f;
-	cJSON *doc = NULL;
-	char path[600], *j;
+	char path[600];
 
 	(void)state;
 	assert_non_null(mkdtemp(layerdir));
@@ -641,36 +653,16 @@ static void test_load_layers(void **state)
 	opts.labels = labels;
 	opts.device_id = "gw-1";
 	opts.env_file = path;
-	ef_findings_init(&f);
-	if (ef_compose_load(&m, &doc, NULL, &src, &opts, &f) != 0)
-		fail_msg("%s", ef_error_last());
-	j = web_env(doc);
 	/* Overrides merge in layer order: hw's sets A (over the interpolated
 	 * value) and HW, site's (later) sets HW again; the device's adds D. */
-	assert_string_equal(j, "{\"A\":\"from-hw\",\"B\":\"gw1\",\"C\":\"local\",\"HW\":\"site\","
-	                       "\"D\":\"gw-1\"}");
-	free(j);
-	cJSON_Delete(doc);
-	doc = NULL;
-	ef_manifest_free(m);
-	m = NULL;
-	ef_findings_dispose(&f);
-
+	expect_web_env(&src, &opts,
+	               "{\"A\":\"from-hw\",\"B\":\"gw1\",\"C\":\"local\",\"HW\":\"site\","
+	               "\"D\":\"gw-1\"}");
 	/* Without the hw label, A is interpolated from the .env layers. */
 	labels[2] = NULL;
-	ef_findings_init(&f);
-	if (ef_compose_load(&m, &doc, NULL, &src, &opts, &f) != 0)
-		fail_msg("%s", ef_error_last());
-	j = web_env(doc);
-	assert_string_equal(j,
-	                    "{\"A\":\"zone-north\",\"B\":\"gw1\",\"C\":\"local\",\"HW\":\"site\","
-	                    "\"D\":\"gw-1\"}");
-	free(j);
-	cJSON_Delete(doc);
-	doc = NULL;
-	ef_manifest_free(m);
-	m = NULL;
-	ef_findings_dispose(&f);
+	expect_web_env(&src, &opts,
+	               "{\"A\":\"zone-north\",\"B\":\"gw1\",\"C\":\"local\",\"HW\":\"site\","
+	               "\"D\":\"gw-1\"}");
 
 	/* An error in a layer names the layer's file and line. */
 	lput("devices/gw-1/compose.override.yml", "services:\n  web:\n    bogus: 1\n");
