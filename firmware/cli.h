@@ -47,6 +47,10 @@ int cmd_plan(const cli *c);
 int cmd_verify(const cli *c);
 int cmd_rollback(const cli *c);
 int cmd_retry(const cli *c);
+int cmd_import(const cli *c);
+/* In the daemon, before a pass: an import handed over by `edgeflip import`
+ * (STATE_DIR/import.request), applied and answered (cmd_import.c). */
+void cli_serve_import(ef_agent *a, const ef_config *cfg);
 int cmd_check_config(const cli *c);
 int cmd_lint(const cli *c);
 int cmd_config(const cli *c);

@@ -5,11 +5,14 @@
  * policy applies (images pinned by digest, nothing privileged, no host
  * namespaces, no devices, no added capabilities, no bind mounts).
  *
- * config DIR [--env-file F] [--device-id ID]: the interpolated, merged
- * document as JSON, as `docker compose config` prints it.
+ * config DIR [--env-file F] [--device ID] [--label K=V]...: the interpolated,
+ * merged document as JSON, as `docker compose config` prints it.
  *
- * --profile NAME (repeatable): the active Compose profiles, as [agent]
- * profiles on a device. */
+ * Both take what a device brings: --profile NAME (repeatable), the active
+ * Compose profiles as [agent] profiles; --device ID (or --device-id) and
+ * --label K=V (repeatable), the per-device layers devices/ID/ and
+ * labels/K=V/ as [agent] device_id and labels. lint --layers checks the base
+ * alone and then each layer directory the repository has on top of it. */
 #include "cli.h"
 #include "edgeflip/buf.h"
 #include "edgeflip/compose_read.h"
@@ -46,17 +49,96 @@ static void print_json(const ef_findings *f, const char *dir, bool ok, size_t ns
 	cJSON_Delete(root);
 }
 
+/* --profile, --device/--device-id, --label: true when argv[*i] was one. */
+static bool device_arg(const cli *c, int *i, ef_compose_opts *opts, char ***profiles,
+                       char ***labels)
+{
+	const char *a = c->argv[*i];
+
+	if (*i + 1 >= c->argc)
+		return false;
+	if (!strcmp(a, "--profile"))
+		ef_strv_push(profiles, c->argv[++*i]);
+	else if (!strcmp(a, "--label"))
+		ef_strv_push(labels, c->argv[++*i]);
+	else if (!strcmp(a, "--device") || !strcmp(a, "--device-id"))
+		opts->device_id = c->argv[++*i];
+	else
+		return false;
+	return true;
+}
+
+/* One reading of `dir` with `opts`, its findings (and the policy's) added
+ * to `f`. 0 or EF_EXIT_REJECTED; `*nservices` counts the services. */
+static int lint_one(ef_findings *f, size_t *nservices, const char *dir, const ef_compose_opts *opts,
+                    const ef_policy *policy)
+{
+	ef_compose_src src;
+	ef_manifest *m = NULL;
+	char **pf = NULL;
+	int rc = 0;
+
+	ef_compose_src_dir(&src, dir);
+	if (ef_compose_load(&m, NULL, NULL, &src, opts, f) < 0) {
+		if (!f->n) /* not a finding: out of memory, ... */
+			ef_findings_add(f, dir, 0, 0, "$", ef_error_last());
+		rc = EF_EXIT_REJECTED;
+	} else if (ef_policy_check(&pf, policy, m) < 0) {
+		for (size_t i = 0; pf && pf[i]; i++)
+			ef_findings_add(f, dir, 0, 0, "policy", pf[i]);
+		rc = EF_EXIT_REJECTED;
+	}
+	*nservices = m ? m->nservices : 0;
+	ef_strv_free(pf);
+	ef_manifest_free(m);
+	return rc;
+}
+
+/* --layers: the base alone, then base + each labels/K=V and each devices/ID
+ * directory of `dir` on its own. */
+static int lint_layers(ef_findings *f, size_t *nservices, const char *dir,
+                       const ef_compose_opts *opts, const ef_policy *policy)
+{
+	static const char *const kinds[] = {"labels", "devices"};
+	ef_compose_src src;
+	int rc = lint_one(f, nservices, dir, opts, policy);
+
+	ef_compose_src_dir(&src, dir);
+	for (size_t k = 0; k < 2; k++) {
+		char **names = NULL;
+		ef_compose_kind kind;
+
+		if (src.stat(src.ctx, &kind, kinds[k]) < 0 || kind != EF_COMPOSE_DIR ||
+		    src.list(src.ctx, &names, kinds[k]) < 0)
+			continue;
+		for (size_t i = 0; names && names[i]; i++) {
+			ef_compose_opts o = *opts;
+			char *one[2] = {names[i], NULL};
+			size_t n;
+			if (k == 0) {
+				o.labels = one;
+			} else {
+				o.labels = NULL;
+				o.device_id = names[i];
+			}
+			if (lint_one(f, &n, dir, &o, policy))
+				rc = EF_EXIT_REJECTED;
+		}
+		ef_strv_free(names);
+	}
+	return rc;
+}
+
 int cmd_lint(const cli *c)
 {
 	const char *dir = NULL, *policy_file = NULL, *format = "text";
 	ef_compose_opts opts = {0};
-	char **profiles = NULL;
-	ef_compose_src src;
+	char **profiles = NULL, **labels = NULL;
 	ef_policy policy;
-	ef_manifest *m = NULL;
 	ef_findings f;
-	char **pf = NULL;
 	ef_buf out = EF_BUF_INIT(64u << 20);
+	size_t nservices = 0;
+	bool layers = false;
 	int rc = 0;
 
 	for (int i = 0; i < c->argc; i++) {
@@ -64,8 +146,10 @@ int cmd_lint(const cli *c)
 			policy_file = c->argv[++i];
 		else if (!strcmp(c->argv[i], "--format") && i + 1 < c->argc)
 			format = c->argv[++i];
-		else if (!strcmp(c->argv[i], "--profile") && i + 1 < c->argc)
-			ef_strv_push(&profiles, c->argv[++i]);
+		else if (!strcmp(c->argv[i], "--layers"))
+			layers = true;
+		else if (device_arg(c, &i, &opts, &profiles, &labels))
+			continue;
 		else if (!dir && c->argv[i][0] != '-')
 			dir = c->argv[i];
 		else
@@ -73,43 +157,36 @@ int cmd_lint(const cli *c)
 	}
 	if (!dir || (strcmp(format, "text") && strcmp(format, "json"))) {
 		fprintf(stderr, "usage: edgeflip lint DIR [--policy FILE] [--format text|json] "
-		                "[--profile NAME]...\n");
-		ef_strv_free(profiles);
-		return EF_EXIT_USAGE;
+		                "[--profile NAME]... [--device ID] [--label K=V]... [--layers]\n");
+		rc = EF_EXIT_USAGE;
+		goto out_args;
 	}
 	memset(&policy, 0, sizeof(policy));
 	if (policy_file && ef_config_load_policy(&policy, policy_file) < 0) {
 		fprintf(stderr, "edgeflip: %s\n", ef_error_last());
-		ef_strv_free(profiles);
-		return EF_EXIT_USAGE;
+		rc = EF_EXIT_USAGE;
+		goto out_args;
 	}
 	opts.profiles = profiles;
+	opts.labels = labels;
 	ef_findings_init(&f);
-	ef_compose_src_dir(&src, dir);
-	if (ef_compose_load(&m, NULL, NULL, &src, &opts, &f) < 0) {
-		if (!f.n) /* not a finding: out of memory, ... */
-			ef_findings_add(&f, dir, 0, 0, "$", ef_error_last());
-		rc = EF_EXIT_REJECTED;
-	} else if (ef_policy_check(&pf, &policy, m) < 0) {
-		for (size_t i = 0; pf && pf[i]; i++)
-			ef_findings_add(&f, dir, 0, 0, "policy", pf[i]);
-		rc = EF_EXIT_REJECTED;
-	}
+	rc = layers ? lint_layers(&f, &nservices, dir, &opts, &policy)
+	            : lint_one(&f, &nservices, dir, &opts, &policy);
 	if (!strcmp(format, "json")) {
-		print_json(&f, dir, rc == 0, m ? m->nservices : 0);
+		print_json(&f, dir, rc == 0, nservices);
 	} else {
 		ef_findings_format(&out, &f);
 		if (out.len)
 			fwrite(out.ptr, 1, out.len, stdout);
 		if (rc == 0)
-			printf("%s: ok (%zu services)\n", dir, m->nservices);
+			printf("%s: ok (%zu services)\n", dir, nservices);
 	}
 	ef_buf_dispose(&out);
-	ef_strv_free(profiles);
-	ef_strv_free(pf);
 	ef_findings_dispose(&f);
-	ef_manifest_free(m);
 	ef_policy_dispose(&policy);
+out_args:
+	ef_strv_free(profiles);
+	ef_strv_free(labels);
 	return rc;
 }
 
@@ -122,28 +199,28 @@ int cmd_config(const cli *c)
 	ef_findings f;
 	cJSON *doc = NULL;
 	ef_buf out = EF_BUF_INIT(64u << 20);
-	char **profiles = NULL, *s;
+	char **profiles = NULL, **labels = NULL, *s;
 	int rc = 0;
 
 	for (int i = 0; i < c->argc; i++) {
 		if (!strcmp(c->argv[i], "--env-file") && i + 1 < c->argc)
 			opts.env_file = c->argv[++i];
-		else if (!strcmp(c->argv[i], "--device-id") && i + 1 < c->argc)
-			opts.device_id = c->argv[++i];
-		else if (!strcmp(c->argv[i], "--profile") && i + 1 < c->argc)
-			ef_strv_push(&profiles, c->argv[++i]);
+		else if (device_arg(c, &i, &opts, &profiles, &labels))
+			continue;
 		else if (!dir && c->argv[i][0] != '-')
 			dir = c->argv[i];
 		else
 			dir = NULL, i = c->argc;
 	}
 	if (!dir) {
-		fprintf(stderr, "usage: edgeflip config DIR [--env-file FILE] [--device-id ID] "
-		                "[--profile NAME]...\n");
+		fprintf(stderr, "usage: edgeflip config DIR [--env-file FILE] [--device ID] "
+		                "[--label K=V]... [--profile NAME]...\n");
 		ef_strv_free(profiles);
+		ef_strv_free(labels);
 		return EF_EXIT_USAGE;
 	}
 	opts.profiles = profiles;
+	opts.labels = labels;
 	ef_findings_init(&f);
 	ef_compose_src_dir(&src, dir);
 	if (ef_compose_load(&m, &doc, NULL, &src, &opts, &f) < 0) {
@@ -159,6 +236,7 @@ int cmd_config(const cli *c)
 	}
 	ef_buf_dispose(&out);
 	ef_strv_free(profiles);
+	ef_strv_free(labels);
 	ef_findings_dispose(&f);
 	cJSON_Delete(doc);
 	ef_manifest_free(m);

@@ -341,6 +341,7 @@ int cmd_run(const cli *c)
 		{
 			char before[EF_OID_HEX];
 			snprintf(before, sizeof(before), "%s", ef_agent_state(a)->revision);
+			cli_serve_import(a, &cfg);
 			error = ef_agent_pass(a);
 			if (!trimmed || error != 0 ||
 			    strcmp(before, ef_agent_state(a)->revision) != 0) {

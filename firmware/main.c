@@ -29,10 +29,15 @@ static const char usage[] =
         "  check-config    validate the configuration\n"
         "  kick            ask the running daemon to poll now\n"
         "  lint DIR [--policy FILE] [--format json] [--profile NAME]...\n"
+        "           [--device ID] [--label K=V]... [--layers]\n"
         "                  validate an environment directory (for the GitOps repo's CI):\n"
-        "                  every finding with file:line:column\n"
-        "  config DIR [--env-file FILE] [--device-id ID] [--profile NAME]...\n"
-        "                  print the merged, interpolated compose document as JSON\n"
+        "                  every finding with file:line:column (--layers: the base and\n"
+        "                  each labels/K=V/ and devices/ID/ layer on it)\n"
+        "  config DIR [--env-file FILE] [--device ID] [--label K=V]... [--profile NAME]...\n"
+        "                  print the merged, interpolated compose document as JSON,\n"
+        "                  with the layers of that device id and those labels\n"
+        "  import FILE     apply the branch tip of a `git bundle` (USB stick, air gap)\n"
+        "                  exactly like a fetched commit\n"
         "  pin DIR [--check] [--ca-file F] [--http-registry HOST:PORT]...\n"
         "                  pin every image tag to its digest in place (--check: list\n"
         "                  unpinned images, exit 3)\n"
@@ -92,6 +97,7 @@ static const struct {
         {"verify", cmd_verify},
         {"rollback", cmd_rollback},
         {"retry", cmd_retry},
+        {"import", cmd_import},
         {"check-config", cmd_check_config},
         {"kick", cmd_kick},
         {"lint", cmd_lint},

@@ -473,6 +473,7 @@ static int load_manifest(ef_agent *a, ef_manifest **out, const char *commit)
 	*out = NULL;
 	opts.env_file = a->cfg->env_file;
 	opts.device_id = a->cfg->device_id;
+	opts.labels = a->cfg->labels;
 	opts.profiles = a->cfg->profiles;
 	opts.max_file = a->cfg->max_manifest_bytes;
 	if ((error = open_env(a, &tree, &src, commit)) < 0)
@@ -722,14 +723,12 @@ static void apply_retry_requests(ef_agent *a)
 	if (total > 0)
 		save_journal(a);
 }
+static int apply_commit(ef_agent *a, const char *head);
 
 int ef_agent_pass(ef_agent *a)
 {
 	ef_state *st = &a->st;
 	char head[EF_OID_HEX];
-	ef_verify_result vr;
-	ef_manifest *m = NULL;
-	char **findings = NULL;
 	int error;
 
 	apply_retry_requests(a);
@@ -761,8 +760,21 @@ int ef_agent_pass(ef_agent *a)
 		a->passes_unlisted = 0;
 		return check_drift(a);
 	}
-
 	ef_info("new-commit", "commit=%.12s branch=%s", head, a->cfg->branch);
+	return apply_commit(a, head);
+}
+
+/* A commit of the branch that is not deployed yet (polled, or imported from
+ * a bundle): fetch (a no-op when its objects are in the cache), verify,
+ * descent, manifest, policy, images, deploy. */
+static int apply_commit(ef_agent *a, const char *head)
+{
+	ef_state *st = &a->st;
+	ef_verify_result vr;
+	ef_manifest *m = NULL;
+	char **findings = NULL;
+	int error;
+
 	if ((error = ef_source_fetch(a->src, head)) < 0) {
 		/* Past max_fetch_size: the push itself is the problem, and fetching
 		 * it again on every poll would cost max_fetch_size each time. */
@@ -857,6 +869,33 @@ int ef_agent_pass(ef_agent *a)
 	save_journal(a);
 	ef_manifest_free(m);
 	return error;
+}
+
+int ef_agent_import(ef_agent *a, const char *file)
+{
+	char head[EF_OID_HEX];
+	int error;
+
+	if ((error = open_source(a)) < 0)
+		return error;
+	if ((error = ef_source_import(a->src, head, file)) < 0) {
+		ef_error("import-refused", "file=%s reason=\"%s\"", file, ef_error_last());
+		return error;
+	}
+	if ((error = open_engine(a)) < 0)
+		return error;
+	if (strcmp(head, a->st.revision) == 0) {
+		ef_info("import-current", "commit=%.12s what=\"already deployed\"", head);
+		return check_drift(a);
+	}
+	if (ef_state_is_quarantined(&a->st, head)) {
+		ef_error_set("commit %.12s of %s is quarantined (refused or rolled back before); "
+		             "a newer commit is needed (see `edgeflip status`)",
+		             head, file);
+		return EF_EREJECTED;
+	}
+	ef_info("new-commit", "commit=%.12s branch=%s bundle=%s", head, a->cfg->branch, file);
+	return apply_commit(a, head);
 }
 
 int ef_agent_plan(ef_agent *a, FILE *out)

@@ -1,5 +1,6 @@
 #include "edgeflip/config.h"
 #include "edgeflip/buf.h"
+#include "edgeflip/compose_read.h"
 #include "edgeflip/error.h"
 #include "edgeflip/log.h"
 
@@ -34,6 +35,7 @@ static const key_spec keys[] = {
         {"agent", "max_backoff", T_DURATION, C(max_backoff_ms), "15m", false},
         {"agent", "log_level", T_STRING, C(log_level), "info", false},
         {"agent", "profiles", T_LIST, C(profiles), NULL, false},
+        {"agent", "labels", T_LIST, C(labels), NULL, false},
         {"agent", "env_file", T_STRING, C(env_file), NULL, false},
 
         {"source", "url", T_STRING, C(url), NULL, true},
@@ -441,6 +443,18 @@ static int validate(ef_config *cfg, parse_ctx *ctx)
 		             ctx->file, cfg->not_before);
 		return EF_EINVALID;
 	}
+	/* The id and labels name layer directories of the repository. */
+	if (cfg->device_id &&
+	    ef_compose_layer_name_check(cfg->device_id, false, "[agent] device_id") < 0) {
+		ef_error_prefix("%s", ctx->file);
+		return EF_EINVALID;
+	}
+	for (size_t i = 0; cfg->labels && cfg->labels[i]; i++)
+		if (ef_compose_layer_name_check(cfg->labels[i], true, "[agent] labels: label") <
+		    0) {
+			ef_error_prefix("%s", ctx->file);
+			return EF_EINVALID;
+		}
 	if (!cfg->insecure_skip_verify && !cfg->allowed_signers && !cfg->openpgp_keys) {
 		ef_error_set("%s: [trust] no trusted keys: set allowed_signers and/or openpgp_keys "
 		             "(or, for tests only, insecure_skip_verify = true)",
@@ -605,6 +619,7 @@ void ef_config_dispose(ef_config *cfg)
 	}
 	ef_policy_dispose(&cfg->policy);
 	ef_strv_free(cfg->profiles);
+	ef_strv_free(cfg->labels);
 	free(cfg->device_id);
 	free(cfg->env_file);
 	free(cfg->path);

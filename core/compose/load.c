@@ -1,11 +1,14 @@
 /* ef_compose_load(): an environment directory read as Compose reads a
- * project directory: one base file, at most one override, `.env` and the
- * device's env file for `${VAR}`, each file interpolated after reading,
- * the override merged into the base, then the model. */
+ * project directory: one base file, at most one override, the per-device
+ * layers (labels/KEY=VALUE/, devices/ID/: an override and a .env each),
+ * `.env` files and the device's env file for `${VAR}`, each file
+ * interpolated after reading, the overrides merged into the base in order,
+ * then the model. */
 #include "edgeflip/compose_read.h"
 #include "edgeflip/error.h"
 
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +23,19 @@ static const char *const override_names[] = {"compose.override.yaml",
                                              "docker-compose.override.yml",
                                              "docker-compose.override.json",
                                              NULL};
+/* What a layer directory (labels/KEY=VALUE/, devices/ID/) may hold. */
+static const char *const layer_override_names[] = {"compose.override.yaml", "compose.override.yml",
+                                                   "compose.override.json", NULL};
+
+#define MAX_LABELS     32
+#define MAX_LAYER_NAME 128
+
+/* One directory that contributes files: "" (the environment directory),
+ * "labels/KEY=VALUE" or "devices/ID". */
+typedef struct {
+	char dir[2 * MAX_LAYER_NAME + 16];
+	const char *over; /* its override file, or NULL */
+} layer;
 
 typedef struct {
 	const ef_compose_src *src;
@@ -40,19 +56,36 @@ static int problem(lctx *c, const char *file, const char *msg)
 	return EF_EINVALID;
 }
 
-/* Which of `names` the directory has: 0 (none), 1 (`*out`), or an error
- * naming two of them. */
-static int find_one(lctx *c, const char **out, const char *const *names, const char *what)
+/* "DIR/NAME", or NAME for the environment directory itself. */
+static const char *in_dir(char *out, size_t n, const char *dir, const char *name)
+{
+	size_t nd = strlen(dir), nn = strlen(name);
+
+	if (nd + nn + 2 > n) { /* not with layer names of at most MAX_LAYER_NAME */
+		out[0] = '\0';
+		return out;
+	}
+	memcpy(out, dir, nd);
+	if (nd)
+		out[nd++] = '/';
+	memcpy(out + nd, name, nn + 1);
+	return out;
+}
+
+/* Which of `names` the directory `dir` has: 0 (none), 1 (`*out`), or an
+ * error naming two of them. */
+static int find_one(lctx *c, const char **out, const char *dir, const char *const *names,
+                    const char *what)
 {
 	const char *found = NULL;
-	char msg[600];
+	char msg[600], rel[400];
 
 	*out = NULL;
 	for (size_t i = 0; names[i]; i++) {
 		ef_compose_kind k;
-		int error = c->src->stat(c->src->ctx, &k, names[i]);
+		int error = c->src->stat(c->src->ctx, &k, in_dir(rel, sizeof(rel), dir, names[i]));
 		if (error < 0) {
-			problem(c, shown(c, names[i]), ef_error_last());
+			problem(c, shown(c, rel), ef_error_last());
 			return error;
 		}
 		if (k == EF_COMPOSE_ABSENT)
@@ -61,7 +94,7 @@ static int find_one(lctx *c, const char **out, const char *const *names, const c
 			snprintf(msg, sizeof(msg),
 			         "both %s and %s are present; Compose reads one %s: remove one",
 			         found, names[i], what);
-			return problem(c, shown(c, names[i]), msg);
+			return problem(c, shown(c, rel), msg);
 		}
 		found = names[i];
 	}
@@ -69,38 +102,143 @@ static int find_one(lctx *c, const char **out, const char *const *names, const c
 	return 0;
 }
 
-static int read_env(lctx *c, ef_env *env, const char *env_file)
+/* The .env of layer directory `dir`, when it has one: its entries win
+ * over those read before, and may use them. */
+static int read_dotenv(lctx *c, ef_env *env, const char *dir)
 {
 	ef_compose_kind k;
 	ef_buf b;
+	char rel[400];
 	int error;
 
-	if ((error = c->src->stat(c->src->ctx, &k, ".env")) < 0)
-		return problem(c, shown(c, ".env"), ef_error_last());
-	if (k != EF_COMPOSE_ABSENT) {
-		if ((error = c->src->read(c->src->ctx, &b, ".env", EF_COMPOSE_MAX_ENV_FILE)) < 0)
-			return problem(c, shown(c, ".env"), ef_error_last());
-		error = ef_dotenv_parse(env, b.ptr ? b.ptr : "", b.len, shown(c, ".env"), NULL,
-		                        c->findings);
-		ef_buf_dispose(&b);
-		if (error < 0)
-			return error;
-	}
-	if (env_file) {
-		char msg[600];
-		if ((error = ef_read_file(&b, env_file, EF_COMPOSE_MAX_ENV_FILE)) < 0) {
-			snprintf(msg, sizeof(msg), "cannot read the device's env_file: %s",
-			         ef_error_last());
-			problem(c, env_file, msg);
-			/* The device's fault, not the commit's: fails the pass only. */
-			return EF_ERROR;
-		}
-		/* Its entries win over .env's, and may use them. */
-		error = ef_dotenv_parse(env, b.ptr ? b.ptr : "", b.len, env_file, NULL,
-		                        c->findings);
-		ef_buf_dispose(&b);
-	}
+	in_dir(rel, sizeof(rel), dir, ".env");
+	if ((error = c->src->stat(c->src->ctx, &k, rel)) < 0)
+		return problem(c, shown(c, rel), ef_error_last());
+	if (k == EF_COMPOSE_ABSENT)
+		return 0;
+	if ((error = c->src->read(c->src->ctx, &b, rel, EF_COMPOSE_MAX_ENV_FILE)) < 0)
+		return problem(c, shown(c, rel), ef_error_last());
+	error = ef_dotenv_parse(env, b.ptr ? b.ptr : "", b.len, shown(c, rel), NULL, c->findings);
+	ef_buf_dispose(&b);
 	return error;
+}
+
+/* The device's own env_file ([agent] env_file), last. */
+static int read_env_file(lctx *c, ef_env *env, const char *env_file)
+{
+	char msg[600];
+	ef_buf b;
+	int error;
+
+	if ((error = ef_read_file(&b, env_file, EF_COMPOSE_MAX_ENV_FILE)) < 0) {
+		snprintf(msg, sizeof(msg), "cannot read the device's env_file: %s",
+		         ef_error_last());
+		problem(c, env_file, msg);
+		/* The device's fault, not the commit's: fails the pass only. */
+		return EF_ERROR;
+	}
+	error = ef_dotenv_parse(env, b.ptr ? b.ptr : "", b.len, env_file, NULL, c->findings);
+	ef_buf_dispose(&b);
+	return error;
+}
+
+static bool name_char(int ch)
+{
+	return isalnum(ch) || ch == '.' || ch == '_' || ch == '-' || ch == ':' || ch == '@' ||
+	       ch == '+';
+}
+
+static bool good_part(const char *s, size_t n)
+{
+	if (n == 0 || n > MAX_LAYER_NAME || !isalnum((unsigned char)s[0]))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!name_char((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+int ef_compose_layer_name_check(const char *name, bool label, const char *what)
+{
+	const char *eq = label && name ? strchr(name, '=') : NULL;
+	bool ok;
+
+	if (!name)
+		ok = false;
+	else if (label)
+		ok = eq && good_part(name, (size_t)(eq - name)) &&
+		     good_part(eq + 1, strlen(eq + 1));
+	else
+		ok = good_part(name, strlen(name));
+	if (ok)
+		return 0;
+	ef_error_set("%s '%s' cannot name a layer directory: %s1 to %d characters of letters, "
+	             "digits and . _ - : @ +, starting with a letter or digit (no '/', no '..')",
+	             what, name ? name : "", label ? "write KEY=VALUE, each " : "", MAX_LAYER_NAME);
+	return EF_EINVALID;
+}
+
+static int by_key(const void *a, const void *b)
+{
+	const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+	size_t nx = strcspn(x, "="), ny = strcspn(y, "=");
+	int r = strncmp(x, y, nx < ny ? nx : ny);
+
+	return r ? r : (nx > ny) - (nx < ny);
+}
+
+/* The layers that exist, in order: the environment directory, each label's
+ * directory (sorted by key), the device's. `*n` counts them. */
+static int find_layers(lctx *c, layer *v, size_t *n, const ef_compose_opts *opts)
+{
+	const char *sorted[MAX_LABELS + 1];
+	size_t nl = ef_strv_len(opts->labels);
+	char msg[700];
+	int error;
+
+	*n = 1; /* v[0], the environment directory, is filled by the caller */
+	if (nl > MAX_LABELS) {
+		snprintf(msg, sizeof(msg), "%zu device labels; at most %d", nl, MAX_LABELS);
+		return problem(c, "labels", msg);
+	}
+	for (size_t i = 0; i < nl; i++) {
+		if (ef_compose_layer_name_check(opts->labels[i], true, "label") < 0)
+			return problem(c, "labels", ef_error_last());
+		sorted[i] = opts->labels[i];
+	}
+	qsort(sorted, nl, sizeof(*sorted), by_key);
+	for (size_t i = 0; i + 1 < nl; i++)
+		if (by_key(&sorted[i], &sorted[i + 1]) == 0) {
+			snprintf(msg, sizeof(msg), "labels '%s' and '%s' have the same key",
+			         sorted[i], sorted[i + 1]);
+			return problem(c, "labels", msg);
+		}
+	if (opts->device_id && ef_compose_layer_name_check(opts->device_id, false, "device id") < 0)
+		return problem(c, "device_id", ef_error_last());
+	for (size_t i = 0; i <= nl; i++) {
+		layer *l = &v[*n];
+		ef_compose_kind k;
+
+		if (i < nl)
+			snprintf(l->dir, sizeof(l->dir), "labels/%s", sorted[i]);
+		else if (opts->device_id)
+			snprintf(l->dir, sizeof(l->dir), "devices/%s", opts->device_id);
+		else
+			break;
+		if ((error = c->src->stat(c->src->ctx, &k, l->dir)) < 0)
+			return problem(c, shown(c, l->dir), ef_error_last());
+		if (k == EF_COMPOSE_ABSENT)
+			continue;
+		if (k != EF_COMPOSE_DIR)
+			return problem(c, shown(c, l->dir),
+			               "a layer is a directory (with compose.override.yaml and/or "
+			               ".env); remove the file or make it a directory");
+		if ((error = find_one(c, &l->over, l->dir, layer_override_names,
+		                      "override file per layer")) < 0)
+			return error;
+		(*n)++;
+	}
+	return 0;
 }
 
 static int read_one(lctx *c, cJSON **out, const char *file, size_t cap, const ef_env *env,
@@ -134,12 +272,14 @@ int ef_compose_load(ef_manifest **out, cJSON **doc_out, ef_compose_pos **pos_out
 {
 	static const ef_compose_opts none;
 	ef_findings local;
-	const char *base_file, *over_file;
+	const char *base_file;
 	cJSON *doc = NULL, *base = NULL, *over = NULL;
 	ef_compose_pos *pos = NULL;
+	layer layers[MAX_LABELS + 2];
+	size_t nlayers = 0;
 	ef_env env;
 	lctx c;
-	char mname[4200];
+	char mname[4200], rel[400];
 	size_t cap;
 	int error = EF_ERROR, e2;
 
@@ -157,7 +297,7 @@ int ef_compose_load(ef_manifest **out, cJSON **doc_out, ef_compose_pos **pos_out
 	c.findings = findings ? findings : &local;
 	if ((error = ef_compose_pos_new(&pos)) < 0)
 		goto out;
-	if ((error = find_one(&c, &base_file, base_names, "base file")) < 0)
+	if ((error = find_one(&c, &base_file, "", base_names, "base file")) < 0)
 		goto out;
 	if (!base_file) {
 		problem(&c, src->name ? src->name : ".",
@@ -166,9 +306,16 @@ int ef_compose_load(ef_manifest **out, cJSON **doc_out, ef_compose_pos **pos_out
 		error = EF_ENOTFOUND;
 		goto out;
 	}
-	if ((error = find_one(&c, &over_file, override_names, "override file")) < 0)
+	layers[0].dir[0] = '\0';
+	if ((error = find_one(&c, &layers[0].over, "", override_names, "override file")) < 0 ||
+	    (error = find_layers(&c, layers, &nlayers, opts)) < 0)
 		goto out;
-	if ((error = read_env(&c, &env, opts->env_file)) < 0)
+	/* Variables: each layer's .env in order, then the device's env_file;
+	 * every file is interpolated with the result. */
+	for (size_t i = 0; i < nlayers; i++)
+		if ((error = read_dotenv(&c, &env, layers[i].dir)) < 0)
+			goto out;
+	if (opts->env_file && (error = read_env_file(&c, &env, opts->env_file)) < 0)
 		goto out;
 	if (opts->device_id &&
 	    (error = ef_env_set(&env, "EDGEFLIP_DEVICE_ID", opts->device_id)) < 0)
@@ -189,12 +336,17 @@ int ef_compose_load(ef_manifest **out, cJSON **doc_out, ef_compose_pos **pos_out
 		error = ef_compose_merge(doc, base, pos, shown(&c, base_file), c.findings);
 		base = NULL; /* consumed */
 	}
-	if (over_file) {
-		e2 = read_one(&c, &over, over_file, cap, &env, pos);
+	for (size_t i = 0; i < nlayers; i++) {
+		if (!layers[i].over)
+			continue;
+		in_dir(rel, sizeof(rel), layers[i].dir, layers[i].over);
+		e2 = read_one(&c, &over, rel, cap, &env, pos);
 		if (error == 0 && e2 == 0) {
-			error = ef_compose_merge(doc, over, pos, shown(&c, over_file), c.findings);
+			error = ef_compose_merge(doc, over, pos, shown(&c, rel), c.findings);
 			over = NULL; /* consumed */
 		}
+		cJSON_Delete(over);
+		over = NULL;
 		error = error < 0 ? error : e2;
 	}
 	if (error < 0)

@@ -1597,3 +1597,13 @@ git_repository *ef_source__repo(ef_source *s)
 {
 	return s->repo;
 }
+
+const char *ef_source__ref_name(const ef_source *s)
+{
+	return s->ref_name;
+}
+
+uint64_t ef_source__max_fetch(const ef_source *s)
+{
+	return s->max_fetch_bytes;
+}

@@ -37,6 +37,11 @@ int ef_agent_recover(ef_agent *a);
 /* One reconcile pass. 0: nothing to do or deployed; EF_EREJECTED; EF_ERROR
  * (deploy failed, rolled back); EF_EUNREACHABLE/EF_ETIMEOUT (source or engine). */
 int ef_agent_pass(ef_agent *a);
+/* Applies the configured branch's tip in the `git bundle` `file` as a pass
+ * applies a polled commit (same verification, descent, policy, deploy);
+ * no network. EF_EREJECTED (exit 3) for a bundle without the branch or
+ * lacking history, an unsigned, older or quarantined tip. docs/offline.md */
+int ef_agent_import(ef_agent *a, const char *file);
 /* Prints what the next pass would do, changing nothing. */
 int ef_agent_plan(ef_agent *a, FILE *out);
 /* Verifies `rev` (NULL: the branch head) from the cache after a fetch. */

@@ -68,8 +68,15 @@ int ef_compose_merge(struct cJSON *base, struct cJSON *over, ef_compose_pos *pos
                      ef_findings *findings);
 
 typedef struct {
-	const char *env_file;  /* device-local dotenv file ([agent] env_file) or NULL */
-	const char *device_id; /* EDGEFLIP_DEVICE_ID, or NULL */
+	const char *env_file; /* device-local dotenv file ([agent] env_file) or NULL */
+	/* EDGEFLIP_DEVICE_ID and the layer `devices/ID/`, or NULL. Per-device
+	 * layers (docs/manifest.md "Per-device layers"): after the base file
+	 * and its override, `labels/KEY=VALUE/` for each of `labels`
+	 * ("KEY=VALUE", NULL-terminated; applied sorted by KEY), then
+	 * `devices/ID/`, each with an optional compose.override.{yaml,yml,json}
+	 * and .env; the device's env_file last. */
+	const char *device_id;
+	char *const *labels;
 	size_t max_file;       /* bytes per compose file; 0: EF_COMPOSE_MAX_FILE */
 	char *const *profiles; /* active profiles (NULL-terminated) or NULL */
 } ef_compose_opts;
@@ -82,6 +89,12 @@ typedef struct {
  * compose file. */
 int ef_compose_load(ef_manifest **out, struct cJSON **doc_out, ef_compose_pos **pos_out,
                     const ef_compose_src *src, const ef_compose_opts *opts, ef_findings *findings);
+
+/* Checks a device id or a label ("KEY=VALUE", `label` true) for use as a
+ * layer directory name: 1 to 128 characters of [A-Za-z0-9._:@+-] (a label's
+ * KEY and VALUE each), starting with a letter or digit, so never "..", "/"
+ * or a hidden name. EF_EINVALID and a message naming `what` otherwise. */
+int ef_compose_layer_name_check(const char *name, bool label, const char *what);
 
 /* A source reading a directory on disk (O_NOFOLLOW, nothing outside it).
  * `dir` is borrowed and stays valid while `out` is used. */

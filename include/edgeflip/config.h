@@ -34,6 +34,7 @@ typedef struct {
 	uint64_t max_backoff_ms;
 	char *log_level;
 	char **profiles; /* active Compose profiles; NULL = none (docs/manifest.md) */
+	char **labels;   /* "KEY=VALUE": per-device layers labels/KEY=VALUE/ (docs/manifest.md) */
 
 	/* [source] */
 	char *url;

@@ -40,6 +40,16 @@ int ef_source_fetch(ef_source *s, const char *want);
  * so that the cache does not grow by every rejected push. No-op when the
  * last fetch was of another commit or brought nothing. */
 int ef_source_discard(ef_source *s, const char *commit);
+/* Indexes the objects of the `git bundle` `file` (v2 or v3, SHA-1) into the
+ * cache and gives the commit the bundle's ref of the configured branch points
+ * to, for the same checks as a fetched commit (the ref of the cache is set
+ * by ef_source_fetch, which then finds the commit present). EF_EINVALID: not
+ * a bundle, or a damaged pack; EF_EREJECTED: no such branch in it, or it
+ * lacks history: a prerequisite the cache does not have (checked before
+ * anything is written) or commits missing below the tip (found after the
+ * pack is in; its objects stay unreferenced). EF_ETOOBIG past
+ * max_fetch_bytes. */
+int ef_source_import(ef_source *s, char out_head[EF_OID_HEX], const char *file);
 /* Resolves "HEAD"/branch name/full or short id against the cache to a commit id. */
 int ef_source_resolve(ef_source *s, char out[EF_OID_HEX], const char *rev);
 /* The raw commit object (headers, blank line, message), for verification. */

@@ -441,15 +441,20 @@ static void test_merge_errors_and_positions(void **state)
 
 static char tmpdir[] = "/tmp/ef-compose-XXXXXX";
 
-static void put(const char *name, const char *text)
+static void put_in(const char *dir, const char *name, const char *text)
 {
 	char path[512];
 	FILE *fp;
 
-	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	assert_non_null(fp = fopen(path, "w"));
 	fputs(text, fp);
 	fclose(fp);
+}
+
+static void put(const char *name, const char *text)
+{
+	put_in(tmpdir, name, text);
 }
 
 static void rm(const char *name)
@@ -576,6 +581,147 @@ static void test_load_dir(void **state)
 	rmdir(tmpdir);
 }
 
+/* Per-device layers: labels/KEY=VALUE/ (sorted by key), then devices/ID/,
+ * then the device's env_file; each layer's override merged and its .env
+ * winning over the ones before; errors name the layer's file. */
+static char layerdir[] = "/tmp/ef-layers-XXXXXX";
+
+static void lput(const char *name, const char *text)
+{
+	put_in(layerdir, name, text);
+}
+
+/* Loads with `opts` and compares web's environment as compact JSON. */
+static void expect_web_env(const ef_compose_src *src, const ef_compose_opts *opts, const char *want)
+{
+	ef_manifest *m = NULL;
+	ef_findings f;
+	cJSON *doc = NULL;
+	char *j;
+
+	ef_findings_init(&f);
+	if (ef_compose_load(&m, &doc, NULL, src, opts, &f) != 0)
+		fail_msg("%s", ef_error_last());
+	j = cJSON_PrintUnformatted(cJSON_GetObjectItem(
+	        cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "services"), "web"), "environment"));
+	assert_string_equal(j, want);
+	free(j);
+	cJSON_Delete(doc);
+	ef_manifest_free(m);
+	ef_findings_dispose(&f);
+}
+
+static void test_load_layers(void **state)
+{
+	static const char *const dirs[] = {"labels",         "labels/site=north", "labels/hw=pi4",
+	                                   "labels/zone=a",  "devices",           "devices/gw-1",
+	                                   "labels/odd=file"};
+	char *labels[] = {"zone=a", "site=north", "hw=pi4", "absent=x", NULL};
+	ef_compose_opts opts = {0};
+	ef_compose_src src;
+	ef_manifest *m = NULL;
+	ef_findings f;
+	char path[600];
+
+	(void)state;
+	assert_non_null(mkdtemp(layerdir));
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]) - 1; i++) {
+		snprintf(path, sizeof(path), "%s/%s", layerdir, dirs[i]);
+		assert_int_equal(mkdir(path, 0755), 0);
+	}
+	ef_compose_src_dir(&src, layerdir);
+	lput("compose.yaml", "services:\n"
+	                     "  web:\n"
+	                     "    image: \"r/web:${TAG}\"\n"
+	                     "    environment:\n"
+	                     "      A: ${A}\n"
+	                     "      B: ${B}\n"
+	                     "      C: ${C:-c}\n");
+	lput(".env", "TAG=1\nA=base\nB=base\n");
+	/* hw < site < zone: zone's A wins over site's; the device's B over all. */
+	lput("labels/site=north/.env", "A=north\nB=north\n");
+	lput("labels/zone=a/.env", "A=zone-${A}\n");
+	lput("labels/hw=pi4/compose.override.yaml",
+	     "services:\n  web:\n    environment:\n      HW: pi4\n      A: from-hw\n");
+	lput("labels/site=north/compose.override.json",
+	     "{\"services\": {\"web\": {\"environment\": {\"HW\": \"site\"}}}}");
+	lput("devices/gw-1/.env", "B=gw1\nC=gw1\n");
+	lput("devices/gw-1/compose.override.yml",
+	     "services:\n  web:\n    environment:\n      D: ${EDGEFLIP_DEVICE_ID}\n");
+	snprintf(path, sizeof(path), "%s/dev.env", layerdir);
+	lput("dev.env", "C=local\n");
+	opts.labels = labels;
+	opts.device_id = "gw-1";
+	opts.env_file = path;
+	/* Overrides merge in layer order: hw's sets A (over the interpolated
+	 * value) and HW, site's (later) sets HW again; the device's adds D. */
+	expect_web_env(&src, &opts,
+	               "{\"A\":\"from-hw\",\"B\":\"gw1\",\"C\":\"local\",\"HW\":\"site\","
+	               "\"D\":\"gw-1\"}");
+	/* Without the hw label, A is interpolated from the .env layers. */
+	labels[2] = NULL;
+	expect_web_env(&src, &opts,
+	               "{\"A\":\"zone-north\",\"B\":\"gw1\",\"C\":\"local\",\"HW\":\"site\","
+	               "\"D\":\"gw-1\"}");
+
+	/* An error in a layer names the layer's file and line. */
+	lput("devices/gw-1/compose.override.yml", "services:\n  web:\n    bogus: 1\n");
+	ef_findings_init(&f);
+	assert_int_equal(ef_compose_load(&m, NULL, NULL, &src, &opts, &f), EF_EINVALID);
+	assert_non_null(strstr(f.v[0].file, "/devices/gw-1/compose.override.yml"));
+	assert_int_equal(f.v[0].line, 3);
+	ef_findings_dispose(&f);
+
+	/* Two overrides in one layer. */
+	lput("devices/gw-1/compose.override.yaml", "services: {}\n");
+	ef_findings_init(&f);
+	assert_int_equal(ef_compose_load(&m, NULL, NULL, &src, &opts, &f), EF_EINVALID);
+	assert_non_null(strstr(f.v[0].message, "both compose.override.yaml and "
+	                                       "compose.override.yml"));
+	ef_findings_dispose(&f);
+
+	/* Names that would leave the directory, a repeated key, a file as a layer. */
+	{
+		char *bad[][3] = {{"site=..", NULL, NULL},
+		                  {"site=a/b", NULL, NULL},
+		                  {"../x=1", NULL, NULL},
+		                  {"site", NULL, NULL},
+		                  {"site=north", "site=south", NULL}};
+		for (size_t i = 0; i < 5; i++) {
+			ef_compose_opts o = {0};
+			o.labels = bad[i];
+			ef_findings_init(&f);
+			if (ef_compose_load(&m, NULL, NULL, &src, &o, &f) != EF_EINVALID)
+				fail_msg("label %s was taken", bad[i][0]);
+			ef_findings_dispose(&f);
+		}
+	}
+	{
+		ef_compose_opts o = {0};
+		o.device_id = "..";
+		ef_findings_init(&f);
+		assert_int_equal(ef_compose_load(&m, NULL, NULL, &src, &o, &f), EF_EINVALID);
+		assert_non_null(strstr(f.v[0].message, "cannot name a layer directory"));
+		ef_findings_dispose(&f);
+	}
+	{
+		char *odd[] = {"odd=file", NULL};
+		ef_compose_opts o = {0};
+		lput("labels/odd=file", "x");
+		o.labels = odd;
+		ef_findings_init(&f);
+		assert_int_equal(ef_compose_load(&m, NULL, NULL, &src, &o, &f), EF_EINVALID);
+		assert_non_null(strstr(f.v[0].message, "a layer is a directory"));
+		ef_findings_dispose(&f);
+	}
+	assert_int_equal(ef_compose_layer_name_check("0123abcdef", false, "id"), 0);
+	assert_int_equal(ef_compose_layer_name_check(".hidden", false, "id"), EF_EINVALID);
+	assert_int_equal(ef_compose_layer_name_check("a=b", true, "label"), 0);
+	assert_int_equal(ef_compose_layer_name_check("a=b=c", true, "label"), EF_EINVALID);
+	snprintf(path, sizeof(path), "rm -rf '%s'", layerdir);
+	assert_int_equal(system(path), 0);
+}
+
 /* Every compose file of the awesome-compose corpus reads (the model may
  * refuse what a device cannot do, e.g. build:, but the reader must not). */
 static void test_corpus(void **state)
@@ -626,6 +772,7 @@ int main(void)
 	        cmocka_unit_test(test_merge_reset_override),
 	        cmocka_unit_test(test_merge_errors_and_positions),
 	        cmocka_unit_test(test_load_dir),
+	        cmocka_unit_test(test_load_layers),
 	        cmocka_unit_test(test_corpus),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -53,6 +53,13 @@ static const cfg_case bad_cases[] = {
          EF_EINVALID, "t.ini:7: line is longer than 198 characters; shorten it"},
 
         /* values */
+        {BASE "[agent]\ndevice_id = ../gw\n", EF_EINVALID,
+         "t.ini: [agent] device_id '../gw' cannot name a layer directory: 1 to 128 characters "
+         "of letters, digits and . _ - : @ +, starting with a letter or digit (no '/', no '..')"},
+        {BASE "[agent]\nlabels = site=north hw/x=1\n", EF_EINVALID,
+         "t.ini: [agent] labels: label 'hw/x=1' cannot name a layer directory: write KEY=VALUE, "
+         "each 1 to 128 characters of letters, digits and . _ - : @ +, starting with a letter or "
+         "digit (no '/', no '..')"},
         {BASE "[agent]\ninterval = 90\n", EF_EINVALID,
          "t.ini:7: [agent] interval: '90' is not a duration (use a number and a unit: 250ms, 90s, "
          "5m, 1h, 2d)"},
@@ -235,6 +242,8 @@ static void test_every_key(void **state)
 	assert_int_equal(cfg.interval_ms, 90000);
 	assert_int_equal(cfg.max_backoff_ms, 3600000);
 	assert_string_equal(cfg.log_level, "debug");
+	assert_int_equal(ef_strv_len(cfg.labels), 2);
+	assert_string_equal(cfg.labels[1], "hw=pi4");
 	assert_string_equal(cfg.branch, "release");
 	assert_string_equal(cfg.ca_file, "/etc/edgeflip/ca.pem");
 	assert_string_equal(cfg.token_file, "/etc/edgeflip/token");
