@@ -46,7 +46,7 @@ static ef_strategy strategy_of(const ef_service *s)
 
 static const char *strategy_name(ef_strategy s)
 {
-	static const char *const names[] = {"auto", "bluegreen", "handover", "recreate"};
+	static const char *const names[] = {"auto", "bluegreen", "handover", "recreate", "canary"};
 
 	return names[s];
 }
@@ -181,7 +181,7 @@ static int stage_ports(deploy *d, ef_state_service *rec, const ef_service *s, ef
 {
 	free(d->ports);
 	d->ports = NULL;
-	if (st != EF_STRATEGY_BLUEGREEN || !s->nports)
+	if ((st != EF_STRATEGY_BLUEGREEN && st != EF_STRATEGY_CANARY) || !s->nports)
 		return 0;
 	d->ports = calloc(s->nports, sizeof(*d->ports));
 	if (!d->ports)
@@ -417,6 +417,22 @@ static int new_service_set(deploy *d, ef_state_service **out, size_t *n)
 	return 0;
 }
 
+/* canary hook: strategy canary's weighted steps (core/deploy/canary.c). */
+static int canary(deploy *d)
+{
+	ef_state_service *next = NULL;
+	size_t nnext = 0;
+	int error;
+
+	if (d->repair_only)
+		return 0;
+	if ((error = new_service_set(d, &next, &nnext)) < 0)
+		return error;
+	error = ef_deploy_canary(d->c, d->m, next, nnext, d->target);
+	ef_state_clear_services(&next, &nnext);
+	return error;
+}
+
 static int flip(deploy *d)
 {
 	ef_deploy_ctx *c = d->c;
@@ -620,7 +636,16 @@ int ef_deploy_run(ef_deploy_ctx *c, const ef_manifest *m, const ef_plan *plan, c
 		error = rollback(&d, ef_error_last());
 		goto out;
 	}
-	if ((error = journal(&d, EF_PHASE_FLIP)) < 0 || (error = flip(&d)) < 0) {
+	if ((error = journal(&d, EF_PHASE_FLIP)) < 0 || (error = canary(&d)) < 0 ||
+	    (error = flip(&d)) < 0) {
+		if (error == EF_EAGAIN) {
+			/* canary hook: asked to stop mid-canary (traffic is on blue) */
+			ef_deploy_undo(c, false, "deploy abandoned: the agent was asked to stop");
+			st->phase = EF_PHASE_IDLE;
+			st->target[0] = '\0';
+			ef_deploy_save(c);
+			goto out;
+		}
 		error = rollback(&d, ef_error_last());
 		goto out;
 	}

@@ -538,16 +538,16 @@ static void ctl_counters(struct proxy *p, struct ctl_client *cc)
 
 		if (l->type != SOCK_STREAM)
 			continue;
-		n = snprintf(ports + used, sizeof(ports) - used,
-		             " %.3s:%s w=%u 0=%llu,%llu,%llu,%llu,%llu 1=%llu,%llu,%llu,%llu,%llu",
-		             l->desc, l->desc + 4, l->canarylen ? l->weight : 0,
-		             (unsigned long long)k[0].connections,
-		             (unsigned long long)k[0].connect_failed,
-		             (unsigned long long)k[0].resets, (unsigned long long)k[0].responses,
-		             (unsigned long long)k[0].http_5xx, (unsigned long long)k[1].connections,
-		             (unsigned long long)k[1].connect_failed,
-		             (unsigned long long)k[1].resets, (unsigned long long)k[1].responses,
-		             (unsigned long long)k[1].http_5xx);
+		n = snprintf(
+		        ports + used, sizeof(ports) - used,
+		        " %.3s:%s w=%u 0=%llu,%llu,%llu,%llu,%llu 1=%llu,%llu,%llu,%llu,%llu",
+		        l->desc, l->desc + 4, l->canarylen ? l->weight : 0,
+		        (unsigned long long)k[0].connections,
+		        (unsigned long long)k[0].connect_failed, (unsigned long long)k[0].resets,
+		        (unsigned long long)k[0].responses, (unsigned long long)k[0].http_5xx,
+		        (unsigned long long)k[1].connections,
+		        (unsigned long long)k[1].connect_failed, (unsigned long long)k[1].resets,
+		        (unsigned long long)k[1].responses, (unsigned long long)k[1].http_5xx);
 		if (n < 0 || (size_t)n >= sizeof(ports) - used) {
 			ports[used] = '\0';
 			break;

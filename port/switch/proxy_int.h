@@ -110,11 +110,11 @@ struct conn {
 	int64_t drain_at; /* when draining: the moment it is closed */
 	bool connected;
 	bool is_draining;
-	bool queued;                /* on the ready list: stopped at PUMP_ROUNDS with work left */
-	uint8_t slot;               /* 0: the listener's target, 1: its canary */
-	bool answered;              /* the target has sent at least one byte */
-	bool await_status;          /* http: the next target bytes start a response */
-	bool in_response;           /* target bytes came since the client's last bytes */
+	bool queued;       /* on the ready list: stopped at PUMP_ROUNDS with work left */
+	uint8_t slot;      /* 0: the listener's target, 1: its canary */
+	bool answered;     /* the target has sent at least one byte */
+	bool await_status; /* http: the next target bytes start a response */
+	bool in_response;  /* target bytes came since the client's last bytes */
 	ef_http_scan scan;
 	struct conn *prev, *next;   /* in l->connecting or l->active */
 	struct conn *dprev, *dnext; /* in l->draining */

@@ -172,19 +172,21 @@ static int check_one(const ef_route *r, size_t i, const char *prefix)
 		}
 		if (!ef_switch_sockaddr(&ss, &len, r->canary_addr, r->canary_port) ||
 		    is_wildcard(&ss)) {
-			ef_error_set("%sroutes[%zu].canary_addr: not a unicast IPv4 or IPv6 address",
-			             prefix, i);
+			ef_error_set(
+			        "%sroutes[%zu].canary_addr: not a unicast IPv4 or IPv6 address",
+			        prefix, i);
 			return EF_EINVALID;
 		}
 		if (r->canary_port == 0) {
-			ef_error_set("%sroutes[%zu].canary_port: must be an integer from 1 to 65535",
-			             prefix, i);
+			ef_error_set(
+			        "%sroutes[%zu].canary_port: must be an integer from 1 to 65535",
+			        prefix, i);
 			return EF_EINVALID;
 		}
 	}
 	if (r->canary_weight > 100) {
-		ef_error_set("%sroutes[%zu].canary_weight: must be an integer from 0 to 100", prefix,
-		             i);
+		ef_error_set("%sroutes[%zu].canary_weight: must be an integer from 0 to 100",
+		             prefix, i);
 		return EF_EINVALID;
 	}
 	return 0;
@@ -262,10 +264,11 @@ static int check_unique_keys(const cJSON *obj, const char *path)
 static int parse_route(ef_route *r, const cJSON *obj, size_t i)
 {
 	static const char *const keys[] = {
-	        "protocol",         "listen_addr", "listen_port",     "target_addr",
-	        "target_port",      "service",     "idle_timeout_ms", "connect_timeout_ms",
-	        "drain_timeout_ms", "max_conns",   "proxy_protocol",  "canary_addr",
-	        "canary_port",      "canary_weight", "http"};
+	        "protocol",        "listen_addr",        "listen_port",
+	        "target_addr",     "target_port",        "service",
+	        "idle_timeout_ms", "connect_timeout_ms", "drain_timeout_ms",
+	        "max_conns",       "proxy_protocol",     "canary_addr",
+	        "canary_port",     "canary_weight",      "http"};
 	static const struct {
 		const char *key;
 		size_t off;

@@ -30,7 +30,7 @@ typedef struct {
 	char *canary_addr;
 	uint16_t canary_port;
 	uint8_t canary_weight; /* 0..100 */
-	bool http; /* the port speaks HTTP/1: count 5xx status lines per slot */
+	bool http;             /* the port speaks HTTP/1: count 5xx status lines per slot */
 } ef_route;
 
 /* What the switch counted for one slot of a public port (slot 0: the
