@@ -566,6 +566,11 @@ int ef_route_describe(ef_buf *out, const ef_route *r)
 	    (error = ef_buf_puts(out, ">")) < 0 ||
 	    (error = put_endpoint(out, r->target_addr, r->target_port)) < 0)
 		return error;
+	/* A canary: "+ADDR:PORT@WEIGHT" (the hook backend's argument too). */
+	if (r->canary_addr && ((error = ef_buf_puts(out, "+")) < 0 ||
+	                       (error = put_endpoint(out, r->canary_addr, r->canary_port)) < 0 ||
+	                       (error = ef_buf_printf(out, "@%u", r->canary_weight)) < 0))
+		return error;
 	return 0;
 }
 
