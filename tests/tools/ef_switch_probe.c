@@ -68,6 +68,10 @@ static int parse_opts(ef_route *x, char *q)
 			x->proxy_protocol = true;
 			continue;
 		}
+		if (strcmp(o, "http") == 0) {
+			x->http = true;
+			continue;
+		}
 		if (!eq)
 			return -1;
 		*eq = '\0';
