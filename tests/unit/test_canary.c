@@ -33,7 +33,8 @@ static void test_weight_accuracy(void **state)
 				run = green;
 			}
 		}
-		print_message("weight %3u%%: %u of 10000 connections to green\n", weights[i], green);
+		print_message("weight %3u%%: %u of 10000 connections to green\n", weights[i],
+		              green);
 		assert_int_equal(green, weights[i] * 100);
 	}
 }
@@ -61,7 +62,7 @@ static void test_status_scanner(void **state)
 	        {"HTTP/1.1 404 Not Found", 404},
 	        {"HTTP/1.1 599 x", 599},
 	        {"HTTP/1.1 100 Continue", 100},
-	        {"HTTP/1.1 50", 0},  /* not yet decided */
+	        {"HTTP/1.1 50", 0}, /* not yet decided */
 	        {"HTTP/", 0},
 	        {"", 0},
 	        {"HTTP/2 200", -1},
@@ -111,8 +112,9 @@ static void test_counters_line(void **state)
 	assert_int_equal(ef_proxy_counters_parse(&pc, &n, "ok 3"), 0);
 	assert_int_equal(n, 0);
 	free(pc);
-	assert_int_equal(ef_proxy_counters_parse(&pc, &n, "ok 3 tcp:0.0.0.0:8080 w=101 0=1,1,1,1,1 "
-	                                                  "1=1,1,1,1,1"),
+	assert_int_equal(ef_proxy_counters_parse(&pc, &n,
+	                                         "ok 3 tcp:0.0.0.0:8080 w=101 0=1,1,1,1,1 "
+	                                         "1=1,1,1,1,1"),
 	                 EF_EINVALID);
 	assert_int_equal(ef_proxy_counters_parse(&pc, &n, "ok 3 tcp:0.0.0.0:8080 w=1 0=1,1,1,1"),
 	                 EF_EINVALID);
@@ -126,7 +128,7 @@ static void test_counters_line(void **state)
 
 #define ROUTE_C(extra)                                                                             \
 	"{\"generation\": 2, \"routes\": [{\"protocol\": \"tcp\", \"listen_addr\": \"0.0.0.0\", "  \
-	"\"listen_port\": 8080, \"target_addr\": \"127.0.0.1\", \"target_port\": 41001" extra     \
+	"\"listen_port\": 8080, \"target_addr\": \"127.0.0.1\", \"target_port\": 41001" extra      \
 	"}]}"
 
 static void test_canary_routes_file(void **state)
@@ -163,7 +165,8 @@ static void test_canary_routes_file(void **state)
 	        {ROUTE_C(", \"canary_weight\": 5"),
 	         "routes file: routes[0].canary_addr: missing (canary_port and canary_weight "
 	         "need it)"},
-	        {ROUTE_C(", \"canary_addr\": \"0.0.0.0\", \"canary_port\": 1, \"canary_weight\": 5"),
+	        {ROUTE_C(", \"canary_addr\": \"0.0.0.0\", \"canary_port\": 1, \"canary_weight\": "
+	                 "5"),
 	         "routes file: routes[0].canary_addr: not a unicast IPv4 or IPv6 address"},
 	        {ROUTE_C(", \"http\": 1"), "routes file: routes[0].http: must be true or false"},
 	};
@@ -207,7 +210,8 @@ static void test_manifest_canary(void **state)
 	        {"{\"strategy\": \"canary\", \"canary\": {\"min_requests\": 0}}",
 	         "expected a whole number 1-1000000"},
 	        {"{\"canary\": {\"min_requests\": 5}}", "need x-edgeflip.strategy: canary"},
-	        {"{\"strategy\": \"canary\", \"canary\": {\"steps\": []}}", "expected 1 to 20 steps"},
+	        {"{\"strategy\": \"canary\", \"canary\": {\"steps\": []}}",
+	         "expected 1 to 20 steps"},
 	        {"{\"http\": \"yes\"}", "http"},
 	};
 	ef_manifest *m = NULL;
@@ -215,17 +219,19 @@ static void test_manifest_canary(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_true(load(&m, bad[i].xe) < 0);
-		if (!strstr(ef_error_last(), bad[i].msg) || !strstr(ef_error_last(), "compose.json")) {
+		if (!strstr(ef_error_last(), bad[i].msg) ||
+		    !strstr(ef_error_last(), "compose.json")) {
 			print_error("case %zu: '%s'\n", i, ef_error_last());
 			fail();
 		}
 		ef_manifest_free(m);
 		m = NULL;
 	}
-	assert_int_equal(load(&m, "{\"strategy\": \"canary\", \"http\": true, \"canary\": {\"steps\": "
-	                          "[{\"weight\": 10, \"pause\": \"30s\"}, {\"weight\": 50, "
-	                          "\"pause\": \"1m\"}], \"max_error_rate\": 0.1, "
-	                          "\"min_requests\": 40}}"),
+	assert_int_equal(load(&m,
+	                      "{\"strategy\": \"canary\", \"http\": true, \"canary\": {\"steps\": "
+	                      "[{\"weight\": 10, \"pause\": \"30s\"}, {\"weight\": 50, "
+	                      "\"pause\": \"1m\"}], \"max_error_rate\": 0.1, "
+	                      "\"min_requests\": 40}}"),
 	                 0);
 	assert_int_equal(m->services[0].strategy, EF_STRATEGY_CANARY);
 	assert_true(m->services[0].http);
@@ -244,8 +250,8 @@ static void test_manifest_canary(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_weight_accuracy),    cmocka_unit_test(test_status_scanner),
-	        cmocka_unit_test(test_counters_line),      cmocka_unit_test(test_canary_routes_file),
+	        cmocka_unit_test(test_weight_accuracy), cmocka_unit_test(test_status_scanner),
+	        cmocka_unit_test(test_counters_line),   cmocka_unit_test(test_canary_routes_file),
 	        cmocka_unit_test(test_manifest_canary),
 	};
 
