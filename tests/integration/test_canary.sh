@@ -27,31 +27,20 @@ routes=$work/agent/state/proxy/routes.json
 web_says() { curl -s --max-time 5 "$url" 2>/dev/null; }
 quarantine() { ef_agent status --json | python3 -c 'import json,sys; print(" ".join(q["revision"] + " " + q["reason"] for q in json.load(sys.stdin)["quarantine"]))'; }
 # compose WEB_IMAGE [python run on the web service dict `w`]: strategy canary, http.
+canary='w["x-edgeflip"].update({"strategy": "canary", "http": True, "canary": {
+    "steps": [{"weight": 10, "pause": "4s"}, {"weight": 50, "pause": "4s"}],
+    "max_error_rate": 0.05, "min_requests": 20}})'
 compose()
 {
 	ef_compose "$env/compose.json" "web=$1:$port"
-	python3 - "$env/compose.json" "${2:-}" <<'PY'
-import json, sys
-p = sys.argv[1]
-m = json.load(open(p))
-w = m["services"]["web"]
-w["x-edgeflip"].update({"strategy": "canary", "http": True, "canary": {
-    "steps": [{"weight": 10, "pause": "4s"}, {"weight": 50, "pause": "4s"}],
-    "max_error_rate": 0.05, "min_requests": 20}})
-exec(sys.argv[2])
-json.dump(m, open(p, "w"), indent=1)
-PY
+	ef_compose_patch "$env/compose.json" web "$canary" "${2:-}"
 }
 # load_start NAME LOG: the load loop, its phases from the agent's log.
 load_start()
 {
-	EF_LOAD_OUT=$EF_OPS_DIR/load-$1.json
-	rm -f "$EF_LOAD_OUT" "$EF_LOAD_OUT.stop" "$2"
-	python3 "$EF_AGENT_LIB_DIR/load.py" "$url" "$EF_LOAD_OUT" --seconds 120 --max 50000 \
-		--stop-file "$EF_LOAD_OUT.stop" --phase-log "$2" \
-		--phase-re 'canary-step .*weight=([0-9]+)|(flipped)|(canary-traffic-on-blue)|(rolled-back)' &
-	EF_LOAD_PID=$!
-	sleep 0.5
+	rm -f "$2"
+	ef_load_start "$url" "$1" --phase-log "$2" \
+		--phase-re 'canary-step .*weight=([0-9]+)|(flipped)|(canary-traffic-on-blue)|(rolled-back)'
 }
 # share PHASE BODY: percent of the phase's answers that were BODY, and of how many.
 share()
