@@ -52,6 +52,11 @@ static void print_human(const ef_state *st)
 	printf("deployed at:   %s\n", t);
 	printf("phase:         %s%s%.12s\n", ef_phase_name(st->phase),
 	       st->target[0] ? " target=" : "", st->target);
+	if (st->canary.active)
+		printf("canary:        step %u/%u weight=%u%% green requests=%llu errors=%llu\n",
+		       st->canary.step, st->canary.steps, st->canary.weight,
+		       (unsigned long long)st->canary.requests,
+		       (unsigned long long)st->canary.errors);
 	if (st->previous[0])
 		printf("previous:      %s\n", st->previous);
 	printf("last result:   %s\n", st->last_result ? inert(st->last_result) : "-");
@@ -215,6 +220,19 @@ int cmd_status(const cli *c)
 			/* One line for tools; the journal itself stays readable. */
 			cJSON *j = cJSON_Parse(out);
 			daemon_cost d;
+			if (j && st.canary.active) {
+				/* The canary in progress (also in deploy.canary). */
+				cJSON *k = cJSON_AddObjectToObject(j, "canary");
+				cJSON_AddNumberToObject(k, "step", st.canary.step);
+				cJSON_AddNumberToObject(k, "steps", st.canary.steps);
+				cJSON_AddNumberToObject(k, "weight", st.canary.weight);
+				cJSON_AddNumberToObject(k, "green_requests",
+				                        (double)st.canary.requests);
+				cJSON_AddNumberToObject(k, "green_errors",
+				                        (double)st.canary.errors);
+			} else if (j) {
+				cJSON_AddNullToObject(j, "canary");
+			}
 			if (j && read_daemon_cost(&d, &cfg)) {
 				cJSON *o = cJSON_AddObjectToObject(j, "daemon");
 				cJSON_AddNumberToObject(o, "pid", (double)d.pid);

@@ -90,20 +90,11 @@ static const struct {
 	const char *name;
 	int (*fn)(const cli *c);
 } commands[] = {
-        {"run", cmd_run},
-        {"once", cmd_once},
-        {"status", cmd_status},
-        {"plan", cmd_plan},
-        {"verify", cmd_verify},
-        {"rollback", cmd_rollback},
-        {"retry", cmd_retry},
-        {"import", cmd_import},
-        {"check-config", cmd_check_config},
-        {"kick", cmd_kick},
-        {"lint", cmd_lint},
-        {"config", cmd_config},
-        {"pin", cmd_pin},
-        {"promote", cmd_promote},
+        {"run", cmd_run},     {"once", cmd_once},       {"status", cmd_status},
+        {"plan", cmd_plan},   {"verify", cmd_verify},   {"rollback", cmd_rollback},
+        {"retry", cmd_retry}, {"import", cmd_import},   {"check-config", cmd_check_config},
+        {"kick", cmd_kick},   {"lint", cmd_lint},       {"config", cmd_config},
+        {"pin", cmd_pin},     {"promote", cmd_promote},
 };
 
 int main(int argc, char **argv)

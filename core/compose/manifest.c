@@ -217,6 +217,7 @@ void mf_service_dispose(ef_service *s)
 	free(s->restart);
 	ef_strv_free(s->labels);
 	free(s->user);
+	free(s->canary.steps);
 	free(s->working_dir);
 	free(s->network_mode);
 	free(s->pid);

@@ -100,6 +100,8 @@ bool mf_whole_number(const cJSON *it, double min, double max, int64_t *out);
 bool mf_digits_number(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 int mf_get_port(pctx *c, const cJSON *it, uint16_t *out);
 int mf_get_duration(pctx *c, const cJSON *it, uint64_t *out_ms);
+/* x-edgeflip.canary of a service (canary.c). */
+int mf_parse_canary(pctx *c, ef_canary *out, const cJSON *it);
 int mf_parse_mem(int64_t *out, const char *s);
 bool mf_is_alnum(char ch);
 bool mf_is_lower_alnum(char ch);

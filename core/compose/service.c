@@ -326,7 +326,7 @@ out:
 
 static int f_x_edgeflip(pctx *c, svc_ctx *sc, const cJSON *it)
 {
-	static const char *const keys[] = {"strategy", "health", NULL};
+	static const char *const keys[] = {"strategy", "health", "canary", "http", NULL};
 	const cJSON *v;
 	size_t saved;
 	int error;
@@ -341,12 +341,31 @@ static int f_x_edgeflip(pctx *c, svc_ctx *sc, const cJSON *it)
 			sc->s->strategy = EF_STRATEGY_HANDOVER;
 		else if (!strcmp(st, "recreate"))
 			sc->s->strategy = EF_STRATEGY_RECREATE;
+		else if (!strcmp(st, "canary"))
+			sc->s->strategy = EF_STRATEGY_CANARY;
 		else if (!strcmp(st, "auto"))
 			sc->s->strategy = EF_STRATEGY_AUTO;
 		else
 			return mf_fail_at(c, "strategy",
-			                  "expected \"bluegreen\", \"handover\", \"recreate\" or "
-			                  "\"auto\"");
+			                  "expected \"bluegreen\", \"canary\", \"handover\", "
+			                  "\"recreate\" or \"auto\"");
+	}
+	if ((v = mf_member(it, "http"))) {
+		saved = mf_push_key(c, "http");
+		error = mf_get_bool(c, v, &sc->s->http);
+		mf_pop(c, saved);
+		if (error < 0)
+			return error;
+	}
+	if ((v = mf_member(it, "canary"))) {
+		if (sc->s->strategy != EF_STRATEGY_CANARY)
+			return mf_fail_at(c, "canary",
+			                  "canary settings need x-edgeflip.strategy: canary");
+		saved = mf_push_key(c, "canary");
+		error = mf_parse_canary(c, &sc->s->canary, v);
+		mf_pop(c, saved);
+		if (error < 0)
+			return error;
 	}
 	if ((v = mf_member(it, "health"))) {
 		saved = mf_push_key(c, "health");
@@ -641,6 +660,8 @@ int mf_parse_service(pctx *c, ef_service *s, const char *name, const cJSON *obj,
 	sc.s = s;
 	sc.m = man;
 	s->health.interval_ms = DEFAULT_PROBE_MS;
+	s->canary.max_error_rate = EF_CANARY_DEFAULT_RATE;
+	s->canary.min_requests = EF_CANARY_DEFAULT_MIN;
 	s->health.timeout_ms = DEFAULT_PROBE_MS;
 	s->health.retries = DEFAULT_RETRIES;
 	if (!(s->name = strdup(name)))

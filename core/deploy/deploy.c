@@ -52,7 +52,7 @@ static ef_strategy strategy_of(const ef_service *s)
 
 static const char *strategy_name(ef_strategy s)
 {
-	static const char *const names[] = {"auto", "bluegreen", "handover", "recreate"};
+	static const char *const names[] = {"auto", "bluegreen", "handover", "recreate", "canary"};
 
 	return names[s];
 }
@@ -202,7 +202,7 @@ static int stage_ports(deploy *d, ef_state_service *rec, const ef_service *s, ef
 {
 	free(d->ports);
 	d->ports = NULL;
-	if (st != EF_STRATEGY_BLUEGREEN || !s->nports)
+	if ((st != EF_STRATEGY_BLUEGREEN && st != EF_STRATEGY_CANARY) || !s->nports)
 		return 0;
 	d->ports = calloc(s->nports, sizeof(*d->ports));
 	if (!d->ports)
@@ -614,6 +614,22 @@ static int new_service_set(deploy *d, ef_state_service **out, size_t *n)
 	return 0;
 }
 
+/* canary hook: strategy canary's weighted steps (core/deploy/canary.c). */
+static int canary(deploy *d)
+{
+	ef_state_service *next = NULL;
+	size_t nnext = 0;
+	int error;
+
+	if (d->repair_only)
+		return 0;
+	if ((error = new_service_set(d, &next, &nnext)) < 0)
+		return error;
+	error = ef_deploy_canary(d->c, d->m, next, nnext, d->target);
+	ef_state_clear_services(&next, &nnext);
+	return error;
+}
+
 static int flip(deploy *d)
 {
 	ef_deploy_ctx *c = d->c;
@@ -840,6 +856,19 @@ static const char *blame(const deploy *d, int error, const char *msg)
 	return is_transient(error, msg) ? NULL : "deploy";
 }
 
+/* Asked to stop (SIGTERM): back to the running set without blaming the
+ * commit, which the next start tries again. */
+static void abandon(deploy *d, const char *event)
+{
+	ef_deploy_ctx *c = d->c;
+
+	ef_warn(event, "revision=%.12s phase=%s", d->target, ef_phase_name(c->st->phase));
+	ef_deploy_undo(c, false, "deploy abandoned: the agent was asked to stop");
+	c->st->phase = EF_PHASE_IDLE;
+	c->st->target[0] = '\0';
+	ef_deploy_save(c);
+}
+
 /* `kind` NULL: roll back without quarantine; EF_EUNREACHABLE is returned and
  * the commit is tried again on the next pass. */
 static int rollback(deploy *d, const char *why, const char *kind)
@@ -971,20 +1000,25 @@ int ef_deploy_run(ef_deploy_ctx *c, const ef_manifest *m, const ef_plan *plan, c
 			goto out;
 		}
 		if (error == EF_EAGAIN) {
-			/* Asked to stop: abandon safely, without blaming the commit. */
-			ef_warn("deploy-abandoned", "revision=%.12s phase=%s", target,
-			        ef_phase_name(st->phase));
-			ef_deploy_undo(c, false, "deploy abandoned: the agent was asked to stop");
-			st->phase = EF_PHASE_IDLE;
-			st->target[0] = '\0';
-			ef_deploy_save(c);
+			abandon(&d, "deploy-abandoned");
 			goto out;
 		}
 		error = rollback(&d, ef_error_last(), blame(&d, error, ef_error_last()));
 		goto out;
 	}
 	d.health_started = false; /* healthy: what fails next is not the containers */
-	if ((error = journal(&d, EF_PHASE_FLIP)) < 0 || (error = flip(&d)) < 0) {
+	if ((error = journal(&d, EF_PHASE_FLIP)) == 0) {
+		/* The canary's error rate is the new containers' health. */
+		d.health_started = true;
+		if ((error = canary(&d)) == EF_EAGAIN) {
+			abandon(&d, "canary-abandoned"); /* traffic is on blue */
+			goto out;
+		}
+		d.health_started = error < 0;
+		if (error == 0)
+			error = flip(&d);
+	}
+	if (error < 0) {
 		error = rollback(&d, ef_error_last(), blame(&d, error, ef_error_last()));
 		goto out;
 	}
@@ -1002,13 +1036,8 @@ int ef_deploy_run(ef_deploy_ctx *c, const ef_manifest *m, const ef_plan *plan, c
 			goto out;
 		}
 		if (error == EF_EAGAIN) {
-			/* Asked to stop during soak: flip back without blaming the
-			 * commit; the next start tries it again. */
-			ef_warn("soak-abandoned", "revision=%.12s", target);
-			ef_deploy_undo(c, false, "deploy abandoned: the agent was asked to stop");
-			st->phase = EF_PHASE_IDLE;
-			st->target[0] = '\0';
-			ef_deploy_save(c);
+			/* During soak: flip back; the next start tries it again. */
+			abandon(&d, "soak-abandoned");
 			goto out;
 		}
 		if (error < 0) {

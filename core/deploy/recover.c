@@ -458,6 +458,7 @@ int ef_deploy_recover(ef_deploy_ctx *c)
 		record_adopted(st, c->cfg->history_size);
 	else if (st->target[0] && strcmp(st->target, st->revision) != 0)
 		record_interrupted(st, adopted > 0, c->cfg->history_size);
+	st->canary = (ef_state_canary){0}; /* canary hook: undo routed all to blue */
 	st->phase = EF_PHASE_IDLE;
 	st->target[0] = '\0';
 	free(st->target_signer);

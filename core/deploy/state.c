@@ -450,6 +450,15 @@ static int build_json(char **out, const ef_state *st, int64_t last_poll)
 		ok = ok && add_str(o, "target", st->target);
 		ok = ok && add_str(o, "signer", st->target_signer);
 		ok = ok && add_services(o, "staged", st->staged, st->nstaged);
+		if (ok && st->canary.active) {
+			cJSON *k = cJSON_AddObjectToObject(o, "canary");
+
+			ok = k && add_num(k, "step", st->canary.step) &&
+			     add_num(k, "steps", st->canary.steps) &&
+			     add_num(k, "weight", st->canary.weight) &&
+			     add_num(k, "requests", (int64_t)st->canary.requests) &&
+			     add_num(k, "errors", (int64_t)st->canary.errors);
+		}
 	}
 	ok = ok && add_str(root, "previous", st->previous);
 	ok = ok && add_num(root, "last_poll", last_poll);
@@ -763,8 +772,39 @@ static int parse_events(ef_state_event **out, size_t *nout, const cJSON *item, s
 	return 0;
 }
 
-static const char *const deploy_keys[] = {"phase", "target", "signer", "staged"};
-enum { DP_PHASE, DP_TARGET, DP_SIGNER, DP_STAGED, DP_N };
+static const char *const deploy_keys[] = {"phase", "target", "signer", "staged", "canary"};
+enum { DP_PHASE, DP_TARGET, DP_SIGNER, DP_STAGED, DP_CANARY, DP_N };
+
+static const char *const canary_keys[] = {"step", "steps", "weight", "requests", "errors"};
+enum { CN_STEP, CN_STEPS, CN_WEIGHT, CN_REQUESTS, CN_ERRORS, CN_N };
+
+static int parse_canary(ef_state_canary *k, const cJSON *obj)
+{
+	static const double max[CN_N] = {100, 100, 100, 9007199254740991.0, 9007199254740991.0};
+	const cJSON *m[CN_N];
+	double v[CN_N];
+	int error;
+
+	if (!obj)
+		return 0;
+	if ((error = members(m, obj, canary_keys, CN_N, "$.deploy.canary")) < 0)
+		return error;
+	for (size_t i = 0; i < CN_N; i++) {
+		if (!m[i] || !cJSON_IsNumber(m[i]) || !isfinite(m[i]->valuedouble) ||
+		    m[i]->valuedouble < 0 || m[i]->valuedouble > max[i] ||
+		    m[i]->valuedouble != floor(m[i]->valuedouble))
+			return bad("$.deploy.canary", "%s: expected a whole number from 0 to %.0f",
+			           canary_keys[i], max[i]);
+		v[i] = m[i]->valuedouble;
+	}
+	k->active = true;
+	k->step = (unsigned)v[CN_STEP];
+	k->steps = (unsigned)v[CN_STEPS];
+	k->weight = (unsigned)v[CN_WEIGHT];
+	k->requests = (uint64_t)v[CN_REQUESTS];
+	k->errors = (uint64_t)v[CN_ERRORS];
+	return 0;
+}
 
 static int parse_deploy(ef_state *st, const cJSON *obj)
 {
@@ -791,6 +831,8 @@ static int parse_deploy(ef_state *st, const cJSON *obj)
 	if ((error = get_revision(st->target, m[DP_TARGET], "$.deploy.target")) < 0)
 		return error;
 	if ((error = get_string(&st->target_signer, m[DP_SIGNER], "$.deploy.signer")) < 0)
+		return error;
+	if ((error = parse_canary(&st->canary, m[DP_CANARY])) < 0)
 		return error;
 	return parse_services(&st->staged, &st->nstaged, m[DP_STAGED], "$.deploy.staged");
 }

@@ -64,7 +64,26 @@ typedef enum {
 	EF_STRATEGY_BLUEGREEN,
 	EF_STRATEGY_HANDOVER,
 	EF_STRATEGY_RECREATE,
+	EF_STRATEGY_CANARY, /* bluegreen, but traffic moves to green in weighted steps */
 } ef_strategy;
+
+/* x-edgeflip.canary (docs/manifest.md): the steps of a canary rollout and
+ * the error rate at which it aborts. */
+#define EF_CANARY_MAX_STEPS     20
+#define EF_CANARY_DEFAULT_RATE  0.05
+#define EF_CANARY_DEFAULT_MIN   20
+#define EF_CANARY_DEFAULT_PAUSE 30000 /* ms; steps 10 and 50 when none are given */
+typedef struct {
+	uint8_t weight;    /* percent of new connections to green, 1..100, increasing */
+	uint64_t pause_ms; /* how long this step lasts */
+} ef_canary_step;
+
+typedef struct {
+	ef_canary_step *steps; /* NULL: strategy canary with the default steps */
+	size_t nsteps;
+	double max_error_rate; /* 0..1, default 0.05 */
+	uint64_t min_requests; /* default 20: below, no verdict */
+} ef_canary;
 
 typedef enum {
 	EF_DEP_STARTED = 0, /* service_started */
@@ -139,6 +158,8 @@ typedef struct {
 	bool read_only;
 	ef_health health;
 	ef_strategy strategy; /* x-edgeflip.strategy */
+	ef_canary canary;     /* x-edgeflip.canary (strategy canary) */
+	bool http;            /* x-edgeflip.http: the public ports speak HTTP/1 */
 
 	/* Compose features (issue 10). Lists that are sets are sorted, so that the
 	 * spec hash does not depend on the order written. */

@@ -45,4 +45,32 @@ int ef_proxy_routes_parse(ef_route **out, size_t *n, uint64_t *generation, const
                           size_t len);
 int ef_proxy_routes_format(ef_buf *out, const ef_route *routes, size_t n, uint64_t generation);
 
+/* Canary routes (port/switch/canary.c; docs/switch.md "Canary"). */
+
+/* The slot of the next new connection: 1 (the canary) for `weight` of
+ * every 100 connections, spread evenly (an error-diffusion counter, so
+ * any 100 consecutive connections carry exactly `weight` canary ones).
+ * `acc` is the port's counter, 0 at the start. */
+unsigned ef_proxy_pick_slot(uint32_t *acc, unsigned weight);
+
+/* Reads the status line at the start of an HTTP/1 response, "HTTP/1.1 503",
+ * from bytes as they arrive (they may be split anywhere); nothing is
+ * buffered beyond these 12 bytes and nothing is changed. */
+#define EF_HTTP_SCAN_LEN 12
+typedef struct {
+	uint8_t len; /* bytes of the status line seen so far */
+	char b[EF_HTTP_SCAN_LEN];
+} ef_http_scan;
+
+/* 0: more bytes needed; 100..599 the status code, once the 12 bytes are
+ * there; -1: not an HTTP/1 status line (decided at the first wrong byte).
+ * After a result other than 0, reset with `*s = (ef_http_scan){0}`. */
+int ef_http_status_scan(ef_http_scan *s, const char *data, size_t len);
+
+/* Parses the proxy's answer to "counters" (one line, without the newline):
+ *   ok GEN tcp:ADDR:PORT w=W 0=C,F,R,S,E 1=C,F,R,S,E ...
+ * into *out (malloc'd, at most EF_ROUTES_MAX ports). EF_EINVALID names the
+ * byte where the line stops making sense. */
+int ef_proxy_counters_parse(ef_port_counters **out, size_t *n, const char *line);
+
 #endif

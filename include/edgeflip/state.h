@@ -50,6 +50,16 @@ typedef struct {
 	int64_t at; /* unix seconds */
 } ef_state_event;
 
+/* A canary in progress (docs/state.md): journaled at every step, so status
+ * shows it and recovery knows a weight was set (it flips back to blue). */
+typedef struct {
+	bool active;
+	unsigned step;  /* 1-based */
+	unsigned steps; /* how many */
+	unsigned weight;
+	uint64_t requests, errors; /* green's, since the canary began */
+} ef_state_canary;
+
 typedef struct {
 	int version;
 	/* What runs now. */
@@ -64,6 +74,7 @@ typedef struct {
 	char *target_signer;
 	ef_state_service *staged; /* green instances created so far */
 	size_t nstaged;
+	ef_state_canary canary; /* within an unfinished deploy */
 	/* The previous revision, for `edgeflip rollback`. */
 	char previous[EF_OID_HEX];
 	/* Outcome of the last pass and the last rollback. */

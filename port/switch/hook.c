@@ -4,7 +4,9 @@
  * apply() runs `/bin/sh -c '<hook> "$@"' edgeflip-switch-hook ROUTE...`
  * with EF_ROUTES_OLD, EF_ROUTES_NEW and EF_SWITCH_GENERATION in the
  * environment. A route reads "tcp:0.0.0.0:8080>127.0.0.1:41001"; a list of
- * routes is comma-separated. Exit status 0 means the routes are in force;
+ * routes is comma-separated. A canary route (strategy canary) adds its second
+ * backend and the percent of new connections it gets:
+ * "tcp:0.0.0.0:8080>127.0.0.1:41001+127.0.0.1:41002@10". Exit status 0 means the routes are in force;
  * anything else, or running longer than the timeout, is a failure. */
 #include "switch_int.h"
 #include "edgeflip/error.h"

@@ -135,6 +135,15 @@ static int check_targets(const ef_route *routes, size_t n)
 			             i, r->listen_addr, r->target_addr);
 			return EF_EINVALID;
 		}
+		if (r->canary_addr && (is_loopback(r->canary_addr) ||
+		                       is_v6(r->listen_addr) != is_v6(r->canary_addr))) {
+			ef_error_set("routes[%zu]: canary %s: the nftables switch needs a canary "
+			             "target of the listener's family that is not loopback (%s)",
+			             i, r->canary_addr,
+			             is_v6(r->listen_addr) ? EF_SWITCH_NFT_ADDR6
+			                                   : EF_SWITCH_NFT_ADDR4);
+			return EF_EINVALID;
+		}
 	}
 	return 0;
 }
@@ -168,6 +177,30 @@ static int put_elements(ef_buf *b, const ef_route *routes, size_t n, const char 
 	}
 	if (error == 0 && !first)
 		error = ef_buf_puts(b, " }\n");
+	return error;
+}
+
+/* A canary route's rule: `numgen random mod 100 < W` sends W percent of the
+ * port's new connections to the canary target before the maps see them. */
+static int put_canary_rule(ef_buf *b, const ef_route *r, const char *chain)
+{
+	bool v6 = is_v6(r->listen_addr);
+	const char *ip = v6 ? "ip6" : "ip";
+	int error = 0;
+
+	if (!r->canary_addr || !r->canary_weight)
+		return 0;
+	error = ef_buf_printf(b, "add rule inet edgeflip %s fib daddr type local ", chain);
+	if (error == 0 && !is_any(r->listen_addr))
+		error = ef_buf_printf(b, "%s daddr %s ", ip, r->listen_addr);
+	else if (error == 0)
+		error = ef_buf_printf(b, "meta nfproto %s ", v6 ? "ipv6" : "ipv4");
+	if (error == 0)
+		error = ef_buf_printf(b,
+		                      "%s dport %u numgen random mod 100 < %u dnat %s to "
+		                      "%s%s%s:%u\n",
+		                      r->protocol, r->listen_port, r->canary_weight, ip,
+		                      v6 ? "[" : "", r->canary_addr, v6 ? "]" : "", r->canary_port);
 	return error;
 }
 
@@ -211,7 +244,11 @@ static int make_script(ef_buf *b, const ef_route *routes, size_t n)
 		           "flush chain inet edgeflip prerouting\n"
 		           "flush chain inet edgeflip output\n"
 		           "flush chain inet edgeflip guard\n");
-	for (size_t c = 0; c < 2 && error == 0; c++)
+	for (size_t c = 0; c < 2 && error == 0; c++) {
+		/* Canary routes first: W of 100 new connections to the canary
+		 * (NAT rules see only a connection's first packet). */
+		for (size_t i = 0; i < n && error == 0; i++)
+			error = put_canary_rule(b, &routes[i], chains[c]);
 		for (size_t f = 0; f < 2 && error == 0; f++)
 			for (size_t p = 0; p < 2 && error == 0; p++) {
 				const char *ip = fams[f] == 4 ? "ip" : "ip6";
@@ -225,6 +262,7 @@ static int make_script(ef_buf *b, const ef_route *routes, size_t n)
 				        chains[c], ip, ip, protos[p], protos[p], fams[f], chains[c],
 				        ip, protos[p], protos[p], fams[f]);
 			}
+	}
 	/* The slots' addresses answer other hosts only through a public port. */
 	if (error == 0)
 		error = ef_buf_printf(b,

@@ -319,8 +319,8 @@ static int proxy_reload(struct proxy *p)
 {
 	struct pending {
 		struct listener *l;
-		struct sockaddr_storage target;
-		socklen_t targetlen;
+		struct sockaddr_storage target, canary;
+		socklen_t targetlen, canarylen;
 	} *matched = NULL;
 	struct listener *fresh = NULL, *l, *next, *keep = NULL;
 	ef_route *routes = NULL;
@@ -363,6 +363,9 @@ static int proxy_reload(struct proxy *p)
 		matched[i].l = l;
 		matched[i].target = target;
 		matched[i].targetlen = targetlen;
+		if (routes[i].canary_addr)
+			ef_switch_sockaddr(&matched[i].canary, &matched[i].canarylen,
+			                   routes[i].canary_addr, routes[i].canary_port);
 	}
 	if (has_udp && !p->udp_buf && !(p->udp_buf = malloc(UDP_BUF))) {
 		ef_error_set("out of memory");
@@ -401,20 +404,34 @@ static int proxy_reload(struct proxy *p)
 		l->max_conns =
 		        r->max_conns && r->max_conns < p->max_conns ? r->max_conns : p->max_conns;
 		l->proxy_protocol = r->proxy_protocol;
-		if (l->nconns && (l->targetlen != matched[i].targetlen ||
-		                  memcmp(&l->target, &matched[i].target, l->targetlen) != 0))
-			ef_proxy_listener_drain(p, l); /* the flip: the old target's connections */
-		l->target = matched[i].target;
-		l->targetlen = matched[i].targetlen;
+		l->http = r->http;
+		l->weight = r->canary_weight;
+		{
+			/* The flip (or a canary step): connections keep their
+			 * backend; those of a backend no longer routed drain. */
+			struct sockaddr_storage old_t = l->target, old_c = l->canary;
+			socklen_t old_tlen = l->targetlen, old_clen = l->canarylen;
+
+			l->target = matched[i].target;
+			l->targetlen = matched[i].targetlen;
+			l->canary = matched[i].canary;
+			l->canarylen = matched[i].canarylen;
+			ef_proxy_listener_retarget(p, l, &old_t, old_tlen, &old_c, old_clen);
+		}
 		format_addr(l->target_desc, sizeof(l->target_desc), &l->target);
+		if (l->canarylen)
+			format_addr(l->canary_desc, sizeof(l->canary_desc), &l->canary);
+		else
+			snprintf(l->canary_desc, sizeof(l->canary_desc), "-");
 		free(l->service);
 		l->service = r->service ? strdup(r->service) : NULL;
 		ef_info("proxy-route",
 		        "listener=\"%s\" target=%s service=%s max_conns=%u idle_ms=%lld "
-		        "drain_ms=%lld proxy_protocol=%s",
+		        "drain_ms=%lld proxy_protocol=%s canary=%s weight=%u http=%s",
 		        l->desc, l->target_desc, l->service ? l->service : "-", l->max_conns,
 		        (long long)l->idle_ms, (long long)l->drain_ms,
-		        l->proxy_protocol ? "v2" : "no");
+		        l->proxy_protocol ? "v2" : "no", l->canary_desc, l->weight,
+		        l->http ? "yes" : "no");
 	}
 	p->generation = gen;
 	ef_info("proxy-reloaded", "generation=%llu routes=%zu max_conns=%u max_pipes=%u",
@@ -505,6 +522,41 @@ static void ctl_status(struct proxy *p, struct ctl_client *cc)
 	          (unsigned long long)p->shed, (unsigned long long)p->timed_out, ports);
 }
 
+/* One line: per TCP port "tcp:ADDR:PORT" then the canary weight and per
+ * slot connections,connect_failed,resets,responses,http_5xx:
+ *   ok 7 tcp:0.0.0.0:8080 w=10 0=90,0,0,90,0 1=10,0,0,10,5
+ * Read by the agent's proxy backend (proxy_client.c) during a canary. */
+static void ctl_counters(struct proxy *p, struct ctl_client *cc)
+{
+	char ports[1100];
+	size_t used = 0;
+
+	ports[0] = '\0';
+	for (struct listener *l = p->listeners; l; l = l->next) {
+		const ef_slot_counters *k = l->count;
+		int n;
+
+		if (l->type != SOCK_STREAM)
+			continue;
+		n = snprintf(
+		        ports + used, sizeof(ports) - used,
+		        " %.3s:%s w=%u 0=%llu,%llu,%llu,%llu,%llu 1=%llu,%llu,%llu,%llu,%llu",
+		        l->desc, l->desc + 4, l->canarylen ? l->weight : 0,
+		        (unsigned long long)k[0].connections,
+		        (unsigned long long)k[0].connect_failed, (unsigned long long)k[0].resets,
+		        (unsigned long long)k[0].responses, (unsigned long long)k[0].http_5xx,
+		        (unsigned long long)k[1].connections,
+		        (unsigned long long)k[1].connect_failed, (unsigned long long)k[1].resets,
+		        (unsigned long long)k[1].responses, (unsigned long long)k[1].http_5xx);
+		if (n < 0 || (size_t)n >= sizeof(ports) - used) {
+			ports[used] = '\0';
+			break;
+		}
+		used += (size_t)n;
+	}
+	ctl_reply(cc, "ok %llu%s", (unsigned long long)p->generation, ports);
+}
+
 static void ctl_command(struct proxy *p, struct ctl_client *cc, const char *cmd)
 {
 	if (strcmp(cmd, "ping") == 0) {
@@ -526,8 +578,10 @@ static void ctl_command(struct proxy *p, struct ctl_client *cc, const char *cmd)
 		}
 	} else if (strcmp(cmd, "status") == 0) {
 		ctl_status(p, cc);
+	} else if (strcmp(cmd, "counters") == 0) {
+		ctl_counters(p, cc);
 	} else {
-		ctl_reply(cc, "error unknown command (use ping, reload or status)");
+		ctl_reply(cc, "error unknown command (use ping, reload, status or counters)");
 	}
 }
 

@@ -349,10 +349,29 @@ static int proxy_current(ef_switch *s, ef_route **out, size_t *n)
 	return error;
 }
 
+static int proxy_counters(ef_switch *s, ef_port_counters **out, size_t *n)
+{
+	struct proxy_switch *ps = (struct proxy_switch *)s;
+	char reply[1400];
+	int error;
+
+	*out = NULL;
+	*n = 0;
+	if ((error = control_request(reply, sizeof(reply), ps->dir, "counters\n",
+	                             CONTROL_TIMEOUT_MS)) < 0)
+		return error;
+	if (strncmp(reply, "error ", 6) == 0) {
+		ef_error_set("the traffic proxy refused 'counters': %s", reply + 6);
+		return EF_ERROR;
+	}
+	return ef_proxy_counters_parse(out, n, reply);
+}
+
 const struct ef_switch_ops ef_switch_proxy_ops = {
         .name = "proxy",
         .open = proxy_open,
         .apply = proxy_apply,
         .current = proxy_current,
+        .counters = proxy_counters,
         .close = proxy_close,
 };

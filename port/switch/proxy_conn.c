@@ -158,6 +158,57 @@ void ef_proxy_conn_free(struct conn *c)
 	free(c);
 }
 
+/* ---- counting for the canary analysis ---- */
+
+/* The counters of the connection's slot; NULL once its backend is neither
+ * the listener's target nor its canary (it drains on an old one). */
+static ef_slot_counters *slot_count(struct conn *c)
+{
+	return c->slot < 2 ? &c->l->count[c->slot] : NULL;
+}
+
+static void count_connect_failed(struct conn *c)
+{
+	ef_slot_counters *k = slot_count(c);
+
+	if (k)
+		k->connect_failed++;
+}
+
+/* Looks at bytes as they pass, never changes or keeps them. On an http
+ * port the first bytes the target sends after the client's bytes are the
+ * start of a response: its status line is read from them (up to 12 bytes
+ * over one or more reads). `data` is NULL for bytes spliced through a
+ * pipe, which pump() never does while a status line is awaited. */
+static void observe(struct conn *c, bool t2c, const char *data, size_t n)
+{
+	ef_slot_counters *k = slot_count(c);
+	int code;
+
+	if (!t2c) {
+		if (c->l->http && c->in_response) {
+			/* A new request after (part of) a response: keep-alive. */
+			c->in_response = false;
+			c->await_status = true;
+			c->scan = (ef_http_scan){0};
+		}
+		return;
+	}
+	c->answered = true;
+	c->in_response = true;
+	if (!c->await_status || !data)
+		return;
+	code = ef_http_status_scan(&c->scan, data, n);
+	if (code == 0)
+		return;
+	c->await_status = false;
+	if (code > 0 && k) {
+		k->responses++;
+		if (code >= 500)
+			k->http_5xx++;
+	}
+}
+
 /* ---- moving bytes ---- */
 
 /* A direction whose reads fill the buffer turns bulk: from now on its
@@ -181,9 +232,12 @@ static void dir_try_pipe(struct proxy *p, struct dir_buf *b)
  * `last`: the other direction is over, so the close that follows carries
  * our FIN and no shutdown() is needed. Returns -1 when the connection
  * must be closed, 1 when there may be more to move. */
-static int pump(struct proxy *p, struct handle *src, struct handle *dst, struct dir_buf *b,
-                bool open, bool last)
+static int pump(struct proxy *p, struct conn *c, bool t2c, bool open, bool last)
 {
+	struct handle *src = t2c ? &c->target : &c->client;
+	struct handle *dst = t2c ? &c->client : &c->target;
+	struct dir_buf *b = t2c ? &c->t2c : &c->c2t;
+
 	for (int round = 0; round < PUMP_ROUNDS; round++) {
 		ssize_t r;
 
@@ -229,14 +283,19 @@ static int pump(struct proxy *p, struct handle *src, struct handle *dst, struct 
 			return 0;
 		if (b->full && b->pipe[0] < 0)
 			dir_try_pipe(p, b);
-		if (b->pipe[0] >= 0) {
+		if (b->pipe[0] >= 0 && !(t2c && c->await_status)) {
 			/* Only into an empty pipe: EAGAIN then means the socket
 			 * is empty, not the pipe full. */
 			r = splice(src->fd, NULL, b->pipe[1], NULL, PIPE_CHUNK,
 			           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-			if (r > 0)
+			if (r > 0) {
 				b->inpipe = (uint32_t)r;
+				observe(c, t2c, NULL, (size_t)r);
+			}
 		} else {
+			/* Also a bulk direction's first read of an HTTP response:
+			 * its status line is read in user space, the rest of the
+			 * response is spliced. */
 			/* A buffer only now that the socket says it has data. */
 			if (!b->data && !(b->data = buf_get(p))) {
 				errno = ENOMEM;
@@ -246,6 +305,7 @@ static int pump(struct proxy *p, struct handle *src, struct handle *dst, struct 
 			if (r > 0) {
 				b->len = (uint32_t)r;
 				b->full = r == TCP_BUF;
+				observe(c, t2c, b->data, (size_t)r);
 				/* A short read emptied the socket: the next data
 				 * brings a new edge, no recv() just to hear EAGAIN.
 				 * A FIN already reported brings none: read it. */
@@ -274,10 +334,14 @@ static void conn_run(struct proxy *p, struct conn *c)
 {
 	int a, b = 0;
 
-	a = pump(p, &c->client, &c->target, &c->c2t, c->connected, c->t2c.shut);
+	a = pump(p, c, false, c->connected, c->t2c.shut);
 	if (a >= 0 && c->connected)
-		b = pump(p, &c->target, &c->client, &c->t2c, true, c->c2t.shut);
+		b = pump(p, c, true, true, c->c2t.shut);
 	if (a < 0 || b < 0) {
+		ef_slot_counters *k = slot_count(c);
+
+		if (k && !c->answered)
+			k->resets++;
 		ef_debug("proxy-conn-reset", "listener=\"%s\" error=\"%s\"", c->l->desc,
 		         strerror(errno));
 		ef_proxy_conn_close(p, c);
@@ -315,7 +379,9 @@ void ef_proxy_conn_event(struct proxy *p, struct conn *c, bool on_target, uint32
 			if (ef_proxy_warn_now(W_CONNECT))
 				ef_warn("proxy-connect-failed",
 				        "listener=\"%s\" target=%s error=\"%s\"", c->l->desc,
-				        c->l->target_desc, strerror(err ? err : ECONNRESET));
+				        c->slot == 1 ? c->l->canary_desc : c->l->target_desc,
+				        strerror(err ? err : ECONNRESET));
+			count_connect_failed(c);
 			ef_proxy_conn_close(p, c);
 			return;
 		}
@@ -508,8 +574,11 @@ static void conn_watch(struct proxy *p, struct handle *h)
 void ef_proxy_tcp_accept(struct proxy *p, struct listener *l)
 {
 	for (int i = 0; i < 64; i++) {
+		const struct sockaddr_storage *to;
+		socklen_t tolen;
 		struct conn *c;
 		int cfd, tfd, one = 1;
+		unsigned slot;
 
 		cfd = accept4(l->h.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (cfd < 0) {
@@ -528,7 +597,10 @@ void ef_proxy_tcp_accept(struct proxy *p, struct listener *l)
 			close(cfd);
 			continue;
 		}
-		tfd = socket(l->target.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		slot = l->canarylen ? ef_proxy_pick_slot(&l->wacc, l->weight) : 0;
+		to = slot ? &l->canary : &l->target;
+		tolen = slot ? l->canarylen : l->targetlen;
+		tfd = socket(to->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		c = calloc(1, sizeof(*c));
 		if (tfd < 0 || !c) {
 			if (ef_proxy_warn_now(W_ACCEPT))
@@ -546,6 +618,9 @@ void ef_proxy_tcp_accept(struct proxy *p, struct listener *l)
 		c->client = (struct handle){.kind = K_CONN_CLIENT, .fd = cfd};
 		c->target = (struct handle){.kind = K_CONN_TARGET, .fd = tfd};
 		c->l = l;
+		c->slot = (uint8_t)slot;
+		c->await_status = l->http;
+		l->count[slot].connections++;
 		c->last_ms = p->now;
 		list_append(&l->connecting, c);
 		l->nconns++;
@@ -554,7 +629,7 @@ void ef_proxy_tcp_accept(struct proxy *p, struct listener *l)
 			ef_proxy_conn_close(p, c);
 			continue;
 		}
-		if (connect(tfd, (struct sockaddr *)&l->target, l->targetlen) == 0) {
+		if (connect(tfd, (const struct sockaddr *)to, tolen) == 0) {
 			list_remove(&l->connecting, c);
 			c->connected = true;
 			list_append(&l->active, c);
@@ -562,7 +637,8 @@ void ef_proxy_tcp_accept(struct proxy *p, struct listener *l)
 			if (ef_proxy_warn_now(W_CONNECT))
 				ef_warn("proxy-connect-failed",
 				        "listener=\"%s\" target=%s error=\"%s\"", l->desc,
-				        l->target_desc, strerror(errno));
+				        slot ? l->canary_desc : l->target_desc, strerror(errno));
+			count_connect_failed(c);
 			ef_proxy_conn_close(p, c);
 			continue;
 		}
@@ -589,6 +665,43 @@ void ef_proxy_listener_drain(struct proxy *p, struct listener *l)
 		}
 }
 
+static bool same_sa(const struct sockaddr_storage *a, socklen_t alen,
+                    const struct sockaddr_storage *b, socklen_t blen)
+{
+	return alen && alen == blen && memcmp(a, b, alen) == 0;
+}
+
+void ef_proxy_listener_retarget(struct proxy *p, struct listener *l,
+                                const struct sockaddr_storage *old_target, socklen_t old_tlen,
+                                const struct sockaddr_storage *old_canary, socklen_t old_clen)
+{
+	if (!same_sa(old_target, old_tlen, &l->target, l->targetlen))
+		l->count[0] = (ef_slot_counters){0};
+	if (!same_sa(old_canary, old_clen, &l->canary, l->canarylen)) {
+		l->count[1] = (ef_slot_counters){0};
+		l->wacc = 0;
+	}
+	for (int pass = 0; pass < 2; pass++)
+		for (struct conn *c = pass ? l->active.head : l->connecting.head; c; c = c->next) {
+			const struct sockaddr_storage *was = c->slot ? old_canary : old_target;
+			socklen_t wlen = c->slot ? old_clen : old_tlen;
+
+			if (c->is_draining)
+				continue;
+			if (c->slot < 2 && same_sa(was, wlen, &l->target, l->targetlen)) {
+				c->slot = 0;
+			} else if (c->slot < 2 && same_sa(was, wlen, &l->canary, l->canarylen)) {
+				c->slot = 1;
+			} else {
+				c->slot = 2;
+				c->is_draining = true;
+				c->drain_at = p->now + l->drain_ms;
+				drain_append(&l->draining, c);
+				l->ndraining++;
+			}
+		}
+}
+
 static int64_t min64(int64_t a, int64_t b)
 {
 	return a < b ? a : b;
@@ -605,6 +718,7 @@ int64_t ef_proxy_tcp_expire(struct proxy *p, struct listener *l)
 			        "listener=\"%s\" target=%s timeout_ms=%lld", l->desc,
 			        l->target_desc, (long long)l->connect_ms);
 		p->timed_out++;
+		count_connect_failed(c);
 		ef_proxy_conn_close(p, c);
 		if (l->h.dead)
 			return INT64_MAX; /* a closed listener's last connection: freed */

@@ -4,6 +4,8 @@
 #ifndef EDGEFLIP_PORT_SWITCH_PROXY_INT_H
 #define EDGEFLIP_PORT_SWITCH_PROXY_INT_H
 
+#include "edgeflip/proxy.h"
+
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -74,6 +76,16 @@ struct listener {
 	int64_t resume_at; /* out of descriptors even for the reserve: paused until then */
 	int64_t idle_ms, connect_ms, drain_ms;
 	bool proxy_protocol;
+	/* Canary: `weight` percent of new connections go to `canary` (slot 1)
+	 * instead of `target` (slot 0); counters per slot, reset when the
+	 * slot's backend changes. */
+	struct sockaddr_storage canary;
+	socklen_t canarylen; /* 0: no canary */
+	char canary_desc[80];
+	unsigned weight;
+	uint32_t wacc;
+	bool http; /* count HTTP/1 status lines of responses */
+	ef_slot_counters count[2];
 };
 
 /* One direction of a connection. `data` is taken from the pool when bytes
@@ -98,7 +110,12 @@ struct conn {
 	int64_t drain_at; /* when draining: the moment it is closed */
 	bool connected;
 	bool is_draining;
-	bool queued;                /* on the ready list: stopped at PUMP_ROUNDS with work left */
+	bool queued;       /* on the ready list: stopped at PUMP_ROUNDS with work left */
+	uint8_t slot;      /* 0: the listener's target, 1: its canary */
+	bool answered;     /* the target has sent at least one byte */
+	bool await_status; /* http: the next target bytes start a response */
+	bool in_response;  /* target bytes came since the client's last bytes */
+	ef_http_scan scan;
 	struct conn *prev, *next;   /* in l->connecting or l->active */
 	struct conn *dprev, *dnext; /* in l->draining */
 	struct conn *ready_next;
@@ -167,6 +184,11 @@ void ef_proxy_run_ready(struct proxy *p, struct conn *ready);
 void ef_proxy_prune_ready(struct proxy *p);
 /* Connections of `l` to its old target drain from now on. */
 void ef_proxy_listener_drain(struct proxy *p, struct listener *l);
+/* A reload set the listener's target and canary: connections keep their
+ * backend; those whose backend is neither of them any more drain. */
+void ef_proxy_listener_retarget(struct proxy *p, struct listener *l,
+                                const struct sockaddr_storage *old_target, socklen_t old_tlen,
+                                const struct sockaddr_storage *old_canary, socklen_t old_clen);
 /* Closes what is past its deadline; returns the next deadline or INT64_MAX. */
 int64_t ef_proxy_tcp_expire(struct proxy *p, struct listener *l);
 void ef_proxy_pool_release(struct proxy *p);

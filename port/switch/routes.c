@@ -24,6 +24,7 @@ void ef_routes_free(ef_route *r, size_t n)
 		free(r[i].listen_addr);
 		free(r[i].target_addr);
 		free(r[i].service);
+		free(r[i].canary_addr);
 	}
 	free(r);
 }
@@ -47,12 +48,17 @@ int ef_routes_dup(ef_route **out, const ef_route *routes, size_t n)
 		r[i].drain_timeout_ms = routes[i].drain_timeout_ms;
 		r[i].max_conns = routes[i].max_conns;
 		r[i].proxy_protocol = routes[i].proxy_protocol;
+		r[i].canary_port = routes[i].canary_port;
+		r[i].canary_weight = routes[i].canary_weight;
+		r[i].http = routes[i].http;
+		r[i].canary_addr = ef_strdup(routes[i].canary_addr);
 		r[i].listen_addr = ef_strdup(routes[i].listen_addr);
 		r[i].target_addr = ef_strdup(routes[i].target_addr);
 		r[i].service = ef_strdup(routes[i].service);
 		if ((routes[i].listen_addr && !r[i].listen_addr) ||
 		    (routes[i].target_addr && !r[i].target_addr) ||
-		    (routes[i].service && !r[i].service)) {
+		    (routes[i].service && !r[i].service) ||
+		    (routes[i].canary_addr && !r[i].canary_addr)) {
 			ef_routes_free(r, n);
 			goto oom;
 		}
@@ -158,6 +164,31 @@ static int check_one(const ef_route *r, size_t i, const char *prefix)
 		             prefix, i);
 		return EF_EINVALID;
 	}
+	if (r->canary_addr) {
+		if (strcmp(r->protocol, "tcp") != 0) {
+			ef_error_set("%sroutes[%zu].canary_addr: only TCP routes can have a canary",
+			             prefix, i);
+			return EF_EINVALID;
+		}
+		if (!ef_switch_sockaddr(&ss, &len, r->canary_addr, r->canary_port) ||
+		    is_wildcard(&ss)) {
+			ef_error_set(
+			        "%sroutes[%zu].canary_addr: not a unicast IPv4 or IPv6 address",
+			        prefix, i);
+			return EF_EINVALID;
+		}
+		if (r->canary_port == 0) {
+			ef_error_set(
+			        "%sroutes[%zu].canary_port: must be an integer from 1 to 65535",
+			        prefix, i);
+			return EF_EINVALID;
+		}
+	}
+	if (r->canary_weight > 100) {
+		ef_error_set("%sroutes[%zu].canary_weight: must be an integer from 0 to 100",
+		             prefix, i);
+		return EF_EINVALID;
+	}
 	return 0;
 }
 
@@ -233,9 +264,11 @@ static int check_unique_keys(const cJSON *obj, const char *path)
 static int parse_route(ef_route *r, const cJSON *obj, size_t i)
 {
 	static const char *const keys[] = {
-	        "protocol",         "listen_addr", "listen_port",     "target_addr",
-	        "target_port",      "service",     "idle_timeout_ms", "connect_timeout_ms",
-	        "drain_timeout_ms", "max_conns",   "proxy_protocol"};
+	        "protocol",        "listen_addr",        "listen_port",
+	        "target_addr",     "target_port",        "service",
+	        "idle_timeout_ms", "connect_timeout_ms", "drain_timeout_ms",
+	        "max_conns",       "proxy_protocol",     "canary_addr",
+	        "canary_port",     "canary_weight",      "http"};
 	static const struct {
 		const char *key;
 		size_t off;
@@ -317,6 +350,32 @@ static int parse_route(ef_route *r, const cJSON *obj, size_t i)
 		if (!cJSON_IsBool(item))
 			return bad("%s.proxy_protocol: must be true or false", path);
 		r->proxy_protocol = cJSON_IsTrue(item);
+	}
+	item = cJSON_GetObjectItemCaseSensitive(obj, "http");
+	if (item) {
+		if (!cJSON_IsBool(item))
+			return bad("%s.http: must be true or false", path);
+		r->http = cJSON_IsTrue(item);
+	}
+	item = cJSON_GetObjectItemCaseSensitive(obj, "canary_addr");
+	if (item) {
+		if (!cJSON_IsString(item))
+			return bad("%s.canary_addr: must be a string", path);
+		if (!(r->canary_addr = strdup(item->valuestring))) {
+			ef_error_set("out of memory");
+			return EF_ENOMEM;
+		}
+		item = cJSON_GetObjectItemCaseSensitive(obj, "canary_port");
+		if (!item || !get_int(item, 1, 65535, &v))
+			return bad("%s.canary_port: must be an integer from 1 to 65535", path);
+		r->canary_port = (uint16_t)v;
+		item = cJSON_GetObjectItemCaseSensitive(obj, "canary_weight");
+		if (!item || !get_int(item, 0, 100, &v))
+			return bad("%s.canary_weight: must be an integer from 0 to 100", path);
+		r->canary_weight = (uint8_t)v;
+	} else if (cJSON_GetObjectItemCaseSensitive(obj, "canary_port") ||
+	           cJSON_GetObjectItemCaseSensitive(obj, "canary_weight")) {
+		return bad("%s.canary_addr: missing (canary_port and canary_weight need it)", path);
 	}
 	return 0;
 }
@@ -450,7 +509,13 @@ int ef_proxy_routes_format(ef_buf *out, const ef_route *routes, size_t n, uint64
 		     !cJSON_AddNumberToObject(r, "drain_timeout_ms", routes[i].drain_timeout_ms)) ||
 		    (routes[i].max_conns &&
 		     !cJSON_AddNumberToObject(r, "max_conns", routes[i].max_conns)) ||
-		    (routes[i].proxy_protocol && !cJSON_AddTrueToObject(r, "proxy_protocol")))
+		    (routes[i].proxy_protocol && !cJSON_AddTrueToObject(r, "proxy_protocol")) ||
+		    (routes[i].http && !cJSON_AddTrueToObject(r, "http")))
+			goto out;
+		if (routes[i].canary_addr &&
+		    (!cJSON_AddStringToObject(r, "canary_addr", routes[i].canary_addr) ||
+		     !cJSON_AddNumberToObject(r, "canary_port", routes[i].canary_port) ||
+		     !cJSON_AddNumberToObject(r, "canary_weight", routes[i].canary_weight)))
 			goto out;
 	}
 	if (!(text = cJSON_Print(root)))
@@ -500,6 +565,11 @@ int ef_route_describe(ef_buf *out, const ef_route *r)
 	    (error = put_endpoint(out, r->listen_addr, r->listen_port)) < 0 ||
 	    (error = ef_buf_puts(out, ">")) < 0 ||
 	    (error = put_endpoint(out, r->target_addr, r->target_port)) < 0)
+		return error;
+	/* A canary: "+ADDR:PORT@WEIGHT" (the hook backend's argument too). */
+	if (r->canary_addr && ((error = ef_buf_puts(out, "+")) < 0 ||
+	                       (error = put_endpoint(out, r->canary_addr, r->canary_port)) < 0 ||
+	                       (error = ef_buf_printf(out, "@%u", r->canary_weight)) < 0))
 		return error;
 	return 0;
 }

@@ -2,7 +2,8 @@
 # Benchmark of the built-in traffic proxy against a direct connection, in the
 # same run: requests per second and latency (wrk), bulk throughput (curl),
 # failed requests while flipping 100 times under load, the time apply() takes,
-# and the proxy's private memory. Two nginx servers on loopback play blue and
+# the proxy's private memory, and the proxy's CPU per request with HTTP
+# status counting (canary analysis, docs/switch.md "Canary") off and on. Two nginx servers on loopback play blue and
 # green. Needs wrk, nginx and curl (Debian: wrk nginx-light curl).
 #
 #   EF_BUILD_DIR=build tests/bench/bench_proxy.sh
@@ -148,6 +149,32 @@ echo "requests-during-flips: $f_total"
 echo "failed-requests-during-flips: $f_err"
 echo "flip-apply-ms-avg: $(awk '/^apply-ms-avg:/ {print $2}' "$tmp/flips.txt")"
 echo "flip-apply-ms-max: $(awk '/^apply-ms-max:/ {print $2}' "$tmp/flips.txt")"
+
+# HTTP status counting (an http route) off vs on, and on with a 50% canary:
+# the proxy's CPU (utime + stime) per request, keep-alive and a new
+# connection per request, and bulk throughput (a response's first read
+# goes through user space, the rest is spliced).
+ticks() { awk '{print $14 + $15}' "/proc/$proxy/stat"; }
+hz=$(getconf CLK_TCK)
+cpu_per_request() # ROUTES LABEL [wrk args...]
+{
+	local t0 t1 n
+	"$probe" --state-dir "$state" --self-exe "$runner" apply "$1" >/dev/null || return 1
+	t0=$(ticks)
+	wrk -t2 -c"$conns" -d"${secs}s" "${@:3}" "http://127.0.0.1:$pub/who" >"$tmp/cpu.txt"
+	t1=$(ticks)
+	n=$(awk '/requests in/ {print $1}' "$tmp/cpu.txt")
+	echo "proxy-cpu-us-per-request-$2: $(python3 -c "import sys; print('%.2f' % ((int(sys.argv[1]) - int(sys.argv[2])) * 1e6 / int(sys.argv[4]) / int(sys.argv[3])))" "$t1" "$t0" "$n" "$hz") ($n requests, $(wrk_figures "$tmp/cpu.txt" | cut -d' ' -f1) per s)"
+}
+cpu_per_request "$to_blue" keepalive-counting-off
+cpu_per_request "$to_blue?http" keepalive-counting-on
+cpu_per_request "tcp:127.0.0.1:$pub>127.0.0.1:$blue+127.0.0.1:$green@50/web?http" keepalive-canary50-counting-on
+cpu_per_request "$to_blue" newconn-counting-off -H "Connection: close"
+cpu_per_request "$to_blue?http" newconn-counting-on -H "Connection: close"
+"$probe" --state-dir "$state" --self-exe "$runner" apply "$to_blue?http" >/dev/null
+h_bps=$(curl -s -o /dev/null -w '%{speed_download}' "http://127.0.0.1:$pub/bulk")
+echo "proxy-bulk-MiB-per-s-counting-on: $(python3 -c "print('%.0f' % ($h_bps / 1048576))")"
+"$probe" --state-dir "$state" --self-exe "$runner" apply "$to_blue" >/dev/null
 
 sleep 1
 echo "proxy-rss-anon-after-load-kb: $(rss)"

@@ -32,14 +32,7 @@ id_of() { ef_running | awk -v s="$1" '$1 == s && $4 == "running" {print $3}' | h
 compose()
 {
 	ef_compose "$env/compose.json" "api=$api" "web=$1:$port"
-	[ -z "${2:-}" ] || python3 - "$env/compose.json" "$2" <<'PY'
-import json, sys
-p = sys.argv[1]
-m = json.load(open(p))
-w = m["services"]["web"]
-exec(sys.argv[2])
-json.dump(m, open(p, "w"), indent=1)
-PY
+	[ -z "${2:-}" ] || ef_compose_patch "$env/compose.json" web "$2"
 }
 quarantined() { ef_agent status --json | python3 -c 'import json,sys; print(" ".join(q["revision"] for q in json.load(sys.stdin)["quarantine"]))'; }
 

@@ -223,6 +223,27 @@ udp_out=$( {
 ef_expect_eq "UDP: the flow stays on blue after the flip, a new flow goes to green" \
 	"a blue a blue b green " "$udp_out"
 
+# --- canary: numgen sends W of 100 new connections to the canary target ---
+sw apply "tcp:0.0.0.0:8080>$A4:41001+$A4:41002@30/web" >/dev/null
+ef_expect_contains "canary: the rule sends 30 of 100 to green" "$(S nft list chain inet edgeflip output)" \
+	"tcp dport 8080 numgen random mod 100 < 30 dnat ip to $A4:41002"
+green=$(C python3 - <<'PY'
+import http.client
+n = 0
+for _ in range(1000):
+    c = http.client.HTTPConnection("10.99.0.1", 8080, timeout=3)
+    c.request("GET", "/who")
+    n += c.getresponse().read().strip() == b"green"
+    c.close()
+print(n)
+PY
+)
+echo "figure: nftables canary weight 30%: $green of 1000 connections to green"
+ef_check "canary: 30% of 1000 connections to green ±5 points ($green)" \
+	test "${green:-0}" -ge 250 -a "${green:-0}" -le 350
+sw apply "tcp:0.0.0.0:8080>$A4:41001/web" >/dev/null
+ef_check "canary: gone with the next apply()" sh -c "! ip netns exec '$srv' nft list table inet edgeflip | grep -q numgen"
+
 # --- the empty set removes every mapping ---
 sw apply - >/dev/null
 S curl -s --max-time 2 -o /dev/null http://127.0.0.1:8080/who

@@ -96,6 +96,22 @@ ef_compose()
 	} >"$file"
 }
 
+# ef_compose_patch FILE SERVICE CODE...: runs each Python CODE (in order; empty
+# ones skipped) with `m` the compose document of FILE and `w` its SERVICE,
+# then writes FILE back.
+ef_compose_patch()
+{
+	python3 - "$@" <<'PY'
+import json, sys
+p, name = sys.argv[1], sys.argv[2]
+m = json.load(open(p))
+w = m["services"][name]
+for code in sys.argv[3:]:
+    exec(code)
+json.dump(m, open(p, "w"), indent=1)
+PY
+}
+
 # ef_agent_config DIR [section.key=value ...]
 ef_agent_config()
 {
@@ -182,13 +198,14 @@ ef_proxy_stop()
 	return 0
 }
 
-# ef_load_start URL NAME: a bounded load loop in the background (tests/lib/load.py).
+# ef_load_start URL NAME [LOAD.PY OPTIONS...]: a bounded load loop in the
+# background (tests/lib/load.py).
 ef_load_start()
 {
 	EF_LOAD_OUT=$EF_OPS_DIR/load-$2.json
 	rm -f "$EF_LOAD_OUT" "$EF_LOAD_OUT.stop"
 	python3 "$EF_AGENT_LIB_DIR/load.py" "$1" "$EF_LOAD_OUT" --seconds 300 --max 200000 \
-		--stop-file "$EF_LOAD_OUT.stop" &
+		--stop-file "$EF_LOAD_OUT.stop" "${@:3}" &
 	EF_LOAD_PID=$!
 	sleep 0.5
 }

@@ -7,9 +7,10 @@
  *   flip COUNT INTERVAL_MS ROUTES_A ROUTES_B
  *                           apply A, B, A, ... COUNT times; print apply() times
  *
- * ROUTES: comma-separated PROTO:LISTEN_ADDR:PORT>TARGET_ADDR:PORT[/SERVICE][?OPTS],
- * IPv6 addresses in brackets; "-" is the empty set. OPTS, '&'-separated: the
- * proxy's per-port options idle=MS connect=MS drain=MS max=N pp2. */
+ * ROUTES: comma-separated
+ * PROTO:LISTEN_ADDR:PORT>TARGET_ADDR:PORT[+CANARY_ADDR:PORT@W][/SERVICE][?OPTS], IPv6 addresses in
+ * brackets; "-" is the empty set. OPTS, '&'-separated: the proxy's per-port options idle=MS
+ * connect=MS drain=MS max=N pp2. */
 #include "edgeflip/error.h"
 #include "edgeflip/log.h"
 #include "edgeflip/sys/switch.h"
@@ -67,6 +68,10 @@ static int parse_opts(ef_route *x, char *q)
 			x->proxy_protocol = true;
 			continue;
 		}
+		if (strcmp(o, "http") == 0) {
+			x->http = true;
+			continue;
+		}
 		if (!eq)
 			return -1;
 		*eq = '\0';
@@ -112,8 +117,20 @@ static int parse_routes(ef_route **out, size_t *n, const char *spec)
 		if (!(p = parse_endpoint(p + 1, &x->listen_addr, &x->listen_port, ">")) ||
 		    *p != '>')
 			goto bad;
-		if (!(p = parse_endpoint(p + 1, &x->target_addr, &x->target_port, "/?")))
+		if (!(p = parse_endpoint(p + 1, &x->target_addr, &x->target_port, "/?+")))
 			goto bad;
+		if (*p == '+') {
+			char *end;
+			long w;
+
+			if (!(p = parse_endpoint(p + 1, &x->canary_addr, &x->canary_port, "@")))
+				goto bad;
+			w = strtol(p + 1, &end, 10);
+			if (end == p + 1 || w < 0 || w > 100)
+				goto bad;
+			x->canary_weight = (uint8_t)w;
+			p = end;
+		}
 		if (*p == '/' || *p == '?') {
 			char *q = strchr(p, '?');
 

@@ -286,12 +286,13 @@ static const bad_case bad_cases[] = {
            "ipam.config[].subnet on the top-level network"},
 
         /* x-edgeflip */
-        {WEB(IMG ", \"x-edgeflip\": {\"strategy\": \"canary\"}"), EF_EINVALID,
-         F ": $.services.web.x-edgeflip.strategy: expected \"bluegreen\", \"handover\", "
-           "\"recreate\" or \"auto\""},
+        {WEB(IMG ", \"x-edgeflip\": {\"strategy\": \"rolling\"}"), EF_EINVALID,
+         F ": $.services.web.x-edgeflip.strategy: expected \"bluegreen\", \"canary\", "
+           "\"handover\", \"recreate\" or \"auto\""},
         {WEB(IMG ", \"x-edgeflip\": {\"rollout\": 1}"), EF_EINVALID,
          F ": $.services.web.x-edgeflip.rollout: unsupported key 'rollout' (supported: strategy, "
-           "health); remove it or see docs/manifest.md"},
+           "health, "
+           "canary, http); remove it or see docs/manifest.md"},
         {WEB(IMG ", \"x-edgeflip\": {\"health\": {}}"), EF_EINVALID,
          F ": $.services.web.x-edgeflip.health: give exactly one probe: http or tcp"},
         {WEB(IMG ", \"x-edgeflip\": {\"health\": {\"http\": {}, \"tcp\": {}}}"), EF_EINVALID,

@@ -25,7 +25,30 @@ typedef struct {
 	uint32_t drain_timeout_ms; /* after a flip, connections to the old target last this long */
 	uint32_t max_conns;        /* TCP connections on this port at once */
 	bool proxy_protocol;       /* send a PROXY protocol v2 header to the target */
+	/* Canary (docs/switch.md "Canary"): a second backend that gets
+	 * `canary_weight` percent of the NEW TCP connections; NULL: none. */
+	char *canary_addr;
+	uint16_t canary_port;
+	uint8_t canary_weight; /* 0..100 */
+	bool http;             /* the port speaks HTTP/1: count 5xx status lines per slot */
 } ef_route;
+
+/* What the switch counted for one slot of a public port (slot 0: the
+ * route's target, slot 1: its canary) since that slot's backend was set. */
+typedef struct {
+	uint64_t connections;    /* accepted and sent to this slot */
+	uint64_t connect_failed; /* refused, unreachable or timed out */
+	uint64_t resets;         /* closed by an error before any response byte */
+	uint64_t responses;      /* http ports: status lines seen */
+	uint64_t http_5xx;       /* http ports: of those, 5xx */
+} ef_slot_counters;
+
+typedef struct {
+	char protocol[4];
+	uint16_t listen_port;
+	uint8_t weight;
+	ef_slot_counters slot[2];
+} ef_port_counters;
 
 typedef struct {
 	const char *state_dir; /* where the backend keeps its files */
@@ -42,6 +65,9 @@ struct ef_switch_ops {
 	int (*apply)(ef_switch *s, const ef_route *routes, size_t n);
 	/* Optional: the routes in force (to recover after a restart). */
 	int (*current)(ef_switch *s, ef_route **out, size_t *n);
+	/* Optional: the per-slot counters of every TCP port (canary analysis).
+	 * *out is malloc'd; EF_ENOTFOUND when the backend does not count. */
+	int (*counters)(ef_switch *s, ef_port_counters **out, size_t *n);
 	void (*close)(ef_switch *s);
 };
 
