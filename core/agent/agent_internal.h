@@ -18,6 +18,7 @@ struct ef_agent {
 	ef_trust *trust;
 	ef_state st;
 	char cache_dir[4096];
+	struct ef_fleet *fleet; /* metrics, webhook events, rollout (fleet.c) */
 };
 
 /* Opens what a pass needs, on first use. */
@@ -37,5 +38,20 @@ int ef_deploy_run(ef_agent *a, const ef_manifest *m, const ef_plan *plan, const 
 int ef_deploy_recover(ef_agent *a);
 /* Routes for the services the journal says are active. */
 int ef_deploy_routes(ef_route **out, size_t *n, const ef_state_service *svcs, size_t nsvcs);
+
+/* Fleet hooks (fleet.c, docs/fleet.md): counters for the metrics file and
+ * webhook events queued in STATE_DIR/outbox. */
+void ef_fleet_free(struct ef_fleet *f);
+void ef_fleet_event(ef_agent *a, const char *reason, const char *severity, const char *revision,
+                    const char *signer, const char *message);
+void ef_fleet_poll_failed(ef_agent *a);
+/* After a deploy of `commit`: 0 deployed, else rolled back. */
+void ef_fleet_deployed(ef_agent *a, const char *commit, const char *signer, int error);
+void ef_fleet_rolled_back(ef_agent *a, const char *from, const char *to);
+void ef_fleet_refused(ef_agent *a, const char *commit, const char *what, const char *reason);
+void ef_fleet_drift_repaired(ef_agent *a, int error);
+/* x-edgeflip.rollout of `m`: 0 deploy now; EF_EAGAIN the wave holds `commit`
+ * back (recorded in STATE_DIR/rollout.json for status). */
+int ef_fleet_rollout_gate(ef_agent *a, const ef_manifest *m, const char *commit);
 
 #endif

@@ -43,6 +43,10 @@ int ef_agent_verify(ef_agent *a, ef_verify_result *out, char commit[EF_OID_HEX],
 /* Goes back to the previous revision now and quarantines the current one. */
 int ef_agent_rollback(ef_agent *a);
 const ef_state *ef_agent_state(const ef_agent *a);
+/* After a pass or rollback that returned `pass_error`: delivers queued
+ * webhook events and rewrites the metrics textfile when a value changed
+ * (docs/fleet.md). */
+int ef_agent_report(ef_agent *a, int pass_error);
 /* Maps a return code of the functions above to an exit code. */
 int ef_agent_exit_code(int error);
 
