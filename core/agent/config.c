@@ -439,6 +439,15 @@ static int validate(ef_config *cfg, parse_ctx *ctx)
 		ef_error_set("%s: [agent] interval: must be at least 1s", ctx->file);
 		return EF_EINVALID;
 	}
+	if (cfg->metrics_textfile &&
+	    (strlen(cfg->metrics_textfile) < 6 ||
+	     strcmp(cfg->metrics_textfile + strlen(cfg->metrics_textfile) - 5, ".prom") != 0 ||
+	     cfg->metrics_textfile[0] != '/')) {
+		ef_error_set("%s: [metrics] textfile: '%s' must be an absolute path ending in .prom "
+		             "(node_exporter's textfile collector reads only *.prom files)",
+		             ctx->file, cfg->metrics_textfile);
+		return EF_EINVALID;
+	}
 	if (cfg->notify_url && strncmp(cfg->notify_url, "https://", 8) != 0) {
 		ef_error_set("%s: [notify] url: '%s' is not an https:// URL (events carry the "
 		             "device's state; send them over TLS)",

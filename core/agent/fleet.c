@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,6 +43,7 @@ struct ef_fleet {
 	/* The metrics text without the poll timestamps, as last written. */
 	char *metrics_written;
 	uint64_t metrics_written_ms;
+	bool metrics_restored;
 	/* rollout.json as last written ("" none; NULL not known yet). */
 	char *rollout_written;
 	/* The outbox: sequence numbers of the oldest and next event. */
@@ -154,11 +156,21 @@ static void rfc3339(char *out, size_t n, int64_t t)
 	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+static void save_dropped(ef_agent *a)
+{
+	char path[4300], num[32];
+
+	outbox_path(path, sizeof(path), a, "dropped");
+	snprintf(num, sizeof(num), "%" PRIu64 "\n", a->fleet->dropped);
+	if (ef_fs_write_atomic(path, num, strlen(num)) < 0)
+		ef_warn("events-dropped", "file=%s error=\"%s\"", path, ef_error_last());
+}
+
 void ef_fleet_event(ef_agent *a, const char *reason, const char *severity, const char *revision,
                     const char *signer, const char *message)
 {
 	struct ef_fleet *f = fleet(a);
-	char ts[32], name[40], path[4300], dir[4200], num[32];
+	char ts[32], name[40], path[4300], dir[4200];
 	cJSON *j;
 	char *body = NULL;
 	uint64_t *v = NULL;
@@ -206,9 +218,7 @@ void ef_fleet_event(ef_agent *a, const char *reason, const char *severity, const
 		}
 		ef_warn("events-dropped", "total=%" PRIu64 " queue=%u", f->dropped,
 		        a->cfg->notify_queue);
-		outbox_path(path, sizeof(path), a, "dropped");
-		snprintf(num, sizeof(num), "%" PRIu64 "\n", f->dropped);
-		ef_fs_write_atomic(path, num, strlen(num));
+		save_dropped(a);
 	}
 	free(v);
 }
@@ -299,6 +309,7 @@ static size_t deliver(ef_agent *a)
 			        "url=%s seq=%" PRIu64 " status=%ld what=\"event dropped\"",
 			        a->cfg->notify_url, v[i], r.status);
 			f->dropped++;
+			save_dropped(a);
 		} else {
 			ef_debug("notify-sent", "seq=%" PRIu64, v[i]);
 		}
@@ -374,6 +385,53 @@ static int metrics_body(ef_buf *b, ef_agent *a, size_t queued)
 	return ef_buf_printf(b, "edgeflip_notify_dropped_events_total %" PRIu64 "\n", f->dropped);
 }
 
+static uint64_t counter(const char *text, const char *series)
+{
+	const char *p = text;
+	size_t n = strlen(series);
+
+	while ((p = strstr(p, series))) {
+		if ((p == text || p[-1] == '\n') && p[n] == ' ')
+			return strtoull(p + n + 1, NULL, 10);
+		p += n;
+	}
+	return 0;
+}
+
+/* Counters go on from the file the last run wrote (an agent run by cron with
+ * `once` is a new process each time), and that file counts as written: the
+ * first pass of a new process writes nothing when nothing changed. */
+static void restore_metrics(ef_agent *a)
+{
+	struct ef_fleet *f = a->fleet;
+	struct stat sb;
+	ef_buf b;
+	char *cut;
+
+	f->metrics_restored = true;
+	if (ef_read_file(&b, a->cfg->metrics_textfile, 1u << 20) < 0) {
+		ef_error_clear();
+		return;
+	}
+	f->deploys_ok = counter(b.ptr, "edgeflip_deploys_total{result=\"success\"}");
+	f->deploys_rolled_back = counter(b.ptr, "edgeflip_deploys_total{result=\"rolled_back\"}");
+	f->rollbacks = counter(b.ptr, "edgeflip_rollbacks_total");
+	f->poll_errors = counter(b.ptr, "edgeflip_poll_errors_total");
+	f->last_success = (int64_t)counter(b.ptr, "edgeflip_last_success_timestamp_seconds");
+	if (!f->outbox_scanned)
+		f->dropped = counter(b.ptr, "edgeflip_notify_dropped_events_total");
+	if ((cut = strstr(b.ptr, "# HELP edgeflip_last_poll_timestamp_seconds")) &&
+	    stat(a->cfg->metrics_textfile, &sb) == 0) {
+		int64_t age = ef_clock_wall() - (int64_t)sb.st_mtime;
+		uint64_t now = ef_clock_ms();
+		*cut = '\0';
+		f->metrics_written = strdup(b.ptr);
+		age = age < 0 ? 0 : age;
+		f->metrics_written_ms = (uint64_t)age * 1000 > now ? 0 : now - (uint64_t)age * 1000;
+	}
+	ef_buf_dispose(&b);
+}
+
 static int write_metrics(ef_agent *a, size_t queued)
 {
 	struct ef_fleet *f = a->fleet;
@@ -382,6 +440,8 @@ static int write_metrics(ef_agent *a, size_t queued)
 	bool same;
 	int error;
 
+	if (!f->metrics_restored)
+		restore_metrics(a);
 	if ((error = metrics_body(&body, a, queued)) < 0)
 		goto out;
 	same = f->metrics_written && strcmp(f->metrics_written, body.ptr) == 0;
