@@ -161,7 +161,9 @@ ef_git -C "$EF_OPS_DIR/work" add -A &&
 	ef_git -C "$EF_OPS_DIR/work" commit -q -m "unsigned" &&
 	ef_git -C "$EF_OPS_DIR/work" push -q origin HEAD:main
 ef_agent once 2>"$log"
-ef_expect_eq "unsigned commit refused with exit 3" 3 $?
+rc=$?
+ef_expect_eq "unsigned commit refused with exit 3" 3 $rc
+[ $rc = 3 ] || { echo "--- log"; cat "$log"; echo "--- daemon log"; tail -20 "$work/daemon.log"; }
 ef_expect_eq "three events queued" 3 "$(ls "$work/agent/state/outbox" | grep -c json)"
 
 # --- receiver back; a restarted agent delivers in order -----------------------
