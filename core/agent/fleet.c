@@ -144,6 +144,11 @@ static void outbox_scan(ef_agent *a)
 	if (ef_read_file(&b, path, 64) == 0)
 		f->dropped = strtoull(b.ptr, NULL, 10);
 	ef_buf_dispose(&b);
+	/* Sequence numbers go on after delivered events too. */
+	outbox_path(path, sizeof(path), a, "next");
+	if (ef_read_file(&b, path, 64) == 0 && strtoull(b.ptr, NULL, 10) > f->next_seq)
+		f->next_seq = strtoull(b.ptr, NULL, 10);
+	ef_buf_dispose(&b);
 	ef_error_clear();
 }
 
@@ -207,6 +212,10 @@ void ef_fleet_event(ef_agent *a, const char *reason, const char *severity, const
 	ef_info("event-queued", "reason=%s seq=%" PRIu64 " revision=%.12s", reason, f->next_seq,
 	        revision ? revision : "");
 	f->next_seq++;
+	outbox_path(path, sizeof(path), a, "next");
+	snprintf(name, sizeof(name), "%" PRIu64 "\n", f->next_seq);
+	if (ef_fs_write_atomic(path, name, strlen(name)) < 0)
+		ef_warn("event-sequence", "file=%s error=\"%s\"", path, ef_error_last());
 	free(body);
 	/* Bounded: the oldest go first, counted. */
 	if (outbox_list(&v, &n, a) == 0 && n > a->cfg->notify_queue) {
