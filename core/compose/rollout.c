@@ -12,7 +12,7 @@
 
 static int fail(char *err, size_t n, const char *key, const char *what)
 {
-	snprintf(err, n, "x-edgeflip.rollout.%s: %s", key, what);
+	snprintf(err, n, "%s: %s", key, what);
 	return EF_EINVALID;
 }
 
@@ -133,7 +133,7 @@ int ef_rollout_parse(ef_rollout *out, const cJSON *obj, char *err, size_t n)
 	memset(out, 0, sizeof(*out));
 	if (!cJSON_IsObject(obj)) {
 		snprintf(err, n,
-		         "x-edgeflip.rollout: expected a mapping (start, duration, "
+		         "expected a mapping (start, duration, "
 		         "start_percentage, paused)");
 		return EF_EINVALID;
 	}
