@@ -136,6 +136,8 @@ int cmd_import(const cli *c)
 	if ((error = ef_agent_new(&a, &cfg, c->self_exe)) == 0 &&
 	    (error = ef_agent_recover(a)) == 0)
 		error = ef_agent_import(a, c->argv[0]);
+	if (a)
+		ef_agent_report(a, error);
 	rc = print_result(error, c->argv[0], a);
 	ef_agent_free(a);
 	ef_fs_unlock(lock);

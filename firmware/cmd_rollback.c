@@ -64,6 +64,8 @@ int cmd_rollback(const cli *c)
 	if ((error = ef_agent_new(&a, &cfg, c->self_exe)) == 0 &&
 	    (error = ef_agent_recover(a)) == 0)
 		error = ef_agent_rollback(a);
+	if (a)
+		ef_agent_report(a, error);
 	if (error < 0)
 		fprintf(stderr, "edgeflip: %s\n", ef_error_last());
 	else

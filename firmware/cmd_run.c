@@ -216,6 +216,8 @@ int cmd_once(const cli *c)
 	if ((error = ef_agent_new(&a, &cfg, c->self_exe)) == 0 &&
 	    (error = ef_agent_recover(a)) == 0)
 		error = ef_agent_pass(a);
+	if (a)
+		ef_agent_report(a, error);
 	if (error < 0)
 		fprintf(stderr, "edgeflip: %s\n", ef_error_last());
 	rc = ef_agent_exit_code(error);
@@ -343,6 +345,7 @@ int cmd_run(const cli *c)
 			snprintf(before, sizeof(before), "%s", ef_agent_state(a)->revision);
 			cli_serve_import(a, &cfg);
 			error = ef_agent_pass(a);
+			ef_agent_report(a, error);
 			if (!trimmed || error != 0 ||
 			    strcmp(before, ef_agent_state(a)->revision) != 0) {
 				give_back_memory();

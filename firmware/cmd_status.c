@@ -4,6 +4,7 @@
 #include "edgeflip/buf.h"
 #include "edgeflip/error.h"
 #include "edgeflip/log.h"
+#include "edgeflip/fleet.h"
 #include "edgeflip/state.h"
 
 #include <cjson/cJSON.h>
@@ -97,6 +98,34 @@ static void print_human(const ef_state *st)
 	}
 	for (size_t i = 0; st->refusals && st->refusals[i]; i++)
 		printf("refused:       %s\n", inert(st->refusals[i]));
+}
+
+/* A commit the rollout wave holds back, and where the wave stands now. */
+static void print_rollout(const ef_config *cfg, const ef_state *st)
+{
+	char *text = NULL;
+	cJSON *j;
+
+	if (ef_fleet_rollout_status(&text, cfg->state_dir, st->revision, (int64_t)time(NULL)) < 0) {
+		printf("rollout:       (%s)\n", ef_error_last());
+		return;
+	}
+	j = text ? cJSON_Parse(text) : NULL;
+	if (cJSON_IsObject(j)) {
+		const cJSON *c = cJSON_GetObjectItem(j, "commit"),
+		            *s = cJSON_GetObjectItem(j, "state"),
+		            *r = cJSON_GetObjectItem(j, "reason"),
+		            *w = cJSON_GetObjectItem(j, "wariness"),
+		            *sh = cJSON_GetObjectItem(j, "share");
+		printf("rollout:       %s commit=%.12s wariness=%.4f share=%.1f%%: %s\n",
+		       cJSON_IsString(s) ? s->valuestring : "?",
+		       cJSON_IsString(c) ? c->valuestring : "?",
+		       cJSON_IsNumber(w) ? w->valuedouble : 0.0,
+		       cJSON_IsNumber(sh) ? sh->valuedouble * 100.0 : 0.0,
+		       cJSON_IsString(r) ? r->valuestring : "");
+	}
+	cJSON_Delete(j);
+	free(text);
 }
 
 int cli_read_state(ef_state *st, const ef_config *cfg)
@@ -219,6 +248,7 @@ int cmd_status(const cli *c)
 		if (ef_state_to_json(&out, &st) == 0) {
 			/* One line for tools; the journal itself stays readable. */
 			cJSON *j = cJSON_Parse(out);
+			char *rollout = NULL, *line;
 			daemon_cost d;
 			if (j && st.canary.active) {
 				/* The canary in progress (also in deploy.canary). */
@@ -247,7 +277,14 @@ int cmd_status(const cli *c)
 				cJSON_AddNumberToObject(o, "involuntary_switches",
 				                        (double)d.involuntary);
 			}
-			char *line = j ? cJSON_PrintUnformatted(j) : NULL;
+			/* Where a rollout wave stands, if one holds the head back. */
+			if (j && ef_fleet_rollout_status(&rollout, cfg.state_dir, st.revision,
+			                                 (int64_t)time(NULL)) == 0)
+				cJSON_AddItemToObject(j, "rollout", cJSON_Parse(rollout));
+			else if (j)
+				cJSON_AddNullToObject(j, "rollout");
+			free(rollout);
+			line = j ? cJSON_PrintUnformatted(j) : NULL;
 			printf("%s\n", line ? line : out);
 			free(line);
 			cJSON_Delete(j);
@@ -260,6 +297,7 @@ int cmd_status(const cli *c)
 			print_daemon_cost(&d);
 		else
 			printf("daemon:        not running\n");
+		print_rollout(&cfg, &st);
 	}
 	ef_state_dispose(&st);
 	ef_config_dispose(&cfg);

@@ -272,6 +272,7 @@ void ef_agent_free(ef_agent *a)
 		ef_switch_close(a->sw);
 	ef_trust_free(a->trust);
 	ef_age_identities_free(a->age);
+	ef_fleet_free(a->fleet);
 	ef_state_dispose(&a->st);
 	free(a->self_exe);
 	free(a);
@@ -396,6 +397,7 @@ static int reject(ef_agent *a, const char *commit, const char *what, const char 
 	free(st->last_error);
 	st->last_error = strdup(line);
 	save_journal(a);
+	ef_fleet_refused(a, commit, what, reason);
 	ef_error_set("commit %.12s rejected: %s", commit, line);
 	return EF_EREJECTED;
 }
@@ -569,6 +571,7 @@ static int check_drift(ef_agent *a)
 	if ((error = load_manifest(a, &m, a->st.revision)) < 0)
 		return error;
 	error = converge(a, m, a->st.revision, a->st.signer);
+	ef_fleet_drift_repaired(a, error);
 	ef_manifest_free(m);
 	return error;
 }
@@ -739,6 +742,7 @@ int ef_agent_pass(ef_agent *a)
 	st->last_poll = ef_clock_wall();
 	if ((error = ef_source_poll(a->src, head)) < 0) {
 		ef_warn("poll-failed", "url=%s error=\"%s\"", a->cfg->url, ef_error_last());
+		ef_fleet_poll_failed(a);
 		return error;
 	}
 	if ((error = open_engine(a)) < 0) {
@@ -858,7 +862,14 @@ static int apply_commit(ef_agent *a, const char *head)
 		}
 	}
 
+	/* A rollout wave may hold the commit back: keep what runs. */
+	if (ef_fleet_rollout_gate(a, m, head) == EF_EAGAIN) {
+		ef_manifest_free(m);
+		return check_drift(a);
+	}
 	error = converge(a, m, head, vr.signer[0] ? vr.signer : "");
+	if (error != 0 || strcmp(st->revision, head) == 0)
+		ef_fleet_deployed(a, head, vr.signer, error);
 	free(st->last_result);
 	free(st->last_error);
 	/* "retrying": rolled back for a transient fault, not quarantined. */
@@ -1016,6 +1027,7 @@ int ef_agent_rollback(ef_agent *a)
 		ef_state_add_history(st, from, "rolled-back", "rolled back by the operator",
 		                     a->cfg->history_size);
 		error = save_journal(a);
+		ef_fleet_rolled_back(a, from, to);
 	}
 	ef_manifest_free(m);
 	return error;

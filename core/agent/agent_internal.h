@@ -28,11 +28,27 @@ struct ef_agent {
 	 * a no-change pass lists containers only every EF_AGENT_LIST_EVERY passes. */
 	bool events_live;
 	unsigned passes_unlisted;
+	struct ef_fleet *fleet; /* metrics, webhook events, rollout (fleet.c) */
 };
 
 /* Checks the image signatures of `m` when [trust] image_keys is set, and
  * pins tagged images to the digest verified (images.c). EF_EREJECTED with
  * the reasons in `why`; other errors are transient. */
 int ef_agent_check_images(ef_agent *a, ef_manifest *m, ef_buf *why);
+
+/* Fleet hooks (fleet.c, docs/fleet.md): counters for the metrics file and
+ * webhook events queued in STATE_DIR/outbox. */
+void ef_fleet_free(struct ef_fleet *f);
+void ef_fleet_event(ef_agent *a, const char *reason, const char *severity, const char *revision,
+                    const char *signer, const char *message);
+void ef_fleet_poll_failed(ef_agent *a);
+/* After a deploy of `commit`: 0 deployed, else rolled back. */
+void ef_fleet_deployed(ef_agent *a, const char *commit, const char *signer, int error);
+void ef_fleet_rolled_back(ef_agent *a, const char *from, const char *to);
+void ef_fleet_refused(ef_agent *a, const char *commit, const char *what, const char *reason);
+void ef_fleet_drift_repaired(ef_agent *a, int error);
+/* x-edgeflip.rollout of `m`: 0 deploy now; EF_EAGAIN the wave holds `commit`
+ * back (recorded in STATE_DIR/rollout.json for status). */
+int ef_fleet_rollout_gate(ef_agent *a, const ef_manifest *m, const char *commit);
 
 #endif

@@ -76,6 +76,15 @@ static const key_spec keys[] = {
         {"deploy", "drain", T_DURATION, C(drain_ms), "2s", false},
         {"deploy", "history", T_UINT, C(history_size), "20", false},
 
+        {"metrics", "textfile", T_STRING, C(metrics_textfile), NULL, false},
+        {"metrics", "refresh", T_DURATION, C(metrics_refresh_ms), "1h", false},
+
+        {"notify", "url", T_STRING, C(notify_url), NULL, false},
+        {"notify", "hmac_key_file", T_STRING, C(notify_hmac_key_file), NULL, false},
+        {"notify", "ca_file", T_STRING, C(notify_ca_file), NULL, false},
+        {"notify", "queue", T_UINT, C(notify_queue), "1000", false},
+        {"notify", "timeout", T_DURATION, C(notify_timeout_ms), "10s", false},
+
         {"policy", "registries", T_LIST, P(registries), NULL, false},
         {"policy", "allow_tags", T_BOOL, P(allow_tags), "false", false},
         {"policy", "allow_privileged", T_BOOL, P(allow_privileged), "false", false},
@@ -270,7 +279,7 @@ static char *read_line(char *str, int num, void *stream)
 				snprintf(
 				        ctx->msg, sizeof(ctx->msg),
 				        "%s:%d: unknown section [%s] (known: agent, source, trust, "
-				        "secrets, engine, switch, deploy, policy)",
+				        "secrets, engine, switch, deploy, metrics, notify, policy)",
 				        ctx->file, ctx->lineno, section);
 				ctx->error = EF_EINVALID;
 				return NULL;
@@ -334,7 +343,7 @@ check_section:
 	} else if (!known_section(section) || (ctx->policy_only && strcmp(section, "policy"))) {
 		snprintf(ctx->msg, sizeof(ctx->msg),
 		         "%s:%d: unknown section [%s] (known: agent, source, trust, secrets, "
-		         "engine, switch, deploy, policy)",
+		         "engine, switch, deploy, metrics, notify, policy)",
 		         ctx->file, lineno, section);
 	} else if (name) {
 		snprintf(ctx->msg, sizeof(ctx->msg), "%s:%d: [%s] unknown key '%s'", ctx->file,
@@ -455,6 +464,32 @@ static int validate(ef_config *cfg, parse_ctx *ctx)
 			ef_error_prefix("%s", ctx->file);
 			return EF_EINVALID;
 		}
+	if (cfg->metrics_textfile &&
+	    (strlen(cfg->metrics_textfile) < 6 ||
+	     strcmp(cfg->metrics_textfile + strlen(cfg->metrics_textfile) - 5, ".prom") != 0 ||
+	     cfg->metrics_textfile[0] != '/')) {
+		ef_error_set(
+		        "%s: [metrics] textfile: '%s' must be an absolute path ending in .prom "
+		        "(node_exporter's textfile collector reads only *.prom files)",
+		        ctx->file, cfg->metrics_textfile);
+		return EF_EINVALID;
+	}
+	if (cfg->notify_url && strncmp(cfg->notify_url, "https://", 8) != 0) {
+		ef_error_set("%s: [notify] url: '%s' is not an https:// URL (events carry the "
+		             "device's state; send them over TLS)",
+		             ctx->file, cfg->notify_url);
+		return EF_EINVALID;
+	}
+	if (cfg->notify_url && !cfg->notify_hmac_key_file) {
+		ef_error_set("%s: [notify] hmac_key_file is required with url (the receiver checks "
+		             "X-Signature with that key)",
+		             ctx->file);
+		return EF_EINVALID;
+	}
+	if (cfg->notify_url && cfg->notify_queue == 0) {
+		ef_error_set("%s: [notify] queue: must be at least 1", ctx->file);
+		return EF_EINVALID;
+	}
 	if (!cfg->insecure_skip_verify && !cfg->allowed_signers && !cfg->openpgp_keys) {
 		ef_error_set("%s: [trust] no trusted keys: set allowed_signers and/or openpgp_keys "
 		             "(or, for tests only, insecure_skip_verify = true)",

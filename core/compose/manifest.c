@@ -354,10 +354,16 @@ static int parse_tree(pctx *c, ef_manifest **out, const cJSON *root, char *const
 		saved = mf_push_key(c, "x-edgeflip");
 		if (!cJSON_IsObject(v))
 			mf_fail(c, EF_EINVALID, "expected an object, found %s", mf_type_name(v));
-		else if (v->child)
-			mf_fail_at(c, v->child->string,
-			           "no keys are defined under the top-level x-edgeflip yet; "
-			           "put rollout settings under each service's x-edgeflip");
+		for (const cJSON *k = cJSON_IsObject(v) ? v->child : NULL; k; k = k->next) {
+			char why[300];
+			if (strcmp(k->string, "rollout") != 0)
+				mf_fail_at(c, k->string,
+				           "unknown key under the top-level x-edgeflip (known: "
+				           "rollout); put deploy settings under each service's "
+				           "x-edgeflip");
+			else if (ef_rollout_parse(&m->rollout, k, why, sizeof(why)) < 0)
+				mf_fail_at(c, k->string, "%s", why);
+		}
 		mf_pop(c, saved);
 	}
 	mf_parse_top(c, root, m);

@@ -58,6 +58,10 @@ const ef_state *ef_agent_state(const ef_agent *a);
 void ef_agent_events_live(ef_agent *a, bool live);
 /* Lists the containers and puts back what was stopped or removed by hand. */
 int ef_agent_check_drift(ef_agent *a);
+/* After a pass or rollback that returned `pass_error`: delivers queued
+ * webhook events and rewrites the metrics textfile when a value changed
+ * (docs/fleet.md). */
+int ef_agent_report(ef_agent *a, int pass_error);
 /* Maps a return code of the functions above to an exit code. */
 int ef_agent_exit_code(int error);
 

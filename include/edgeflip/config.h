@@ -82,6 +82,17 @@ typedef struct {
 	uint64_t drain_ms; /* connections to an instance traffic left may finish */
 	unsigned history_size;
 
+	/* [metrics] (docs/fleet.md) */
+	char *metrics_textfile;      /* Prometheus textfile; NULL: none */
+	uint64_t metrics_refresh_ms; /* rewrite at most this often when only the poll time moved */
+
+	/* [notify] (docs/fleet.md) */
+	char *notify_url;           /* https:// webhook receiver; NULL: none */
+	char *notify_hmac_key_file; /* key of the X-Signature HMAC-SHA256 */
+	char *notify_ca_file;       /* the receiver's CA; NULL: the system store */
+	unsigned notify_queue;      /* events kept while the receiver is away */
+	uint64_t notify_timeout_ms;
+
 	/* [policy] */
 	ef_policy policy;
 } ef_config;

@@ -4,6 +4,7 @@
 #define EDGEFLIP_MANIFEST_H
 
 #include "edgeflip/compose.h"
+#include "edgeflip/rollout.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -264,6 +265,7 @@ typedef struct {
 	ef_file_source *configs; /* sorted by key */
 	size_t nconfigs;
 	char *name; /* the project name (`name`), or NULL */
+	ef_rollout rollout; /* top-level x-edgeflip.rollout (docs/fleet.md) */
 } ef_manifest;
 
 /* Parses `len` bytes of compose.json. `name` is used in messages

@@ -116,6 +116,15 @@ int ef_http_request(ef_http_reply *out, const ef_http_req *req)
 		curl_easy_setopt(h, CURLOPT_CAINFO, req->ca_file);
 	if (req->method && !strcmp(req->method, "HEAD"))
 		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+	if (req->method && !strcmp(req->method, "POST")) {
+		/* Not copied: the caller keeps the body alive for the call. */
+		curl_easy_setopt(h, CURLOPT_POST, 1L);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+		                 (curl_off_t)(req->body ? req->body_len : 0));
+		/* A POST is not repeated on a redirect. */
+		curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	}
 	rc = curl_easy_perform(h);
 	if (x.error < 0) {
 		ef_error_set("%s: the reply is larger than %zu bytes", req->url, out->body.cap);

@@ -58,10 +58,10 @@ owner_of_header() {
 	source) echo source ;;
 	verify | imagesig) echo trust ;;
 	secrets) echo secrets ;;
-	manifest | compose | compose_read | pin) echo compose ;;
+	manifest | compose | compose_read | pin | rollout) echo compose ;;
 	policy) echo policy ;;
 	plan | state | health | deploy | spec | files) echo deploy ;;
-	agent | backoff) echo agent ;;
+	agent | backoff | fleet) echo agent ;;
 	proxy) echo port/switch ;;
 	*) echo unknown ;;
 	esac

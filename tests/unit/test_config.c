@@ -21,7 +21,8 @@
 /* SOURCE takes lines 1-3 and TRUST lines 4-5: extra lines start at 6. */
 #define BASE SOURCE TRUST
 
-static const char *const known = "(known: agent, source, trust, secrets, engine, switch, deploy, policy)";
+static const char *const known =
+        "(known: agent, source, trust, secrets, engine, switch, deploy, metrics, notify, policy)";
 
 typedef struct {
 	const char *text;
@@ -299,9 +300,10 @@ static void test_files(void **state)
 	/* A policy file holds [policy] only. */
 	assert_int_equal(ef_config_load_policy(&p, EF_TEST_DATA "/config/minimal.ini"),
 	                 EF_EINVALID);
-	assert_string_equal(ef_error_last(),
-	                    EF_TEST_DATA "/config/minimal.ini:1: unknown section [source] (known: "
-	                                 "agent, source, trust, secrets, engine, switch, deploy, policy)");
+	assert_string_equal(
+	        ef_error_last(), EF_TEST_DATA
+	        "/config/minimal.ini:1: unknown section [source] (known: "
+	        "agent, source, trust, secrets, engine, switch, deploy, metrics, notify, policy)");
 	assert_null(p.registries);
 }
 

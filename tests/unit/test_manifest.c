@@ -68,8 +68,16 @@ static const bad_case bad_cases[] = {
         {"{\"services\": {}, \"name\": 5}", EF_EINVALID,
          F ": $.name: expected a string, found a number"},
         {"{\"services\": {}, \"x-edgeflip\": {\"rollout\": 1}}", EF_EINVALID,
-         F ": $.x-edgeflip.rollout: no keys are defined under the top-level x-edgeflip yet; put "
-           "rollout settings under each service's x-edgeflip"},
+         F ": $.x-edgeflip.rollout: expected a mapping (start, duration, start_percentage, "
+           "paused)"},
+        {"{\"services\": {}, \"x-edgeflip\": {\"waves\": 1}}", EF_EINVALID,
+         F ": $.x-edgeflip.waves: unknown key under the top-level x-edgeflip (known: rollout); "
+           "put deploy settings under each service's x-edgeflip"},
+        {"{\"services\": {}, \"x-edgeflip\": {\"rollout\": {\"start\": \"now\", "
+         "\"duration\": \"1h\"}}}",
+         EF_EINVALID,
+         F ": $.x-edgeflip.rollout: start: expected an RFC 3339 date and time such as "
+           "2026-12-04T18:00:00Z"},
         {"{\"services\": {}, \"networks\": {\"backend\": {\"drivr\": \"x\"}}}", EF_EINVALID,
          F ": $.networks.backend.drivr: unknown key 'drivr': not a key of a Compose network; check "
            "the spelling (docs/manifest.md lists every key)"},

@@ -1,6 +1,7 @@
 /* The HTTP client port (port/http/): what core/ asks of HTTP without
  * touching a socket or libcurl itself. Used by the registry client of image
- * signature checks; health probes and webhooks are meant to move onto it. */
+ * signature checks and the webhook notifications (core/agent/fleet.c); health
+ * probes are meant to move onto it. */
 #ifndef EDGEFLIP_SYS_HTTP_H
 #define EDGEFLIP_SYS_HTTP_H
 
@@ -10,7 +11,7 @@
 #include <stdint.h>
 
 typedef struct {
-	const char *method;         /* "GET" (default) or "HEAD" */
+	const char *method;         /* "GET" (default), "HEAD" or "POST" */
 	const char *url;            /* http:// only when allow_http; https:// otherwise */
 	const char *const *headers; /* "Name: value" lines, NULL-terminated; may be NULL */
 	const char *ca_file;        /* NULL: the system's CA store */
@@ -18,6 +19,8 @@ typedef struct {
 	uint64_t timeout_ms;        /* whole request; 0: 30 s */
 	size_t max_body;            /* cap on the reply body (EF_ETOOBIG beyond) */
 	bool follow_redirects;      /* same scheme only; our headers are not sent to another host */
+	const void *body;           /* POST: the request body (sent as is; may be NULL) */
+	size_t body_len;
 } ef_http_req;
 
 typedef struct {
