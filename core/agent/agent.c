@@ -312,6 +312,30 @@ static int converge(ef_agent *a, const ef_manifest *m, const char *target, const
 static int load_manifest(ef_agent *a, ef_manifest **out, const char *commit);
 static int open_source(ef_agent *a);
 
+/* The device policy as it is now, on every path that creates containers
+ * (drift repair, restore, rollback), not only fresh deploys: a policy
+ * tightened since `revision` was deployed holds for it too. EF_EREJECTED with
+ * the findings in the error; nothing is created then. */
+static int policy_allows(ef_agent *a, const ef_manifest *m, const char *revision, const char *path)
+{
+	char **findings = NULL;
+	ef_buf all = EF_BUF_INIT(8192);
+
+	if (ef_policy_check(&findings, &a->cfg->policy, m) == 0)
+		return 0;
+	for (size_t i = 0; findings && findings[i]; i++) {
+		ef_error("policy", "revision=%.12s path=%s finding=\"%s\"", revision, path,
+		         findings[i]);
+		ef_buf_printf(&all, "%s%s", i ? "; " : "", findings[i]);
+	}
+	ef_error_set("%s of %.12s refused: the revision breaks the device policy now (%s); "
+	             "nothing was created; deploy a commit the policy allows or relax [policy]",
+	             path, revision, all.ptr ? all.ptr : "refused");
+	ef_buf_dispose(&all);
+	ef_strv_free(findings);
+	return EF_EREJECTED;
+}
+
 /* A service of the running set was left without a live container: bring the
  * running revision up again, from the cache (no network needed). */
 static int restore_running(ef_agent *a)
@@ -328,9 +352,11 @@ static int restore_running(ef_agent *a)
 		         ef_error_last());
 		return error;
 	}
-	a->restoring = true;
-	error = converge(a, m, a->st.revision, a->st.signer);
-	a->restoring = false;
+	if ((error = policy_allows(a, m, a->st.revision, "restore")) == 0) {
+		a->restoring = true;
+		error = converge(a, m, a->st.revision, a->st.signer);
+		a->restoring = false;
+	}
 	ef_manifest_free(m);
 	return error;
 }
@@ -570,7 +596,8 @@ static int check_drift(ef_agent *a)
 	        a->st.revision);
 	if ((error = load_manifest(a, &m, a->st.revision)) < 0)
 		return error;
-	error = converge(a, m, a->st.revision, a->st.signer);
+	if ((error = policy_allows(a, m, a->st.revision, "drift repair")) == 0)
+		error = converge(a, m, a->st.revision, a->st.signer);
 	ef_fleet_drift_repaired(a, error);
 	ef_manifest_free(m);
 	return error;
@@ -999,6 +1026,10 @@ int ef_agent_rollback(ef_agent *a)
 	}
 	if ((error = load_manifest(a, &m, to)) < 0)
 		return error;
+	if ((error = policy_allows(a, m, to, "rollback")) < 0) {
+		ef_manifest_free(m);
+		return error;
+	}
 	{
 		/* Images are checked again: a tag may name other content now. */
 		ef_buf why = EF_BUF_INIT(8192);

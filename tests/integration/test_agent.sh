@@ -164,6 +164,24 @@ ef_expect_eq "good commit after refusals exits 0" 0 $?
 ef_expect_eq "web serves v1" "web v1" "$(web_says)"
 good=$(ef_gitops_head)
 
+# --- policy on every path: drift repair and rollback check the policy now ----
+# (issue 12): a policy tightened after a deploy holds for what runs too.
+ef_ini_set "$EF_AGENT_INI" policy.registries registry.example.net
+$EF_PODMAN rm -f "$(id_of worker)" >/dev/null
+ef_agent once 2>"$log"
+ef_expect_eq "drift repair under a tightened policy exits 3" 3 $?
+ef_expect_contains "the refused repair names the policy finding" "$(cat "$log")" "path=drift repair"
+ef_expect_eq "the refused repair creates nothing" "" "$(id_of worker)"
+ef_agent rollback 2>"$log"
+ef_expect_eq "rollback under a tightened policy exits 3" 3 $?
+ef_expect_contains "the refused rollback says why" "$(cat "$log")" "breaks the device policy now"
+ef_expect_eq "web still serves v1 after the refused rollback" "web v1" "$(web_says)"
+ef_ini_set "$EF_AGENT_INI" policy.registries "$EF_REGISTRY"
+ef_agent once 2>"$log"
+ef_expect_eq "the policy relaxed again: drift repaired" 0 $?
+[ -n "$(id_of worker)" ] && ef_pass "worker back once the policy allows it" ||
+	ef_fail "worker back once the policy allows it" "$(cat "$log")"
+
 # --- unsigned commit refused ---------------------------------------------------
 ef_compose "$env/compose.json" "web=$web2:$port_web" "worker=$api2"
 ef_git -C "$EF_OPS_DIR/work" add -A
