@@ -41,9 +41,17 @@ void ef_fault_point(const char *name)
 
 bool ef_fault_errno(const char *name, int err)
 {
+	static unsigned passes;
 	const char *want = getenv("EDGEFLIP_FAULT_ERRNO");
+	size_t n;
 
-	if (!want || strcmp(want, name) != 0)
+	if (!want)
+		return false;
+	n = strcspn(want, ":");
+	if (strlen(name) != n || strncmp(want, name, n) != 0)
+		return false;
+	/* "<point>:<n>": only the n-th pass fails (a disk full for a moment). */
+	if (want[n] == ':' && ++passes != (unsigned)strtoul(want + n + 1, NULL, 10))
 		return false;
 	errno = err;
 	return true;

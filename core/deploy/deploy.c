@@ -24,6 +24,7 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 #include <strings.h>
 
@@ -113,6 +114,7 @@ typedef struct {
 	bool repair_only;    /* target is the running revision: no flip, no soak */
 	bool health_started; /* a failure from here on is the new containers' */
 	bool flipped;
+	bool committed;      /* the COMMIT record is on disk */
 	uint64_t flipped_ms; /* when traffic moved to the new set */
 	ef_health_target *health;
 	size_t nhealth;
@@ -127,7 +129,13 @@ static int journal(deploy *d, ef_phase phase)
 	int error;
 
 	d->c->st->phase = phase;
-	if ((error = ef_deploy_save(d->c)) < 0)
+	if (phase == EF_PHASE_COMMIT && ef_fault_errno("journal-commit", ENOSPC)) {
+		ef_error_set("cannot write the journal: %s", strerror(ENOSPC));
+		error = EF_ERROR;
+	} else {
+		error = ef_deploy_save(d->c);
+	}
+	if (error < 0)
 		ef_error_prefix("cannot journal phase %s", ef_phase_name(phase));
 	ef_fault_point("after-journal");
 	return error;
@@ -773,13 +781,19 @@ static int commit(deploy *d, const char *signer)
 	ef_state *st = c->st;
 	ef_state_service *next = NULL;
 	size_t nnext = 0;
+	char *before = NULL;
 	int error;
 
 	if ((error = new_service_set(d, &next, &nnext)) < 0)
 		return error;
+	/* What memory goes back to when the COMMIT record does not reach the
+	 * disk: memory and disk must agree, or the rollback would undo the
+	 * wrong set (green taken for the running one, blue removed). */
+	if ((error = ef_state_to_json(&before, st)) < 0)
+		goto out;
 	/* One journal write switches the running set and lists what to retire. */
 	if ((error = stage_retirement(d, next, nnext)) < 0)
-		goto out;
+		goto restore;
 	ef_state_clear_services(&st->services, &st->nservices);
 	st->services = next;
 	st->nservices = nnext;
@@ -796,13 +810,30 @@ static int commit(deploy *d, const char *signer)
 		                     c->cfg->history_size);
 	}
 	if ((error = journal(d, EF_PHASE_COMMIT)) < 0)
-		goto out;
+		goto restore;
+	d->committed = true;
 	/* With a soak shorter than the drain time, connections still on the old
 	 * instances get the rest of it before they are retired. */
 	if (d->flipped && ef_clock_ms() - d->flipped_ms < c->cfg->drain_ms)
 		ef_clock_sleep(c->cfg->drain_ms - (ef_clock_ms() - d->flipped_ms));
 	error = ef_deploy_finish_commit(c);
+	goto out;
+restore : {
+	ef_state disk;
+	char why[600];
+
+	snprintf(why, sizeof(why), "%s", ef_error_last());
+	ef_state_init(&disk);
+	if (ef_state_from_json(&disk, before, strlen(before)) == 0) {
+		ef_state_dispose(st);
+		*st = disk;
+	} else {
+		ef_state_dispose(&disk);
+	}
+	ef_error_set("%s", why);
+}
 out:
+	free(before);
 	ef_state_clear_services(&next, &nnext);
 	return error;
 }
@@ -1046,6 +1077,11 @@ int ef_deploy_run(ef_deploy_ctx *c, const ef_manifest *m, const ef_plan *plan, c
 		}
 	}
 	error = commit(&d, signer);
+	if (error < 0 && !d.committed) {
+		/* Memory says again what the disk says: blue runs. */
+		error = rollback(&d, ef_error_last(), blame(&d, error, ef_error_last()));
+		goto out;
+	}
 	if (error == 0)
 		ef_networks_prune(c->engine, m, network_prefix(c));
 	if (error == 0)

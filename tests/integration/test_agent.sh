@@ -182,6 +182,30 @@ ef_expect_eq "the policy relaxed again: drift repaired" 0 $?
 [ -n "$(id_of worker)" ] && ef_pass "worker back once the policy allows it" ||
 	ef_fail "worker back once the policy allows it" "$(cat "$log")"
 
+# --- the COMMIT record does not reach the disk: memory follows the disk --------
+# (issue 12): the deploy rolls back to blue as for any transient fault, and
+# the commit is tried again; never "green active" in memory only.
+ef_compose "$env/compose.json" "web=$web2:$port_web" "worker=$api2"
+ef_gitops_commit "web v2, journal write fails at COMMIT"
+c_fail=$(ef_gitops_head)
+EDGEFLIP_FAULT_ERRNO=journal-commit:1 ef_agent once 2>"$log"
+rc=$?
+[ "$rc" -ne 0 ] && ef_pass "a failed COMMIT write fails the pass (exit $rc)" ||
+	ef_fail "a failed COMMIT write fails the pass" "exit 0"
+ef_expect_contains "the rollback is transient, not a quarantine" "$(cat "$log")" "kind=transient"
+ef_expect_eq "blue keeps serving v1" "web v1" "$(web_says)"
+ef_expect_eq "green removed: two containers, as before" 2 "$(ef_running | wc -l)"
+ef_expect_eq "the journal names the running revision" "$good" "$(ef_status_field revision)"
+ef_agent once 2>"$log"
+ef_expect_eq "the same commit deploys on the next pass" 0 $?
+ef_expect_eq "web serves v2 after the retry" "web v2" "$(web_says)"
+ef_expect_eq "status names the retried commit" "$c_fail" "$(ef_status_field revision)"
+ef_compose "$env/compose.json" "web=$web1:$port_web" "worker=$api2"
+ef_gitops_commit "back to web v1 again"
+ef_agent once 2>"$log"
+ef_expect_eq "web v1 again" "web v1" "$(web_says)"
+good=$(ef_gitops_head)
+
 # --- unsigned commit refused ---------------------------------------------------
 ef_compose "$env/compose.json" "web=$web2:$port_web" "worker=$api2"
 ef_git -C "$EF_OPS_DIR/work" add -A
