@@ -6,6 +6,7 @@
 #include "edgeflip/log.h"
 #include "edgeflip/fleet.h"
 #include "edgeflip/state.h"
+#include "edgeflip/sys/platform.h"
 
 #include <cjson/cJSON.h>
 
@@ -148,27 +149,17 @@ int cli_read_state(ef_state *st, const ef_config *cfg)
 	return error;
 }
 
-/* What the running daemon has cost since it started, read from /proc: the
- * daemon writes nothing for it (a no-change poll writes 0 bytes). CPU from
- * schedstat (nanoseconds on a CPU) or stat (utime + stime, clock ticks);
- * wake-ups are its context switches (voluntary: it slept and was woken;
- * involuntary: preempted). docs/cli.md "status". */
+/* What the running daemon has cost since it started (ef_proc_cost_read):
+ * docs/cli.md "status". */
 typedef struct {
 	long pid;
-	double cpu_ms;
-	unsigned long long voluntary, involuntary;
-	double uptime_s;
+	ef_proc_cost c;
 } daemon_cost;
 
 static bool read_daemon_cost(daemon_cost *d, const ef_config *cfg)
 {
-	char path[4200], *p;
+	char path[4200];
 	ef_buf b;
-	unsigned long long ns = 0, utime = 0, stime = 0, start = 0;
-	double up = 0;
-	long tck = sysconf(_SC_CLK_TCK);
-	bool have_ns = false;
-	FILE *f;
 
 	memset(d, 0, sizeof(*d));
 	snprintf(path, sizeof(path), "%s/edgeflip.pid", cfg->state_dir);
@@ -178,52 +169,19 @@ static bool read_daemon_cost(daemon_cost *d, const ef_config *cfg)
 	ef_buf_dispose(&b);
 	if (d->pid <= 1 || kill((pid_t)d->pid, 0) < 0)
 		return false;
-	snprintf(path, sizeof(path), "/proc/%ld/stat", d->pid);
-	if (ef_read_file(&b, path, 4096) < 0)
-		return false;
-	/* Fields after the ")" that ends the command name: state is field 3. */
-	p = strrchr(b.ptr, ')');
-	if (!p || sscanf(p + 2,
-	                 "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d "
-	                 "%*d %*d %llu",
-	                 &utime, &stime, &start) != 3) {
-		ef_buf_dispose(&b);
-		return false;
-	}
-	ef_buf_dispose(&b);
-	snprintf(path, sizeof(path), "/proc/%ld/schedstat", d->pid);
-	if ((f = fopen(path, "r"))) {
-		have_ns = fscanf(f, "%llu", &ns) == 1;
-		fclose(f);
-	}
-	if (tck <= 0)
-		tck = 100;
-	d->cpu_ms = have_ns ? (double)ns / 1e6 : (double)(utime + stime) * 1000.0 / (double)tck;
-	if ((f = fopen("/proc/uptime", "r"))) {
-		if (fscanf(f, "%lf", &up) == 1)
-			d->uptime_s = up - (double)start / (double)tck;
-		fclose(f);
-	}
-	snprintf(path, sizeof(path), "/proc/%ld/status", d->pid);
-	if (ef_read_file(&b, path, 1 << 16) == 0) {
-		if ((p = strstr(b.ptr, "\nvoluntary_ctxt_switches:")))
-			d->voluntary = strtoull(p + 26, NULL, 10);
-		if ((p = strstr(b.ptr, "\nnonvoluntary_ctxt_switches:")))
-			d->involuntary = strtoull(p + 29, NULL, 10);
-		ef_buf_dispose(&b);
-	}
-	return true;
+	return ef_proc_cost_read(&d->c, d->pid) == 0;
 }
 
 static void print_daemon_cost(const daemon_cost *d)
 {
-	double h = d->uptime_s > 0 ? d->uptime_s / 3600.0 : 0;
+	double h = d->c.uptime_s > 0 ? d->c.uptime_s / 3600.0 : 0;
 
 	printf("daemon:        pid %ld, up %.0f s, cpu %.1f ms, wake-ups %llu (%llu voluntary)\n",
-	       d->pid, d->uptime_s, d->cpu_ms, d->voluntary + d->involuntary, d->voluntary);
+	       d->pid, d->c.uptime_s, d->c.cpu_ms, d->c.voluntary + d->c.involuntary,
+	       d->c.voluntary);
 	if (h > 0)
-		printf("               per hour: cpu %.1f ms, wake-ups %.0f\n", d->cpu_ms / h,
-		       (double)(d->voluntary + d->involuntary) / h);
+		printf("               per hour: cpu %.1f ms, wake-ups %.0f\n", d->c.cpu_ms / h,
+		       (double)(d->c.voluntary + d->c.involuntary) / h);
 }
 
 int cmd_status(const cli *c)
@@ -267,15 +225,16 @@ int cmd_status(const cli *c)
 				cJSON *o = cJSON_AddObjectToObject(j, "daemon");
 				cJSON_AddNumberToObject(o, "pid", (double)d.pid);
 				cJSON_AddNumberToObject(o, "uptime_s",
-				                        (double)(long long)d.uptime_s);
-				cJSON_AddNumberToObject(
-				        o, "cpu_ms", (double)(long long)(d.cpu_ms * 1000) / 1000.0);
+				                        (double)(long long)d.c.uptime_s);
+				cJSON_AddNumberToObject(o, "cpu_ms",
+				                        (double)(long long)(d.c.cpu_ms * 1000) /
+				                                1000.0);
 				cJSON_AddNumberToObject(o, "wakeups",
-				                        (double)(d.voluntary + d.involuntary));
+				                        (double)(d.c.voluntary + d.c.involuntary));
 				cJSON_AddNumberToObject(o, "voluntary_switches",
-				                        (double)d.voluntary);
+				                        (double)d.c.voluntary);
 				cJSON_AddNumberToObject(o, "involuntary_switches",
-				                        (double)d.involuntary);
+				                        (double)d.c.involuntary);
 			}
 			/* Where a rollout wave stands, if one holds the head back. */
 			if (j && ef_fleet_rollout_status(&rollout, cfg.state_dir, st.revision,

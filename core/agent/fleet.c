@@ -17,6 +17,7 @@
 #include "edgeflip/sys/clock.h"
 #include "edgeflip/sys/fs.h"
 #include "edgeflip/sys/http.h"
+#include "edgeflip/sys/platform.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -446,6 +447,7 @@ static int write_metrics(ef_agent *a, size_t queued)
 	struct ef_fleet *f = a->fleet;
 	ef_buf body = EF_BUF_INIT(1u << 20), all = EF_BUF_INIT(1u << 20);
 	uint64_t now_ms = ef_clock_ms();
+	ef_proc_cost cost;
 	bool same;
 	int error;
 
@@ -468,6 +470,20 @@ static int write_metrics(ef_agent *a, size_t queued)
 	if ((error = ef_buf_printf(&all, "edgeflip_last_success_timestamp_seconds %lld\n",
 	                           (long long)f->last_success)) < 0)
 		goto out;
+	/* What this process has cost (docs/fleet.md): not compared above, so
+	 * that it alone never makes a no-change pass write. */
+	if (ef_proc_cost_read(&cost, 0) == 0) {
+		metric(&all, "edgeflip_cpu_seconds_total", "counter",
+		       "CPU time of the agent's process since it started (as of this file's "
+		       "last write).");
+		ef_buf_printf(&all, "edgeflip_cpu_seconds_total %.6f\n", cost.cpu_ms / 1000.0);
+		metric(&all, "edgeflip_wakeups_total", "counter",
+		       "Context switches of the agent's process since it started: its wake-ups "
+		       "(as of this file's last write).");
+		if ((error = ef_buf_printf(&all, "edgeflip_wakeups_total %llu\n",
+		                           cost.voluntary + cost.involuntary)) < 0)
+			goto out;
+	}
 	if ((error = ef_fs_write_atomic(a->cfg->metrics_textfile, all.ptr, all.len)) < 0) {
 		ef_warn("metrics-write-failed", "file=%s error=\"%s\"", a->cfg->metrics_textfile,
 		        ef_error_last());

@@ -1,11 +1,15 @@
 /* The device's platform, as OCI image indexes name it. */
 #include "edgeflip/sys/platform.h"
+#include "edgeflip/buf.h"
 #include "edgeflip/error.h"
+#include "edgeflip/sys/fs.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/utsname.h>
 
 void ef_platform_from_uname(char *out, size_t size, const char *os, const char *machine)
@@ -48,5 +52,58 @@ int ef_platform_native(char *out, size_t size)
 		os[n] = (char)tolower((unsigned char)u.sysname[n]);
 	os[n] = '\0';
 	ef_platform_from_uname(out, size, os, u.machine);
+	return 0;
+}
+
+int ef_proc_cost_read(ef_proc_cost *out, long pid)
+{
+	char dir[64], path[96], *p;
+	ef_buf b;
+	unsigned long long ns = 0, utime = 0, stime = 0, start = 0;
+	double up = 0;
+	long tck = sysconf(_SC_CLK_TCK);
+	bool have_ns = false;
+	FILE *f;
+
+	memset(out, 0, sizeof(*out));
+	if (pid > 0)
+		snprintf(dir, sizeof(dir), "/proc/%ld", pid);
+	else
+		snprintf(dir, sizeof(dir), "/proc/self");
+	snprintf(path, sizeof(path), "%s/stat", dir);
+	if (ef_read_file(&b, path, 4096) < 0)
+		return EF_ENOTFOUND;
+	/* Fields after the ")" that ends the command name: state is field 3. */
+	p = strrchr(b.ptr, ')');
+	if (!p || sscanf(p + 2,
+	                 "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d "
+	                 "%*d %*d %llu",
+	                 &utime, &stime, &start) != 3) {
+		ef_buf_dispose(&b);
+		ef_error_set("%s: unexpected format", path);
+		return EF_EINVALID;
+	}
+	ef_buf_dispose(&b);
+	snprintf(path, sizeof(path), "%s/schedstat", dir);
+	if ((f = fopen(path, "r"))) {
+		have_ns = fscanf(f, "%llu", &ns) == 1;
+		fclose(f);
+	}
+	if (tck <= 0)
+		tck = 100;
+	out->cpu_ms = have_ns ? (double)ns / 1e6 : (double)(utime + stime) * 1000.0 / (double)tck;
+	if ((f = fopen("/proc/uptime", "r"))) {
+		if (fscanf(f, "%lf", &up) == 1)
+			out->uptime_s = up - (double)start / (double)tck;
+		fclose(f);
+	}
+	snprintf(path, sizeof(path), "%s/status", dir);
+	if (ef_read_file(&b, path, 1 << 16) == 0) {
+		if ((p = strstr(b.ptr, "\nvoluntary_ctxt_switches:")))
+			out->voluntary = strtoull(p + 26, NULL, 10);
+		if ((p = strstr(b.ptr, "\nnonvoluntary_ctxt_switches:")))
+			out->involuntary = strtoull(p + 29, NULL, 10);
+		ef_buf_dispose(&b);
+	}
 	return 0;
 }

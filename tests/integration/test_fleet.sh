@@ -124,6 +124,14 @@ ef_expect_contains "edgeflip_revision_info names commit and signer" "$(cat "$pro
 ef_expect_eq "edgeflip_rollout_waiting is 0" 0 "$(metric edgeflip_rollout_waiting)"
 [ "$(metric edgeflip_last_poll_timestamp_seconds)" -gt 1700000000 ] 2>/dev/null &&
 	ef_pass "last poll timestamp set" || ef_fail "last poll timestamp set" "$(cat "$prom")"
+# What the agent itself costs (issue 17): CPU seconds and wake-ups of its process.
+python3 - "$(metric edgeflip_cpu_seconds_total)" "$(metric edgeflip_wakeups_total)" <<'PY' &&
+import sys
+cpu, wake = float(sys.argv[1]), int(sys.argv[2])
+assert 0 < cpu < 60 and wake > 0, (cpu, wake)
+PY
+	ef_pass "the agent's own CPU seconds and wake-ups are in the metrics" ||
+	ef_fail "the agent's own CPU seconds and wake-ups are in the metrics" "$(grep -E 'cpu|wakeups' "$prom")"
 
 # --- a no-change poll writes neither the metrics file nor the state ------------
 touch "$work/marker"
