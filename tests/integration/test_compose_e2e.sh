@@ -75,15 +75,6 @@ networks()
 		tr '\n' ' ' | sed 's/ $//'
 }
 deploy() { ef_gitops_commit "$1" && ef_agent once 2>"$log"; }
-# load_stop: ef_load_stop, and the load client's errors when there were any.
-load_stop()
-{
-	local counts
-	counts=$(ef_load_stop)
-	[ "${counts#* }" = 0 ] || sed 's/^/# load error: /' "$EF_LOAD_OUT.errors" >&2
-	echo "$counts"
-}
-
 # A CGI "app": /cgi-bin/q answers "NAME: " + what http://UPSTREAM:8080/UPATH
 # answers; /health and / are static. The script is a file of the commit
 # (./cgi/q, a relative bind); the command has no "$" for Compose to
@@ -172,7 +163,7 @@ ef_load_start "$url" s1-update
 stack1 "$db2"
 deploy "stack 1: db v2"
 rc=$?
-counts=$(load_stop)
+counts=$(ef_load_stop)
 ef_expect_eq "1: db update exits 0" 0 $rc
 ef_expect_eq "1: db update: zero failed requests (of ${counts% *})" 0 "${counts#* }"
 ef_expect_eq "1: db update: answers went from v1 to v2" \
@@ -188,7 +179,7 @@ ef_load_start "$url" s1-rollback
 stack1 "$dbbad"
 deploy "stack 1: bad db"
 rc=$?
-counts=$(load_stop)
+counts=$(ef_load_stop)
 ef_expect_eq "1: bad db rolled back (exit 4)" 4 $rc
 ef_expect_eq "1: bad db: zero failed requests (of ${counts% *})" 0 "${counts#* }"
 ef_expect_eq "1: after the rollback, db resolves to the active slot only" \
@@ -239,7 +230,7 @@ ef_load_start "$url" s2-update
 stack2 "$db2"
 deploy "stack 2: db v2"
 rc=$?
-counts=$(load_stop)
+counts=$(ef_load_stop)
 ef_expect_eq "2: update with container_name exits 0" 0 $rc
 ef_expect_eq "2: zero failed requests (of ${counts% *})" 0 "${counts#* }"
 [ "$(cid db)" != "$old" ] && ef_pass "2: db was replaced (blue/green kept)" || ef_fail "2: db replaced"
@@ -293,7 +284,7 @@ ef_load_start "http://127.0.0.1:$port/" s3-update
 stack3 v2
 deploy "stack 3: config v2 only"
 rc=$?
-counts=$(load_stop)
+counts=$(ef_load_stop)
 ef_expect_eq "3: a config change alone deploys" 0 $rc
 ef_expect_eq "3: zero failed requests (of ${counts% *})" 0 "${counts#* }"
 [ "$(cid broker)" != "$b" ] && ef_pass "3: the changed config file replaced the container" ||

@@ -203,7 +203,7 @@ ef_proxy_stop()
 ef_load_start()
 {
 	EF_LOAD_OUT=$EF_OPS_DIR/load-$2.json
-	rm -f "$EF_LOAD_OUT" "$EF_LOAD_OUT.stop"
+	rm -f "$EF_LOAD_OUT" "$EF_LOAD_OUT.stop" "$EF_LOAD_OUT.errors"
 	python3 "$EF_AGENT_LIB_DIR/load.py" "$1" "$EF_LOAD_OUT" --seconds 300 --max 200000 \
 		--stop-file "$EF_LOAD_OUT.stop" "${@:3}" &
 	EF_LOAD_PID=$!
@@ -224,6 +224,8 @@ ef_load_stop()
 		sleep 0.1
 	done
 	EF_LOAD_PID=
+	# The failures themselves, in the suite's log, when there were any.
+	[ -s "$EF_LOAD_OUT.errors" ] && sed 's/^/# load error: /' "$EF_LOAD_OUT.errors" >&2
 	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["total"], d["failed"])' "$EF_LOAD_OUT"
 }
 
