@@ -115,6 +115,7 @@ typedef struct {
 	bool health_started; /* a failure from here on is the new containers' */
 	bool flipped;
 	bool committed;      /* the COMMIT record is on disk */
+	bool names_taken;    /* the new instances have the service names */
 	uint64_t flipped_ms; /* when traffic moved to the new set */
 	ef_health_target *health;
 	size_t nhealth;
@@ -622,7 +623,26 @@ static int new_service_set(deploy *d, ef_state_service **out, size_t *n)
 	return 0;
 }
 
-/* canary hook: strategy canary's weighted steps (core/deploy/canary.c). */
+/* Names follow the traffic. The new instances take the service names
+ * before they take traffic: being moved between networks changes a
+ * container's address, harmless only while no client uses it yet. */
+static int take_names(deploy *d)
+{
+	ef_deploy_ctx *c = d->c;
+	int error = 0;
+
+	if (d->names_taken)
+		return 0;
+	for (size_t i = 0; i < c->st->nstaged && error == 0; i++)
+		error = ef_names_move(c->engine, c->st->staged[i].container_id, true);
+	for (size_t i = 0; i < d->nhealth && error == 0; i++)
+		error = ef_health_readdress(&d->health[i], c->engine);
+	d->names_taken = error == 0;
+	return error;
+}
+
+/* canary hook: strategy canary's weighted steps (core/deploy/canary.c).
+ * Green takes the names before its first connection, not at the flip. */
 static int canary(deploy *d)
 {
 	ef_state_service *next = NULL;
@@ -631,7 +651,7 @@ static int canary(deploy *d)
 
 	if (d->repair_only)
 		return 0;
-	if ((error = new_service_set(d, &next, &nnext)) < 0)
+	if ((error = take_names(d)) < 0 || (error = new_service_set(d, &next, &nnext)) < 0)
 		return error;
 	error = ef_deploy_canary(d->c, d->m, next, nnext, d->target);
 	ef_state_clear_services(&next, &nnext);
@@ -648,14 +668,7 @@ static int flip(deploy *d)
 
 	if ((error = new_service_set(d, &next, &nnext)) < 0)
 		return error;
-	/* Names follow the traffic. The new instances take the service names
-	 * before they take traffic (being moved between networks changes a
-	 * container's address, harmless while no client uses it yet). */
-	for (size_t i = 0; i < c->st->nstaged && error == 0; i++)
-		error = ef_names_move(c->engine, c->st->staged[i].container_id, true);
-	for (size_t i = 0; i < d->nhealth && error == 0; i++)
-		error = ef_health_readdress(&d->health[i], c->engine);
-	if (error < 0) {
+	if ((error = take_names(d)) < 0) {
 		ef_state_clear_services(&next, &nnext);
 		return error;
 	}

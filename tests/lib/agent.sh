@@ -35,6 +35,11 @@ ef_e2e_stop()
 	ef_podman_stop
 	ef_registry_stop
 	ef_git_server_stop
+	# EF_E2E_KEEP=DIR: the agent's and the proxy's logs are kept there.
+	if [ -n "${EF_E2E_KEEP:-}" ]; then
+		mkdir -p "$EF_E2E_KEEP" &&
+			find "$work" -name '*.log' -not -path '*/podman/*' -exec cp --backup=numbered {} "$EF_E2E_KEEP/" \;
+	fi
 	rm -rf "$work"
 }
 
