@@ -924,6 +924,22 @@ static void files_init(ef_files *f, char root[4096], char secret_root[4096], con
 	f->secret_root = secret_root;
 }
 
+/* Folds env_file `path` (absent: its name only) into `st`. */
+static int hash_env_file(crypto_hash_sha256_state *st, const ef_compose_src *env, const char *path)
+{
+	ef_buf content = EF_BUF_INIT(EF_FILES_MAX_FILE);
+	ef_compose_kind kind = EF_COMPOSE_ABSENT;
+	int error = 0;
+
+	crypto_hash_sha256_update(st, (const unsigned char *)path, strlen(path) + 1);
+	if (env && (error = env->stat(env->ctx, &kind, path)) == 0 && kind == EF_COMPOSE_FILE &&
+	    (error = env->read(env->ctx, &content, path, EF_FILES_MAX_FILE)) == 0)
+		crypto_hash_sha256_update(
+		        st, (const unsigned char *)(content.ptr ? content.ptr : ""), content.len);
+	ef_buf_dispose(&content);
+	return error == EF_ENOTFOUND ? 0 : error;
+}
+
 int ef_deploy_prepare(const ef_config *cfg, ef_manifest *m, const ef_compose_src *env,
                       const ef_age_identities *age)
 {
@@ -938,7 +954,7 @@ int ef_deploy_prepare(const ef_config *cfg, ef_manifest *m, const ef_compose_src
 		ef_container_spec spec;
 		crypto_hash_sha256_state st;
 		unsigned char h[32];
-		bool files_used = s->nsecrets || s->nconfigs;
+		bool files_used = s->nsecrets || s->nconfigs || s->nenv_files;
 
 		for (size_t j = 0; j < s->nvolumes; j++)
 			files_used |= s->volumes[j].relative || s->volumes[j].home;
@@ -956,6 +972,11 @@ int ef_deploy_prepare(const ef_config *cfg, ef_manifest *m, const ef_compose_src
 				crypto_hash_sha256_update(
 				        &st, (const unsigned char *)spec.mounts[j].source,
 				        strlen(spec.mounts[j].source) + 1);
+		/* env_file contents as they are in the commit: for a SOPS
+		 * document, its ciphertext (a new value is a new file, hence a new
+		 * green), never a hash of a plaintext. */
+		for (size_t j = 0; j < s->nenv_files && error == 0; j++)
+			error = hash_env_file(&st, env, s->env_files[j].path);
 		crypto_hash_sha256_final(&st, h);
 		for (int k = 0; k < 32; k++)
 			snprintf(&s->spec_hash[2 * k], 3, "%02x", h[k]);

@@ -15,6 +15,8 @@
 #define EDGEFLIP_FILES_H
 
 #include "edgeflip/compose.h"
+#include "edgeflip/compose_read.h"
+#include "edgeflip/manifest.h"
 #include "edgeflip/secrets.h"
 
 #include <stdbool.h>
@@ -57,5 +59,17 @@ int ef_files_put(char **out, const ef_files *f, const char *name, const void *co
  * Plaintext is wiped from memory before this returns. */
 int ef_files_put_secret(char **out, const ef_files *f, const char *file, const char *name,
                         const void *content, size_t len, unsigned mode, long uid, long gid);
+
+/* The variables of a service's env_file `ef` added to `env` (a name set
+ * before is replaced, its value wiped). A SOPS document — dotenv, or json
+ * or yaml by its extension — is decrypted with f->age, the MAC checked: its
+ * values (top-level scalars of json/yaml) become variables as sops stored
+ * them. Any other file is a dotenv file as Compose reads it (`format: raw`:
+ * KEY=VALUE lines as written). Nothing is written anywhere; every buffer that
+ * held plaintext is wiped. An absent file is skipped when not required.
+ * EF_EREJECTED naming the file when no identity opens it or it was tampered
+ * with; EF_EINVALID when it is absent or malformed. The caller wipes `env`'s
+ * values before disposing of it. */
+int ef_files_env(ef_env *env, const ef_files *f, const ef_env_file *ef);
 
 #endif

@@ -906,6 +906,11 @@ int ef_docker_create_body(char **out, const ef_create_req *req)
 out:
 	if (error == EF_ENOMEM)
 		ef_error_set("out of memory");
+	/* Env may hold decrypted env_file values (docs/secrets.md). */
+	for (cJSON *v = body ? cJSON_GetObjectItemCaseSensitive(body, "Env") : NULL,
+	           *it = v ? v->child : NULL;
+	     it; it = it->next)
+		ef_str_wipe(it->valuestring);
 	cJSON_Delete(body);
 	return error;
 }
