@@ -368,6 +368,7 @@ int ef_agent_recover(ef_agent *a)
 			                 "orphan: no journal entry claims it");
 	}
 	ef_container_list_dispose(&l);
+	ef_deploy_prune_secrets(&c);
 	if (c.restore_needed)
 		restore_running(a);
 	return 0;

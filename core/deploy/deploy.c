@@ -985,6 +985,66 @@ int ef_deploy_prepare(const ef_config *cfg, ef_manifest *m, const ef_compose_src
 	return error;
 }
 
+/* Adds to `keep` the top-level directory under `root` ("ROOT/") that each
+ * bind source of container `id` lies in. */
+static int secrets_in_use(char ***keep, ef_engine *e, const char *id, const char *root)
+{
+	ef_container ct;
+	size_t n = strlen(root);
+	int error;
+
+	if ((error = e->ops->inspect(e, &ct, id)) < 0)
+		return error == EF_ENOTFOUND ? 0 : error; /* gone since the listing */
+	for (size_t i = 0; ct.mounts && ct.mounts[i] && error == 0; i++) {
+		const char *m = ct.mounts[i], *rest = m + n;
+		char dir[256];
+
+		if (strncmp(m, root, n) != 0)
+			continue;
+		snprintf(dir, sizeof(dir), "%.*s", (int)strcspn(rest, "/"), rest);
+		if (!ef_strv_contains(*keep, dir))
+			error = ef_strv_push(keep, dir);
+	}
+	ef_container_dispose(&ct);
+	return error;
+}
+
+void ef_deploy_prune_secrets(ef_deploy_ctx *c)
+{
+	char root[4096], prefix[4100], dir[4400];
+	char **names = NULL, **keep = NULL;
+	ef_container_list l;
+	int error;
+
+	memset(&l, 0, sizeof(l));
+	snprintf(root, sizeof(root), "%s/secrets",
+	         c->cfg->runtime_dir ? c->cfg->runtime_dir : "/run/edgeflip");
+	snprintf(prefix, sizeof(prefix), "%s/", root);
+	if ((error = ef_fs_list(&names, root)) < 0 || !names) {
+		error = 0; /* none yet */
+		goto out;
+	}
+	if ((error = c->engine->ops->list(c->engine, &l)) < 0)
+		goto out;
+	for (size_t i = 0; i < l.count && error == 0; i++)
+		error = secrets_in_use(&keep, c->engine, l.items[i].id, prefix);
+	if (error < 0)
+		goto out; /* in doubt: keep everything */
+	for (size_t i = 0; names[i]; i++) {
+		if (ef_strv_contains(keep, names[i]))
+			continue;
+		snprintf(dir, sizeof(dir), "%s%s", prefix, names[i]);
+		if (ef_fs_remove_tree(dir) == 0)
+			ef_info("secrets removed", "dir=%s why=\"no container mounts it\"", dir);
+	}
+out:
+	if (error < 0)
+		ef_warn("secrets kept", "dir=%s why=\"%s\"", root, ef_error_last());
+	ef_container_list_dispose(&l);
+	ef_strv_free(names);
+	ef_strv_free(keep);
+}
+
 int ef_deploy_run(ef_deploy_ctx *c, const ef_manifest *m, const ef_plan *plan, const char *target,
                   const char *signer)
 {
@@ -1073,6 +1133,9 @@ int ef_deploy_run(ef_deploy_ctx *c, const ef_manifest *m, const ef_plan *plan, c
 		ef_info("deployed", "revision=%.12s signer=\"%s\" services=%zu", target,
 		        signer ? signer : "", st->nservices);
 out:
+	/* Committed, rolled back or abandoned: what blue or green no longer
+	 * mounts goes. */
+	ef_deploy_prune_secrets(c);
 	free(d.health);
 	free(d.ports);
 	return error;

@@ -129,4 +129,63 @@ ef_expect_contains "the error names the file" "$(cat "$log")" "api.json"
 ef_expect_eq "the running set still serves" "web v2" "$(web_says)"
 no_plaintext "after the refusals" "gotta match go"
 
+# --- env_file: SOPS dotenv and yaml become the container's environment ----------
+# compose.yaml: IMAGE; env_file app.env then vars.yaml; environment: wins
+write_compose_env() {
+	cat >"$env/compose.yaml" <<EOF
+services:
+  web:
+    image: $1
+    ports: ["$port:8080"]
+    x-edgeflip: {health: {http: {path: /health, port: 8080}}}
+    environment: {another_secret: from-environment}
+    env_file: [app.env, vars.yaml]
+EOF
+}
+# not_leaked WHAT TEXT: TEXT nowhere under state_dir, runtime_dir, the log, status
+not_leaked() {
+	ef_check "$1: no plaintext under state_dir" bash -c "! grep -rqaF '$2' '$state'"
+	ef_check "$1: no plaintext under runtime_dir" bash -c "! grep -rqaF '$2' '$runtime'"
+	ef_check "$1: no plaintext in the log" bash -c "! grep -qaF '$2' '$log'"
+	ef_check "$1: no plaintext in status" bash -c "! $EF_BIN -c $EF_AGENT_INI status --json | grep -qF '$2'"
+}
+web_id() { $EF_PODMAN ps -q --filter label=io.edgeflip.service=web --filter status=running | head -1; }
+rm -f "$env"/api.*
+cp "$corpus/real/humphd-secret.enc.env" "$env/app.env"   # key A: secret, another_secret
+cp "$corpus/real/humphd-secret.enc.yaml" "$env/vars.yaml" # key A: string, int, ...
+write_compose_env "$web1"
+ef_gitops_commit "v6: env_file from SOPS dotenv and yaml" || exit 1
+ef_agent once 2>"$log"
+ef_expect_eq "a commit with SOPS env_files deploys (exit 0)" 0 $?
+ef_expect_eq "v6 serves" "web v1" "$(web_says)"
+ef_expect_eq "the container's environment has the dotenv secret" "this is a secret" \
+	"$(in_web secret printenv)"
+ef_expect_eq "and the yaml's values" "string 7" "$(in_web string printenv) $(in_web int printenv)"
+ef_expect_eq "environment: wins over env_file" "from-environment" "$(in_web another_secret printenv)"
+ef_check "no ENC[ value reached the container" bash -c "! $EF_PODMAN exec $(web_id) /bin/busybox env | grep -qF 'ENC['"
+not_leaked "env_file v6" "this is a secret"
+v6_id=$(web_id)
+
+# --- a new value in the same file deploys a new green (same image) --------------
+cp "$corpus/real/flux-env.env" "$env/app.env" # key B: key=value
+ef_gitops_commit "v7: a new env_file value" || exit 1
+ef_agent once 2>"$log"
+ef_expect_eq "v7 with the new env_file deploys (exit 0)" 0 $?
+ef_check "a new container took over (the spec hash changed)" test "$v6_id" != "$(web_id)"
+ef_expect_eq "green reads the new value" "value" "$(in_web key printenv)"
+ef_expect_eq "the old value is gone from its environment" "" "$(in_web secret printenv)"
+not_leaked "env_file v7" "this is a secret"
+
+# --- refused: a tampered env_file; the running set is untouched ----------------
+cp "$corpus/derived/bad-value.env" "$env/app.env"
+ef_gitops_commit "v8: tampered env_file" || exit 1
+before=$(ef_running)
+ef_agent once 2>"$log"
+ef_expect_eq "a tampered env_file is refused (exit 3)" 3 $?
+ef_expect_contains "the error names the file" "$(cat "$log")" "app.env"
+ef_expect_eq "nothing reached the engine" "$before" "$(ef_running)"
+ef_expect_eq "the running set serves" "web v1" "$(web_says)"
+ef_expect_eq "with its own environment" "value" "$(in_web key printenv)"
+not_leaked "after the refusal" "this is a secret"
+
 ef_summary
