@@ -777,7 +777,7 @@ static int apply_commit(ef_agent *a, const char *head)
 	ef_state *st = &a->st;
 	ef_verify_result vr;
 	ef_manifest *m = NULL;
-	char **findings = NULL;
+	char **findings = NULL, **signers = NULL;
 	int error;
 
 	if ((error = ef_source_fetch(a->src, head)) < 0) {
@@ -850,7 +850,7 @@ static int apply_commit(ef_agent *a, const char *head)
 	st->refusals = NULL;
 	{
 		ef_buf why = EF_BUF_INIT(8192);
-		error = ef_agent_check_images(a, m, &why);
+		error = ef_agent_check_images(a, m, &why, &signers);
 		if (error == EF_EREJECTED)
 			error = reject(a, head, "image-signature", why.ptr);
 		ef_buf_dispose(&why);
@@ -865,10 +865,14 @@ static int apply_commit(ef_agent *a, const char *head)
 
 	/* A rollout wave may hold the commit back: keep what runs. */
 	if (ef_fleet_rollout_gate(a, m, head) == EF_EAGAIN) {
+		ef_strv_free(signers);
 		ef_manifest_free(m);
 		return check_drift(a);
 	}
 	error = converge(a, m, head, vr.signer[0] ? vr.signer : "");
+	if (error == 0)
+		ef_agent_note_signers(a, signers);
+	ef_strv_free(signers);
 	if (error != 0 || strcmp(st->revision, head) == 0)
 		ef_fleet_deployed(a, head, vr.signer, error);
 	free(st->last_result);
@@ -979,6 +983,7 @@ int ef_agent_rollback(ef_agent *a)
 {
 	ef_state *st = &a->st;
 	char from[EF_OID_HEX], to[EF_OID_HEX];
+	char **signers = NULL;
 	ef_verify_result vr;
 	ef_manifest *m = NULL;
 	int error;
@@ -1003,7 +1008,7 @@ int ef_agent_rollback(ef_agent *a)
 	{
 		/* Images are checked again: a tag may name other content now. */
 		ef_buf why = EF_BUF_INIT(8192);
-		error = ef_agent_check_images(a, m, &why);
+		error = ef_agent_check_images(a, m, &why, &signers);
 		if (error == EF_EREJECTED)
 			ef_error_set("previous revision %.12s: %s", to, why.ptr);
 		ef_buf_dispose(&why);
@@ -1017,6 +1022,9 @@ int ef_agent_rollback(ef_agent *a)
 	ef_state_quarantine(st, from, "rolled back by the operator");
 	ef_state_quarantine_kind(st, from, "operator");
 	error = converge(a, m, to, vr.signer[0] ? vr.signer : st->signer);
+	if (error == 0)
+		ef_agent_note_signers(a, signers);
+	ef_strv_free(signers);
 	if (error == 0) {
 		snprintf(st->last_rollback.revision, sizeof(st->last_rollback.revision), "%s",
 		         from);

@@ -7,7 +7,11 @@
 # under the tmpfs runtime_dir and nowhere under state_dir or in the log; a
 # flip between two secret versions, a rollback (blue keeps its own file) and
 # a refused commit for a secret the device's key does not open and for a
-# tampered one (exit 3, nothing reaches the engine, the running set serves).
+# tampered one (exit 3, nothing reaches the engine, the running set serves);
+# secret dirs no container mounts removed after commit, rollback and at
+# recovery; SOPS env_files (dotenv, yaml) read back with `podman exec env`,
+# `environment:` winning, a new value deploying a new green, the plaintext
+# nowhere on disk, a tampered env_file refused.
 #
 #   EF_BUILD_DIR=build tests/integration/test_secrets.sh
 set -u
@@ -95,6 +99,9 @@ ef_expect_eq "v2 serves" "web v2" "$(web_says)"
 ef_expect_contains "green reads the new secret (JSON, decrypted)" "$(in_web /run/secrets/api)" \
 	'"secret":	"this is a secret"'
 ef_expect_contains "the flip happened" "$(cat "$log")" "flipped"
+ef_check "v1's decrypted file is removed once no container mounts it" test ! -e "$src1"
+v2_dirs=$(ls "$runtime/secrets")
+ef_check "v2's are kept" test -n "$v2_dirs"
 no_plaintext "v2" "gotta match go"
 
 # --- v3: new secret and a broken image: rolled back, blue keeps its own file ----
@@ -106,6 +113,7 @@ ef_expect_eq "v3 rolls back (exit 4)" 4 $?
 ef_expect_eq "v2 still serves" "web v2" "$(web_says)"
 ef_expect_contains "blue still reads its own secret" "$(in_web /run/secrets/api)" \
 	'"0word":	"gotta match go"'
+ef_expect_eq "after the rollback only blue's secret dirs are left" "$v2_dirs" "$(ls "$runtime/secrets")"
 
 # --- refused: a secret the device's key does not open ---------------------------
 cp "$corpus/real/flux-global-secret.yaml" "$env/api.yaml" # encrypted to another key only
@@ -150,6 +158,9 @@ not_leaked() {
 	ef_check "$1: no plaintext in status" bash -c "! $EF_BIN -c $EF_AGENT_INI status --json | grep -qF '$2'"
 }
 web_id() { $EF_PODMAN ps -q --filter label=io.edgeflip.service=web --filter status=running | head -1; }
+# env_of VAR: VAR in the serving container's environment (podman exec ... env;
+# this busybox has no printenv applet)
+env_of() { $EF_PODMAN exec "$(web_id)" /bin/busybox env | sed -n "s/^$1=//p"; }
 rm -f "$env"/api.*
 cp "$corpus/real/humphd-secret.enc.env" "$env/app.env"   # key A: secret, another_secret
 cp "$corpus/real/humphd-secret.enc.yaml" "$env/vars.yaml" # key A: string, int, ...
@@ -159,11 +170,13 @@ ef_agent once 2>"$log"
 ef_expect_eq "a commit with SOPS env_files deploys (exit 0)" 0 $?
 ef_expect_eq "v6 serves" "web v1" "$(web_says)"
 ef_expect_eq "the container's environment has the dotenv secret" "this is a secret" \
-	"$(in_web secret printenv)"
-ef_expect_eq "and the yaml's values" "string 7" "$(in_web string printenv) $(in_web int printenv)"
-ef_expect_eq "environment: wins over env_file" "from-environment" "$(in_web another_secret printenv)"
+	"$(env_of secret)"
+ef_expect_eq "and the yaml's values" "string 7" "$(env_of string) $(env_of int)"
+ef_expect_eq "environment: wins over env_file" "from-environment" "$(env_of another_secret)"
+ef_check "the container has an environment" test -n "$(env_of PATH)"
 ef_check "no ENC[ value reached the container" bash -c "! $EF_PODMAN exec $(web_id) /bin/busybox env | grep -qF 'ENC['"
 not_leaked "env_file v6" "this is a secret"
+ef_expect_eq "no secret dir is left once no container mounts one" "" "$(ls "$runtime/secrets")"
 v6_id=$(web_id)
 
 # --- a new value in the same file deploys a new green (same image) --------------
@@ -172,8 +185,8 @@ ef_gitops_commit "v7: a new env_file value" || exit 1
 ef_agent once 2>"$log"
 ef_expect_eq "v7 with the new env_file deploys (exit 0)" 0 $?
 ef_check "a new container took over (the spec hash changed)" test "$v6_id" != "$(web_id)"
-ef_expect_eq "green reads the new value" "value" "$(in_web key printenv)"
-ef_expect_eq "the old value is gone from its environment" "" "$(in_web secret printenv)"
+ef_expect_eq "green reads the new value" "value" "$(env_of key)"
+ef_expect_eq "the old value is gone from its environment" "" "$(env_of secret)"
 not_leaked "env_file v7" "this is a secret"
 
 # --- refused: a tampered env_file; the running set is untouched ----------------
@@ -185,7 +198,14 @@ ef_expect_eq "a tampered env_file is refused (exit 3)" 3 $?
 ef_expect_contains "the error names the file" "$(cat "$log")" "app.env"
 ef_expect_eq "nothing reached the engine" "$before" "$(ef_running)"
 ef_expect_eq "the running set serves" "web v1" "$(web_says)"
-ef_expect_eq "with its own environment" "value" "$(in_web key printenv)"
+ef_expect_eq "with its own environment" "value" "$(env_of key)"
 not_leaked "after the refusal" "this is a secret"
+
+# --- recovery removes a secret dir no container mounts --------------------------
+mkdir -p "$runtime/secrets/0stale" && echo stale >"$runtime/secrets/0stale/s"
+before=$(ef_running)
+ef_agent once 2>"$log"
+ef_check "a pass with nothing new removes a stale secret dir" test ! -e "$runtime/secrets/0stale"
+ef_expect_eq "and leaves the running set alone" "$before" "$(ef_running)"
 
 ef_summary
