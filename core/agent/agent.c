@@ -6,6 +6,7 @@
 #include "edgeflip/deploy.h"
 #include "edgeflip/error.h"
 #include "edgeflip/fault.h"
+#include "edgeflip/files.h"
 #include "edgeflip/log.h"
 #include "edgeflip/manifest.h"
 #include "edgeflip/plan.h"
@@ -976,6 +977,99 @@ int ef_agent_verify(ef_agent *a, ef_verify_result *out, char commit[EF_OID_HEX],
 		return error;
 	error = ef_verify_commit(out, a->trust, raw.ptr, raw.len, ef_clock_wall());
 	ef_buf_dispose(&raw);
+	return error;
+}
+
+/* verify: the secret files and env_files of `m` (see ef_agent_verify_contents). */
+static bool verify_secrets(ef_agent *a, FILE *out, const ef_manifest *m, const ef_compose_src *src)
+{
+	ef_files files = {.src = src, .age = a->age};
+	bool good = true;
+
+	for (size_t i = 0; i < m->nsecrets; i++) {
+		const ef_file_source *fs = &m->secrets[i];
+		ef_buf content = EF_BUF_INIT(EF_FILES_MAX_FILE);
+		int r;
+
+		if (!fs->file || fs->file[0] == '/')
+			continue; /* not from the commit */
+		r = src->read(src->ctx, &content, fs->file, EF_FILES_MAX_FILE);
+		if (r == 0)
+			r = ef_files_check_secret(&files, fs->file, content.ptr ? content.ptr : "",
+			                          content.len);
+		ef_buf_dispose(&content);
+		fprintf(out, "secret:  %s (%s): %s\n", fs->key, fs->file,
+		        r > 0    ? "good: SOPS, decrypts with this device's age key, MAC checked"
+		        : r == 0 ? "plain: not encrypted"
+		                 : ef_error_last());
+		good &= r >= 0;
+	}
+	for (size_t i = 0; i < m->nservices; i++) {
+		const ef_service *s = &m->services[i];
+
+		for (size_t j = 0; j < s->nenv_files; j++) {
+			ef_env env;
+			int r;
+
+			ef_env_init(&env);
+			r = ef_files_env(&env, &files, &s->env_files[j]);
+			for (size_t k = 0; k < env.n; k++)
+				ef_str_wipe(env.values[k]);
+			ef_env_dispose(&env);
+			fprintf(out, "env_file: %s (%s): %s\n", s->name, s->env_files[j].path,
+			        r > 0    ? "good: SOPS, decrypts with this device's age key, MAC "
+			                   "checked"
+			        : r == 0 ? "plain: not encrypted"
+			                 : ef_error_last());
+			good &= r >= 0;
+		}
+	}
+	return good;
+}
+
+int ef_agent_verify_contents(ef_agent *a, FILE *out, const char *commit)
+{
+	ef_compose_opts opts = {0};
+	ef_compose_src src;
+	ef_source_tree *tree = NULL;
+	ef_manifest *m = NULL;
+	ef_buf why = EF_BUF_INIT(8192);
+	char **signers = NULL;
+	bool good;
+	int error;
+
+	opts.env_file = a->cfg->env_file;
+	opts.device_id = a->cfg->device_id;
+	opts.labels = a->cfg->labels;
+	opts.profiles = a->cfg->profiles;
+	opts.max_file = a->cfg->max_manifest_bytes;
+	if ((error = open_env(a, &tree, &src, commit)) < 0 ||
+	    (error = ef_compose_load(&m, NULL, NULL, &src, &opts, NULL)) < 0 ||
+	    (error = open_age(a)) < 0)
+		goto out;
+	good = verify_secrets(a, out, m, &src);
+	if (!a->cfg->image_keys) {
+		fprintf(out, "images:  not checked ([trust] image_keys is not set)\n");
+	} else {
+		error = ef_agent_check_images(a, m, &why, &signers);
+		if (error < 0 && error != EF_EREJECTED)
+			goto out;
+		for (size_t i = 0; i < m->nservices; i++) {
+			const char *key = ef_agent_signer_of(signers, m->services[i].image);
+			fprintf(out, "image:   %s (%s): %s%s\n", m->services[i].name,
+			        m->services[i].image, key ? "good: signed by " : "bad",
+			        key ? key : "");
+		}
+		if (why.len)
+			fprintf(out, "images refused: %s\n", why.ptr);
+		good &= why.len == 0;
+	}
+	error = good ? 0 : EF_EREJECTED;
+out:
+	ef_strv_free(signers);
+	ef_buf_dispose(&why);
+	ef_manifest_free(m);
+	ef_source_tree_free(tree);
 	return error;
 }
 

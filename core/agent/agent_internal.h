@@ -35,6 +35,8 @@ struct ef_agent {
  * pins tagged images to the digest verified (images.c). EF_EREJECTED with
  * the reasons in `why`; other errors are transient. */
 int ef_agent_check_images(ef_agent *a, ef_manifest *m, ef_buf *why, char ***signers);
+/* The key that signed `image` in `signers` (borrowed), or NULL. */
+const char *ef_agent_signer_of(char *const *signers, const char *image);
 /* After a deploy of `m` that landed: records in the journal, for each
  * service, the key that signed its image (`signers`: "IMAGE KEY" entries
  * from ef_agent_check_images), or none when it was not checked. */

@@ -92,7 +92,7 @@ int ef_agent_check_images(ef_agent *a, ef_manifest *m, ef_buf *why, char ***sign
 			break;
 	}
 	ef_image_keys_free(keys);
-	if ((error < 0 && error != EF_EREJECTED) || why->len) {
+	if (error < 0 && error != EF_EREJECTED) {
 		ef_strv_free(*signers);
 		*signers = NULL;
 	}
@@ -101,17 +101,23 @@ int ef_agent_check_images(ef_agent *a, ef_manifest *m, ef_buf *why, char ***sign
 	return why->len ? EF_EREJECTED : 0;
 }
 
+const char *ef_agent_signer_of(char *const *signers, const char *image)
+{
+	size_t n = image ? strlen(image) : 0;
+
+	for (size_t j = 0; n && signers && signers[j]; j++)
+		if (strncmp(signers[j], image, n) == 0 && signers[j][n] == ' ')
+			return signers[j] + n + 1;
+	return NULL;
+}
+
 void ef_agent_note_signers(ef_agent *a, char *const *signers)
 {
 	for (size_t i = 0; i < a->st.nservices; i++) {
 		ef_state_service *s = &a->st.services[i];
-		size_t n = s->image ? strlen(s->image) : 0;
-		char *key = NULL;
+		const char *key = ef_agent_signer_of(signers, s->image);
 
-		for (size_t j = 0; n && signers && signers[j] && !key; j++)
-			if (strncmp(signers[j], s->image, n) == 0 && signers[j][n] == ' ')
-				key = ef_strdup(signers[j] + n + 1);
 		free(s->image_signer);
-		s->image_signer = key; /* NULL: not checked (or out of memory) */
+		s->image_signer = key ? ef_strdup(key) : NULL; /* NULL: not checked */
 	}
 }

@@ -477,7 +477,8 @@ int ef_files_env(ef_env *env, const ef_files *f, const ef_env_file *ef)
 	if (ends_with(file, ".json") || ends_with(file, ".yaml") || ends_with(file, ".yml")) {
 		if ((error = open_tree(&doc, f, file, content.ptr ? content.ptr : "",
 		                       content.len)) != 0) {
-			error = error < 0 ? error : env_from_tree(env, doc);
+			if (error > 0 && (error = env_from_tree(env, doc)) == 0)
+				error = 1;
 			goto out;
 		}
 	} else if (ef_sops_dotenv_is_encrypted(content.ptr ? content.ptr : "", content.len)) {
@@ -500,6 +501,7 @@ int ef_files_env(ef_env *env, const ef_files *f, const ef_env_file *ef)
 			}
 			i += n + 1;
 		}
+		error = error < 0 ? error : 1;
 		goto out;
 	}
 	/* Plain text: a dotenv file as Compose reads it. */
@@ -516,6 +518,31 @@ out:
 	return error;
 }
 
+/* A secret file decrypted into `plain` by its format. 1: done; 0: not a
+ * SOPS document. */
+static int decrypt_file(ef_buf *plain, const ef_files *f, const char *file, const char *content,
+                        size_t len)
+{
+	int error;
+
+	if (!ends_with(file, ".env"))
+		return decrypt_tree(plain, f, file, content, len);
+	if (!ef_sops_dotenv_is_encrypted(content, len))
+		return 0;
+	error = f->age ? ef_sops_decrypt_dotenv(plain, f->age, content, len, file)
+	               : no_identities(file);
+	return error < 0 ? error : 1;
+}
+
+int ef_files_check_secret(const ef_files *f, const char *file, const void *content, size_t len)
+{
+	ef_buf plain = EF_BUF_INIT(EF_FILES_MAX_FILE);
+	int error = decrypt_file(&plain, f, file, content, len);
+
+	ef_buf_dispose_secret(&plain);
+	return error;
+}
+
 int ef_files_put_secret(char **out, const ef_files *f, const char *file, const char *name,
                         const void *content, size_t len, unsigned mode, long uid, long gid)
 {
@@ -524,16 +551,7 @@ int ef_files_put_secret(char **out, const ef_files *f, const char *file, const c
 	int error, in_memory;
 
 	*out = NULL;
-	if (ends_with(file, ".env")) {
-		if (!ef_sops_dotenv_is_encrypted(content, len))
-			return 0;
-		error = f->age ? ef_sops_decrypt_dotenv(&plain, f->age, content, len, file)
-		               : no_identities(file);
-		error = error < 0 ? error : 1;
-	} else {
-		error = decrypt_tree(&plain, f, file, content, len);
-	}
-	if (error <= 0)
+	if ((error = decrypt_file(&plain, f, file, content, len)) <= 0)
 		goto out;
 	if (!f->secret_root || (error = ef_fs_mkdir_p(f->secret_root, 0700)) < 0 ||
 	    (in_memory = ef_fs_in_memory(f->secret_root)) <= 0) {

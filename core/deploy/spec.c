@@ -509,6 +509,8 @@ static int build_env(ef_container_spec *spec, const ef_service *svc, const ef_sp
 		if ((error = ef_files_env(&vars, o->files, &svc->env_files[i])) < 0)
 			ef_error_prefix("service %s: env_file %s", svc->name,
 			                svc->env_files[i].path);
+		else
+			error = 0; /* SOPS or plain */
 	for (size_t i = 0; i < vars.n && error == 0; i++) {
 		ef_buf b = EF_BUF_INIT(EF_FILES_MAX_FILE);
 

@@ -339,18 +339,18 @@ static void test_env_file(void **state)
 	assert_int_equal(ef_files_env(&env, &files, &sops_env), EF_EREJECTED);
 	assert_non_null(strstr(ef_error_last(), "age_key_file"));
 	files.age = ids;
-	assert_int_equal(ef_files_env(&env, &files, &sops_env), 0);
+	assert_int_equal(ef_files_env(&env, &files, &sops_env), 1);
 	assert_string_equal(ef_env_get(&env, "secret"), "this is a secret");
 	assert_string_equal(ef_env_get(&env, "another_secret"), "7");
 	ef_env_dispose(&env);
-	assert_int_equal(ef_files_env(&env, &files, &sops_json), 0);
+	assert_int_equal(ef_files_env(&env, &files, &sops_json), 1);
 	assert_string_equal(ef_env_get(&env, "0word"), "gotta match go");
 	assert_string_equal(ef_env_get(&env, "int"), "7");
 	assert_string_equal(ef_env_get(&env, "boolean"), "true");
 	assert_null(ef_env_get(&env, "complex")); /* nested: no dotenv form */
 	assert_null(ef_env_get(&env, "sops"));
 	ef_env_dispose(&env);
-	assert_int_equal(ef_files_env(&env, &files, &sops_yaml), 0);
+	assert_int_equal(ef_files_env(&env, &files, &sops_yaml), 1);
 	assert_string_equal(ef_env_get(&env, "string"), "string");
 	ef_env_dispose(&env);
 	/* tampered: refused naming the file, nothing set */
