@@ -467,19 +467,27 @@ static int open_env(ef_agent *a, ef_source_tree **tree, ef_compose_src *src, con
  * directory (compose.yaml, compose.json, overrides, .env, the device's
  * env_file), from the object database; the files its services use copied
  * out (ef_deploy_prepare). EF_EINVALID: the commit is at fault. */
-static int load_manifest(ef_agent *a, ef_manifest **out, const char *commit)
+/* The compose reader's options from the device's configuration. */
+static ef_compose_opts compose_opts(const ef_agent *a)
 {
 	ef_compose_opts opts = {0};
-	ef_compose_src src;
-	ef_source_tree *tree = NULL;
-	int error;
 
-	*out = NULL;
 	opts.env_file = a->cfg->env_file;
 	opts.device_id = a->cfg->device_id;
 	opts.labels = a->cfg->labels;
 	opts.profiles = a->cfg->profiles;
 	opts.max_file = a->cfg->max_manifest_bytes;
+	return opts;
+}
+
+static int load_manifest(ef_agent *a, ef_manifest **out, const char *commit)
+{
+	ef_compose_opts opts = compose_opts(a);
+	ef_compose_src src;
+	ef_source_tree *tree = NULL;
+	int error;
+
+	*out = NULL;
 	if ((error = open_env(a, &tree, &src, commit)) < 0)
 		return error;
 	error = ef_compose_load(out, NULL, NULL, &src, &opts, NULL);
@@ -1029,7 +1037,7 @@ static bool verify_secrets(ef_agent *a, FILE *out, const ef_manifest *m, const e
 
 int ef_agent_verify_contents(ef_agent *a, FILE *out, const char *commit)
 {
-	ef_compose_opts opts = {0};
+	ef_compose_opts opts = compose_opts(a);
 	ef_compose_src src;
 	ef_source_tree *tree = NULL;
 	ef_manifest *m = NULL;
@@ -1038,11 +1046,6 @@ int ef_agent_verify_contents(ef_agent *a, FILE *out, const char *commit)
 	bool good;
 	int error;
 
-	opts.env_file = a->cfg->env_file;
-	opts.device_id = a->cfg->device_id;
-	opts.labels = a->cfg->labels;
-	opts.profiles = a->cfg->profiles;
-	opts.max_file = a->cfg->max_manifest_bytes;
 	if ((error = open_env(a, &tree, &src, commit)) < 0 ||
 	    (error = ef_compose_load(&m, NULL, NULL, &src, &opts, NULL)) < 0 ||
 	    (error = open_age(a)) < 0)

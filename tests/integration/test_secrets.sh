@@ -45,12 +45,21 @@ in_web() {
 	id=$($EF_PODMAN ps -q --filter label=io.edgeflip.service=web --filter status=running | head -1)
 	$EF_PODMAN exec "$id" /bin/busybox ${2:-cat} ${3:+"$3"} "$1" 2>&1
 }
-# no_plaintext WHAT TEXT: TEXT is under the runtime dir and nowhere else
-no_plaintext() {
-	ef_check "$1: the plaintext is in the tmpfs runtime_dir" grep -rqF "$2" "$runtime"
+# not_elsewhere WHAT TEXT: TEXT is not under state_dir, in the log or in status
+not_elsewhere() {
 	ef_check "$1: no plaintext under state_dir" bash -c "! grep -rqaF '$2' '$state'"
 	ef_check "$1: no plaintext in the log" bash -c "! grep -qaF '$2' '$log'"
 	ef_check "$1: no plaintext in status" bash -c "! $EF_BIN -c $EF_AGENT_INI status --json | grep -qF '$2'"
+}
+# no_plaintext WHAT TEXT: TEXT is under the runtime dir and nowhere else
+no_plaintext() {
+	ef_check "$1: the plaintext is in the tmpfs runtime_dir" grep -rqF "$2" "$runtime"
+	not_elsewhere "$1" "$2"
+}
+# not_leaked WHAT TEXT: TEXT nowhere on disk (env_file values), nor in status
+not_leaked() {
+	ef_check "$1: no plaintext under runtime_dir" bash -c "! grep -rqaF '$2' '$runtime'"
+	not_elsewhere "$1" "$2"
 }
 
 web1=$(ef_image_build web v1 "web v1") || exit 1
@@ -150,13 +159,6 @@ services:
     env_file: [app.env, vars.yaml]
 EOF
 }
-# not_leaked WHAT TEXT: TEXT nowhere under state_dir, runtime_dir, the log, status
-not_leaked() {
-	ef_check "$1: no plaintext under state_dir" bash -c "! grep -rqaF '$2' '$state'"
-	ef_check "$1: no plaintext under runtime_dir" bash -c "! grep -rqaF '$2' '$runtime'"
-	ef_check "$1: no plaintext in the log" bash -c "! grep -qaF '$2' '$log'"
-	ef_check "$1: no plaintext in status" bash -c "! $EF_BIN -c $EF_AGENT_INI status --json | grep -qF '$2'"
-}
 web_id() { $EF_PODMAN ps -q --filter label=io.edgeflip.service=web --filter status=running | head -1; }
 # env_of VAR: VAR in the serving container's environment (podman exec ... env;
 # this busybox has no printenv applet)
@@ -177,6 +179,12 @@ ef_check "the container has an environment" test -n "$(env_of PATH)"
 ef_check "no ENC[ value reached the container" bash -c "! $EF_PODMAN exec $(web_id) /bin/busybox env | grep -qF 'ENC['"
 not_leaked "env_file v6" "this is a secret"
 ef_expect_eq "no secret dir is left once no container mounts one" "" "$(ls "$runtime/secrets")"
+out=$(ef_agent verify 2>/dev/null)
+ef_expect_eq "verify: a signed commit whose env_files decrypt (exit 0)" 0 $?
+ef_expect_contains "verify reports the SOPS dotenv env_file" "$out" \
+	"env_file: web (app.env): good: SOPS, decrypts"
+ef_expect_contains "and the yaml one" "$out" "env_file: web (vars.yaml): good: SOPS"
+ef_check "verify prints no value" bash -c "! grep -qF 'this is a secret' <<<\"\$1\"" _ "$out"
 v6_id=$(web_id)
 
 # --- a new value in the same file deploys a new green (same image) --------------
@@ -199,6 +207,10 @@ ef_expect_contains "the error names the file" "$(cat "$log")" "app.env"
 ef_expect_eq "nothing reached the engine" "$before" "$(ef_running)"
 ef_expect_eq "the running set serves" "web v1" "$(web_says)"
 ef_expect_eq "with its own environment" "value" "$(env_of key)"
+out=$(ef_agent verify 2>/dev/null)
+ef_expect_eq "verify: the tampered env_file fails it (exit 3)" 3 $?
+ef_expect_contains "verify names the file" "$out" "env_file: web (app.env): "
+ef_check "and does not call it good" bash -c "! grep -qF 'env_file: web (app.env): good' <<<\"\$1\"" _ "$out"
 not_leaked "after the refusal" "this is a secret"
 
 # --- recovery removes a secret dir no container mounts --------------------------
