@@ -66,14 +66,19 @@ web1=$(ef_image_build web v1 "web v1") || exit 1
 web2=$(ef_image_build web v2 "web v2") || exit 1
 web3=$(ef_image_build web v3 "web v3" fail) || exit 1
 
-# compose.yaml: SERVICE IMAGE, secret `api` from FILE (+ a long-syntax target)
-write_compose() {
-	cat >"$env/compose.yaml" <<EOF
+# compose_web IMAGE: the service `web` up to its own keys
+compose_web() {
+	cat <<EOF
 services:
   web:
     image: $1
     ports: ["$port:8080"]
     x-edgeflip: {health: {http: {path: /health, port: 8080}}}
+EOF
+}
+# compose.yaml: IMAGE, secret `api` from FILE (+ a long-syntax target)
+write_compose() {
+	{ compose_web "$1"; cat <<EOF
     secrets:
       - api
       - source: api
@@ -82,6 +87,7 @@ secrets:
   api:
     file: ./$2
 EOF
+	} >"$env/compose.yaml"
 }
 
 # --- v1: a binary SOPS file (sops 3.9, age) -----------------------------------
@@ -149,15 +155,11 @@ no_plaintext "after the refusals" "gotta match go"
 # --- env_file: SOPS dotenv and yaml become the container's environment ----------
 # compose.yaml: IMAGE; env_file app.env then vars.yaml; environment: wins
 write_compose_env() {
-	cat >"$env/compose.yaml" <<EOF
-services:
-  web:
-    image: $1
-    ports: ["$port:8080"]
-    x-edgeflip: {health: {http: {path: /health, port: 8080}}}
+	{ compose_web "$1"; cat <<EOF
     environment: {another_secret: from-environment}
     env_file: [app.env, vars.yaml]
 EOF
+	} >"$env/compose.yaml"
 }
 web_id() { $EF_PODMAN ps -q --filter label=io.edgeflip.service=web --filter status=running | head -1; }
 # env_of VAR: VAR in the serving container's environment (podman exec ... env;
