@@ -1035,11 +1035,11 @@ void ef_deploy_prune_secrets(ef_deploy_ctx *c)
 			continue;
 		snprintf(dir, sizeof(dir), "%s%s", prefix, names[i]);
 		if (ef_fs_remove_tree(dir) == 0)
-			ef_info("secrets removed", "dir=%s why=\"no container mounts it\"", dir);
+			ef_info("secrets-removed", "dir=%s why=\"no container mounts it\"", dir);
 	}
 out:
 	if (error < 0)
-		ef_warn("secrets kept", "dir=%s why=\"%s\"", root, ef_error_last());
+		ef_warn("secrets-kept", "dir=%s why=\"%s\"", root, ef_error_last());
 	ef_container_list_dispose(&l);
 	ef_strv_free(names);
 	ef_strv_free(keep);

@@ -516,9 +516,8 @@ static int build_env(ef_container_spec *spec, const ef_service *svc, const ef_sp
 
 		if (env_has(svc->environment, vars.names[i]))
 			continue;
-		if ((error = ef_buf_printf(&b, "%s=%s", vars.names[i], vars.values[i])) == 0 &&
-		    (error = ef_strv_push_owned(&spec->env, b.ptr)) == 0)
-			b.ptr = NULL; /* now owned by spec->env */
+		if ((error = ef_buf_printf(&b, "%s=%s", vars.names[i], vars.values[i])) == 0)
+			error = ef_strv_push(&spec->env, b.ptr); /* a copy: ours is wiped */
 		ef_buf_dispose_secret(&b);
 	}
 	for (size_t i = 0; i < vars.n; i++)
