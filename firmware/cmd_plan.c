@@ -53,6 +53,10 @@ int cmd_verify(const cli *c)
 		printf("signer:  %s\n", vr.signer[0] ? vr.signer : "-");
 		printf("key:     %s\n", vr.key[0] ? vr.key : "-");
 		printf("reason:  %s\n", vr.reason[0] ? vr.reason : ef_error_last());
+		/* What the commit asks the device to trust besides its signature. */
+		if (error == 0 && (error = ef_agent_verify_contents(a, stdout, commit)) < 0 &&
+		    error != EF_EREJECTED)
+			fprintf(stderr, "edgeflip: %s\n", ef_error_last());
 	} else if (error < 0) {
 		fprintf(stderr, "edgeflip: %s\n", ef_error_last());
 	}

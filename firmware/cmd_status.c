@@ -76,6 +76,8 @@ static void print_human(const ef_state *st)
 		       s->slot ? inert(s->slot) : "-",
 		       s->container_id ? inert(s->container_id) : "-",
 		       s->image ? inert(s->image) : "-");
+		if (s->image_signer)
+			printf("  %-20s image signed by %s\n", "", inert(s->image_signer));
 		for (size_t j = 0; s->public_ports && s->public_ports[j]; j++) {
 			char proto[4], la[64], ta[64];
 			unsigned lp, tp;
@@ -184,6 +186,34 @@ static void print_daemon_cost(const daemon_cost *d)
 		       (double)(d->c.voluntary + d->c.involuntary) / h);
 }
 
+/* "images": [{service, image, digest, signer}] of what runs; signer is the
+ * key whose signature was verified ([trust] image_keys), null when none. */
+static void add_images(cJSON *j, const ef_state *st)
+{
+	cJSON *arr = cJSON_AddArrayToObject(j, "images");
+
+	for (size_t i = 0; arr && i < st->nservices; i++) {
+		const ef_state_service *s = &st->services[i];
+		const char *at = s->image ? strchr(s->image, '@') : NULL;
+		cJSON *o = cJSON_CreateObject();
+
+		if (!o || !cJSON_AddItemToArray(arr, o)) {
+			cJSON_Delete(o);
+			return;
+		}
+		cJSON_AddStringToObject(o, "service", s->name ? s->name : "");
+		cJSON_AddStringToObject(o, "image", s->image ? s->image : "");
+		if (at)
+			cJSON_AddStringToObject(o, "digest", at + 1);
+		else
+			cJSON_AddNullToObject(o, "digest");
+		if (s->image_signer)
+			cJSON_AddStringToObject(o, "signer", s->image_signer);
+		else
+			cJSON_AddNullToObject(o, "signer");
+	}
+}
+
 int cmd_status(const cli *c)
 {
 	ef_config cfg;
@@ -221,6 +251,8 @@ int cmd_status(const cli *c)
 			} else if (j) {
 				cJSON_AddNullToObject(j, "canary");
 			}
+			if (j)
+				add_images(j, &st);
 			if (j && read_daemon_cost(&d, &cfg)) {
 				cJSON *o = cJSON_AddObjectToObject(j, "daemon");
 				cJSON_AddNumberToObject(o, "pid", (double)d.pid);

@@ -6,6 +6,7 @@
 #include "edgeflip/deploy.h"
 #include "edgeflip/error.h"
 #include "edgeflip/fault.h"
+#include "edgeflip/files.h"
 #include "edgeflip/log.h"
 #include "edgeflip/manifest.h"
 #include "edgeflip/plan.h"
@@ -394,6 +395,7 @@ int ef_agent_recover(ef_agent *a)
 			                 "orphan: no journal entry claims it");
 	}
 	ef_container_list_dispose(&l);
+	ef_deploy_prune_secrets(&c);
 	if (c.restore_needed)
 		restore_running(a);
 	return 0;
@@ -491,19 +493,27 @@ static int open_env(ef_agent *a, ef_source_tree **tree, ef_compose_src *src, con
  * directory (compose.yaml, compose.json, overrides, .env, the device's
  * env_file), from the object database; the files its services use copied
  * out (ef_deploy_prepare). EF_EINVALID: the commit is at fault. */
-static int load_manifest(ef_agent *a, ef_manifest **out, const char *commit)
+/* The compose reader's options from the device's configuration. */
+static ef_compose_opts compose_opts(const ef_agent *a)
 {
 	ef_compose_opts opts = {0};
-	ef_compose_src src;
-	ef_source_tree *tree = NULL;
-	int error;
 
-	*out = NULL;
 	opts.env_file = a->cfg->env_file;
 	opts.device_id = a->cfg->device_id;
 	opts.labels = a->cfg->labels;
 	opts.profiles = a->cfg->profiles;
 	opts.max_file = a->cfg->max_manifest_bytes;
+	return opts;
+}
+
+static int load_manifest(ef_agent *a, ef_manifest **out, const char *commit)
+{
+	ef_compose_opts opts = compose_opts(a);
+	ef_compose_src src;
+	ef_source_tree *tree = NULL;
+	int error;
+
+	*out = NULL;
 	if ((error = open_env(a, &tree, &src, commit)) < 0)
 		return error;
 	error = ef_compose_load(out, NULL, NULL, &src, &opts, NULL);
@@ -803,7 +813,7 @@ static int apply_commit(ef_agent *a, const char *head)
 	ef_state *st = &a->st;
 	ef_verify_result vr;
 	ef_manifest *m = NULL;
-	char **findings = NULL;
+	char **findings = NULL, **signers = NULL;
 	int error;
 
 	if ((error = ef_source_fetch(a->src, head)) < 0) {
@@ -876,7 +886,7 @@ static int apply_commit(ef_agent *a, const char *head)
 	st->refusals = NULL;
 	{
 		ef_buf why = EF_BUF_INIT(8192);
-		error = ef_agent_check_images(a, m, &why);
+		error = ef_agent_check_images(a, m, &why, &signers);
 		if (error == EF_EREJECTED)
 			error = reject(a, head, "image-signature", why.ptr);
 		ef_buf_dispose(&why);
@@ -891,10 +901,14 @@ static int apply_commit(ef_agent *a, const char *head)
 
 	/* A rollout wave may hold the commit back: keep what runs. */
 	if (ef_fleet_rollout_gate(a, m, head) == EF_EAGAIN) {
+		ef_strv_free(signers);
 		ef_manifest_free(m);
 		return check_drift(a);
 	}
 	error = converge(a, m, head, vr.signer[0] ? vr.signer : "");
+	if (error == 0)
+		ef_agent_note_signers(a, signers);
+	ef_strv_free(signers);
 	if (error != 0 || strcmp(st->revision, head) == 0)
 		ef_fleet_deployed(a, head, vr.signer, error);
 	free(st->last_result);
@@ -1001,10 +1015,99 @@ int ef_agent_verify(ef_agent *a, ef_verify_result *out, char commit[EF_OID_HEX],
 	return error;
 }
 
+/* verify: the secret files and env_files of `m` (see ef_agent_verify_contents). */
+static bool verify_secrets(ef_agent *a, FILE *out, const ef_manifest *m, const ef_compose_src *src)
+{
+	ef_files files = {.src = src, .age = a->age};
+	bool good = true;
+
+	for (size_t i = 0; i < m->nsecrets; i++) {
+		const ef_file_source *fs = &m->secrets[i];
+		ef_buf content = EF_BUF_INIT(EF_FILES_MAX_FILE);
+		int r;
+
+		if (!fs->file || fs->file[0] == '/')
+			continue; /* not from the commit */
+		r = src->read(src->ctx, &content, fs->file, EF_FILES_MAX_FILE);
+		if (r == 0)
+			r = ef_files_check_secret(&files, fs->file, content.ptr ? content.ptr : "",
+			                          content.len);
+		ef_buf_dispose(&content);
+		fprintf(out, "secret:  %s (%s): %s\n", fs->key, fs->file,
+		        r > 0    ? "good: SOPS, decrypts with this device's age key, MAC checked"
+		        : r == 0 ? "plain: not encrypted"
+		                 : ef_error_last());
+		good &= r >= 0;
+	}
+	for (size_t i = 0; i < m->nservices; i++) {
+		const ef_service *s = &m->services[i];
+
+		for (size_t j = 0; j < s->nenv_files; j++) {
+			ef_env env;
+			int r;
+
+			ef_env_init(&env);
+			r = ef_files_env(&env, &files, &s->env_files[j]);
+			for (size_t k = 0; k < env.n; k++)
+				ef_str_wipe(env.values[k]);
+			ef_env_dispose(&env);
+			fprintf(out, "env_file: %s (%s): %s\n", s->name, s->env_files[j].path,
+			        r > 0    ? "good: SOPS, decrypts with this device's age key, MAC "
+			                   "checked"
+			        : r == 0 ? "plain: not encrypted"
+			                 : ef_error_last());
+			good &= r >= 0;
+		}
+	}
+	return good;
+}
+
+int ef_agent_verify_contents(ef_agent *a, FILE *out, const char *commit)
+{
+	ef_compose_opts opts = compose_opts(a);
+	ef_compose_src src;
+	ef_source_tree *tree = NULL;
+	ef_manifest *m = NULL;
+	ef_buf why = EF_BUF_INIT(8192);
+	char **signers = NULL;
+	bool good;
+	int error;
+
+	if ((error = open_env(a, &tree, &src, commit)) < 0 ||
+	    (error = ef_compose_load(&m, NULL, NULL, &src, &opts, NULL)) < 0 ||
+	    (error = open_age(a)) < 0)
+		goto out;
+	good = verify_secrets(a, out, m, &src);
+	if (!a->cfg->image_keys) {
+		fprintf(out, "images:  not checked ([trust] image_keys is not set)\n");
+	} else {
+		error = ef_agent_check_images(a, m, &why, &signers);
+		if (error < 0 && error != EF_EREJECTED)
+			goto out;
+		for (size_t i = 0; i < m->nservices; i++) {
+			const char *key = ef_agent_signer_of(signers, m->services[i].image);
+			fprintf(out, "image:   %s (%s): %s%s\n", m->services[i].name,
+			        m->services[i].image, key ? "good: signed by " : "bad",
+			        key ? key : "");
+		}
+		if (why.len)
+			fprintf(out, "images refused: %s\n", why.ptr);
+		good &= why.len == 0;
+	}
+	error = good ? 0 : EF_EREJECTED;
+out:
+	ef_strv_free(signers);
+	ef_buf_dispose(&why);
+	ef_manifest_free(m);
+	ef_source_tree_free(tree);
+	return error;
+}
+
 int ef_agent_rollback(ef_agent *a)
 {
 	ef_state *st = &a->st;
 	char from[EF_OID_HEX], to[EF_OID_HEX];
+	char **signers = NULL;
 	ef_verify_result vr;
 	ef_manifest *m = NULL;
 	int error;
@@ -1033,7 +1136,7 @@ int ef_agent_rollback(ef_agent *a)
 	{
 		/* Images are checked again: a tag may name other content now. */
 		ef_buf why = EF_BUF_INIT(8192);
-		error = ef_agent_check_images(a, m, &why);
+		error = ef_agent_check_images(a, m, &why, &signers);
 		if (error == EF_EREJECTED)
 			ef_error_set("previous revision %.12s: %s", to, why.ptr);
 		ef_buf_dispose(&why);
@@ -1047,6 +1150,9 @@ int ef_agent_rollback(ef_agent *a)
 	ef_state_quarantine(st, from, "rolled back by the operator");
 	ef_state_quarantine_kind(st, from, "operator");
 	error = converge(a, m, to, vr.signer[0] ? vr.signer : st->signer);
+	if (error == 0)
+		ef_agent_note_signers(a, signers);
+	ef_strv_free(signers);
 	if (error == 0) {
 		snprintf(st->last_rollback.revision, sizeof(st->last_rollback.revision), "%s",
 		         from);

@@ -34,7 +34,13 @@ struct ef_agent {
 /* Checks the image signatures of `m` when [trust] image_keys is set, and
  * pins tagged images to the digest verified (images.c). EF_EREJECTED with
  * the reasons in `why`; other errors are transient. */
-int ef_agent_check_images(ef_agent *a, ef_manifest *m, ef_buf *why);
+int ef_agent_check_images(ef_agent *a, ef_manifest *m, ef_buf *why, char ***signers);
+/* The key that signed `image` in `signers` (borrowed), or NULL. */
+const char *ef_agent_signer_of(char *const *signers, const char *image);
+/* After a deploy of `m` that landed: records in the journal, for each
+ * service, the key that signed its image (`signers`: "IMAGE KEY" entries
+ * from ef_agent_check_images), or none when it was not checked. */
+void ef_agent_note_signers(ef_agent *a, char *const *signers);
 
 /* Fleet hooks (fleet.c, docs/fleet.md): counters for the metrics file and
  * webhook events queued in STATE_DIR/outbox. */

@@ -15,7 +15,7 @@
 
 #define MAX_KEY_FILE (256 * 1024)
 
-int ef_agent_check_images(ef_agent *a, ef_manifest *m, ef_buf *why)
+int ef_agent_check_images(ef_agent *a, ef_manifest *m, ef_buf *why, char ***signers)
 {
 	const ef_config *cfg = a->cfg;
 	ef_image_keys *keys = NULL;
@@ -25,6 +25,7 @@ int ef_agent_check_images(ef_agent *a, ef_manifest *m, ef_buf *why)
 	ef_buf pem;
 	int error;
 
+	*signers = NULL;
 	if (!cfg->image_keys)
 		return 0;
 	if ((error = ef_read_file(&pem, cfg->image_keys, MAX_KEY_FILE)) < 0 ||
@@ -76,6 +77,12 @@ int ef_agent_check_images(ef_agent *a, ef_manifest *m, ef_buf *why)
 			free(s->image);
 			s->image = pinned;
 		}
+		{
+			ef_buf entry = EF_BUF_INIT(8192);
+			if ((error = ef_buf_printf(&entry, "%s %s", s->image, v.key)) == 0)
+				error = ef_strv_push(signers, entry.ptr);
+			ef_buf_dispose(&entry);
+		}
 	next:
 		free(registry);
 		free(repo);
@@ -85,7 +92,32 @@ int ef_agent_check_images(ef_agent *a, ef_manifest *m, ef_buf *why)
 			break;
 	}
 	ef_image_keys_free(keys);
+	if (error < 0 && error != EF_EREJECTED) {
+		ef_strv_free(*signers);
+		*signers = NULL;
+	}
 	if (error < 0 && error != EF_EREJECTED)
 		return error;
 	return why->len ? EF_EREJECTED : 0;
+}
+
+const char *ef_agent_signer_of(char *const *signers, const char *image)
+{
+	size_t n = image ? strlen(image) : 0;
+
+	for (size_t j = 0; n && signers && signers[j]; j++)
+		if (strncmp(signers[j], image, n) == 0 && signers[j][n] == ' ')
+			return signers[j] + n + 1;
+	return NULL;
+}
+
+void ef_agent_note_signers(ef_agent *a, char *const *signers)
+{
+	for (size_t i = 0; i < a->st.nservices; i++) {
+		ef_state_service *s = &a->st.services[i];
+		const char *key = ef_agent_signer_of(signers, s->image);
+
+		free(s->image_signer);
+		s->image_signer = key ? ef_strdup(key) : NULL; /* NULL: not checked */
+	}
 }

@@ -97,13 +97,23 @@ char *ef_buf_detach(ef_buf *b)
 	return p;
 }
 
+void ef_wipe(void *p, size_t n)
+{
+	volatile char *v = p;
+
+	for (size_t i = 0; p && i < n; i++)
+		v[i] = 0;
+}
+
+void ef_str_wipe(char *s)
+{
+	if (s)
+		ef_wipe(s, strlen(s));
+}
+
 void ef_buf_dispose_secret(ef_buf *b)
 {
-	if (b->ptr) {
-		volatile char *v = b->ptr;
-		for (size_t i = 0; i < b->alloc; i++)
-			v[i] = 0;
-	}
+	ef_wipe(b->ptr, b->alloc);
 	ef_buf_dispose(b);
 }
 
@@ -165,6 +175,13 @@ bool ef_strv_contains(char *const *v, const char *s)
 		if (strcmp(v[i], s) == 0)
 			return true;
 	return false;
+}
+
+void ef_strv_free_secret(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		ef_str_wipe(v[i]);
+	ef_strv_free(v);
 }
 
 void ef_strv_free(char **v)

@@ -968,6 +968,22 @@ static void files_init(ef_files *f, char root[4096], char secret_root[4096], con
 	f->secret_root = secret_root;
 }
 
+/* Folds env_file `path` (absent: its name only) into `st`. */
+static int hash_env_file(crypto_hash_sha256_state *st, const ef_compose_src *env, const char *path)
+{
+	ef_buf content = EF_BUF_INIT(EF_FILES_MAX_FILE);
+	ef_compose_kind kind = EF_COMPOSE_ABSENT;
+	int error = 0;
+
+	crypto_hash_sha256_update(st, (const unsigned char *)path, strlen(path) + 1);
+	if (env && (error = env->stat(env->ctx, &kind, path)) == 0 && kind == EF_COMPOSE_FILE &&
+	    (error = env->read(env->ctx, &content, path, EF_FILES_MAX_FILE)) == 0)
+		crypto_hash_sha256_update(
+		        st, (const unsigned char *)(content.ptr ? content.ptr : ""), content.len);
+	ef_buf_dispose(&content);
+	return error == EF_ENOTFOUND ? 0 : error;
+}
+
 int ef_deploy_prepare(const ef_config *cfg, ef_manifest *m, const ef_compose_src *env,
                       const ef_age_identities *age)
 {
@@ -982,7 +998,7 @@ int ef_deploy_prepare(const ef_config *cfg, ef_manifest *m, const ef_compose_src
 		ef_container_spec spec;
 		crypto_hash_sha256_state st;
 		unsigned char h[32];
-		bool files_used = s->nsecrets || s->nconfigs;
+		bool files_used = s->nsecrets || s->nconfigs || s->nenv_files;
 
 		for (size_t j = 0; j < s->nvolumes; j++)
 			files_used |= s->volumes[j].relative || s->volumes[j].home;
@@ -1000,12 +1016,77 @@ int ef_deploy_prepare(const ef_config *cfg, ef_manifest *m, const ef_compose_src
 				crypto_hash_sha256_update(
 				        &st, (const unsigned char *)spec.mounts[j].source,
 				        strlen(spec.mounts[j].source) + 1);
+		/* env_file contents as they are in the commit: for a SOPS
+		 * document, its ciphertext (a new value is a new file, hence a new
+		 * green), never a hash of a plaintext. */
+		for (size_t j = 0; j < s->nenv_files && error == 0; j++)
+			error = hash_env_file(&st, env, s->env_files[j].path);
 		crypto_hash_sha256_final(&st, h);
 		for (int k = 0; k < 32; k++)
 			snprintf(&s->spec_hash[2 * k], 3, "%02x", h[k]);
 		ef_spec_dispose(&spec);
 	}
 	return error;
+}
+
+/* Adds to `keep` the top-level directory under `root` ("ROOT/") that each
+ * bind source of container `id` lies in. */
+static int secrets_in_use(char ***keep, ef_engine *e, const char *id, const char *root)
+{
+	ef_container ct;
+	size_t n = strlen(root);
+	int error;
+
+	if ((error = e->ops->inspect(e, &ct, id)) < 0)
+		return error == EF_ENOTFOUND ? 0 : error; /* gone since the listing */
+	for (size_t i = 0; ct.mounts && ct.mounts[i] && error == 0; i++) {
+		const char *m = ct.mounts[i], *rest = m + n;
+		char dir[256];
+
+		if (strncmp(m, root, n) != 0)
+			continue;
+		snprintf(dir, sizeof(dir), "%.*s", (int)strcspn(rest, "/"), rest);
+		if (!ef_strv_contains(*keep, dir))
+			error = ef_strv_push(keep, dir);
+	}
+	ef_container_dispose(&ct);
+	return error;
+}
+
+void ef_deploy_prune_secrets(ef_deploy_ctx *c)
+{
+	char root[4096], prefix[4100], dir[4400];
+	char **names = NULL, **keep = NULL;
+	ef_container_list l;
+	int error;
+
+	memset(&l, 0, sizeof(l));
+	snprintf(root, sizeof(root), "%s/secrets",
+	         c->cfg->runtime_dir ? c->cfg->runtime_dir : "/run/edgeflip");
+	snprintf(prefix, sizeof(prefix), "%s/", root);
+	if ((error = ef_fs_list(&names, root)) < 0 || !names) {
+		error = 0; /* none yet */
+		goto out;
+	}
+	if ((error = c->engine->ops->list(c->engine, &l)) < 0)
+		goto out;
+	for (size_t i = 0; i < l.count && error == 0; i++)
+		error = secrets_in_use(&keep, c->engine, l.items[i].id, prefix);
+	if (error < 0)
+		goto out; /* in doubt: keep everything */
+	for (size_t i = 0; names[i]; i++) {
+		if (ef_strv_contains(keep, names[i]))
+			continue;
+		snprintf(dir, sizeof(dir), "%s%s", prefix, names[i]);
+		if (ef_fs_remove_tree(dir) == 0)
+			ef_info("secrets-removed", "dir=%s why=\"no container mounts it\"", dir);
+	}
+out:
+	if (error < 0)
+		ef_warn("secrets-kept", "dir=%s why=\"%s\"", root, ef_error_last());
+	ef_container_list_dispose(&l);
+	ef_strv_free(names);
+	ef_strv_free(keep);
 }
 
 int ef_deploy_run(ef_deploy_ctx *c, const ef_manifest *m, const ef_plan *plan, const char *target,
@@ -1101,6 +1182,9 @@ int ef_deploy_run(ef_deploy_ctx *c, const ef_manifest *m, const ef_plan *plan, c
 		ef_info("deployed", "revision=%.12s signer=\"%s\" services=%zu", target,
 		        signer ? signer : "", st->nservices);
 out:
+	/* Committed, rolled back or abandoned: what blue or green no longer
+	 * mounts goes. */
+	ef_deploy_prune_secrets(c);
 	free(d.health);
 	free(d.ports);
 	return error;

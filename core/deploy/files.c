@@ -307,10 +307,46 @@ static bool ends_with(const char *s, const char *tail)
 	return n >= m && strcmp(s + n - m, tail) == 0;
 }
 
-static void wipe_string(char *s)
+static int no_identities(const char *file)
 {
-	if (s)
-		sodium_memzero(s, strlen(s));
+	ef_error_set("%s is a SOPS document but the device has no age identities: "
+	             "set [secrets] age_key_file",
+	             file);
+	return EF_EREJECTED;
+}
+
+/* A json or yaml SOPS document (a binary one for any other name) parsed and
+ * decrypted in place into *out (wipe with ef_sops_tree_wipe before freeing).
+ * 1: done; 0: not a SOPS document (*out NULL). */
+static int open_tree(cJSON **out, const ef_files *f, const char *file, const char *content,
+                     size_t len)
+{
+	bool yaml = ends_with(file, ".yaml") || ends_with(file, ".yml");
+	cJSON *doc = NULL;
+	int error = 0;
+
+	*out = NULL;
+	if (yaml && len <= EF_COMPOSE_MAX_FILE) {
+		if (ef_compose_yaml_read(&doc, content, len, file, NULL, NULL) < 0)
+			doc = NULL;
+	} else if (!yaml) {
+		doc = cJSON_ParseWithLength(content, len);
+	}
+	if (!doc || !cJSON_IsObject(doc) || !ef_sops_tree_is_encrypted(doc))
+		goto out; /* not a SOPS document: used as it is */
+	if (!f->age) {
+		error = no_identities(file);
+		goto out;
+	}
+	if ((error = ef_sops_decrypt_tree(doc, f->age, file)) < 0)
+		goto out;
+	*out = doc;
+	doc = NULL; /* now the caller's */
+	error = 1;
+out:
+	ef_sops_tree_wipe(doc);
+	cJSON_Delete(doc);
+	return error;
 }
 
 /* A json, yaml or binary SOPS document decrypted into `plain` (JSON, or the
@@ -322,24 +358,9 @@ static int decrypt_tree(ef_buf *plain, const ef_files *f, const char *file, cons
 	bool json = ends_with(file, ".json");
 	cJSON *doc = NULL, *data;
 	char *text = NULL;
-	int error = 0;
+	int error;
 
-	if (yaml && len <= EF_COMPOSE_MAX_FILE) {
-		if (ef_compose_yaml_read(&doc, content, len, file, NULL, NULL) < 0)
-			doc = NULL;
-	} else if (!yaml) {
-		doc = cJSON_ParseWithLength(content, len);
-	}
-	if (!doc || !cJSON_IsObject(doc) || !ef_sops_tree_is_encrypted(doc))
-		goto out; /* not a SOPS document: used as it is */
-	if (!f->age) {
-		ef_error_set("%s is a SOPS document but the device has no age identities: "
-		             "set [secrets] age_key_file",
-		             file);
-		error = EF_EREJECTED;
-		goto out;
-	}
-	if ((error = ef_sops_decrypt_tree(doc, f->age, file)) < 0)
+	if ((error = open_tree(&doc, f, file, content, len)) <= 0)
 		goto out;
 	if (!json && !yaml) {
 		/* binary: sops keeps the bytes as the one value `data` */
@@ -359,10 +380,166 @@ static int decrypt_tree(ef_buf *plain, const ef_files *f, const char *file, cons
 	}
 	error = error < 0 ? error : 1;
 out:
-	wipe_string(text);
+	ef_str_wipe(text);
 	cJSON_free(text);
 	ef_sops_tree_wipe(doc);
 	cJSON_Delete(doc);
+	return error;
+}
+
+/* NAME=VALUE into `env`, a value set before wiped first. */
+static int env_set(ef_env *env, const char *name, const char *value)
+{
+	ef_str_wipe((char *)ef_env_get(env, name)); /* replaced: ours to wipe */
+	return ef_env_set(env, name, value);
+}
+
+/* The top-level values of a decrypted json/yaml document as variables
+ * (strings as they are, numbers and booleans as JSON writes them); nested
+ * objects and arrays have no dotenv form and are skipped, as
+ * `sops exec-env` does. */
+static int env_from_tree(ef_env *env, const cJSON *doc)
+{
+	int error = 0;
+
+	for (const cJSON *it = doc->child; it && error == 0; it = it->next) {
+		char *text = NULL;
+
+		if (cJSON_IsObject(it) || cJSON_IsArray(it) || !it->string)
+			continue;
+		if (cJSON_IsString(it))
+			error = env_set(env, it->string, it->valuestring);
+		else if (!(text = cJSON_PrintUnformatted(it)))
+			error = EF_ENOMEM;
+		else
+			error = env_set(env, it->string, cJSON_IsNull(it) ? "" : text);
+		ef_str_wipe(text);
+		cJSON_free(text);
+	}
+	return error;
+}
+
+/* `KEY=VALUE` lines taken as written (env_file `format: raw`). */
+static int env_raw(ef_env *env, const char *text, size_t len, const char *file)
+{
+	const char *p = text, *end = text + len;
+	unsigned line = 0;
+	int error = 0;
+
+	while (p < end && error == 0) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p)), *e = nl ? nl : end, *eq;
+		char *key = NULL, *val = NULL;
+
+		line++;
+		if (e > p && e[-1] == '\r')
+			e--;
+		if (e > p && *p != '#') {
+			if (!(eq = memchr(p, '=', (size_t)(e - p))) || eq == p) {
+				ef_error_set("%s:%u: expected KEY=VALUE", file, line);
+				return EF_EINVALID;
+			}
+			key = strndup(p, (size_t)(eq - p));
+			val = strndup(eq + 1, (size_t)(e - eq - 1));
+			error = key && val ? env_set(env, key, val) : EF_ENOMEM;
+			free(key);
+			ef_str_wipe(val);
+			free(val);
+		}
+		p = nl ? nl + 1 : end;
+	}
+	return error;
+}
+
+int ef_files_env(ef_env *env, const ef_files *f, const ef_env_file *ef)
+{
+	ef_buf content = EF_BUF_INIT(EF_FILES_MAX_FILE), plain = EF_BUF_INIT(EF_FILES_MAX_FILE);
+	ef_compose_kind kind = EF_COMPOSE_ABSENT;
+	const char *file = ef->path;
+	cJSON *doc = NULL;
+	int error;
+
+	if (!f->src) {
+		ef_error_set("env_file %s: no environment directory to read it from", file);
+		return EF_EINVALID;
+	}
+	if ((error = f->src->stat(f->src->ctx, &kind, file)) < 0 && error != EF_ENOTFOUND)
+		return error;
+	if (kind != EF_COMPOSE_FILE) {
+		if (kind == EF_COMPOSE_ABSENT && !ef->required)
+			return 0;
+		ef_error_set("env_file %s is not a file of the environment directory: add it, or "
+		             "write `{path: %s, required: false}`",
+		             file, file);
+		return EF_EINVALID;
+	}
+	if ((error = f->src->read(f->src->ctx, &content, file, EF_FILES_MAX_FILE)) < 0)
+		goto out;
+	if (ends_with(file, ".json") || ends_with(file, ".yaml") || ends_with(file, ".yml")) {
+		if ((error = open_tree(&doc, f, file, content.ptr ? content.ptr : "",
+		                       content.len)) != 0) {
+			if (error > 0 && (error = env_from_tree(env, doc)) == 0)
+				error = 1;
+			goto out;
+		}
+	} else if (ef_sops_dotenv_is_encrypted(content.ptr ? content.ptr : "", content.len)) {
+		if (!f->age) {
+			error = no_identities(file);
+			goto out;
+		}
+		if ((error = ef_sops_decrypt_dotenv(&plain, f->age, content.ptr, content.len,
+		                                    file)) < 0)
+			goto out;
+		/* "KEY=VALUE\0" entries, values as sops stored them */
+		for (size_t i = 0; i < plain.len && error == 0;) {
+			char *entry = plain.ptr + i, *eq = strchr(entry, '=');
+			size_t n = strlen(entry);
+
+			if (eq) {
+				*eq = '\0';
+				error = env_set(env, entry, eq + 1);
+				*eq = '=';
+			}
+			i += n + 1;
+		}
+		error = error < 0 ? error : 1;
+		goto out;
+	}
+	/* Plain text: a dotenv file as Compose reads it. */
+	if (ef->format && strcmp(ef->format, "raw") == 0)
+		error = env_raw(env, content.ptr ? content.ptr : "", content.len, file);
+	else
+		error = ef_dotenv_parse(env, content.ptr ? content.ptr : "", content.len, file,
+		                        NULL, NULL);
+out:
+	ef_sops_tree_wipe(doc);
+	cJSON_Delete(doc);
+	ef_buf_dispose_secret(&plain);
+	ef_buf_dispose_secret(&content);
+	return error;
+}
+
+/* A secret file decrypted into `plain` by its format. 1: done; 0: not a
+ * SOPS document. */
+static int decrypt_file(ef_buf *plain, const ef_files *f, const char *file, const char *content,
+                        size_t len)
+{
+	int error;
+
+	if (!ends_with(file, ".env"))
+		return decrypt_tree(plain, f, file, content, len);
+	if (!ef_sops_dotenv_is_encrypted(content, len))
+		return 0;
+	error = f->age ? ef_sops_decrypt_dotenv(plain, f->age, content, len, file)
+	               : no_identities(file);
+	return error < 0 ? error : 1;
+}
+
+int ef_files_check_secret(const ef_files *f, const char *file, const void *content, size_t len)
+{
+	ef_buf plain = EF_BUF_INIT(EF_FILES_MAX_FILE);
+	int error = decrypt_file(&plain, f, file, content, len);
+
+	ef_buf_dispose_secret(&plain);
 	return error;
 }
 
@@ -374,20 +551,7 @@ int ef_files_put_secret(char **out, const ef_files *f, const char *file, const c
 	int error, in_memory;
 
 	*out = NULL;
-	if (ends_with(file, ".env")) {
-		if (!ef_sops_dotenv_is_encrypted(content, len))
-			return 0;
-		error = f->age ? ef_sops_decrypt_dotenv(&plain, f->age, content, len, file)
-		               : EF_EREJECTED;
-		if (!f->age)
-			ef_error_set("%s is a SOPS document but the device has no age identities: "
-			             "set [secrets] age_key_file",
-			             file);
-		error = error < 0 ? error : 1;
-	} else {
-		error = decrypt_tree(&plain, f, file, content, len);
-	}
-	if (error <= 0)
+	if ((error = decrypt_file(&plain, f, file, content, len)) <= 0)
 		goto out;
 	if (!f->secret_root || (error = ef_fs_mkdir_p(f->secret_root, 0700)) < 0 ||
 	    (in_memory = ef_fs_in_memory(f->secret_root)) <= 0) {

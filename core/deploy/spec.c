@@ -479,6 +479,53 @@ out:
 	return error;
 }
 
+/* Whether `environment:` sets NAME ("NAME=..." or "NAME"). */
+static bool env_has(char *const *env, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (size_t i = 0; env && env[i]; i++)
+		if (strncmp(env[i], name, n) == 0 && (env[i][n] == '=' || env[i][n] == '\0'))
+			return true;
+	return false;
+}
+
+/* `environment:`, then the variables of each env_file (later files win) that
+ * `environment:` does not set, as Compose merges them. The files are read
+ * (SOPS documents decrypted) from the environment directory each time a
+ * spec is built: the plaintext lives in the spec (wiped by
+ * ef_spec_dispose) and in the engine's create request only. */
+static int build_env(ef_container_spec *spec, const ef_service *svc, const ef_spec_opts *o)
+{
+	ef_env vars;
+	int error = 0;
+
+	if (svc->environment && !(spec->env = ef_strv_dup(svc->environment)))
+		return EF_ENOMEM;
+	if (svc->nenv_files == 0 || !o || !o->files)
+		return 0;
+	ef_env_init(&vars);
+	for (size_t i = 0; i < svc->nenv_files && error == 0; i++)
+		if ((error = ef_files_env(&vars, o->files, &svc->env_files[i])) < 0)
+			ef_error_prefix("service %s: env_file %s", svc->name,
+			                svc->env_files[i].path);
+		else
+			error = 0; /* SOPS or plain */
+	for (size_t i = 0; i < vars.n && error == 0; i++) {
+		ef_buf b = EF_BUF_INIT(EF_FILES_MAX_FILE);
+
+		if (env_has(svc->environment, vars.names[i]))
+			continue;
+		if ((error = ef_buf_printf(&b, "%s=%s", vars.names[i], vars.values[i])) == 0)
+			error = ef_strv_push(&spec->env, b.ptr); /* a copy: ours is wiped */
+		ef_buf_dispose_secret(&b);
+	}
+	for (size_t i = 0; i < vars.n; i++)
+		ef_str_wipe(vars.values[i]);
+	ef_env_dispose(&vars);
+	return error;
+}
+
 /* Logging: as written, else a rotating default so that a chatty container
  * cannot fill a gateway's flash. */
 static int build_logging(ef_container_spec *spec, const ef_service *svc)
@@ -509,7 +556,6 @@ int ef_spec_build(ef_container_spec *out, const ef_service *svc, const ef_spec_o
 	s->image = dups(svc->image, &ok);
 	s->cmd = dupv(svc->command, &ok);
 	s->entrypoint = dupv(svc->entrypoint, &ok);
-	s->env = dupv(svc->environment, &ok);
 	s->labels = dupv(svc->labels, &ok);
 	s->user = dups(svc->user, &ok);
 	s->working_dir = dups(svc->working_dir, &ok);
@@ -566,8 +612,9 @@ int ef_spec_build(ef_container_spec *out, const ef_service *svc, const ef_spec_o
 		if (error < 0)
 			goto out;
 	}
-	if ((error = parse_restart(s, svc)) < 0 || (error = parse_devices(s, svc)) < 0 ||
-	    (error = build_ports(s, svc, opts)) < 0 || (error = build_mounts(s, svc, opts)) < 0 ||
+	if ((error = build_env(s, svc, opts)) < 0 || (error = parse_restart(s, svc)) < 0 ||
+	    (error = parse_devices(s, svc)) < 0 || (error = build_ports(s, svc, opts)) < 0 ||
+	    (error = build_mounts(s, svc, opts)) < 0 ||
 	    (error = build_networks(s, svc, opts)) < 0 || (error = build_logging(s, svc)) < 0)
 		goto out;
 	error = 0;
@@ -586,7 +633,7 @@ void ef_spec_dispose(ef_container_spec *s)
 	free(s->image);
 	ef_strv_free(s->cmd);
 	ef_strv_free(s->entrypoint);
-	ef_strv_free(s->env);
+	ef_strv_free_secret(s->env); /* may hold decrypted env_file values */
 	ef_strv_free(s->labels);
 	free(s->user);
 	free(s->working_dir);

@@ -56,6 +56,7 @@ void ef_state_service_dispose(ef_state_service *s)
 	free(s->slot);
 	ef_strv_free(s->public_ports);
 	free(s->endpoint);
+	free(s->image_signer);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -74,7 +75,8 @@ int ef_state_service_copy(ef_state_service *dst, const ef_state_service *src)
 	if (dup_opt(&dst->name, src->name) < 0 ||
 	    dup_opt(&dst->container_id, src->container_id) < 0 ||
 	    dup_opt(&dst->spec_hash, src->spec_hash) < 0 || dup_opt(&dst->image, src->image) < 0 ||
-	    dup_opt(&dst->slot, src->slot) < 0 || dup_opt(&dst->endpoint, src->endpoint) < 0)
+	    dup_opt(&dst->slot, src->slot) < 0 || dup_opt(&dst->endpoint, src->endpoint) < 0 ||
+	    dup_opt(&dst->image_signer, src->image_signer) < 0)
 		goto fail;
 	if (src->public_ports) {
 		dst->public_ports = ef_strv_dup(src->public_ports);
@@ -383,7 +385,8 @@ static bool add_services(cJSON *obj, const char *key, const ef_state_service *v,
 		    !add_str(o, "spec_hash", s->spec_hash) || !add_str(o, "image", s->image) ||
 		    !add_str(o, "slot", s->slot) ||
 		    !add_strv(o, "public_ports", s->public_ports, EF_STATE_MAX_PORTS) ||
-		    !add_str(o, "endpoint", s->endpoint))
+		    !add_str(o, "endpoint", s->endpoint) ||
+		    (s->image_signer && !add_str(o, "image_signer", s->image_signer)))
 			return false;
 	}
 	return true;
@@ -650,9 +653,10 @@ static int get_strv(char ***out, const cJSON *item, size_t max, const char *path
 }
 
 static const char *const service_keys[] = {
-        "name", "container_id", "spec_hash", "image", "slot", "public_ports", "endpoint",
+        "name", "container_id", "spec_hash", "image",
+        "slot", "public_ports", "endpoint",  "image_signer",
 };
-enum { SV_NAME, SV_CONTAINER, SV_SPEC, SV_IMAGE, SV_SLOT, SV_PORTS, SV_ENDPOINT, SV_N };
+enum { SV_NAME, SV_CONTAINER, SV_SPEC, SV_IMAGE, SV_SLOT, SV_PORTS, SV_ENDPOINT, SV_SIGNER, SV_N };
 
 static int parse_service(ef_state_service *s, const cJSON *obj, const char *path)
 {
@@ -689,7 +693,10 @@ static int parse_service(ef_state_service *s, const cJSON *obj, const char *path
 	if ((error = get_strv(&s->public_ports, m[SV_PORTS], EF_STATE_MAX_PORTS, p)) < 0)
 		return error;
 	sub(p, path, "endpoint");
-	return get_string(&s->endpoint, m[SV_ENDPOINT], p);
+	if ((error = get_string(&s->endpoint, m[SV_ENDPOINT], p)) < 0)
+		return error;
+	sub(p, path, "image_signer"); /* optional: journals before it lack it */
+	return get_string(&s->image_signer, m[SV_SIGNER], p);
 }
 
 static int parse_services(ef_state_service **out, size_t *nout, const cJSON *item, const char *path)

@@ -46,6 +46,12 @@ int ef_agent_import(ef_agent *a, const char *file);
 int ef_agent_plan(ef_agent *a, FILE *out);
 /* Verifies `rev` (NULL: the branch head) from the cache after a fetch. */
 int ef_agent_verify(ef_agent *a, ef_verify_result *out, char commit[EF_OID_HEX], const char *rev);
+/* Reports, one line each on `out`, what `commit` asks the device to trust
+ * besides its signature: every SOPS secret file and env_file (decryptable
+ * with the device's age key or not — never a value) and, with [trust]
+ * image_keys, every image's signature and signer. Writes nothing. 0 when all
+ * is good; EF_EREJECTED when anything is refused. */
+int ef_agent_verify_contents(ef_agent *a, FILE *out, const char *commit);
 /* Goes back to the previous revision now and quarantines the current one. */
 int ef_agent_rollback(ef_agent *a);
 const ef_state *ef_agent_state(const ef_agent *a);

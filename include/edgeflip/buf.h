@@ -37,6 +37,13 @@ int ef_strv_push_owned(char ***v, char *s);
 char **ef_strv_dup(char *const *v);
 bool ef_strv_contains(char *const *v, const char *s);
 void ef_strv_free(char **v);
+/* Zeroes `n` bytes at `p` (or the string `s`) in a way the compiler keeps:
+ * for buffers that held a secret. NULL-safe. */
+void ef_wipe(void *p, size_t n);
+void ef_str_wipe(char *s);
+/* ef_strv_free() that zeroes every string first (an environment holding
+ * decrypted values). */
+void ef_strv_free_secret(char **v);
 /* Splits on commas and/or whitespace, dropping empty items. */
 int ef_strv_split(char ***out, const char *list);
 

@@ -44,6 +44,11 @@ typedef struct {
  * file replaces the container. */
 int ef_deploy_prepare(const ef_config *cfg, ef_manifest *m, const ef_compose_src *env,
                       const ef_age_identities *age);
+/* Removes the per-version directories of decrypted secrets under
+ * RUNTIME_DIR/secrets that no container of the engine mounts (after a
+ * commit, a rollback, recovery). Best effort: when the engine cannot tell
+ * what its containers mount, nothing is removed. */
+void ef_deploy_prune_secrets(ef_deploy_ctx *c);
 /* Runs `plan` towards `target`. `m` must outlive the call. 0: deployed;
  * EF_ERROR: rolled back (quarantined); EF_EAGAIN: abandoned on request. */
 int ef_deploy_run(ef_deploy_ctx *c, const ef_manifest *m, const ef_plan *plan, const char *target,

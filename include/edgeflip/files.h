@@ -15,6 +15,8 @@
 #define EDGEFLIP_FILES_H
 
 #include "edgeflip/compose.h"
+#include "edgeflip/compose_read.h"
+#include "edgeflip/manifest.h"
 #include "edgeflip/secrets.h"
 
 #include <stdbool.h>
@@ -57,5 +59,24 @@ int ef_files_put(char **out, const ef_files *f, const char *name, const void *co
  * Plaintext is wiped from memory before this returns. */
 int ef_files_put_secret(char **out, const ef_files *f, const char *file, const char *name,
                         const void *content, size_t len, unsigned mode, long uid, long gid);
+
+/* Whether secret file `file` (content, len bytes) opens, as
+ * ef_files_put_secret() would decrypt it, without writing anything: 1 it is
+ * a SOPS document and decrypts (MAC checked; the plaintext wiped), 0 it is
+ * no SOPS document, negative as ef_files_put_secret() refuses it. */
+int ef_files_check_secret(const ef_files *f, const char *file, const void *content, size_t len);
+
+/* The variables of a service's env_file `ef` added to `env` (a name set
+ * before is replaced, its value wiped). A SOPS document — dotenv, or json
+ * or yaml by its extension — is decrypted with f->age, the MAC checked: its
+ * values (top-level scalars of json/yaml) become variables as sops stored
+ * them. Any other file is a dotenv file as Compose reads it (`format: raw`:
+ * KEY=VALUE lines as written). Nothing is written anywhere; every buffer that
+ * held plaintext is wiped. An absent file is skipped when not required.
+ * 1: a SOPS document, decrypted; 0: plain text (or absent and not required).
+ * EF_EREJECTED naming the file when no identity opens it or it was tampered
+ * with; EF_EINVALID when it is absent or malformed. The caller wipes `env`'s
+ * values before disposing of it. */
+int ef_files_env(ef_env *env, const ef_files *f, const ef_env_file *ef);
 
 #endif

@@ -41,6 +41,10 @@ typedef struct {
 	char *slot;          /* "blue" | "green" */
 	char **public_ports; /* "tcp:8080" ... routed to this container */
 	char *endpoint;      /* "127.0.0.1:PORT" traffic goes to (blue/green) */
+	/* The key whose signature on `image` was verified ("SHA256:<base64>" of
+	 * the public key, [trust] image_keys); NULL: not checked. Absent from
+	 * journals written before it existed. */
+	char *image_signer;
 } ef_state_service;
 
 typedef struct {

@@ -413,6 +413,7 @@ static int docker_create(ef_engine *e, char out_id[65], const ef_create_req *req
 		ef_info("engine created", "container=%s id=%.12s image=%s", req->name, out_id,
 		        req->spec->image);
 out:
+	ef_str_wipe(body); /* its Env may hold secrets */
 	free(body);
 	ef_buf_dispose(&c.reply);
 	return error;

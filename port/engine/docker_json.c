@@ -307,6 +307,26 @@ static int take_endpoints(ef_container *c, const cJSON *nets)
 	return 0;
 }
 
+/* Mounts: [{"Type": "bind", "Source": "/host/path", ...}] -> bind sources. */
+static int take_mounts(ef_container *c, const cJSON *mounts)
+{
+	const cJSON *m;
+	int error;
+
+	cJSON_ArrayForEach(m, mounts)
+	{
+		const char *type = get_str(m, "Type"), *source = get_str(m, "Source");
+
+		if (!type || strcmp(type, "bind") != 0 || !source || !*source)
+			continue;
+		if (ef_strv_len(c->mounts) >= 1024)
+			break;
+		if ((error = ef_strv_push(&c->mounts, source)) < 0)
+			return error;
+	}
+	return 0;
+}
+
 int ef_docker_parse_inspect(ef_container *out, const char *json, size_t len)
 {
 	cJSON *root = parse_json(json, len);
@@ -339,7 +359,8 @@ int ef_docker_parse_inspect(ef_container *out, const char *json, size_t len)
 	out->ip_address = dup_nonempty(find_ip(settings), &ok);
 	if (!ok || !take_labels(out, get(config, "Labels")) ||
 	    take_ports(out, get(settings, "Ports")) < 0 ||
-	    take_endpoints(out, get(settings, "Networks")) < 0) {
+	    take_endpoints(out, get(settings, "Networks")) < 0 ||
+	    take_mounts(out, get(root, "Mounts")) < 0) {
 		ef_error_set("out of memory");
 		error = EF_ENOMEM;
 		goto out;
@@ -906,6 +927,11 @@ int ef_docker_create_body(char **out, const ef_create_req *req)
 out:
 	if (error == EF_ENOMEM)
 		ef_error_set("out of memory");
+	/* Env may hold decrypted env_file values (docs/secrets.md). */
+	for (cJSON *v = body ? cJSON_GetObjectItemCaseSensitive(body, "Env") : NULL,
+	           *it = v ? v->child : NULL;
+	     it; it = it->next)
+		ef_str_wipe(it->valuestring);
 	cJSON_Delete(body);
 	return error;
 }

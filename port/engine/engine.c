@@ -64,6 +64,7 @@ void ef_container_dispose(ef_container *c)
 	free(c->fixed_name);
 	free(c->health);
 	ef_strv_free(c->endpoints);
+	ef_strv_free(c->mounts);
 	for (size_t i = 0; i < c->nports; i++)
 		free(c->ports[i].host_ip);
 	free(c->ports);

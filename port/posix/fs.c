@@ -3,6 +3,9 @@
 #include "edgeflip/error.h"
 #include "edgeflip/fault.h"
 
+#include "edgeflip/buf.h"
+
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -136,6 +139,37 @@ int ef_fs_remove_tree(const char *path)
 		ef_error_set("cannot remove %s: %s", path, strerror(errno));
 		return EF_ERROR;
 	}
+	return 0;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int ef_fs_list(char ***out, const char *dir)
+{
+	char **names = NULL;
+	struct dirent *ent;
+	DIR *d;
+	int error = 0;
+
+	*out = NULL;
+	if (!(d = opendir(dir))) {
+		ef_error_set("cannot list %s: %s", dir, strerror(errno));
+		return errno == ENOENT ? EF_ENOTFOUND : EF_ERROR;
+	}
+	while (error == 0 && (ent = readdir(d)))
+		if (strcmp(ent->d_name, ".") != 0 && strcmp(ent->d_name, "..") != 0)
+			error = ef_strv_push(&names, ent->d_name);
+	closedir(d);
+	if (error < 0) {
+		ef_strv_free(names);
+		return error;
+	}
+	if (names)
+		qsort(names, ef_strv_len(names), sizeof(*names), cmp_name);
+	*out = names;
 	return 0;
 }
 

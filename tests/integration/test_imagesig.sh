@@ -4,7 +4,9 @@
 # layouts by tests/lib/cosign_sign.py (openssl signs), checked through
 # tests/tools/ef_imagesig_probe; then the agent on a real Podman engine
 # with [trust] image_keys: signed images deployed, unsigned ones refused with
-# the running set untouched, also when the engine has the image cached.
+# the running set untouched, also when the engine has the image cached;
+# `status` (human and --json `images`) shows the key that signed what runs,
+# `verify` reports each image's signature.
 #
 #   EF_BUILD_DIR=build tests/integration/test_imagesig.sh
 set -u
@@ -104,6 +106,18 @@ ef_expect_eq "a signed image is deployed (exit 0)" 0 $?
 ef_expect_eq "it serves" "web v1" "$(web_says)"
 ef_expect_contains "the log names the key that signed it" "$(cat "$log")" \
 	"image-verified service=web image=web@$(digest_of "$web1") key=$key_id method=cosign-tag"
+# image_field FIELD: images[0].FIELD of `status --json`
+image_field() {
+	ef_agent status --json | python3 -c 'import json,sys; v=json.load(sys.stdin)["images"][0].get(sys.argv[1]); print("" if v is None else v)' "$1"
+}
+ef_expect_eq "status --json: the image's signer" "$key_id" "$(image_field signer)"
+ef_expect_eq "status --json: the digest that runs" "$(digest_of "$web1")" "$(image_field digest)"
+ef_expect_contains "status: the signer under the service" "$(ef_agent status 2>&1)" \
+	"image signed by $key_id"
+out=$(ef_agent verify 2>/dev/null)
+ef_expect_eq "verify: a signed commit with a signed image (exit 0)" 0 $?
+ef_expect_contains "verify reports the image's signer" "$out" \
+	"image:   web ($web1): good: signed by $key_id"
 
 ef_compose "$env/compose.json" "web=$web2:$port"
 ef_gitops_commit "unsigned image" || exit 1
@@ -113,6 +127,11 @@ ef_expect_eq "the running set is untouched" "web v1" "$(web_says)"
 ef_expect_contains "status says why" "$(ef_agent status 2>&1)" "image-signature"
 ef_expect_contains "the reason names the service and the image" "$(cat "$log")" \
 	"service web: image web@$(digest_of "$web2"): no cosign signature"
+ef_expect_eq "status still names v1's signer" "$key_id" "$(image_field signer)"
+out=$(ef_agent verify 2>/dev/null)
+ef_expect_eq "verify: the unsigned image fails it (exit 3)" 3 $?
+ef_expect_contains "verify says which image and why" "$out" "image:   web ($web2): bad"
+ef_expect_contains "verify gives the reason" "$out" "no cosign signature"
 
 # In the engine's cache already (pulled by hand) and unsigned: still refused.
 $EF_PODMAN pull -q "$web3" >/dev/null 2>&1
@@ -129,6 +148,8 @@ ef_gitops_commit "v2 signed now (bundle)" || exit 1
 ef_agent once 2>"$log"
 ef_expect_eq "v2 deploys once signed (Sigstore bundle)" 0 $?
 ef_expect_eq "v2 serves" "web v2" "$(web_says)"
+ef_expect_eq "status: v2's signer (bundle)" "$key_id" "$(image_field signer)"
+ef_expect_eq "status: v2's digest" "$(digest_of "$web2")" "$(image_field digest)"
 
 # The registry down is a transient fault (exit 5), not a verdict.
 ef_registry_stop

@@ -115,6 +115,21 @@ static void test_inspect_created_and_exited(void **state)
 	ef_buf_dispose(&b);
 }
 
+static void test_inspect_mounts(void **state)
+{
+	static const char j[] =
+	        "{\"Id\":\"abc\",\"Mounts\":[{\"Type\":\"bind\",\"Source\":"
+	        "\"/run/edgeflip/secrets/h1/api\",\"Destination\":\"/run/secrets/api\"},"
+	        "{\"Type\":\"volume\",\"Source\":\"/var/lib/v\"},{\"Type\":\"bind\"}]}";
+	ef_container c;
+
+	(void)state;
+	assert_int_equal(ef_docker_parse_inspect(&c, j, strlen(j)), 0);
+	assert_int_equal(ef_strv_len(c.mounts), 1); /* bind sources only */
+	assert_string_equal(c.mounts[0], "/run/edgeflip/secrets/h1/api");
+	ef_container_dispose(&c);
+}
+
 static void test_exec_inspect_recorded(void **state)
 {
 	int code = 0;
@@ -910,6 +925,7 @@ int main(void)
 	        cmocka_unit_test(test_list_recorded),
 	        cmocka_unit_test(test_inspect_running),
 	        cmocka_unit_test(test_inspect_created_and_exited),
+	        cmocka_unit_test(test_inspect_mounts),
 	        cmocka_unit_test(test_exec_inspect_recorded),
 	        cmocka_unit_test(test_error_message),
 	        cmocka_unit_test(test_pull_stream_chunks),

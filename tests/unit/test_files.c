@@ -3,6 +3,7 @@
 #include "edgeflip/buf.h"
 #include "edgeflip/error.h"
 #include "edgeflip/files.h"
+#include "edgeflip/spec.h"
 #include "edgeflip/sys/fs.h"
 
 #include <setjmp.h>
@@ -292,12 +293,124 @@ static void test_put_secret(void **state)
 	ef_age_identities_free(other);
 }
 
+/* A service's env_file: plain dotenv, `format: raw`, and SOPS documents in
+ * dotenv, json and yaml format, decrypted into variables only. */
+static void test_env_file(void **state)
+{
+	char *envt, *json, *yaml, *bad, *dropped;
+	size_t n;
+	const char *files_v[] = {"plain.env",
+	                         "A=1\nB='x y'\nC=${A}\n",
+	                         "raw.env",
+	                         "C=${A}\n",
+	                         "s.env",
+	                         envt = corpus_read(&n, "real/humphd-secret.enc.env"),
+	                         "s.json",
+	                         json = corpus_read(&n, "real/humphd-secret.enc.json"),
+	                         "s.yaml",
+	                         yaml = corpus_read(&n, "real/humphd-secret.enc.yaml"),
+	                         "bad.env",
+	                         bad = corpus_read(&n, "derived/bad-value.env"),
+	                         "dropped.json",
+	                         dropped = corpus_read(&n, "derived/dropped-value.json"),
+	                         NULL};
+	fake fk = {files_v};
+	ef_compose_src src = {fake_read, fake_stat, fake_list, &fk, "environments/prod"};
+	ef_age_identities *ids = corpus_ids("keys/agent-keys.txt");
+	ef_files files = {.src = &src, .root = root};
+	ef_env_file plain = {"plain.env", true, NULL}, raw = {"raw.env", true, "raw"},
+	            sops_env = {"s.env", true, NULL}, sops_json = {"s.json", true, NULL},
+	            sops_yaml = {"s.yaml", true, NULL}, absent = {"none.env", true, NULL},
+	            optional = {"none.env", false, NULL}, tampered = {"bad.env", true, NULL},
+	            dropped_f = {"dropped.json", true, NULL};
+	ef_env env;
+
+	(void)state;
+	ef_env_init(&env);
+	assert_int_equal(ef_files_env(&env, &files, &plain), 0);
+	assert_string_equal(ef_env_get(&env, "B"), "x y");
+	assert_string_equal(ef_env_get(&env, "C"), "1");
+	assert_int_equal(ef_files_env(&env, &files, &raw), 0); /* later file wins, as written */
+	assert_string_equal(ef_env_get(&env, "C"), "${A}");
+	assert_int_equal(ef_files_env(&env, &files, &optional), 0);
+	assert_int_equal(ef_files_env(&env, &files, &absent), EF_EINVALID);
+	assert_non_null(strstr(ef_error_last(), "none.env"));
+	/* SOPS without identities: refused */
+	assert_int_equal(ef_files_env(&env, &files, &sops_env), EF_EREJECTED);
+	assert_non_null(strstr(ef_error_last(), "age_key_file"));
+	files.age = ids;
+	assert_int_equal(ef_files_env(&env, &files, &sops_env), 1);
+	assert_string_equal(ef_env_get(&env, "secret"), "this is a secret");
+	assert_string_equal(ef_env_get(&env, "another_secret"), "7");
+	ef_env_dispose(&env);
+	assert_int_equal(ef_files_env(&env, &files, &sops_json), 1);
+	assert_string_equal(ef_env_get(&env, "0word"), "gotta match go");
+	assert_string_equal(ef_env_get(&env, "int"), "7");
+	assert_string_equal(ef_env_get(&env, "boolean"), "true");
+	assert_null(ef_env_get(&env, "complex")); /* nested: no dotenv form */
+	assert_null(ef_env_get(&env, "sops"));
+	ef_env_dispose(&env);
+	assert_int_equal(ef_files_env(&env, &files, &sops_yaml), 1);
+	assert_string_equal(ef_env_get(&env, "string"), "string");
+	ef_env_dispose(&env);
+	/* tampered: refused naming the file, nothing set */
+	assert_int_equal(ef_files_env(&env, &files, &tampered), EF_EREJECTED);
+	assert_non_null(strstr(ef_error_last(), "bad.env"));
+	assert_int_equal(ef_files_env(&env, &files, &dropped_f), EF_EREJECTED);
+	assert_non_null(strstr(ef_error_last(), "dropped.json"));
+	assert_int_equal(env.n, 0);
+	ef_env_dispose(&env);
+	ef_age_identities_free(ids);
+	free(envt), free(json), free(yaml), free(bad), free(dropped);
+}
+
+/* The container's environment: `environment:` wins over env_file. */
+static void test_spec_env(void **state)
+{
+	char *envt;
+	size_t n;
+	const char *files_v[] = {"s.env", envt = corpus_read(&n, "real/humphd-secret.enc.env"),
+	                         "b.env", "another_secret=8\nX=1\n", NULL};
+	fake fk = {files_v};
+	ef_compose_src src = {fake_read, fake_stat, fake_list, &fk, "environments/prod"};
+	ef_age_identities *ids = corpus_ids("keys/agent-keys.txt");
+	ef_files files = {.src = &src, .root = root, .age = ids};
+	ef_env_file ef[] = {{"s.env", true, NULL}, {"b.env", true, NULL}};
+	char *environment[] = {"secret=mine", NULL};
+	ef_service svc;
+	ef_spec_opts o = {.files = &files};
+	ef_container_spec spec;
+
+	(void)state;
+	memset(&svc, 0, sizeof(svc));
+	svc.name = "web";
+	svc.image = "img";
+	svc.environment = environment;
+	svc.env_files = ef;
+	svc.nenv_files = 2;
+	assert_int_equal(ef_spec_build(&spec, &svc, &o), 0);
+	assert_true(ef_strv_contains(spec.env, "secret=mine"));
+	assert_false(ef_strv_contains(spec.env, "secret=this is a secret"));
+	assert_true(ef_strv_contains(spec.env, "another_secret=8")); /* later file wins */
+	assert_true(ef_strv_contains(spec.env, "X=1"));
+	assert_int_equal(ef_strv_len(spec.env), 3);
+	ef_spec_dispose(&spec);
+	/* a key that does not open it: refused, naming service and file */
+	files.age = NULL;
+	assert_int_equal(ef_spec_build(&spec, &svc, &o), EF_EREJECTED);
+	assert_non_null(strstr(ef_error_last(), "service web: env_file s.env"));
+	ef_age_identities_free(ids);
+	free(envt);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test_setup_teardown(test_bind_kinds, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_put, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_put_secret, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_env_file, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_spec_env, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

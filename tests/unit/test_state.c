@@ -123,6 +123,37 @@ static void test_round_trip_json(void **unused)
 	ef_state_dispose(&b);
 }
 
+/* image_signer: kept when set, absent when not (old journals load as before). */
+static void test_image_signer(void **unused)
+{
+	ef_state a, b;
+	ef_buf old;
+	char *json = NULL;
+
+	fill_state(&a);
+	assert_null(a.services[0].image_signer);
+	assert_int_equal(ef_state_to_json(&json, &a), 0);
+	assert_null(strstr(json, "image_signer")); /* unset: not written */
+	free(json);
+	a.services[0].image_signer = strdup("SHA256:abc");
+	assert_int_equal(ef_state_to_json(&json, &a), 0);
+	assert_int_equal(ef_state_from_json(&b, json, strlen(json)), 0);
+	assert_string_equal(b.services[0].image_signer, "SHA256:abc");
+	assert_true(ef_state_equal(&a, &b));
+	free(b.services[0].image_signer);
+	b.services[0].image_signer = NULL;
+	assert_false(ef_state_equal(&a, &b)); /* a difference is seen */
+	free(json);
+	ef_state_dispose(&a);
+	ef_state_dispose(&b);
+	/* a journal written before the field existed */
+	read_data(&old, "full.json");
+	assert_int_equal(ef_state_from_json(&b, old.ptr, old.len), 0);
+	assert_null(b.services[0].image_signer);
+	ef_state_dispose(&b);
+	ef_buf_dispose(&old);
+}
+
 /* The fixture is in the exact form the agent writes: parse, print, same bytes. */
 static void test_fixture_format(void **unused)
 {
@@ -582,6 +613,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_round_trip_json),
+	        cmocka_unit_test(test_image_signer),
 	        cmocka_unit_test(test_fixture_format),
 	        cmocka_unit_test(test_save_load_round_trip),
 	        cmocka_unit_test(test_empty_state),

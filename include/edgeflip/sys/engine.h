@@ -173,6 +173,8 @@ typedef struct {
 	char *ip_address; /* container IP on the default network (inspect only) */
 	/* networks joined now, "net=alias,alias" each (inspect only) */
 	char **endpoints;
+	/* host paths bound into the container (inspect only) */
+	char **mounts;
 } ef_container;
 
 typedef struct {

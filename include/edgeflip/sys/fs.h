@@ -15,6 +15,9 @@ int ef_fs_mkdir_p(const char *path, unsigned mode);
 int ef_fs_set_aside(char *out, size_t n, const char *path);
 /* Removes a directory tree. */
 int ef_fs_remove_tree(const char *path);
+/* The names in directory `dir` (not "." and ".."), sorted; a NULL-terminated
+ * vector (ef_strv_free), NULL when empty. EF_ENOTFOUND when `dir` is missing. */
+int ef_fs_list(char ***out, const char *dir);
 /* Whether `path` is on a file system held in memory (tmpfs, ramfs): 1 yes,
  * 0 no, negative when it cannot be told (the last error says why). */
 int ef_fs_in_memory(const char *path);
