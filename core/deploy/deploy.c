@@ -1055,11 +1055,14 @@ static int secrets_in_use(char ***keep, ef_engine *e, const char *id, const char
 
 void ef_deploy_prune_secrets(ef_deploy_ctx *c)
 {
-	char root[4096], prefix[4100], dir[4400];
+	char root[4096], prefix[4100], dir[4400], why[1024];
 	char **names = NULL, **keep = NULL;
 	ef_container_list l;
 	int error;
 
+	/* A sweep after a failed deploy: the deploy's error stays the last one
+	 * (the command prints it), not what the sweep met. */
+	snprintf(why, sizeof(why), "%s", ef_error_last());
 	memset(&l, 0, sizeof(l));
 	snprintf(root, sizeof(root), "%s/secrets",
 	         c->cfg->runtime_dir ? c->cfg->runtime_dir : "/run/edgeflip");
@@ -1087,6 +1090,7 @@ out:
 	ef_container_list_dispose(&l);
 	ef_strv_free(names);
 	ef_strv_free(keep);
+	ef_error_set("%s", why);
 }
 
 int ef_deploy_run(ef_deploy_ctx *c, const ef_manifest *m, const ef_plan *plan, const char *target,

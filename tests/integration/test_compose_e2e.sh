@@ -91,9 +91,9 @@ cat >"$env/cgi/q" <<'EOF'
 get() { busybox timeout "${TMO:-1}" wget -q -O- "http://$UPSTREAM:8080/$UPATH"; }
 n=1
 until out=$(get); do
-	[ $n -ge "${TRIES:-3}" ] && exit 1
+	[ $n -ge "${TRIES:-5}" ] && exit 1
 	n=$((n + 1))
-	sleep 0.3
+	sleep 0.5
 done
 printf 'Content-type: text/plain\r\n\r\n%s: %s\n' "$NAME" "$out"
 EOF
@@ -101,7 +101,7 @@ cgi()
 {
 	printf '    command: ["/bin/sh", "-c", "mkdir -p /w/cgi-bin && busybox cp /www/* /w/ && busybox cp /cgi/q /w/cgi-bin/q && busybox chmod 755 /w/cgi-bin/q && exec httpd -f -p 8080 -h /w"]\n'
 	printf '    environment: {NAME: %s, UPSTREAM: %s, UPATH: "%s", TMO: "%s", TRIES: "%s"}\n' \
-		"$1" "$2" "${3:-}" "${4:-1}" "${5:-3}"
+		"$1" "$2" "${3:-}" "${4:-1}" "${5:-5}"
 	printf '    volumes: ["./cgi/q:/cgi/q:ro"]'
 }
 # The stacks are compose.yaml files, read by the agent as Compose reads them
@@ -181,15 +181,19 @@ deploy "stack 1: bad db"
 rc=$?
 counts=$(ef_load_stop)
 ef_expect_eq "1: bad db rolled back (exit 4)" 4 $rc
+ef_expect_contains "1: bad db: the command ends with the health failure" "$(tail -1 "$log")" \
+	"edgeflip: service db is unhealthy"
 ef_expect_eq "1: bad db: zero failed requests (of ${counts% *})" 0 "${counts#* }"
 ef_expect_eq "1: after the rollback, db resolves to the active slot only" \
 	"$(ip_on "$green_db" $(net private))" "$(resolve "$(cid backend)" db $(net private))"
 ef_expect_eq "1: after the rollback, db v2 answers" "frontend: backend: db v2" "$(says "$url")"
 
 # A rollback after the flip (failure during soak) gives the name back to blue.
-stack1 "$db1" '    command: ["sh", "-c", "(sleep 4; rm /www/health) & exec httpd -f -p 8080 -h /www"]
-    healthcheck: {interval: 1s, retries: 1}'
-ef_ini_set "$EF_AGENT_INI" deploy.soak 10s
+# start_period: a probe before httpd listens does not count (on a busy
+# machine the first one can come first).
+stack1 "$db1" '    command: ["sh", "-c", "(sleep 6; rm /www/health) & exec httpd -f -p 8080 -h /www"]
+    healthcheck: {interval: 1s, retries: 1, start_period: 3s}'
+ef_ini_set "$EF_AGENT_INI" deploy.soak 12s
 deploy "stack 1: db fails during soak"
 rc=$?
 ef_ini_set "$EF_AGENT_INI" deploy.soak 2s
