@@ -426,7 +426,10 @@ ef_expect_contains "without the option the backend gets no header" \
 sw apply "tcp:127.0.0.1:$dpub>127.0.0.1:$blue/d?drain=1000" >/dev/null
 python3 "$flood" hold "$dpub" 6 >"$tmp/hold.drain" &
 holder=$!
-sleep 0.5
+# The connection must be on blue before the flip (a busy machine starts
+# python slowly): wait for the proxy to hold it, not a fixed time.
+ef_wait_until 10 sh -c "python3 '$flood' ctl '$state/proxy/control.sock' status |
+	grep -q '>127.0.0.1:$blue=1+0'"
 sw apply "tcp:127.0.0.1:$dpub>127.0.0.1:$green/d?drain=1000" >/dev/null
 st=$(ctl_of "$state" status)
 ef_expect_contains "status shows the connection draining on the old slot ($st)" "$st" \
