@@ -29,6 +29,20 @@ int ef_preview_pattern_check(const char *pattern)
 	return 0;
 }
 
+/* digits or [A-Za-z0-9._-], not starting with '.', shorter than the cap */
+static bool valid_id(const char *p, size_t n)
+{
+	if (n == 0 || n >= EF_PREVIEW_ID_MAX || p[0] == '.')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = p[i];
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      c == '.' || c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
 int ef_preview_match(char *id, size_t cap, const char *pattern, const char *ref)
 {
 	const char *star = strchr(pattern, '*');
@@ -42,14 +56,8 @@ int ef_preview_match(char *id, size_t cap, const char *pattern, const char *ref)
 	    strcmp(ref + rlen - post, star + 1) != 0)
 		return 0;
 	n = rlen - pre - post;
-	if (n >= cap || n >= EF_PREVIEW_ID_MAX || ref[pre] == '.')
+	if (n >= cap || !valid_id(ref + pre, n))
 		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = ref[pre + i];
-		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      c == '.' || c == '_' || c == '-'))
-			return 0;
-	}
 	memcpy(id, ref + pre, n);
 	id[n] = '\0';
 	return 1;
@@ -267,7 +275,7 @@ static int parse_one(ef_preview *p, const cJSON *o, size_t idx)
 	reason = str_field(o, "reason", false, &error, where);
 	if (error < 0)
 		return error;
-	if (strncmp(name, "pr-", 3) != 0 || strlen(name) >= 3 + EF_PREVIEW_ID_MAX ||
+	if (strncmp(name, "pr-", 3) != 0 || !valid_id(name + 3, strlen(name + 3)) ||
 	    !is_hex_id(rev, true) || (refused && !is_hex_id(refused, true))) {
 		ef_error_set("previews.json: %s: name must be pr-ID, revision and refused commit "
 		             "ids",
@@ -291,7 +299,8 @@ static int parse_one(ef_preview *p, const cJSON *o, size_t idx)
 		return EF_EINVALID;
 	}
 	for (const cJSON *v = vols ? vols->child : NULL; v; v = v->next) {
-		if (!cJSON_IsString(v) || !v->valuestring || strncmp(v->valuestring, "", 1) == 0) {
+		if (!cJSON_IsString(v) || !v->valuestring || !v->valuestring[0] ||
+		    strlen(v->valuestring) > 512) {
 			ef_error_set("previews.json: %s.volumes: names must be strings", where);
 			return EF_EINVALID;
 		}
@@ -370,6 +379,19 @@ int ef_previews_load(ef_previews *out, const char *state_dir)
 int ef_previews_save(const ef_previews *p, const char *state_dir)
 {
 	char path[4200], *text = NULL;
+	int error;
+
+	if ((error = ef_previews_to_json(&text, p)) < 0)
+		return error;
+	snprintf(path, sizeof(path), "%s/previews.json", state_dir);
+	error = ef_fs_write_atomic(path, text, strlen(text));
+	free(text);
+	return error;
+}
+
+int ef_previews_to_json(char **out, const ef_previews *p)
+{
+	char *text = NULL;
 	cJSON *root = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(root, "previews");
 	int error = EF_ENOMEM;
 
@@ -404,10 +426,9 @@ int ef_previews_save(const ef_previews *p, const char *state_dir)
 	}
 	if (!(text = cJSON_Print(root)))
 		goto out;
-	snprintf(path, sizeof(path), "%s/previews.json", state_dir);
-	error = ef_fs_write_atomic(path, text, strlen(text));
+	*out = text;
+	error = 0;
 out:
-	free(text);
 	cJSON_Delete(root);
 	return error;
 }

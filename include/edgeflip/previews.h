@@ -57,6 +57,8 @@ typedef struct {
 int ef_previews_parse(ef_previews *out, const char *json, size_t len);
 /* Reads STATE_DIR/previews.json; an absent file is an empty list. */
 int ef_previews_load(ef_previews *out, const char *state_dir);
+/* The text previews.json holds (a heap string). */
+int ef_previews_to_json(char **out, const ef_previews *p);
 /* Writes STATE_DIR/previews.json atomically. */
 int ef_previews_save(const ef_previews *p, const char *state_dir);
 void ef_previews_dispose(ef_previews *p);
