@@ -42,6 +42,7 @@ for p in json.load(sys.stdin)["previews"]:
         print("" if v is None else v)' "$1" "$2"
 }
 npreviews() { ef_agent status --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["previews"]))'; }
+preview_volumes() { $EF_PODMAN volume ls --format '{{.Name}}' | grep -c "^$project-$1_" ; }
 preview_containers() { $EF_PODMAN ps -a -q --filter "label=io.edgeflip.preview=$1" | wc -l; }
 preview_networks() { $EF_PODMAN network ls --format '{{.Name}}' | grep -c "^$project-$1_" ; }
 # push_pr N IMAGE [unsigned|privileged]: a commit on top of main's (or the
@@ -52,6 +53,8 @@ push_pr()
 	ef_git -C "$w" checkout -q -B "pr$n" "${4:-main}" || return 1
 	ef_compose "$env/compose.json" "web=$image:$port_web"
 	[ "$how" = privileged ] && ef_compose_patch "$env/compose.json" web 'w["privileged"] = True'
+	[ "$how" = volume ] && ef_compose_patch "$env/compose.json" web 'm["volumes"] = {"data": {}}' \
+		'w["volumes"] = ["data:/data"]'
 	if [ "$how" = unsigned ]; then
 		ef_git -C "$w" add -A && ef_git -C "$w" commit -q --allow-empty -m "pr$n unsigned" || return 1
 	else
@@ -74,10 +77,11 @@ ef_expect_eq "no preview yet" 0 "$(npreviews)"
 
 # --- two pull-request refs -> two previews beside production ------------------
 c1=$(push_pr 1 "$pr1a") || exit 1
-c2=$(push_pr 2 "$pr2") || exit 1
+c2=$(push_pr 2 "$pr2" volume) || exit 1
 ef_git -C "$w" checkout -q main
 ef_agent once 2>"$log"
 ef_expect_eq "the pass with two new previews exits 0" 0 $?
+cp "$log" "$log.first"
 ef_expect_eq "two previews recorded" 2 "$(npreviews)"
 ef_expect_eq "pr-1 runs the ref's commit" "$c1" "$(preview_field pr-1 revision)"
 ef_expect_eq "pr-2 runs the ref's commit" "$c2" "$(preview_field pr-2 revision)"
@@ -96,7 +100,15 @@ ef_expect_eq "production's container was not touched" "$prod_id" \
 ef_expect_eq "production's listing does not see previews" 1 "$(ef_running | wc -l)"
 ef_check "pr-1's container carries its name" $EF_PODMAN container exists "$project-pr-1-web"
 ef_expect_eq "pr-1 has its own network" 1 "$(preview_networks pr-1)"
-ef_expect_contains "the preview deploys are logged" "$(cat "$log")" "preview-deployed preview=pr-2"
+ef_expect_eq "pr-2 has its own named volume" 1 "$(preview_volumes pr-2)"
+# A pass with nothing new: one ls-refs request lists the branch and both refs.
+before=$(wc -l <"$work/git/nginx/access.log")
+ef_agent once 2>"$log"
+requests=$(tail -n +"$((before + 1))" "$work/git/nginx/access.log")
+ef_expect_eq "a no-change pass makes one request for branch and previews" 1 "$(printf '%s\n' "$requests" | grep -c .)"
+ef_expect_contains "that request is the ls-refs POST" "$requests" "POST /gitops.git/git-upload-pack"
+ef_expect_eq "a no-change pass keeps both previews" "pr1 a|pr2" "$(says "$p1")|$(says "$p2")"
+ef_expect_contains "the preview deploys are logged" "$(cat "$log.first")" "preview-deployed preview=pr-2"
 out=$(ef_agent status)
 ef_expect_contains "status lists pr-1 with its ref" "$out" "pr-1       refs/pull/1/head"
 ef_expect_contains "status lists the port mapping" "$out" "port web 8080/tcp -> host $p1"
@@ -116,6 +128,8 @@ ef_agent once 2>"$log"
 ef_expect_eq "one preview left" 1 "$(npreviews)"
 ef_expect_eq "pr-2's containers are gone" 0 "$(preview_containers pr-2)"
 ef_expect_eq "pr-2's networks are gone" 0 "$(preview_networks pr-2)"
+ef_expect_eq "pr-2's volume is gone" 0 "$(preview_volumes pr-2)"
+ef_expect_eq "pr-2's files are gone" no "$([ -e "$work/agent/state/previews/pr-2" ] && echo yes || echo no)"
 ef_expect_eq "pr-2's port answers no more" "" "$(says "$p2")"
 ef_expect_eq "pr-1 still serves" "pr1 a" "$(says "$p1")"
 c3=$(push_pr 3 "$pr2") || exit 1
