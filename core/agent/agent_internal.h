@@ -32,6 +32,7 @@ struct ef_agent {
 	unsigned passes_unlisted;
 	struct ef_fleet *fleet; /* metrics, webhook events, rollout (fleet.c) */
 	char *previews_prefix;  /* the literal part of [source] previews, NULL: none */
+	bool previews_swept;    /* preview containers no record names were looked for */
 };
 
 /* Shared by the production pass and the previews (previews.c). */

@@ -85,8 +85,7 @@ static int list_wanted(ef_agent *a, wanted **out, size_t *n)
 	return 0;
 }
 
-/* Removes the containers of preview `name` (all of them, or those not of
- * revision `keep_rev`). */
+/* Removes every container of preview `name`. */
 static int remove_containers(ef_agent *a, const char *name)
 {
 	ef_container_list l;
@@ -475,7 +474,12 @@ static int update_preview(ef_agent *a, ef_previews *all, const wanted *w)
 	}
 	ef_info("preview-commit", "preview=%s ref=%s commit=%.12s", p->name, w->ref, w->oid);
 	local_ref_of(local, sizeof(local), p->name);
-	if ((error = ef_source_fetch_ref(a->src, w->ref, local, w->oid)) < 0) {
+	if ((error = ef_source_fetch_ref(a->src, w->ref, local, w->oid)) == EF_ETOOBIG) {
+		/* Fetched again on every pass it would cost max_fetch_size each time. */
+		refuse(p, w->oid, "size", ef_error_last());
+		return 1;
+	}
+	if (error < 0) {
 		ef_warn("preview-fetch-failed", "preview=%s commit=%.12s error=\"%s\"", p->name,
 		        w->oid, ef_error_last());
 		return error;
@@ -493,7 +497,6 @@ static int update_preview(ef_agent *a, ef_previews *all, const wanted *w)
 	if (error < 0)
 		return error;
 	error = run_preview(a, all, p, m, w->oid);
-	/* `p` may have moved: run_preview does not grow `all`. */
 	if (error == 0) {
 		snprintf(p->revision, sizeof(p->revision), "%s", w->oid);
 		p->refused[0] = '\0';
@@ -510,11 +513,14 @@ static int update_preview(ef_agent *a, ef_previews *all, const wanted *w)
 	} else {
 		ef_error("preview-failed", "preview=%s commit=%.12s error=\"%s\"", p->name, w->oid,
 		         ef_error_last());
-		/* Not retried on every pass: a newer commit on the ref is needed
-		 * (or `edgeflip retry`-like removal of the record). */
-		refuse(p, w->oid, "deploy", ef_error_last());
+		/* An engine or registry away is tried again on the next pass;
+		 * anything else waits for a newer commit on the ref. The
+		 * revision stays: it is the floor of the descent check. */
+		if (error != EF_EUNREACHABLE && error != EF_ETIMEOUT) {
+			refuse(p, w->oid, "deploy", ef_error_last());
+			error = 1;
+		}
 		remove_containers(a, p->name);
-		error = 1;
 	}
 	ef_manifest_free(m);
 	return error;
@@ -546,6 +552,7 @@ void ef_agent_previews_pass(ef_agent *a)
 		ef_warn("previews-state-damaged", "error=\"%s\" what=\"starting a new record\"",
 		        ef_error_last());
 		memset(&all, 0, sizeof(all));
+		a->previews_swept = false;
 		changed = true;
 	}
 	if (list_wanted(a, &w, &n) < 0)
@@ -565,8 +572,9 @@ void ef_agent_previews_pass(ef_agent *a)
 			changed = true;
 		}
 	}
-	/* Containers of previews no record names (a record lost in a crash). */
-	{
+	/* Containers of previews no record names (a record lost in a crash):
+	 * looked for once per process, not on every pass. */
+	if (!a->previews_swept) {
 		ef_container_list l;
 
 		memset(&l, 0, sizeof(l));
@@ -577,6 +585,7 @@ void ef_agent_previews_pass(ef_agent *a)
 				    !is_wanted(w, n, l.items[i].preview))
 					remove_containers(a, l.items[i].preview);
 		ef_container_list_dispose(&l);
+		a->previews_swept = true;
 	}
 	for (size_t i = 0; i < n; i++) {
 		int r = update_preview(a, &all, &w[i]);
