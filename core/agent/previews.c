@@ -449,7 +449,7 @@ out:
 }
 
 /* Brings preview `w` to its ref's commit; 1 when the record changed. */
-static int update_preview(ef_agent *a, ef_previews *all, const wanted *w)
+static int update_preview(ef_agent *a, ef_previews *all, const wanted *w, bool gone)
 {
 	ef_preview *p = ef_previews_find(all, w->name);
 	char local[300];
@@ -457,8 +457,13 @@ static int update_preview(ef_agent *a, ef_previews *all, const wanted *w)
 	ef_manifest *m = NULL;
 	int error;
 
-	if (p && (strcmp(p->revision, w->oid) == 0 || strcmp(p->refused, w->oid) == 0))
+	if (p && ((strcmp(p->revision, w->oid) == 0 && !gone) || strcmp(p->refused, w->oid) == 0))
 		return 0;
+	if (p && gone)
+		ef_warn("preview-drift",
+		        "preview=%s commit=%.12s what=\"its containers are gone: "
+		        "deploying it again\"",
+		        p->name, w->oid);
 	if (!p) {
 		ef_preview *v = realloc(all->items, (all->count + 1) * sizeof(*v));
 		if (!v)
@@ -534,13 +539,23 @@ static bool is_wanted(const wanted *w, size_t n, const char *name)
 	return false;
 }
 
+static bool has_containers(const ef_container_list *l, const char *name)
+{
+	for (size_t i = 0; i < l->count; i++)
+		if (l->items[i].preview && strcmp(l->items[i].preview, name) == 0)
+			return true;
+	return false;
+}
+
 void ef_agent_previews_pass(ef_agent *a)
 {
+	ef_container_list running;
 	ef_previews all;
 	wanted *w = NULL;
 	size_t n = 0;
 	bool changed = false;
 
+	memset(&running, 0, sizeof(running));
 	if (!a->cfg->previews || !a->src || !a->engine)
 		return;
 	if (!a->engine->ops->list_previews || !a->engine->ops->volume_remove) {
@@ -572,23 +587,27 @@ void ef_agent_previews_pass(ef_agent *a)
 			changed = true;
 		}
 	}
-	/* Containers of previews no record names (a record lost in a crash):
-	 * looked for once per process, not on every pass. */
+	/* The previews' containers: one listing per pass while previews run
+	 * (drift: a preview whose containers were all removed by hand is
+	 * deployed again). Containers of previews no record names (a record
+	 * lost in a crash) are looked for once per process. */
+	if ((all.count || !a->previews_swept) &&
+	    a->engine->ops->list_previews(a->engine, &running) < 0) {
+		ef_warn("previews-list-failed", "error=\"%s\"", ef_error_last());
+		goto out;
+	}
 	if (!a->previews_swept) {
-		ef_container_list l;
-
-		memset(&l, 0, sizeof(l));
-		if (a->engine->ops->list_previews(a->engine, &l) == 0)
-			for (size_t i = 0; i < l.count; i++)
-				if (l.items[i].preview &&
-				    !ef_previews_find(&all, l.items[i].preview) &&
-				    !is_wanted(w, n, l.items[i].preview))
-					remove_containers(a, l.items[i].preview);
-		ef_container_list_dispose(&l);
+		for (size_t i = 0; i < running.count; i++)
+			if (running.items[i].preview &&
+			    !ef_previews_find(&all, running.items[i].preview) &&
+			    !is_wanted(w, n, running.items[i].preview))
+				remove_containers(a, running.items[i].preview);
 		a->previews_swept = true;
 	}
 	for (size_t i = 0; i < n; i++) {
-		int r = update_preview(a, &all, &w[i]);
+		const ef_preview *p = ef_previews_find(&all, w[i].name);
+		int r = update_preview(a, &all, &w[i],
+		                       p && p->revision[0] && !has_containers(&running, p->name));
 		if (r > 0)
 			changed = true;
 		if (r > 0 && ef_previews_save(&all, a->cfg->state_dir) < 0)
@@ -597,6 +616,7 @@ void ef_agent_previews_pass(ef_agent *a)
 	if (changed && ef_previews_save(&all, a->cfg->state_dir) < 0)
 		ef_warn("previews-save-failed", "error=\"%s\"", ef_error_last());
 out:
+	ef_container_list_dispose(&running);
 	free(w);
 	ef_previews_dispose(&all);
 }

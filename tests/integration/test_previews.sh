@@ -165,6 +165,13 @@ ef_wait_until 10 test "$(says "$p1")" = "pr1 b"
 ef_expect_eq "pr-1 serves the update" "pr1 b" "$(says "$p1")"
 ef_expect_eq "one pr-1 container after the recreate" 1 "$(preview_containers pr-1)"
 
+# --- drift: a preview removed by hand comes back -------------------------------
+$EF_PODMAN rm -f "$project-pr-1-web" >/dev/null
+ef_agent once 2>"$log"
+ef_expect_contains "the missing preview is noticed" "$(cat "$log")" "preview-drift preview=pr-1"
+ef_wait_until 10 test "$(says "$p1")" = "pr1 b"
+ef_expect_eq "pr-1 serves again on the same port" "pr1 b" "$(says "$p1")"
+
 # --- max_previews ---------------------------------------------------------------
 ef_ini_set "$EF_AGENT_INI" source.max_previews 1
 ef_agent once 2>"$log"
