@@ -143,6 +143,9 @@ static int remove_preview(ef_agent *a, const ef_preview *p, const char *why)
 	}
 	snprintf(path, sizeof(path), "%s/previews/%s", a->cfg->state_dir, p->name);
 	ef_fs_remove_tree(path);
+	snprintf(path, sizeof(path), "%s/previews/%s",
+	         a->cfg->runtime_dir ? a->cfg->runtime_dir : "/run/edgeflip", p->name);
+	ef_fs_remove_tree(path);
 	local_ref_of(path, sizeof(path), p->name);
 	ef_source_drop_ref(a->src, path);
 	if (error == 0)

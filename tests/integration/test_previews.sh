@@ -54,7 +54,7 @@ push_pr()
 	ef_compose "$env/compose.json" "web=$image:$port_web"
 	[ "$how" = privileged ] && ef_compose_patch "$env/compose.json" web 'w["privileged"] = True'
 	[ "$how" = volume ] && ef_compose_patch "$env/compose.json" web 'm["volumes"] = {"data": {}}' \
-		'w["volumes"] = ["data:/data"]'
+		'w["volumes"] = ["data:/data", "./cache:/cache"]'
 	if [ "$how" = unsigned ]; then
 		ef_git -C "$w" add -A && ef_git -C "$w" commit -q --allow-empty -m "pr$n unsigned" || return 1
 	else
@@ -101,6 +101,7 @@ ef_expect_eq "production's listing does not see previews" 1 "$(ef_running | wc -
 ef_check "pr-1's container carries its name" $EF_PODMAN container exists "$project-pr-1-web"
 ef_expect_eq "pr-1 has its own network" 1 "$(preview_networks pr-1)"
 ef_expect_eq "pr-2 has its own named volume" 1 "$(preview_volumes pr-2)"
+ef_check "pr-2's relative bind lives under STATE_DIR/previews/pr-2" test -d "$work/agent/state/previews/pr-2/data/cache"
 # A pass with nothing new: one ls-refs request lists the branch and both refs.
 before=$(wc -l <"$work/git/nginx/access.log")
 ef_agent once 2>"$log"
