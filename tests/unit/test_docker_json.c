@@ -839,6 +839,8 @@ static void test_network_bodies(void **state)
 	        "172.30.0.1");
 	assert_null(path(cJSON_GetArrayItem(path(j, "IPAM", "Config", NULL), 0), "IPRange", NULL,
 	                 NULL));
+	cJSON_Delete(j);
+	free(body);
 	req.name = "";
 	assert_int_equal(ef_docker_network_body(&body, &req), EF_EINVALID);
 	assert_null(body);
