@@ -5,6 +5,7 @@
 #include "edgeflip/error.h"
 #include "edgeflip/log.h"
 #include "edgeflip/fleet.h"
+#include "edgeflip/previews.h"
 #include "edgeflip/state.h"
 #include "edgeflip/sys/platform.h"
 
@@ -101,6 +102,61 @@ static void print_human(const ef_state *st)
 	}
 	for (size_t i = 0; st->refusals && st->refusals[i]; i++)
 		printf("refused:       %s\n", inert(st->refusals[i]));
+}
+
+/* The previews of STATE_DIR/previews.json (docs/previews.md): JSON for
+ * --json (an array, [] when none), else printed. */
+static cJSON *previews_status(const ef_config *cfg, bool print)
+{
+	ef_previews pv;
+	cJSON *arr = print ? NULL : cJSON_CreateArray();
+
+	if (ef_previews_load(&pv, cfg->state_dir) < 0) {
+		if (print)
+			printf("previews:      (%s)\n", ef_error_last());
+		return arr;
+	}
+	if (print && (pv.count || cfg->previews))
+		printf("previews:      %zu%s%s\n", pv.count, cfg->previews ? " of " : "",
+		       cfg->previews ? inert(cfg->previews) : "");
+	for (size_t i = 0; i < pv.count; i++) {
+		const ef_preview *p = &pv.items[i];
+		cJSON *o, *ports;
+
+		if (print) {
+			printf("  %-10s %s revision=%.12s%s%s\n", inert(p->name), inert(p->ref),
+			       p->revision[0] ? p->revision : "(none)",
+			       p->reason ? " refused: " : "", p->reason ? inert(p->reason) : "");
+			for (size_t j = 0; j < p->nports; j++)
+				printf("  %-10s port %s %u/%s -> host %u\n", "",
+				       inert(p->ports[j].service), p->ports[j].container_port,
+				       p->ports[j].protocol, p->ports[j].host_port);
+			continue;
+		}
+		o = cJSON_CreateObject();
+		cJSON_AddItemToArray(arr, o);
+		cJSON_AddStringToObject(o, "name", p->name);
+		cJSON_AddStringToObject(o, "ref", p->ref);
+		if (p->revision[0])
+			cJSON_AddStringToObject(o, "revision", p->revision);
+		else
+			cJSON_AddNullToObject(o, "revision");
+		if (p->refused[0]) {
+			cJSON_AddStringToObject(o, "refused", p->refused);
+			cJSON_AddStringToObject(o, "reason", p->reason ? p->reason : "");
+		}
+		ports = cJSON_AddArrayToObject(o, "ports");
+		for (size_t j = 0; j < p->nports; j++) {
+			cJSON *q = cJSON_CreateObject();
+			cJSON_AddItemToArray(ports, q);
+			cJSON_AddStringToObject(q, "service", p->ports[j].service);
+			cJSON_AddNumberToObject(q, "container_port", p->ports[j].container_port);
+			cJSON_AddStringToObject(q, "protocol", p->ports[j].protocol);
+			cJSON_AddNumberToObject(q, "host_port", p->ports[j].host_port);
+		}
+	}
+	ef_previews_dispose(&pv);
+	return arr;
 }
 
 /* A commit the rollout wave holds back, and where the wave stands now. */
@@ -275,6 +331,8 @@ int cmd_status(const cli *c)
 			else if (j)
 				cJSON_AddNullToObject(j, "rollout");
 			free(rollout);
+			if (j)
+				cJSON_AddItemToObject(j, "previews", previews_status(&cfg, false));
 			line = j ? cJSON_PrintUnformatted(j) : NULL;
 			printf("%s\n", line ? line : out);
 			free(line);
@@ -289,6 +347,7 @@ int cmd_status(const cli *c)
 		else
 			printf("daemon:        not running\n");
 		print_rollout(&cfg, &st);
+		previews_status(&cfg, true);
 	}
 	ef_state_dispose(&st);
 	ef_config_dispose(&cfg);

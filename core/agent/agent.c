@@ -11,6 +11,7 @@
 #include "edgeflip/manifest.h"
 #include "edgeflip/plan.h"
 #include "edgeflip/policy.h"
+#include "edgeflip/previews.h"
 #include "edgeflip/compose_read.h"
 #include "edgeflip/source.h"
 #include "edgeflip/sys/clock.h"
@@ -83,6 +84,7 @@ static int open_source(ef_agent *a)
 	o.timeout_ms = a->cfg->source_timeout_ms;
 	o.max_fetch_bytes = a->cfg->max_fetch_bytes;
 	o.cache_dir = a->cache_dir;
+	o.previews_prefix = a->previews_prefix;
 	return ef_source_new(&a->src, &o);
 }
 
@@ -245,6 +247,10 @@ int ef_agent_new(ef_agent **out, const ef_config *cfg, const char *self_exe)
 	a->self_exe = strdup(self_exe);
 	ef_state_init(&a->st);
 	snprintf(a->cache_dir, sizeof(a->cache_dir), "%s/cache.git", cfg->state_dir);
+	if (cfg->previews && !(a->previews_prefix = ef_preview_prefix(cfg->previews))) {
+		error = EF_ENOMEM;
+		goto fail;
+	}
 	if ((error = ef_fs_mkdir_p(cfg->state_dir, 0700)) < 0)
 		goto fail;
 	error = ef_state_load(&a->st, cfg->state_dir);
@@ -276,6 +282,7 @@ void ef_agent_free(ef_agent *a)
 	ef_fleet_free(a->fleet);
 	ef_state_dispose(&a->st);
 	free(a->self_exe);
+	free(a->previews_prefix);
 	free(a);
 }
 
@@ -310,7 +317,6 @@ static void remove_orphans(ef_agent *a, char *const *orphans, const char *why)
 }
 
 static int converge(ef_agent *a, const ef_manifest *m, const char *target, const char *signer);
-static int load_manifest(ef_agent *a, ef_manifest **out, const char *commit);
 static int open_source(ef_agent *a);
 
 /* The device policy as it is now, on every path that creates containers
@@ -348,7 +354,8 @@ static int restore_running(ef_agent *a)
 		return 0;
 	ef_warn("restore", "revision=%.12s what=\"bringing the running revision up again\"",
 	        a->st.revision);
-	if ((error = open_source(a)) < 0 || (error = load_manifest(a, &m, a->st.revision)) < 0) {
+	if ((error = open_source(a)) < 0 ||
+	    (error = ef_agent_load_manifest(a, &m, a->st.revision)) < 0) {
 		ef_error("restore-failed", "revision=%.12s error=\"%s\"", a->st.revision,
 		         ef_error_last());
 		return error;
@@ -472,7 +479,7 @@ static int open_age(ef_agent *a)
 /* The environment directory of `commit` as the compose reader's file source
  * (`src`, valid until ef_source_tree_free(*tree)). EF_EINVALID: the commit
  * has no such directory. */
-static int open_env(ef_agent *a, ef_source_tree **tree, ef_compose_src *src, const char *commit)
+int ef_agent_open_env(ef_agent *a, ef_source_tree **tree, ef_compose_src *src, const char *commit)
 {
 	int error;
 
@@ -506,7 +513,7 @@ static ef_compose_opts compose_opts(const ef_agent *a)
 	return opts;
 }
 
-static int load_manifest(ef_agent *a, ef_manifest **out, const char *commit)
+int ef_agent_load_manifest(ef_agent *a, ef_manifest **out, const char *commit)
 {
 	ef_compose_opts opts = compose_opts(a);
 	ef_compose_src src;
@@ -514,7 +521,7 @@ static int load_manifest(ef_agent *a, ef_manifest **out, const char *commit)
 	int error;
 
 	*out = NULL;
-	if ((error = open_env(a, &tree, &src, commit)) < 0)
+	if ((error = ef_agent_open_env(a, &tree, &src, commit)) < 0)
 		return error;
 	error = ef_compose_load(out, NULL, NULL, &src, &opts, NULL);
 	if (error == 0 && ((error = open_age(a)) < 0 ||
@@ -574,7 +581,7 @@ static int converge(ef_agent *a, const ef_manifest *m, const char *target, const
 	c = deploy_ctx(a);
 	/* The files of the target's environment directory (relative binds,
 	 * secrets, configs) are copied out of its tree while it stages. */
-	if (a->src && open_env(a, &tree, &env, target) == 0)
+	if (a->src && ef_agent_open_env(a, &tree, &env, target) == 0)
 		c.env = &env;
 	c.age = a->age;
 	error = ef_deploy_run(&c, m, &plan, target, signer);
@@ -604,7 +611,7 @@ static int check_drift(ef_agent *a)
 		return 0;
 	ef_warn("drift", "revision=%.12s what=\"running containers differ from the journal\"",
 	        a->st.revision);
-	if ((error = load_manifest(a, &m, a->st.revision)) < 0)
+	if ((error = ef_agent_load_manifest(a, &m, a->st.revision)) < 0)
 		return error;
 	if ((error = policy_allows(a, m, a->st.revision, "drift repair")) == 0)
 		error = converge(a, m, a->st.revision, a->st.signer);
@@ -627,7 +634,7 @@ int ef_agent_check_drift(ef_agent *a)
 	return check_drift(a);
 }
 
-static int check_trust(ef_agent *a, ef_verify_result *vr, const char *commit)
+int ef_agent_check_trust(ef_agent *a, ef_verify_result *vr, const char *commit)
 {
 	ef_buf raw;
 	int error;
@@ -652,7 +659,7 @@ static int check_trust(ef_agent *a, ef_verify_result *vr, const char *commit)
 /* The anti-rollback floor of a fresh device ([trust] not_before, baked into
  * the image): 1 with the reason in `why` when `head` lies below it, 0 when
  * not, < 0 on an error. */
-static int below_floor(ef_agent *a, char *why, size_t n, const char *head)
+int ef_agent_below_floor(ef_agent *a, char *why, size_t n, const char *head)
 {
 	char floor_commit[EF_OID_HEX];
 	int64_t floor_time = 0, t = 0;
@@ -796,13 +803,17 @@ int ef_agent_pass(ef_agent *a)
 			ef_debug("quarantined", "commit=%.12s", head);
 		/* Events report drift as it happens; the listing stays as a slow
 		 * safety net for an event missed. */
+		ef_agent_previews_pass(a);
 		if (a->events_live && ++a->passes_unlisted < EF_AGENT_LIST_EVERY)
 			return 0;
 		a->passes_unlisted = 0;
 		return check_drift(a);
 	}
 	ef_info("new-commit", "commit=%.12s branch=%s", head, a->cfg->branch);
-	return apply_commit(a, head);
+	error = apply_commit(a, head);
+	/* A preview never holds production back, nor the other way round. */
+	ef_agent_previews_pass(a);
+	return error;
 }
 
 /* A commit of the branch that is not deployed yet (polled, or imported from
@@ -826,7 +837,7 @@ static int apply_commit(ef_agent *a, const char *head)
 	}
 	ef_fault_point("after-fetch");
 
-	error = check_trust(a, &vr, head);
+	error = ef_agent_check_trust(a, &vr, head);
 	if (error == EF_EREJECTED || error == EF_EINVALID)
 		return reject(a, head, "signature", vr.reason[0] ? vr.reason : ef_error_last());
 	if (error < 0)
@@ -855,13 +866,13 @@ static int apply_commit(ef_agent *a, const char *head)
 	if (!st->revision[0] && a->cfg->not_before) {
 		char why[300];
 
-		if ((error = below_floor(a, why, sizeof(why), head)) < 0)
+		if ((error = ef_agent_below_floor(a, why, sizeof(why), head)) < 0)
 			return error;
 		if (error > 0)
 			return reject(a, head, "not-before", why);
 	}
 
-	if ((error = load_manifest(a, &m, head)) < 0) {
+	if ((error = ef_agent_load_manifest(a, &m, head)) < 0) {
 		if (error == EF_EINVALID)
 			return reject(a, head, "manifest", ef_error_last());
 		return error;
@@ -959,7 +970,8 @@ int ef_agent_plan(ef_agent *a, FILE *out)
 	int error;
 
 	if ((error = open_source(a)) < 0 || (error = ef_source_poll(a->src, head)) < 0 ||
-	    (error = ef_source_fetch(a->src, head)) < 0 || (error = load_manifest(a, &m, head)) < 0)
+	    (error = ef_source_fetch(a->src, head)) < 0 ||
+	    (error = ef_agent_load_manifest(a, &m, head)) < 0)
 		return error;
 	if ((error = open_engine(a)) < 0)
 		goto out;
@@ -1073,7 +1085,7 @@ int ef_agent_verify_contents(ef_agent *a, FILE *out, const char *commit)
 	bool good;
 	int error;
 
-	if ((error = open_env(a, &tree, &src, commit)) < 0 ||
+	if ((error = ef_agent_open_env(a, &tree, &src, commit)) < 0 ||
 	    (error = ef_compose_load(&m, NULL, NULL, &src, &opts, NULL)) < 0 ||
 	    (error = open_age(a)) < 0)
 		goto out;
@@ -1122,12 +1134,12 @@ int ef_agent_rollback(ef_agent *a)
 		return error;
 	/* Objects of the previous revision are in the cache: no network needed.
 	 * Verify again: the cache is on a disk an attacker may have touched. */
-	error = check_trust(a, &vr, to);
+	error = ef_agent_check_trust(a, &vr, to);
 	if (error < 0) {
 		ef_error_prefix("previous revision %.12s fails verification", to);
 		return EF_EREJECTED;
 	}
-	if ((error = load_manifest(a, &m, to)) < 0)
+	if ((error = ef_agent_load_manifest(a, &m, to)) < 0)
 		return error;
 	if ((error = policy_allows(a, m, to, "rollback")) < 0) {
 		ef_manifest_free(m);

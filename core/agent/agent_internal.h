@@ -5,9 +5,11 @@
 
 #include "edgeflip/agent.h"
 #include "edgeflip/buf.h"
+#include "edgeflip/compose_read.h"
 #include "edgeflip/manifest.h"
 #include "edgeflip/secrets.h"
 #include "edgeflip/source.h"
+#include "edgeflip/verify.h"
 #include "edgeflip/sys/engine.h"
 #include "edgeflip/sys/switch.h"
 
@@ -29,7 +31,22 @@ struct ef_agent {
 	bool events_live;
 	unsigned passes_unlisted;
 	struct ef_fleet *fleet; /* metrics, webhook events, rollout (fleet.c) */
+	char *previews_prefix;  /* the literal part of [source] previews, NULL: none */
+	bool previews_swept;    /* preview containers no record names were looked for */
 };
+
+/* Shared by the production pass and the previews (previews.c). */
+int ef_agent_check_trust(ef_agent *a, ef_verify_result *vr, const char *commit);
+int ef_agent_load_manifest(ef_agent *a, ef_manifest **out, const char *commit);
+/* 1 with the reason in `why` when `head` lies below [trust] not_before. */
+int ef_agent_below_floor(ef_agent *a, char *why, size_t n, const char *head);
+/* The environment directory of `commit` as the compose reader's file source
+ * (until ef_source_tree_free(*tree)); EF_EINVALID: the commit has none. */
+int ef_agent_open_env(ef_agent *a, ef_source_tree **tree, ef_compose_src *src, const char *commit);
+/* Preview environments (previews.c, docs/previews.md): deploys, updates and
+ * removes the previews the last poll listed. Errors are logged and kept per
+ * preview; production is never touched. */
+void ef_agent_previews_pass(ef_agent *a);
 
 /* Checks the image signatures of `m` when [trust] image_keys is set, and
  * pins tagged images to the digest verified (images.c). EF_EREJECTED with

@@ -3,6 +3,7 @@
 #include "edgeflip/compose_read.h"
 #include "edgeflip/error.h"
 #include "edgeflip/log.h"
+#include "edgeflip/previews.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -47,6 +48,9 @@ static const key_spec keys[] = {
         {"source", "timeout", T_DURATION, C(source_timeout_ms), "60s", false},
         {"source", "max_fetch_size", T_SIZE, C(max_fetch_bytes), "64M", false},
         {"source", "max_manifest_size", T_SIZE, C(max_manifest_bytes), "1M", false},
+        {"source", "previews", T_STRING, C(previews), NULL, false},
+        {"source", "preview_ports", T_STRING, C(preview_ports), "20000-20999", false},
+        {"source", "max_previews", T_UINT, C(max_previews), "5", false},
 
         {"trust", "allowed_signers", T_STRING, C(allowed_signers), NULL, false},
         {"trust", "openpgp_keys", T_STRING, C(openpgp_keys), NULL, false},
@@ -417,6 +421,21 @@ static int validate(ef_config *cfg, parse_ctx *ctx)
 		ef_error_set("%s: [source] path: '%s' must be relative to the repository root and "
 		             "must not contain '..'",
 		             ctx->file, cfg->path_in_repo);
+		return EF_EINVALID;
+	}
+	if (cfg->previews && ef_preview_pattern_check(cfg->previews) < 0) {
+		ef_error_prefix("%s: [source] previews", ctx->file);
+		return EF_EINVALID;
+	}
+	if (ef_preview_ports_parse(&cfg->preview_port_lo, &cfg->preview_port_hi,
+	                           cfg->preview_ports) < 0) {
+		ef_error_prefix("%s: [source] preview_ports", ctx->file);
+		return EF_EINVALID;
+	}
+	if (cfg->previews && cfg->max_previews == 0) {
+		ef_error_set("%s: [source] max_previews: must be at least 1 when previews is set "
+		             "(remove previews to turn them off)",
+		             ctx->file);
 		return EF_EINVALID;
 	}
 	if (strcmp(cfg->switch_backend, "proxy") && strcmp(cfg->switch_backend, "nftables") &&

@@ -1,6 +1,7 @@
 /* Networks and the DNS names of containers: blue/green moves a service's
  * names with its traffic (docs/deploy.md, "Networks and names"). */
 #include "networks.h"
+#include "edgeflip/deploy.h"
 #include "edgeflip/buf.h"
 #include "edgeflip/error.h"
 #include "edgeflip/fault.h"
@@ -156,4 +157,9 @@ void ef_networks_prune(ef_engine *e, const ef_manifest *m, const char *project)
 out:
 	ef_strv_free(want);
 	ef_strv_free(have);
+}
+
+int ef_deploy_networks(ef_engine *e, const ef_manifest *m, const char *project)
+{
+	return ef_networks_ensure(e, m, project);
 }

@@ -3,6 +3,7 @@
 
 #include "edgeflip/error.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static int put_pkt(ef_buf *out, const char *fmt_prefix, const char *value)
@@ -16,13 +17,15 @@ static int put_pkt(ef_buf *out, const char *fmt_prefix, const char *value)
 	return ef_buf_printf(out, "%04zx%s%s\n", n, fmt_prefix, value);
 }
 
-int ef_pkt_ls_refs_request(ef_buf *out, const char *ref_name)
+int ef_pkt_ls_refs_request(ef_buf *out, const char *ref_name, const char *also_prefix)
 {
 	int error;
 
 	if ((error = put_pkt(out, "command=", "ls-refs")) < 0 ||
 	    (error = ef_buf_puts(out, "0001")) < 0 ||
 	    (error = put_pkt(out, "ref-prefix ", ref_name)) < 0)
+		return error;
+	if (also_prefix && (error = put_pkt(out, "ref-prefix ", also_prefix)) < 0)
 		return error;
 	return ef_buf_puts(out, "0000");
 }
@@ -68,7 +71,7 @@ static void printable(char *out, size_t cap, const char *p, size_t n)
 
 /* One ls-refs line (LF removed) at `off` in the reply. */
 static int parse_line(char out_oid[65], bool *found, const char *p, size_t n, size_t off,
-                      const char *ref_name)
+                      const char *ref_name, const char *prefix, char ***others)
 {
 	size_t hex = 0, name_len;
 	const char *name;
@@ -100,8 +103,18 @@ static int parse_line(char out_oid[65], bool *found, const char *p, size_t n, si
 		ef_error_set("ls-refs reply: empty ref name at offset %zu", off + 4 + hex + 1);
 		return EF_EINVALID;
 	}
-	if (name_len != strlen(ref_name) || memcmp(name, ref_name, name_len) != 0)
+	if (name_len != strlen(ref_name) || memcmp(name, ref_name, name_len) != 0) {
+		size_t plen = prefix ? strlen(prefix) : 0;
+		char *item;
+
+		if (!others || !plen || name_len < plen || memcmp(name, prefix, plen) != 0)
+			return 0;
+		/* "<oid> <name>" */
+		if (!(item = strndup(p, hex + 1 + name_len)) ||
+		    ef_strv_push_owned(others, item) < 0)
+			return EF_ENOMEM;
 		return 0;
+	}
 	if (*found) {
 		ef_error_set("ls-refs reply: %s listed twice", ref_name);
 		return EF_EINVALID;
@@ -113,13 +126,15 @@ static int parse_line(char out_oid[65], bool *found, const char *p, size_t n, si
 }
 
 int ef_pkt_ls_refs_parse(char out_oid[65], bool *found, const char *data, size_t len,
-                         const char *ref_name)
+                         const char *ref_name, const char *prefix, char ***others)
 {
 	size_t off = 0;
 	int error;
 
 	*found = false;
 	out_oid[0] = '\0';
+	if (others)
+		*others = NULL;
 	if (len == 0) {
 		ef_error_set("ls-refs reply: empty (the server does not speak protocol v2)");
 		return EF_EINVALID;
@@ -164,7 +179,7 @@ int ef_pkt_ls_refs_parse(char out_oid[65], bool *found, const char *data, size_t
 		/* The trailing LF is optional in pkt-lines. */
 		error = parse_line(out_oid, found, data + off + 4,
 		                   (size_t)n - 4 - (data[off + (size_t)n - 1] == '\n'), off,
-		                   ref_name);
+		                   ref_name, prefix, others);
 		if (error < 0)
 			goto fail;
 		off += (size_t)n;
@@ -177,5 +192,9 @@ int ef_pkt_ls_refs_parse(char out_oid[65], bool *found, const char *data, size_t
 fail:
 	*found = false;
 	out_oid[0] = '\0';
+	if (others) {
+		ef_strv_free(*others);
+		*others = NULL;
+	}
 	return EF_EINVALID;
 }

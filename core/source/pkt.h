@@ -22,8 +22,9 @@
 #define EF_PKT_LINE_MAX 65520u
 
 /* Appends the request body "command=ls-refs", delimiter,
- * "ref-prefix <ref_name>", flush to `out`. */
-int ef_pkt_ls_refs_request(ef_buf *out, const char *ref_name);
+ * "ref-prefix <ref_name>", "ref-prefix <also_prefix>" (when not NULL: the
+ * preview refs, listed in the same request), flush to `out`. */
+int ef_pkt_ls_refs_request(ef_buf *out, const char *ref_name, const char *also_prefix);
 
 /* Parses a whole ls-refs reply and looks for the line naming exactly
  * `ref_name`. On success *found tells whether it was listed and out_oid holds
@@ -31,8 +32,10 @@ int ef_pkt_ls_refs_request(ef_buf *out, const char *ref_name);
  * message for anything malformed: bad lengths, special packets other than the
  * final flush, a missing flush, data after it, bad ids or names, control
  * characters, `ref_name` listed twice, an ERR packet, or more than
- * EF_PKT_LS_REFS_MAX bytes. */
+ * EF_PKT_LS_REFS_MAX bytes. With `others` not NULL, the other refs that start
+ * with `prefix` are collected there as "<oid> <name>" (ef_strv_free; NULL
+ * when none or on failure). */
 int ef_pkt_ls_refs_parse(char out_oid[65], bool *found, const char *data, size_t len,
-                         const char *ref_name);
+                         const char *ref_name, const char *prefix, char ***others);
 
 #endif

@@ -110,8 +110,10 @@ struct ef_source {
 	git_remote *remote;
 	char *url;
 	char *branch;
-	char *ref_name; /* refs/heads/<branch> */
-	char *refspec;  /* +refs/heads/<branch>:refs/edgeflip/head */
+	char *ref_name;        /* refs/heads/<branch> */
+	char *refspec;         /* +refs/heads/<branch>:refs/edgeflip/head */
+	char *previews_prefix; /* listed too ("refs/pull/"), NULL: none */
+	char **preview_refs;   /* "<oid> <name>" from the last poll */
 	char *ca_file;
 	char *token_file;
 	char *cache_dir;
@@ -716,6 +718,7 @@ int ef_source_new(ef_source **out, const ef_source_opts *opts)
 	s->cache_dir = ef_strdup(opts->cache_dir);
 	s->timeout_ms = opts->timeout_ms;
 	s->max_fetch_bytes = opts->max_fetch_bytes;
+	s->previews_prefix = ef_strdup(opts->previews_prefix);
 	s->ref_name = malloc(strlen(opts->branch) + sizeof("refs/heads/"));
 	s->refspec = malloc(strlen(opts->branch) + sizeof("+refs/heads/:" LOCAL_REF));
 	error = EF_ENOMEM;
@@ -738,7 +741,7 @@ int ef_source_new(ef_source **out, const ef_source_opts *opts)
 		s->v2_header_list[s->v2_headers.count++] = s->auth_header.ptr;
 	s->v2_header_list[s->v2_headers.count++] = git_protocol_v2;
 	ef_buf_init(&s->ls_request, 1024 + strlen(s->ref_name));
-	if ((error = ef_pkt_ls_refs_request(&s->ls_request, s->ref_name)) < 0)
+	if ((error = ef_pkt_ls_refs_request(&s->ls_request, s->ref_name, s->previews_prefix)) < 0)
 		goto fail;
 	if ((error = open_cache(&s->repo, s->cache_dir)) < 0)
 		goto fail;
@@ -884,7 +887,8 @@ static void drop_own_transport(ef_source *s)
 /* One ls-refs poll. Returns libgit2's error of the exchange (< 0), or 0 with
  * the reply parsed: *parsed false when it is not a valid ls-refs reply (the
  * message is in ef_error_last()). */
-static int run_ls_refs(ef_source *s, char head[EF_OID_HEX], bool *found, bool *parsed)
+static int run_ls_refs(ef_source *s, char head[EF_OID_HEX], bool *found, bool *parsed,
+                       char ***others)
 {
 	git_remote_connect_options co;
 	struct ls_refs ls = {0};
@@ -914,7 +918,8 @@ static int run_ls_refs(ef_source *s, char head[EF_OID_HEX], bool *found, bool *p
 		else
 			*parsed =
 			        ef_pkt_ls_refs_parse(head, found, ls.reply.ptr ? ls.reply.ptr : "",
-			                             ls.reply.len, s->ref_name) == 0;
+			                             ls.reply.len, s->ref_name, s->previews_prefix,
+			                             others) == 0;
 	}
 	ef_buf_dispose(&ls.reply);
 	return gerr;
@@ -997,7 +1002,7 @@ static int connect_remote(ef_source *s, const git_remote_callbacks *cb)
 }
 
 /* One listing: connect (re-reading the advertisement), find the branch. */
-static int list_branch(ef_source *s, git_oid *head, bool *found)
+static int list_branch(ef_source *s, git_oid *head, bool *found, char ***others)
 {
 	git_remote_callbacks cb;
 	const git_remote_head **heads;
@@ -1011,11 +1016,23 @@ static int list_branch(ef_source *s, git_oid *head, bool *found)
 	if ((gerr = connect_remote(s, &cb)) < 0 ||
 	    (gerr = git_remote_ls(&heads, &n, s->remote)) < 0)
 		return gerr;
+	ef_strv_free(*others);
+	*others = NULL;
 	for (size_t i = 0; i < n; i++) {
 		if (strcmp(heads[i]->name, s->ref_name) == 0) {
 			git_oid_cpy(head, &heads[i]->oid);
 			*found = true;
-			break;
+		} else if (s->previews_prefix && strncmp(heads[i]->name, s->previews_prefix,
+		                                         strlen(s->previews_prefix)) == 0) {
+			size_t len = EF_OID_HEX + 1 + strlen(heads[i]->name);
+			char *item = malloc(len);
+
+			if (!item)
+				return GIT_ERROR;
+			git_oid_tostr(item, EF_OID_HEX, &heads[i]->oid);
+			snprintf(item + strlen(item), len - strlen(item), " %s", heads[i]->name);
+			if (ef_strv_push_owned(others, item) < 0)
+				return GIT_ERROR;
 		}
 	}
 	return 0;
@@ -1045,7 +1062,9 @@ static int poll_v2(ef_source *s, struct op *op, char out_head[EF_OID_HEX], int *
 	for (int attempt = 0;; attempt++) {
 		unsigned connects_before = op->connects;
 
-		gerr = run_ls_refs(s, out_head, &found, &parsed);
+		ef_strv_free(s->preview_refs);
+		s->preview_refs = NULL;
+		gerr = run_ls_refs(s, out_head, &found, &parsed, &s->preview_refs);
 		/* An HTTP status came over a working connection: no retry. */
 		if (gerr == 0 || attempt > 0 || !retriable(op, connects_before) ||
 		    strstr(git_error_last() ? git_error_last()->message : "", "status code") !=
@@ -1093,7 +1112,7 @@ int ef_source_poll(ef_source *s, char out_head[EF_OID_HEX])
 	for (int attempt = 0;; attempt++) {
 		unsigned connects_before = op.connects;
 
-		gerr = list_branch(s, &head, &found);
+		gerr = list_branch(s, &head, &found, &s->preview_refs);
 		if (gerr == 0 || attempt > 0 || !retriable(&op, connects_before))
 			break;
 		ef_debug("source.reconnect", "url=%s reason=\"%s\"", s->url,
@@ -1146,19 +1165,20 @@ static int on_transfer(const git_indexer_progress *p, void *payload)
 	return 0;
 }
 
-/* Points refs/edgeflip/head at `id`; no reflog (core.logAllRefUpdates=false). */
-static int set_local_ref(ef_source *s, const git_oid *id)
+/* Points `local` (refs/edgeflip/head, or a preview's ref) at `id`; no reflog
+ * (core.logAllRefUpdates=false). */
+static int set_local_ref(ef_source *s, const char *local, const git_oid *id)
 {
 	git_reference *ref = NULL;
 	git_oid cur;
 	int gerr;
 
-	if (git_reference_name_to_id(&cur, s->repo, LOCAL_REF) == 0 && git_oid_equal(&cur, id))
+	if (git_reference_name_to_id(&cur, s->repo, local) == 0 && git_oid_equal(&cur, id))
 		return 0;
-	gerr = git_reference_create(&ref, s->repo, LOCAL_REF, id, 1, NULL);
+	gerr = git_reference_create(&ref, s->repo, local, id, 1, NULL);
 	git_reference_free(ref);
 	if (gerr < 0) {
-		ef_error_set("cannot update %s in %s: %s", LOCAL_REF, s->cache_dir,
+		ef_error_set("cannot update %s in %s: %s", local, s->cache_dir,
 		             git_error_last() ? git_error_last()->message : "unknown error");
 		return EF_ERROR;
 	}
@@ -1211,11 +1231,14 @@ static bool strv_has(char *const *v, const char *s)
 	return false;
 }
 
-int ef_source_fetch(ef_source *s, const char *want)
+/* Fetches `refspec` so that `want` is in the object database and points
+ * `local` at it. The packs it adds are remembered for ef_source_discard only
+ * for the branch (`main`). */
+static int fetch_into(ef_source *s, char *refspec, const char *local, const char *want, bool main)
 {
 	char **packs_before = NULL;
 	git_fetch_options fo;
-	char *specs[1] = {s->refspec};
+	char *specs[1] = {refspec};
 	git_strarray refspecs = {specs, 1};
 	git_odb *odb = NULL;
 	git_oid id;
@@ -1232,15 +1255,18 @@ int ef_source_fetch(ef_source *s, const char *want)
 		return EF_ERROR;
 	}
 	if (git_odb_exists(odb, &id)) {
-		error = set_local_ref(s, &id);
+		error = set_local_ref(s, local, &id);
 		goto out;
 	}
 	if ((error = use_ca_file(s->ca_file)) < 0)
 		goto out;
-	packs_before = list_packs(s);
-	ef_strv_free(s->last_packs);
-	s->last_packs = NULL;
-	s->had_ref_before = git_reference_name_to_id(&s->ref_before, s->repo, LOCAL_REF) == 0;
+	if (main) {
+		packs_before = list_packs(s);
+		ef_strv_free(s->last_packs);
+		s->last_packs = NULL;
+		s->had_ref_before =
+		        git_reference_name_to_id(&s->ref_before, s->repo, LOCAL_REF) == 0;
+	}
 
 	fc.s = s;
 	fc.op = &op;
@@ -1301,15 +1327,15 @@ int ef_source_fetch(ef_source *s, const char *want)
 		goto out;
 	git_odb_refresh(odb);
 	if (!git_odb_exists(odb, &id)) {
-		ef_error_set("fetch %s: commit %s is not on branch '%s' any more (the branch moved "
+		ef_error_set("fetch %s: commit %s is not on %s any more (the ref moved "
 		             "during the fetch); poll again",
-		             s->url, want, s->branch);
+		             s->url, want, main ? s->ref_name : refspec + 1);
 		error = EF_EAGAIN;
 		goto out;
 	}
-	if ((error = set_local_ref(s, &id)) < 0)
+	if ((error = set_local_ref(s, local, &id)) < 0)
 		goto out;
-	{
+	if (main) {
 		char **after = list_packs(s);
 
 		for (size_t i = 0; after && after[i]; i++)
@@ -1318,12 +1344,48 @@ int ef_source_fetch(ef_source *s, const char *want)
 		ef_strv_free(after);
 		git_oid_cpy(&s->last_fetch, &id);
 	}
-	ef_info("source.fetched", "url=%s branch=%s commit=%s bytes=%llu", s->url, s->branch, want,
+	ef_info("source.fetched", "url=%s ref=%s commit=%s bytes=%llu", s->url, local, want,
 	        (unsigned long long)op.bytes_read);
 out:
 	ef_strv_free(packs_before);
 	git_odb_free(odb);
 	return error;
+}
+
+int ef_source_fetch(ef_source *s, const char *want)
+{
+	return fetch_into(s, s->refspec, LOCAL_REF, want, true);
+}
+
+char *const *ef_source_preview_refs(const ef_source *s)
+{
+	return s->preview_refs;
+}
+
+int ef_source_fetch_ref(ef_source *s, const char *ref, const char *local, const char *want)
+{
+	size_t n = strlen(ref) + strlen(local) + 3;
+	char *refspec = malloc(n);
+	int error;
+
+	if (!refspec)
+		return EF_ENOMEM;
+	snprintf(refspec, n, "+%s:%s", ref, local);
+	if (!git_reference_is_valid_name(ref) || !git_reference_is_valid_name(local) ||
+	    strncmp(local, "refs/edgeflip/", 14) != 0 || strcmp(local, LOCAL_REF) == 0) {
+		ef_error_set("fetch %s: '%s' is not a ref edgeflip fetches", s->url, refspec);
+		error = EF_EINVALID;
+	} else {
+		error = fetch_into(s, refspec, local, want, false);
+	}
+	free(refspec);
+	return error;
+}
+
+void ef_source_drop_ref(ef_source *s, const char *local)
+{
+	if (s->repo && strncmp(local, "refs/edgeflip/", 14) == 0 && strcmp(local, LOCAL_REF) != 0)
+		git_reference_remove(s->repo, local);
 }
 
 int ef_source_discard(ef_source *s, const char *commit)
@@ -1584,6 +1646,8 @@ void ef_source_free(ef_source *s)
 	ef_buf_dispose(&s->ls_request);
 	free(s->url);
 	free(s->branch);
+	free(s->previews_prefix);
+	ef_strv_free(s->preview_refs);
 	free(s->ref_name);
 	free(s->refspec);
 	free(s->ca_file);

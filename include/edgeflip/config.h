@@ -46,6 +46,12 @@ typedef struct {
 	uint64_t source_timeout_ms;
 	uint64_t max_fetch_bytes;
 	uint64_t max_manifest_bytes;
+	/* Preview environments (docs/previews.md): a ref pattern with one '*'
+	 * ("refs/pull/STAR/head"), NULL: none; the host ports previews publish on. */
+	char *previews;
+	char *preview_ports; /* "LOW-HIGH" */
+	unsigned max_previews;
+	uint16_t preview_port_lo, preview_port_hi; /* parsed from preview_ports */
 
 	/* [trust] */
 	char *allowed_signers;

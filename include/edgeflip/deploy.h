@@ -59,6 +59,9 @@ int ef_deploy_run(ef_deploy_ctx *c, const ef_manifest *m, const ef_plan *plan, c
 int ef_deploy_recover(ef_deploy_ctx *c);
 /* Routes for the services the journal says are active. */
 int ef_deploy_routes(ef_route **out, size_t *n, const ef_state_service *svcs, size_t nsvcs);
+/* Creates the networks `m`'s services join, named and labelled for
+ * `project` (the previews' own networks; docs/previews.md). */
+int ef_deploy_networks(ef_engine *e, const ef_manifest *m, const char *project);
 /* Opens the switch on first use. */
 int ef_deploy_switch(ef_deploy_ctx *c);
 /* Saves the journal. */

@@ -22,6 +22,9 @@ typedef struct {
 	uint64_t timeout_ms;      /* deadline for one poll or one fetch */
 	uint64_t max_fetch_bytes; /* a fetch that receives more is aborted */
 	const char *cache_dir;    /* the bare repository, e.g. STATE_DIR/cache.git */
+	/* Preview refs: every poll lists the refs starting with this prefix
+	 * too ("refs/pull/"), in the same ls-refs request; NULL: none. */
+	const char *previews_prefix;
 } ef_source_opts;
 
 /* Opens (or creates) the cache repository and the one remote kept for the
@@ -32,6 +35,15 @@ int ef_source_new(ef_source **out, const ef_source_opts *opts);
  * points to on the server. Writes nothing to disk. EF_EUNREACHABLE,
  * EF_ETIMEOUT, EF_ENOTFOUND (no such branch), EF_EINVALID (bad reply). */
 int ef_source_poll(ef_source *s, char out_head[EF_OID_HEX]);
+/* The refs under previews_prefix the last successful poll listed, as
+ * "<oid> <refname>" (borrowed until the next poll; NULL: none). */
+char *const *ef_source_preview_refs(const ef_source *s);
+/* Fetches `ref` of the server (a preview ref from the listing) so that
+ * `want` is in the object database, into the cache's ref `local` (under
+ * refs/edgeflip/, not the branch's). */
+int ef_source_fetch_ref(ef_source *s, const char *ref, const char *local, const char *want);
+/* Deletes the cache's ref `local` (a preview that went away). */
+void ef_source_drop_ref(ef_source *s, const char *local);
 /* Fetches the branch so that `want` (from poll) is in the object database.
  * Writes no FETCH_HEAD and no reflog. EF_ETOOBIG past max_fetch_bytes. */
 int ef_source_fetch(ef_source *s, const char *want);

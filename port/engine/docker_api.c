@@ -53,6 +53,7 @@ enum request_kind {
 	REQ_NET_LIST,
 	REQ_NET_CONNECT,
 	REQ_NET_DISCONNECT,
+	REQ_VOLUME_REMOVE,
 };
 
 /* Path = API_PREFIX + prefix + url-encoded argument + suffix + query. */
@@ -81,6 +82,7 @@ static const struct request_def {
         [REQ_NET_LIST] = {"GET", "/networks?filters=", "", "list networks"},
         [REQ_NET_CONNECT] = {"POST", "/networks/", "/connect", "connect to network"},
         [REQ_NET_DISCONNECT] = {"POST", "/networks/", "/disconnect", "disconnect from network"},
+        [REQ_VOLUME_REMOVE] = {"DELETE", "/volumes/", "", "remove volume"},
 };
 
 /* One request and its reply. */
@@ -460,9 +462,9 @@ static int docker_remove(ef_engine *e, const char *id)
 	return simple_call(e, REQ_REMOVE, id, "?force=true&v=false", 0);
 }
 
-static int docker_list(ef_engine *e, ef_container_list *out)
+static int list_labelled(ef_engine *e, ef_container_list *out, const char *filter)
 {
-	struct call c = {.kind = REQ_LIST, .arg = "{\"label\":[\"" EF_LABEL_SERVICE "\"]}"};
+	struct call c = {.kind = REQ_LIST, .arg = filter};
 	int error;
 
 	out->items = NULL;
@@ -470,6 +472,27 @@ static int docker_list(ef_engine *e, ef_container_list *out)
 	if ((error = call_engine(docker(e), &c)) == 0 &&
 	    (error = ef_docker_parse_list(out, c.reply.ptr, c.reply.len)) < 0)
 		ef_error_prefix("container engine: list containers");
+	ef_buf_dispose(&c.reply);
+	return error;
+}
+
+static int docker_list(ef_engine *e, ef_container_list *out)
+{
+	return list_labelled(e, out, "{\"label\":[\"" EF_LABEL_SERVICE "\"]}");
+}
+
+static int docker_list_previews(ef_engine *e, ef_container_list *out)
+{
+	return list_labelled(e, out, "{\"label\":[\"" EF_LABEL_PREVIEW "\"]}");
+}
+
+static int docker_volume_remove(ef_engine *e, const char *name)
+{
+	struct call c = {.kind = REQ_VOLUME_REMOVE, .arg = name, .subject = name};
+	int error = call_engine(docker(e), &c);
+
+	if (error == 0)
+		ef_info("engine volume removed", "volume=%s", name);
 	ef_buf_dispose(&c.reply);
 	return error;
 }
@@ -745,6 +768,8 @@ const struct ef_engine_ops ef_engine_docker_api = {
         .stop = docker_stop,
         .remove = docker_remove,
         .list = docker_list,
+        .list_previews = docker_list_previews,
+        .volume_remove = docker_volume_remove,
         .inspect = docker_inspect,
         .exec = docker_exec,
         .rename = docker_rename,

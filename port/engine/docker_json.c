@@ -100,7 +100,9 @@ static bool take_labels(ef_container *c, const cJSON *labels)
 {
 	bool ok = true;
 
-	c->service = dup_nonempty(get_str(labels, EF_LABEL_SERVICE), &ok);
+	c->preview = dup_nonempty(get_str(labels, EF_LABEL_PREVIEW), &ok);
+	c->service = dup_nonempty(
+	        get_str(labels, c->preview ? EF_LABEL_PREVIEW_SERVICE : EF_LABEL_SERVICE), &ok);
 	c->slot = dup_nonempty(get_str(labels, EF_LABEL_SLOT), &ok);
 	c->revision = dup_nonempty(get_str(labels, EF_LABEL_REVISION), &ok);
 	c->spec = dup_nonempty(get_str(labels, EF_LABEL_SPEC), &ok);
@@ -606,7 +608,10 @@ static int add_labels(cJSON *body, const ef_create_req *req)
 	if (!add_kv_object(body, "Labels", req->spec->labels, true))
 		return EF_ENOMEM;
 	labels = cJSON_GetObjectItemCaseSensitive(body, "Labels");
-	if (!set_label(labels, EF_LABEL_SERVICE, req->service) ||
+	if (req->preview && !set_label(labels, EF_LABEL_PREVIEW, req->preview))
+		return EF_ENOMEM;
+	if (!set_label(labels, req->preview ? EF_LABEL_PREVIEW_SERVICE : EF_LABEL_SERVICE,
+	               req->service) ||
 	    !set_label(labels, EF_LABEL_SLOT, req->slot) ||
 	    !set_label(labels, EF_LABEL_REVISION, req->revision) ||
 	    !set_label(labels, EF_LABEL_SPEC, req->spec_hash) ||

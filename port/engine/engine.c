@@ -62,6 +62,7 @@ void ef_container_dispose(ef_container *c)
 	free(c->spec);
 	free(c->aliases);
 	free(c->fixed_name);
+	free(c->preview);
 	free(c->health);
 	ef_strv_free(c->endpoints);
 	ef_strv_free(c->mounts);

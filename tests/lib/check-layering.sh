@@ -61,7 +61,7 @@ owner_of_header() {
 	manifest | compose | compose_read | pin | rollout) echo compose ;;
 	policy) echo policy ;;
 	plan | state | health | deploy | spec | files) echo deploy ;;
-	agent | backoff | fleet) echo agent ;;
+	agent | backoff | fleet | previews) echo agent ;;
 	proxy) echo port/switch ;;
 	*) echo unknown ;;
 	esac

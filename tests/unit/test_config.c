@@ -117,6 +117,15 @@ static const cfg_case bad_cases[] = {
          "trace)"},
         {BASE "[agent]\ninterval = 500ms\n", EF_EINVALID,
          "t.ini: [agent] interval: must be at least 1s"},
+        {BASE "[source]\npreviews = refs/pull/*/*/head\n", EF_EINVALID,
+         "t.ini: [source] previews: 'refs/pull/*/*/head' is not a ref pattern with one '*' "
+         "standing for a whole path component; write e.g. refs/pull/*/head"},
+        {BASE "[source]\npreviews = refs/pull/*/head\npreview_ports = 20999-20000\n", EF_EINVALID,
+         "t.ini: [source] preview_ports: '20999-20000' is not a port range LOW-HIGH with 1 <= "
+         "LOW <= HIGH <= 65535 (e.g. 20000-20999)"},
+        {BASE "[source]\npreviews = refs/pull/*/head\nmax_previews = 0\n", EF_EINVALID,
+         "t.ini: [source] max_previews: must be at least 1 when previews is set (remove "
+         "previews to turn them off)"},
         {SOURCE, EF_EINVALID,
          "t.ini: [trust] no trusted keys: set allowed_signers and/or openpgp_keys (or, for tests "
          "only, insecure_skip_verify = true)"},

@@ -103,13 +103,39 @@ static void test_table(void **state)
 		int rc;
 
 		print_message("case: %s\n", c->name);
-		rc = ef_pkt_ls_refs_parse(oid, &found, c->reply, len, MAIN);
+		rc = ef_pkt_ls_refs_parse(oid, &found, c->reply, len, MAIN, NULL, NULL);
 		assert_int_equal(rc, c->rc);
 		if (c->rc != 0)
 			assert_string_equal(ef_error_last(), c->error);
 		assert_int_equal(found, c->found);
 		assert_string_equal(oid, c->oid);
 	}
+}
+
+/* Preview refs listed in the same reply are collected by prefix. */
+static void test_others(void **state)
+{
+	static const char reply[] = "003d" OID1 " refs/heads/main\n"
+	                            "003e" OID1 " refs/pull/1/head\n"
+	                            "003f" OID1 " refs/pull/2/merge\n"
+	                            "0000";
+	char oid[65], **others = NULL;
+	ef_buf b = EF_BUF_INIT(4096);
+	bool found = false;
+
+	(void)state;
+	assert_int_equal(ef_pkt_ls_refs_parse(oid, &found, reply, strlen(reply), MAIN, "refs/pull/",
+	                                      &others),
+	                 0);
+	assert_true(found);
+	assert_non_null(others);
+	assert_string_equal(others[0], OID1 " refs/pull/1/head");
+	assert_string_equal(others[1], OID1 " refs/pull/2/merge");
+	assert_null(others[2]);
+	ef_strv_free(others);
+	assert_int_equal(ef_pkt_ls_refs_request(&b, MAIN, "refs/pull/"), 0);
+	assert_non_null(strstr(b.ptr, "001aref-prefix refs/pull/\n0000"));
+	ef_buf_dispose(&b);
 }
 
 static void test_request(void **state)
@@ -121,7 +147,7 @@ static void test_request(void **state)
 	                           "0000";
 
 	(void)state;
-	assert_int_equal(ef_pkt_ls_refs_request(&b, MAIN), 0);
+	assert_int_equal(ef_pkt_ls_refs_request(&b, MAIN, NULL), 0);
 	assert_int_equal(b.len, sizeof(want) - 1);
 	assert_memory_equal(b.ptr, want, b.len);
 	ef_buf_dispose(&b);
@@ -135,7 +161,7 @@ static void test_request_lengths(void **state)
 	size_t off = 0, lines = 0;
 
 	(void)state;
-	assert_int_equal(ef_pkt_ls_refs_request(&b, "refs/heads/a/long/branch-name_1.2"), 0);
+	assert_int_equal(ef_pkt_ls_refs_request(&b, "refs/heads/a/long/branch-name_1.2", NULL), 0);
 	while (off + 4 <= b.len) {
 		char hex[5];
 		unsigned long n;
@@ -167,7 +193,8 @@ static void test_too_big(void **state)
 	(void)state;
 	assert_non_null(big);
 	memset(big, '0', len);
-	assert_int_equal(ef_pkt_ls_refs_parse(oid, &found, big, len, MAIN), EF_EINVALID);
+	assert_int_equal(ef_pkt_ls_refs_parse(oid, &found, big, len, MAIN, NULL, NULL),
+	                 EF_EINVALID);
 	assert_string_equal(ef_error_last(), "ls-refs reply: larger than 65536 bytes");
 	free(big);
 }
@@ -185,7 +212,7 @@ static void test_many_lines(void **state)
 		                               (size_t)(4 + 40 + 1 + 19 + 1), OID2, i),
 		                 0);
 	assert_int_equal(ef_buf_printf(&b, "003d%s refs/heads/main\n0000", OID1), 0);
-	assert_int_equal(ef_pkt_ls_refs_parse(oid, &found, b.ptr, b.len, MAIN), 0);
+	assert_int_equal(ef_pkt_ls_refs_parse(oid, &found, b.ptr, b.len, MAIN, NULL, NULL), 0);
 	assert_true(found);
 	assert_string_equal(oid, OID1);
 	ef_buf_dispose(&b);
@@ -194,9 +221,9 @@ static void test_many_lines(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_table),           cmocka_unit_test(test_request),
-	        cmocka_unit_test(test_request_lengths), cmocka_unit_test(test_too_big),
-	        cmocka_unit_test(test_many_lines),
+	        cmocka_unit_test(test_table),   cmocka_unit_test(test_request),
+	        cmocka_unit_test(test_others),  cmocka_unit_test(test_request_lengths),
+	        cmocka_unit_test(test_too_big), cmocka_unit_test(test_many_lines),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -22,6 +22,12 @@
 #define EF_LABEL_ALIASES "io.edgeflip.aliases"
 /* Compose `container_name`: the name the active instance takes at the flip. */
 #define EF_LABEL_NAME "io.edgeflip.name"
+/* Preview environments (docs/previews.md): a preview's containers carry
+ * EF_LABEL_PREVIEW (its name, "pr-1") and their service under
+ * EF_LABEL_PREVIEW_SERVICE instead of EF_LABEL_SERVICE, so that the
+ * production listing (ops->list) never sees them. */
+#define EF_LABEL_PREVIEW         "io.edgeflip.preview"
+#define EF_LABEL_PREVIEW_SERVICE "io.edgeflip.preview.service"
 
 typedef struct ef_engine ef_engine;
 
@@ -163,6 +169,7 @@ typedef struct {
 	char *previous;   /* EF_LABEL_PREVIOUS; NULL when absent or empty */
 	char *aliases;    /* EF_LABEL_ALIASES */
 	char *fixed_name; /* EF_LABEL_NAME */
+	char *preview;    /* EF_LABEL_PREVIEW; service then from EF_LABEL_PREVIEW_SERVICE */
 	ef_cstate state;
 	int exit_code;
 	unsigned restart_count;
@@ -194,6 +201,7 @@ typedef struct {
 	const char *revision;  /* EF_LABEL_REVISION */
 	const char *spec_hash; /* EF_LABEL_SPEC */
 	const char *previous;  /* EF_LABEL_PREVIOUS: the revision serving now ("" or NULL: none) */
+	const char *preview;   /* EF_LABEL_PREVIEW ("pr-1"), NULL: production */
 } ef_create_req;
 
 /* A user-defined network (Compose `networks:`), created by the backend. */
@@ -233,6 +241,10 @@ struct ef_engine_ops {
 	int (*remove)(ef_engine *e, const char *id);
 	/* All containers (running or not) carrying EF_LABEL_SERVICE. */
 	int (*list)(ef_engine *e, ef_container_list *out);
+	/* All containers carrying EF_LABEL_PREVIEW (preview environments). */
+	int (*list_previews)(ef_engine *e, ef_container_list *out);
+	/* Removes a named volume; EF_ENOTFOUND when absent. */
+	int (*volume_remove)(ef_engine *e, const char *name);
 	int (*inspect)(ef_engine *e, ef_container *out, const char *id);
 	/* Gives the container a new name (container_name after a flip). */
 	int (*rename)(ef_engine *e, const char *id, const char *name);
