@@ -81,6 +81,11 @@ uint64_t ef_backoff_jitter(ef_backoff *b, uint64_t ms)
 	return ms - tenth + random_between(b, 0, 2 * tenth);
 }
 
+uint64_t ef_backoff_splay(ef_backoff *b, uint64_t ms)
+{
+	return ms ? random_between(b, 1, ms) : 1;
+}
+
 void ef_backoff_reset(ef_backoff *b)
 {
 	b->current_ms = b->base_ms;

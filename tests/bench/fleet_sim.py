@@ -125,6 +125,7 @@ def adoption(path, mark, start, duration, pct, interval, out_dir, ids):
         act = sorted(r[1] for r in rows)
         pln = sorted(r[0] for r in rows)
         n = len(ids)
+        f.write(f"{-interval:.3f} 0 {-interval:.3f} 0\n")
         for k in range(len(rows)):
             f.write(f"{act[k]:.3f} {(k + 1) / n:.4f} {pln[k]:.3f} {(k + 1) / n:.4f}\n")
     with open(f"{out_dir}/adoption.gp", "w") as f:
@@ -143,6 +144,13 @@ plot share(x) with lines lw 2 title 'formula: P + (1 - P) * t / duration', \\
      '{out_dir}/adoption-curve.dat' using 3:4 with steps dt 2 title 'devices planned (wariness of each id)'
 """)
     late = [x for x in lags if x > interval]
+    # Devices whose turn came at least one interval after the start had
+    # polled the commit before it: their lag is the agent's own reaction.
+    # The others (the first share and the earliest of the wave) learn of
+    # the commit only at their next poll, up to an interval later.
+    wave = [got - start - plan_s for plan_s, got_s, _, _ in rows if plan_s >= interval
+            for got in [got_s + start]]
+    early = [got_s - plan_s for plan_s, got_s, _, _ in rows if plan_s < interval]
     print(f"deployed={len(rows)} of {len(ids)}")
     if missing:
         print(f"not deployed: {' '.join(missing[:10])}{' ...' if len(missing) > 10 else ''}")
@@ -150,6 +158,11 @@ plot share(x) with lines lw 2 title 'formula: P + (1 - P) * t / duration', \\
         s = sorted(lags)
         print(f"lag_max={s[-1]:.1f}\nlag_min={s[0]:.1f}\nlag_median={s[len(s) // 2]:.1f}")
         print(f"late_beyond_interval={len(late)}")
+    if wave:
+        print(f"wave_devices={len(wave)}\nwave_lag_max={max(wave):.1f}\n"
+              f"wave_lag_median={sorted(wave)[len(wave) // 2]:.1f}")
+    if early:
+        print(f"first_devices={len(early)}\nfirst_lag_max={max(early):.1f}")
     print(f"unknown_engine_calls={unknown}")
 
 

@@ -231,6 +231,8 @@ echo "figure: rollout max lag behind the planned time: $(val lag_max) s (goal <=
 echo "figure: rollout earliest deploy relative to planned time: $(val lag_min) s (negative = before its turn)"
 echo "figure: rollout median lag: $(val lag_median) s"
 echo "figure: rollout devices later than one interval: $(val late_beyond_interval)"
+echo "figure: rollout max lag, the $(val wave_devices) devices whose turn came >= 1 interval after start: $(val wave_lag_max) s (median $(val wave_lag_median) s)"
+echo "figure: rollout max lag, the $(val first_devices) devices due within the first interval (they see the commit at their next poll): $(val first_lag_max) s"
 [ "$(val unknown_engine_calls)" = 0 ] || echo "fleet_sim: the agents made engine calls the stand-in does not know: see $tmp/engine.log"
 if command -v gnuplot >/dev/null && gnuplot "$out/adoption.gp" 2>"$tmp/gnuplot.err"; then
 	echo "figure: adoption plot: $out/adoption.png"
