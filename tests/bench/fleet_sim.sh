@@ -195,11 +195,11 @@ if [ "$polls" -gt 0 ]; then
 	echo "figure: bytes per no-change poll per device: $((bytes / polls)) (HTTP request + reply, nginx access log; $((requests * 100 / polls / 100)).$((requests * 100 / polls % 100)) requests per poll)"
 	echo "figure: polls per device per interval: $(python3 -c "print(round($polls / $agents / (($w1 - $w0) / $interval), 2))")"
 fi
-# Spread: the interval right after the first polls (phase set by the start),
-# and the next one.
+# Spread: the two intervals of the quiet window (the first starts one
+# interval after the simultaneous start, or after the first deploys).
 for k in 1 2; do
-	from=$(python3 -c "print($t_start + $k * $interval)")
-	echo "spread of polls, interval $k after the simultaneous start ([t0+${k}I, t0+$((k + 1))I)):"
+	from=$(python3 -c "print($w0 + ($k - 1) * $interval)")
+	echo "spread of polls, interval $k of the quiet window (from t0 + $(python3 -c "print(round($from - $t_start, 1))") s):"
 	python3 "$here/fleet_sim.py" spread "$EF_GIT_ACCESS_LOG" "$from" "$interval" "$agents" 10 | sed 's/^/  /'
 	dev=$(python3 "$here/fleet_sim.py" spread "$EF_GIT_ACCESS_LOG" "$from" "$interval" "$agents" 10 |
 		sed -n 's/^max deviation from uniform: //p')
