@@ -72,11 +72,24 @@ def spread(path, t0, interval, agents, buckets=10):
         m = agents / buckets
         sims.append(max(abs(x - m) / m for x in c))
     sims.sort()
+    # The cumulative view (Kolmogorov-Smirnov D): the largest gap between the
+    # share of polls before t and t / interval. Reference: random phases.
+    xs = sorted(t / interval for t in times)
+    ks = max((max(abs((k + 1) / n - x), abs(k / n - x)) for k, x in enumerate(xs)), default=1.0)
+    ks_sims = []
+    for _ in range(2000):
+        ys = sorted(rng.random() for _ in range(agents))
+        ks_sims.append(max(max(abs((k + 1) / agents - y), abs(k / agents - y))
+                           for k, y in enumerate(ys)))
+    ks_sims.sort()
     print(f"polls in the window: {n} (agents {agents})")
     print(f"histogram ({buckets} buckets of {interval / buckets:.1f} s): {' '.join(map(str, counts))}")
     print(f"max deviation from uniform: {dev * 100:.0f}%")
     print(f"random-phase reference (median / 95th percentile of max deviation): "
           f"{sims[len(sims) // 2] * 100:.0f}% / {sims[int(len(sims) * 0.95)] * 100:.0f}%")
+    print(f"max gap of the cumulative share from uniform: {ks * 100:.1f}%")
+    print(f"random-phase reference for the cumulative gap (median / 95th percentile): "
+          f"{ks_sims[len(ks_sims) // 2] * 100:.1f}% / {ks_sims[int(len(ks_sims) * 0.95)] * 100:.1f}%")
 
 
 def traffic(path, t0, t1):

@@ -179,20 +179,28 @@ server_ticks() {
 		for p in $pid $(pgrep -P "$pid"); do cat "/proc/$p/stat" 2>/dev/null; done
 	done | awk '{ sub(/.*\) /, ""); s += $12 + $13 + $14 + $15 } END { print s + 0 }'
 }
+agent_ticks() {
+	local p
+	for p in "${AGENT_PIDS[@]}"; do cat "/proc/$p/stat" 2>/dev/null; done |
+		awk '{ sub(/.*\) /, ""); s += $12 + $13 } END { print s + 0 }'
+}
 hz=$(getconf CLK_TCK)
 # The quiet window starts one interval after the start, or once the first
 # deploys are done, and lasts two intervals.
 w0=$(python3 -c "print(max($t_start + $interval, $t_first + 1))")
 sleep "$(python3 -c "print(max(0, $w0 - $(now)))")"
 c0=$(server_ticks)
+a0=$(agent_ticks)
 sleep $((interval * 2))
 w1=$(now)
 c1=$(server_ticks)
+a1=$(agent_ticks)
 eval "$(python3 "$here/fleet_sim.py" bytes "$EF_GIT_ACCESS_LOG" "$w0" "$w1")"
 echo "no-change window: $(python3 -c "print(round($w1 - $w0, 1))") s, $polls polls, $requests requests"
 if [ "$polls" -gt 0 ]; then
 	echo "figure: git server cpu per 1000 no-change polls: $(python3 -c "print(round(($c1 - $c0) * 1000 / $hz / $polls, 2))") s (nginx + fcgiwrap + git http-backend, $((c1 - c0)) ticks of 1/$hz s over $polls polls)"
 	echo "figure: bytes per no-change poll per device: $((bytes / polls)) (HTTP request + reply, nginx access log; $((requests * 100 / polls / 100)).$((requests * 100 / polls % 100)) requests per poll)"
+	echo "figure: agent cpu per no-change poll (mean over the agents): $(python3 -c "print(round(($a1 - $a0) * 1e6 / $hz / $polls))") us (utime+stime of the daemons, clock ticks)"
 	echo "figure: polls per device per interval: $(python3 -c "print(round($polls / $agents / (($w1 - $w0) / $interval), 2))")"
 fi
 # Spread: the two intervals of the quiet window (the first starts one
@@ -200,10 +208,10 @@ fi
 for k in 1 2; do
 	from=$(python3 -c "print($w0 + ($k - 1) * $interval)")
 	echo "spread of polls, interval $k of the quiet window (from t0 + $(python3 -c "print(round($from - $t_start, 1))") s):"
-	python3 "$here/fleet_sim.py" spread "$EF_GIT_ACCESS_LOG" "$from" "$interval" "$agents" 10 | sed 's/^/  /'
-	dev=$(python3 "$here/fleet_sim.py" spread "$EF_GIT_ACCESS_LOG" "$from" "$interval" "$agents" 10 |
-		sed -n 's/^max deviation from uniform: //p')
-	echo "figure: poll spread, interval $k after a simultaneous start of $agents agents, max deviation of a 10% bucket from uniform: $dev (goal +-10%)"
+	python3 "$here/fleet_sim.py" spread "$EF_GIT_ACCESS_LOG" "$from" "$interval" "$agents" 10 >"$tmp/spread"
+	sed 's/^/  /' "$tmp/spread"
+	pick() { awk -v k="$1: " 'index($0, k) == 1 { print substr($0, length(k) + 1) }' "$tmp/spread"; }
+	echo "figure: poll spread, interval $k of the quiet window after a simultaneous start of $agents agents: max deviation of a 10% bucket from uniform $(pick 'max deviation from uniform') (random phases: $(pick 'random-phase reference (median / 95th percentile of max deviation)')); max gap of the cumulative share from uniform $(pick 'max gap of the cumulative share from uniform') (random phases: $(pick 'random-phase reference for the cumulative gap (median / 95th percentile)')) (goal +-10%)"
 done
 
 # --- rollout ----------------------------------------------------------------------------
