@@ -83,7 +83,9 @@ uint64_t ef_backoff_jitter(ef_backoff *b, uint64_t ms)
 
 uint64_t ef_backoff_splay(ef_backoff *b, uint64_t ms)
 {
-	return ms ? random_between(b, 1, ms) : 1;
+	if (!ms)
+		return 1;
+	return ms > UINT64_MAX / 2 ? ms : random_between(b, ms, 2 * ms - 1);
 }
 
 void ef_backoff_reset(ef_backoff *b)

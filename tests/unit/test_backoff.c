@@ -178,8 +178,8 @@ static void test_interval_jitter(void **unused)
 	assert_true(same < 3);
 }
 
-/* The first wait after start: spread over the whole interval, evenly, and
- * different on devices started together. */
+/* The first wait after start: the interval plus a phase spread evenly over
+ * a whole interval, different on devices started together. */
 static void test_splay(void **unused)
 {
 	enum { N = 20000, BUCKETS = 10 };
@@ -191,8 +191,8 @@ static void test_splay(void **unused)
 	for (int i = 0; i < N; i++) {
 		uint64_t d = ef_backoff_splay(&a, 30000);
 
-		assert_in_range(d, 1, 30000);
-		count[(d - 1) * BUCKETS / 30000]++;
+		assert_in_range(d, 30000, 59999);
+		count[(d - 30000) * BUCKETS / 30000]++;
 	}
 	/* Each bucket holds N / 10 = 2000 (binomial sd 42): +-10% is 5 sd. */
 	for (int i = 0; i < BUCKETS; i++)
@@ -205,6 +205,7 @@ static void test_splay(void **unused)
 	assert_true(same < 3);
 	assert_int_equal(ef_backoff_splay(&a, 0), 1);
 	assert_int_equal(ef_backoff_splay(&a, 1), 1);
+	assert_in_range(ef_backoff_splay(&a, 2), 2, 3);
 }
 
 int main(void)
