@@ -185,9 +185,11 @@ agent_ticks() {
 		awk '{ sub(/.*\) /, ""); s += $12 + $13 } END { print s + 0 }'
 }
 hz=$(getconf CLK_TCK)
-# The quiet window starts one interval after the start, or once the first
-# deploys are done, and lasts two intervals.
-w0=$(python3 -c "print(max($t_start + $interval, $t_first + 1))")
+# The quiet window lasts two intervals. It starts two intervals after the
+# last first deploy: a daemon's first wait is one interval plus a random
+# phase of up to one more, so from then on every agent polls in its steady
+# phase.
+w0=$(python3 -c "print($t_first + 2 * $interval)")
 sleep "$(python3 -c "print(max(0, $w0 - $(now)))")"
 c0=$(server_ticks)
 a0=$(agent_ticks)
