@@ -149,6 +149,7 @@ set xlabel 'seconds after rollout start'
 set ylabel 'share of devices on the new commit'
 set key left top
 set grid
+set samples 2000
 set yrange [0:1.05]
 set xrange [-{interval:.0f}:{duration + 2 * interval:.0f}]
 share(t) = t < 0 ? 0 : (t > {duration} ? 1 : {pct / 100} + (1 - {pct / 100}) * t / {duration})
