@@ -197,11 +197,12 @@ sleep $((interval * 2))
 w1=$(now)
 c1=$(server_ticks)
 a1=$(agent_ticks)
+polls=0 requests=0 bytes=0
 eval "$(python3 "$here/fleet_sim.py" bytes "$EF_GIT_ACCESS_LOG" "$w0" "$w1")"
 echo "no-change window: $(python3 -c "print(round($w1 - $w0, 1))") s, $polls polls, $requests requests"
 if [ "$polls" -gt 0 ]; then
 	echo "figure: git server cpu per 1000 no-change polls: $(python3 -c "print(round(($c1 - $c0) * 1000 / $hz / $polls, 2))") s (nginx + fcgiwrap + git http-backend, $((c1 - c0)) ticks of 1/$hz s over $polls polls)"
-	echo "figure: bytes per no-change poll per device: $((bytes / polls)) (HTTP request + reply, nginx access log; $((requests * 100 / polls / 100)).$((requests * 100 / polls % 100)) requests per poll)"
+	echo "figure: bytes per no-change poll per device: $((bytes / polls)) (HTTP request + reply, nginx access log; $(python3 -c "print(round($requests / $polls, 2))") requests per poll)"
 	echo "figure: agent cpu per no-change poll (mean over the agents): $(python3 -c "print(round(($a1 - $a0) * 1e6 / $hz / $polls))") us (utime+stime of the daemons, clock ticks)"
 	echo "figure: polls per device per interval: $(python3 -c "print(round($polls / $agents / (($w1 - $w0) / $interval), 2))")"
 fi
