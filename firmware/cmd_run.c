@@ -247,8 +247,9 @@ static void pidfile(const ef_config *cfg, bool write)
  * drawn over a whole interval: devices started together (a fleet after a
  * power cut) then poll at phases spread evenly, where ±10% alone would keep
  * them within seconds of each other for dozens of intervals
- * (tests/bench/fleet_sim.sh measures it). Later ones are the interval ±10%. A device waiting for
- * its turn in a rollout wave wakes at that second instead of up to an interval later. */
+ * (tests/bench/fleet_sim.sh measures it). Later ones are the interval ±10%.
+ * A device waiting for its turn in a rollout wave wakes at that second
+ * instead of up to an interval later. */
 static uint64_t next_poll_ms(ef_backoff *b, const ef_config *cfg, const ef_agent *a, bool *splayed)
 {
 	uint64_t wait_ms;
