@@ -81,6 +81,13 @@ uint64_t ef_backoff_jitter(ef_backoff *b, uint64_t ms)
 	return ms - tenth + random_between(b, 0, 2 * tenth);
 }
 
+uint64_t ef_backoff_splay(ef_backoff *b, uint64_t ms)
+{
+	if (!ms)
+		return 1;
+	return ms > UINT64_MAX / 2 ? ms : random_between(b, ms, 2 * ms - 1);
+}
+
 void ef_backoff_reset(ef_backoff *b)
 {
 	b->current_ms = b->base_ms;

@@ -41,6 +41,7 @@ struct ef_fleet {
 	uint64_t deploys_ok, deploys_rolled_back, rollbacks, poll_errors;
 	int64_t last_success;
 	bool rollout_waiting;
+	int64_t rollout_turn; /* unix second of this device's turn; 0 none */
 	/* The metrics text without the poll timestamps, as last written. */
 	char *metrics_written;
 	uint64_t metrics_written_ms;
@@ -652,6 +653,7 @@ int ef_fleet_rollout_gate(ef_agent *a, const ef_manifest *m, const char *commit)
 		return EF_ENOMEM;
 	v = ef_rollout_decide(r, w, now, r->set ? commit_time(a, commit) : 0, why, sizeof(why));
 	f->rollout_waiting = v != EF_ROLLOUT_GO;
+	f->rollout_turn = v == EF_ROLLOUT_WAIT ? ef_rollout_turn(r, w) : 0;
 	if (v == EF_ROLLOUT_GO) {
 		if (r->set)
 			ef_info("rollout-go", "commit=%.12s %s", commit, why);
@@ -677,6 +679,11 @@ int ef_fleet_rollout_gate(ef_agent *a, const ef_manifest *m, const char *commit)
 		record_rollout(a, text);
 	free(text);
 	return EF_EAGAIN;
+}
+
+int64_t ef_agent_rollout_turn(const ef_agent *a)
+{
+	return a->fleet && a->fleet->rollout_waiting ? a->fleet->rollout_turn : 0;
 }
 
 int ef_fleet_rollout_status(char **out, const char *state_dir, const char *revision, int64_t now)

@@ -212,6 +212,28 @@ double ef_rollout_share(const ef_rollout *r, int64_t now)
 	return p + (1.0 - p) * f;
 }
 
+int64_t ef_rollout_turn(const ef_rollout *r, double w)
+{
+	double p = r->start_pct / 100.0;
+	int64_t t, end;
+
+	if (!r->set || r->paused)
+		return 0;
+	if (w < p || p >= 1.0 || r->duration_ms == 0)
+		return r->start;
+	/* The formula, then a step or two to the exact second share() gives
+	 * (floating point rounding); the share is 1 > w from the end on. */
+	end = r->start + (int64_t)(r->duration_ms / 1000u) + 1;
+	t = r->start + (int64_t)((w - p) / (1.0 - p) * (double)r->duration_ms / 1000.0);
+	if (t > end)
+		t = end;
+	while (t < end && !(w < ef_rollout_share(r, t)))
+		t++;
+	while (t > r->start && w < ef_rollout_share(r, t - 1))
+		t--;
+	return t;
+}
+
 ef_rollout_verdict ef_rollout_decide(const ef_rollout *r, double w, int64_t now,
                                      int64_t commit_time, char *why, size_t n)
 {

@@ -68,6 +68,11 @@ int ef_agent_check_drift(ef_agent *a);
  * webhook events and rewrites the metrics textfile when a value changed
  * (docs/fleet.md). */
 int ef_agent_report(ef_agent *a, int pass_error);
+/* When the last pass left the branch head waiting for a rollout wave: the
+ * unix second of this device's turn (ef_rollout_turn), so the daemon polls
+ * then rather than up to an interval later. 0 when nothing waits for a
+ * turn (no rollout, paused, clock unset). */
+int64_t ef_agent_rollout_turn(const ef_agent *a);
 /* Maps a return code of the functions above to an exit code. */
 int ef_agent_exit_code(int error);
 

@@ -34,6 +34,13 @@ uint64_t ef_backoff_next(ef_backoff *b);
 /* `ms` ± 10%, drawn from the same generator: the poll interval of a fleet
  * spreads out instead of staying in step. */
 uint64_t ef_backoff_jitter(ef_backoff *b, uint64_t ms);
+/* Uniform in [ms, 2 * ms) (1 when ms is 0): the daemon's first wait after
+ * its start-up pass. Devices started together (a fleet after a power cut,
+ * the fleet simulation) would otherwise keep polling within the ±10% of
+ * ef_backoff_jitter() of each other for dozens of intervals; one wait that
+ * adds a phase drawn over a whole interval spreads them at once. Never
+ * shorter than the interval, so no device polls more often than it says. */
+uint64_t ef_backoff_splay(ef_backoff *b, uint64_t ms);
 /* Back to the first delay after a success. Keeps the seed. */
 void ef_backoff_reset(ef_backoff *b);
 

@@ -35,6 +35,12 @@ double ef_rollout_wariness(const char *device_id);
  * P/100 + (1 - P/100) * clamp((now - start) / duration, 0, 1). */
 double ef_rollout_share(const ef_rollout *r, int64_t now);
 
+/* The first unix second at which a device of wariness `w` is in the wave
+ * (ef_rollout_share(r, t) > w), i.e. its turn: `start` when w < P/100,
+ * start + duration * (w - P/100) / (1 - P/100) rounded up to the second
+ * otherwise. 0 when r is not set or paused (no turn to wait for). */
+int64_t ef_rollout_turn(const ef_rollout *r, double w);
+
 typedef enum {
 	EF_ROLLOUT_GO = 0,      /* deploy now */
 	EF_ROLLOUT_WAIT,        /* the wave has not reached this device */

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Runs every tests/bench/bench_*.sh and prints their figures ("figure: value"
+# Runs every tests/bench/bench_*.sh and fleet_sim.sh and prints their figures ("figure: value"
 # lines), one section per script. Not part of tests/run.sh: benchmarks assert
 # nothing, take minutes, and their numbers depend on the machine.
 #
 #   tests/bench/run.sh                 # builds build/ as tests/run.sh does
 #   EF_BUILD_DIR=/path/to/build tests/bench/run.sh
 #   BENCH_ONLY="poll agent" tests/bench/run.sh   # a subset, by name
+#   BENCH_ONLY=fleet tests/bench/run.sh          # the fleet simulation (fleet_sim.sh)
 #
 # Also writes all figures to $EF_BUILD_DIR/bench-figures.txt (each line
 # prefixed with its script's name). docs/figures.md holds the table of the
@@ -28,9 +29,10 @@ out=$build/bench-figures.txt
 : >"$out"
 
 failed=()
-for script in "$here"/bench_*.sh; do
+for script in "$here"/bench_*.sh "$here"/fleet_sim.sh; do
 	name=$(basename "$script" .sh)
 	name=${name#bench_}
+	name=${name%_sim} # fleet_sim.sh: "fleet"
 	if [ -n "${BENCH_ONLY:-}" ]; then
 		case " $BENCH_ONLY " in *" $name "*) ;; *) continue ;; esac
 	fi

@@ -36,6 +36,13 @@
 # Settings (environment, read by ef_git_server_start):
 #   EF_GIT_KEEPALIVE_TIMEOUT   nginx keepalive_timeout (default 75s, nginx's own)
 #   EF_GIT_KEEPALIVE_REQUESTS  nginx keepalive_requests (default 1000, nginx's own)
+#   EF_GIT_WORKER_CONNECTIONS  nginx worker_connections (default 64; a fleet
+#                              simulation keeps one connection per agent)
+#   EF_GIT_FCGI_CHILDREN       fcgiwrap's preforked children (default 4)
+#
+# The access log (EF_GIT_ACCESS_LOG) has one line per request: connection
+# serial, request number on it, method, URI, status, bytes sent, request
+# length, and the time (unix seconds with milliseconds, $msec) last.
 #
 # nginx's workers run as an unprivileged user when started as root: the
 # folder holding the fcgiwrap socket must be traversable by them (else 502).
@@ -127,7 +134,7 @@ ef_git_server_start() {
 
 	(
 		umask 000
-		exec fcgiwrap -c 4 -s "unix:$sock" </dev/null >>"$dir/nginx/fcgiwrap.log" 2>&1
+		exec fcgiwrap -c "${EF_GIT_FCGI_CHILDREN:-4}" -s "unix:$sock" </dev/null >>"$dir/nginx/fcgiwrap.log" 2>&1
 	) &
 	fcgi_pid=$!
 	EF_GIT_PIDS="$EF_GIT_PIDS $fcgi_pid"
@@ -144,10 +151,10 @@ worker_processes 1;
 daemon off;
 pid $dir/nginx/nginx.pid;
 error_log $dir/nginx/error.log info;
-events { worker_connections 64; }
+events { worker_connections ${EF_GIT_WORKER_CONNECTIONS:-64}; }
 http {
 	access_log off;
-	log_format ef '\$connection \$connection_requests \$request_method \$uri \$status \$bytes_sent \$request_length';
+	log_format ef '\$connection \$connection_requests \$request_method \$uri \$status \$bytes_sent \$request_length \$msec';
 	client_body_temp_path $dir/nginx/tmp/body;
 	proxy_temp_path $dir/nginx/tmp/proxy;
 	fastcgi_temp_path $dir/nginx/tmp/fastcgi;

@@ -178,6 +178,36 @@ static void test_interval_jitter(void **unused)
 	assert_true(same < 3);
 }
 
+/* The first wait after start: the interval plus a phase spread evenly over
+ * a whole interval, different on devices started together. */
+static void test_splay(void **unused)
+{
+	enum { N = 20000, BUCKETS = 10 };
+	unsigned count[BUCKETS] = {0};
+	ef_backoff a, b;
+	int same = 0;
+
+	ef_backoff_init(&a, 1000, 60000);
+	for (int i = 0; i < N; i++) {
+		uint64_t d = ef_backoff_splay(&a, 30000);
+
+		assert_in_range(d, 30000, 59999);
+		count[(d - 30000) * BUCKETS / 30000]++;
+	}
+	/* Each bucket holds N / 10 = 2000 (binomial sd 42): +-10% is 5 sd. */
+	for (int i = 0; i < BUCKETS; i++)
+		assert_in_range(count[i], 1800, 2200);
+	for (int i = 0; i < 20; i++) {
+		ef_backoff_init(&a, 1000, 60000);
+		ef_backoff_init(&b, 1000, 60000);
+		same += ef_backoff_splay(&a, 30000) == ef_backoff_splay(&b, 30000);
+	}
+	assert_true(same < 3);
+	assert_int_equal(ef_backoff_splay(&a, 0), 1);
+	assert_int_equal(ef_backoff_splay(&a, 1), 1);
+	assert_in_range(ef_backoff_splay(&a, 2), 2, 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -185,6 +215,7 @@ int main(void)
 	        cmocka_unit_test(test_delays_grow),     cmocka_unit_test(test_cap),
 	        cmocka_unit_test(test_reset),           cmocka_unit_test(test_seed_repeatable),
 	        cmocka_unit_test(test_jitter_spread),   cmocka_unit_test(test_degenerate),
+	        cmocka_unit_test(test_splay),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -115,6 +115,46 @@ static void test_decide_table(void **unused)
 	}
 }
 
+/* A device's turn is the first second at which decide() says go: the daemon
+ * wakes then instead of at its next poll. */
+static void test_turn(void **unused)
+{
+	static const double pcts[] = {0, 5, 10, 50, 99.5};
+	ef_rollout r = {.set = true, .start = 1796407200, .duration_ms = 180000};
+	char why[300];
+
+	for (size_t k = 0; k < sizeof(pcts) / sizeof(pcts[0]); k++) {
+		r.start_pct = pcts[k];
+		for (int i = 0; i < 1000; i++) {
+			double w = i / 1000.0 + 0.0004;
+			int64_t t = ef_rollout_turn(&r, w);
+
+			assert_in_range(t, r.start, r.start + 181);
+			assert_int_equal(ef_rollout_decide(&r, w, t, 0, why, sizeof(why)),
+			                 EF_ROLLOUT_GO);
+			if (t > r.start)
+				assert_int_equal(
+				        ef_rollout_decide(&r, w, t - 1, 0, why, sizeof(why)),
+				        EF_ROLLOUT_WAIT);
+			/* The formula of docs/fleet.md, up to the rounding to a second. */
+			if (w >= pcts[k] / 100)
+				assert_true(fabs((double)(t - r.start) -
+				                 180.0 * (w - pcts[k] / 100) /
+				                         (1 - pcts[k] / 100)) <= 1.0);
+		}
+	}
+	r.start_pct = 10;
+	assert_int_equal(ef_rollout_turn(&r, 0.05), r.start); /* in the first share */
+	r.duration_ms = 0;
+	assert_int_equal(ef_rollout_turn(&r, 0.9), r.start);
+	r.duration_ms = 180000;
+	r.paused = true;
+	assert_int_equal(ef_rollout_turn(&r, 0.9), 0);
+	r.paused = false;
+	r.set = false;
+	assert_int_equal(ef_rollout_turn(&r, 0.9), 0);
+}
+
 static void test_time(void **unused)
 {
 	static const struct {
@@ -233,6 +273,7 @@ int main(void)
 	        cmocka_unit_test(test_wariness_uniform),
 	        cmocka_unit_test(test_share_table),
 	        cmocka_unit_test(test_decide_table),
+	        cmocka_unit_test(test_turn),
 	        cmocka_unit_test(test_time),
 	        cmocka_unit_test(test_parse),
 	        cmocka_unit_test(test_manifest),
