@@ -1,6 +1,7 @@
 /* Rollout waves: the x-edgeflip.rollout reader and the formula every device
  * applies to itself (docs/fleet.md). */
 #include "edgeflip/rollout.h"
+#include "edgeflip/date.h"
 #include "edgeflip/error.h"
 
 #include <cjson/cJSON.h>
@@ -14,20 +15,6 @@ static int fail(char *err, size_t n, const char *key, const char *what)
 {
 	snprintf(err, n, "%s: %s", key, what);
 	return EF_EINVALID;
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	int64_t era;
-	unsigned yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = (unsigned)(y - era * 400);
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
 }
 
 static bool digits(const char *s, size_t n, unsigned *out)
@@ -77,7 +64,7 @@ int ef_rollout_parse_time(int64_t *out, const char *s)
 	} else {
 		goto bad;
 	}
-	t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + (sec > 59 ? 59 : sec);
+	t = ef_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + (sec > 59 ? 59 : sec);
 	*out = t - sign * (int64_t)(oh * 3600 + om * 60);
 	return 0;
 bad:

@@ -6,6 +6,7 @@
 #include "sshsig.h"
 
 #include "edgeflip/buf.h"
+#include "edgeflip/date.h"
 #include "edgeflip/error.h"
 
 #include <sodium.h>
@@ -17,20 +18,6 @@
 #include <time.h>
 
 /* ---- times ---------------------------------------------------------------- */
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	int64_t era;
-	unsigned yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = (unsigned)(y - era * 400);
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
 
 static int digits(const char *s, size_t n)
 {
@@ -68,7 +55,7 @@ int ef_ssh_parse_time(int64_t *out, const char *s, size_t len)
 	dim = mdays[mo - 1] + (mo == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0));
 	if (d < 1 || (unsigned)d > dim)
 		goto bad;
-	*out = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + sec;
+	*out = ef_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + sec;
 	return 0;
 bad:
 	ef_error_set("invalid time '%.*s' (want YYYYMMDD, YYYYMMDDHHMM or YYYYMMDDHHMMSS, "

@@ -54,7 +54,7 @@ ALLOW=(
 # and only the agent and firmware/ call it.
 owner_of_header() {
 	case $1 in
-	buf | error | log | fault | features | config) echo base ;;
+	buf | error | log | fault | features | config | date) echo base ;;
 	source) echo source ;;
 	verify | imagesig) echo trust ;;
 	secrets) echo secrets ;;
