@@ -43,7 +43,8 @@ JOBS=${EF_FIRMWARE_JOBS:-$(nproc)}
 export EF_FIRMWARE_JOBS=$JOBS
 export EF_FIRMWARE_SOURCES=${EF_FIRMWARE_SOURCES:-$CACHE/sources}
 # The target is 2.5 MiB (docs/targets). Since libyaml, the Compose reader,
-# SOPS/age and cosign came in, the binary is 2,646,992 B: 25 KB over. The
+# SOPS/age and cosign came in, the binary was 2,646,992 B (25 KB over), and
+# 2,712,320 B after the Compose engine, canary, previews and fleet. The
 # budget here is 2.6 MiB until that is won back, so that growth beyond it
 # still fails (docs/figures.md).
 MAX_AARCH64=$((26 * 1024 * 1024 / 10)) # 2.6 MiB
