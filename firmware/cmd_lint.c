@@ -1,9 +1,15 @@
 /* lint DIR [--policy FILE] [--format json]: the environment directory read
  * as the agent reads it (compose files, overrides, .env, interpolation), the
  * model's rules and a policy, for the GitOps repository's own CI. Every
- * finding is reported with file:line:column. Without --policy the strictest
- * policy applies (images pinned by digest, nothing privileged, no host
- * namespaces, no devices, no added capabilities, no bind mounts).
+ * finding is reported with file:line:column.
+ *
+ * What the device cannot deploy (the model's findings) is an error. The
+ * device policy is the device's, not the repository's: with --policy FILE
+ * (the devices' [policy]) its findings are errors too; without it, the
+ * strictest policy (images pinned by digest, nothing privileged, no host
+ * namespaces, no devices, no added capabilities, no bind mounts) is checked
+ * and its findings are warnings, each naming the [policy] key that would
+ * allow it, and lint exits 0 when the model is sound.
  *
  * config DIR [--env-file F] [--device ID] [--label K=V]...: the interpolated,
  * merged document as JSON, as `docker compose config` prints it.
@@ -25,16 +31,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void print_json(const ef_findings *f, const char *dir, bool ok, size_t nservices)
+static void add_json(cJSON *arr, const ef_findings *f, const char *severity)
 {
-	cJSON *root = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(root, "findings");
-	char *s;
-
-	cJSON_AddStringToObject(root, "dir", dir);
-	cJSON_AddBoolToObject(root, "ok", ok);
-	cJSON_AddNumberToObject(root, "services", (double)nservices);
 	for (size_t i = 0; i < f->n; i++) {
 		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "severity", severity);
 		cJSON_AddStringToObject(o, "file", f->v[i].file);
 		cJSON_AddNumberToObject(o, "line", f->v[i].line);
 		cJSON_AddNumberToObject(o, "column", f->v[i].col);
@@ -42,6 +43,26 @@ static void print_json(const ef_findings *f, const char *dir, bool ok, size_t ns
 		cJSON_AddStringToObject(o, "message", f->v[i].message);
 		cJSON_AddItemToArray(arr, o);
 	}
+}
+
+/* {"dir", "ok", "services", "policy": "FILE"|null, "findings": [...]}; a
+ * finding's "severity" is "error" or "warning". */
+static void print_json(const ef_findings *f, const ef_findings *w, const char *dir,
+                       const char *policy_file, bool ok, size_t nservices)
+{
+	cJSON *root = cJSON_CreateObject(), *arr;
+	char *s;
+
+	cJSON_AddStringToObject(root, "dir", dir);
+	cJSON_AddBoolToObject(root, "ok", ok);
+	cJSON_AddNumberToObject(root, "services", (double)nservices);
+	if (policy_file)
+		cJSON_AddStringToObject(root, "policy", policy_file);
+	else
+		cJSON_AddNullToObject(root, "policy");
+	arr = cJSON_AddArrayToObject(root, "findings");
+	add_json(arr, f, "error");
+	add_json(arr, w, "warning");
 	if ((s = cJSON_Print(root))) {
 		printf("%s\n", s);
 		free(s);
@@ -68,40 +89,122 @@ static bool device_arg(const cli *c, int *i, ef_compose_opts *opts, char ***prof
 	return true;
 }
 
-/* One reading of `dir` with `opts`, its findings (and the policy's) added
- * to `f`. 0 or EF_EXIT_REJECTED; `*nservices` counts the services. */
-static int lint_one(ef_findings *f, size_t *nservices, const char *dir, const ef_compose_opts *opts,
-                    const ef_policy *policy)
+/* The service key a policy finding is about, by the words of its message
+ * (core/policy/policy.c), or NULL. */
+static const char *policy_key(const char *msg)
+{
+	static const struct {
+		const char *word, *key;
+	} keys[] = {
+	        {" image ", "image"},
+	        {"registry ", "image"},
+	        {"network_mode", "network_mode"},
+	        {"pid: ", "pid"},
+	        {"ipc: ", "ipc"},
+	        {"(cap_add)", "cap_add"},
+	        {"cap_add:", "cap_add"},
+	        {"sysctl ", "sysctls"},
+	        {"security_opt ", "security_opt"},
+	        {"privileged", "privileged"},
+	        {": device ", "devices"},
+	        {"bind mount", "volumes"},
+	        {": network ", "networks"},
+	        {": secret file", "secrets"},
+	        {": config file", "configs"},
+	};
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (strstr(msg, keys[i].word))
+			return keys[i].key;
+	return NULL;
+}
+
+/* Where the policy finding `msg` ("service NAME: ...") points: the service's
+ * key it is about (policy_key()), else the service; `dir` without a line
+ * when neither can be found. */
+static void add_policy_finding(ef_findings *f, const char *dir, const cJSON *doc,
+                               const ef_compose_pos *pos, const char *msg)
+{
+	const cJSON *svc = NULL, *node = NULL;
+	const char *file = dir, *key = NULL;
+	unsigned line = 0, col = 0;
+	char path[320] = "policy";
+	size_t n;
+
+	if (!strncmp(msg, "service ", 8) && (n = strcspn(msg + 8, ":")) > 0 && msg[8 + n] == ':') {
+		const cJSON *all = cJSON_GetObjectItemCaseSensitive(doc, "services");
+		for (const cJSON *e = all ? all->child : NULL; e && !svc; e = e->next)
+			if (e->string && strlen(e->string) == n && !strncmp(e->string, msg + 8, n))
+				svc = e;
+	}
+	if (svc) {
+		if ((key = policy_key(msg)))
+			node = cJSON_GetObjectItemCaseSensitive(svc, key);
+		if (!node || ef_compose_pos_find(pos, node, &file, &line, &col) < 0) {
+			node = svc, key = NULL;
+			if (ef_compose_pos_find(pos, svc, &file, &line, &col) < 0)
+				file = dir, line = col = 0;
+		}
+		snprintf(path, sizeof(path), "$.services.%s%s%s", svc->string, key ? "." : "",
+		         key ? key : "");
+	}
+	ef_findings_add(f, file, line, col, path, msg);
+}
+
+/* As ef_findings_format(), with "warning: " before each message. */
+static void format_warnings(ef_buf *out, const ef_findings *w)
+{
+	for (size_t i = 0; i < w->n; i++) {
+		const ef_finding *e = &w->v[i];
+		int error = e->line ? ef_buf_printf(out, "%s:%u:%u: %s: warning: %s\n", e->file,
+		                                    e->line, e->col, e->path, e->message)
+		                    : ef_buf_printf(out, "%s: %s: warning: %s\n", e->file, e->path,
+		                                    e->message);
+		if (error < 0)
+			return;
+	}
+}
+
+/* One reading of `dir` with `opts`: the model's findings added to `f`, the
+ * policy's to `pf` (errors when `pf` == `f`). 0 or EF_EXIT_REJECTED when `f`
+ * got any; `*nservices` counts the services. */
+static int lint_one(ef_findings *f, ef_findings *pw, size_t *nservices, const char *dir,
+                    const ef_compose_opts *opts, const ef_policy *policy)
 {
 	ef_compose_src src;
+	ef_compose_pos *pos = NULL;
 	ef_manifest *m = NULL;
+	cJSON *doc = NULL;
 	char **pf = NULL;
 	int rc = 0;
 
 	ef_compose_src_dir(&src, dir);
-	if (ef_compose_load(&m, NULL, NULL, &src, opts, f) < 0) {
+	if (ef_compose_load(&m, &doc, &pos, &src, opts, f) < 0) {
 		if (!f->n) /* not a finding: out of memory, ... */
 			ef_findings_add(f, dir, 0, 0, "$", ef_error_last());
 		rc = EF_EXIT_REJECTED;
 	} else if (ef_policy_check(&pf, policy, m) < 0) {
 		for (size_t i = 0; pf && pf[i]; i++)
-			ef_findings_add(f, dir, 0, 0, "policy", pf[i]);
-		rc = EF_EXIT_REJECTED;
+			add_policy_finding(pw, dir, doc, pos, pf[i]);
+		if (pw == f)
+			rc = EF_EXIT_REJECTED;
 	}
 	*nservices = m ? m->nservices : 0;
 	ef_strv_free(pf);
 	ef_manifest_free(m);
+	cJSON_Delete(doc);
+	ef_compose_pos_free(pos);
 	return rc;
 }
 
 /* --layers: the base alone, then base + each labels/K=V and each devices/ID
  * directory of `dir` on its own. */
-static int lint_layers(ef_findings *f, size_t *nservices, const char *dir,
+static int lint_layers(ef_findings *f, ef_findings *pw, size_t *nservices, const char *dir,
                        const ef_compose_opts *opts, const ef_policy *policy)
 {
 	static const char *const kinds[] = {"labels", "devices"};
 	ef_compose_src src;
-	int rc = lint_one(f, nservices, dir, opts, policy);
+	int rc = lint_one(f, pw, nservices, dir, opts, policy);
 
 	ef_compose_src_dir(&src, dir);
 	for (size_t k = 0; k < 2; k++) {
@@ -121,7 +224,7 @@ static int lint_layers(ef_findings *f, size_t *nservices, const char *dir,
 				o.labels = NULL;
 				o.device_id = names[i];
 			}
-			if (lint_one(f, &n, dir, &o, policy))
+			if (lint_one(f, pw, &n, dir, &o, policy))
 				rc = EF_EXIT_REJECTED;
 		}
 		ef_strv_free(names);
@@ -135,7 +238,7 @@ int cmd_lint(const cli *c)
 	ef_compose_opts opts = {0};
 	char **profiles = NULL, **labels = NULL;
 	ef_policy policy;
-	ef_findings f;
+	ef_findings f, w, *pw;
 	ef_buf out = EF_BUF_INIT(64u << 20);
 	size_t nservices = 0;
 	bool layers = false;
@@ -170,19 +273,31 @@ int cmd_lint(const cli *c)
 	opts.profiles = profiles;
 	opts.labels = labels;
 	ef_findings_init(&f);
-	rc = layers ? lint_layers(&f, &nservices, dir, &opts, &policy)
-	            : lint_one(&f, &nservices, dir, &opts, &policy);
+	ef_findings_init(&w);
+	/* Without --policy the policy's findings go to `w`, as warnings. */
+	pw = policy_file ? &f : &w;
+	rc = layers ? lint_layers(&f, pw, &nservices, dir, &opts, &policy)
+	            : lint_one(&f, pw, &nservices, dir, &opts, &policy);
 	if (!strcmp(format, "json")) {
-		print_json(&f, dir, rc == 0, nservices);
+		print_json(&f, &w, dir, policy_file, rc == 0, nservices);
 	} else {
 		ef_findings_format(&out, &f);
+		format_warnings(&out, &w);
 		if (out.len)
 			fwrite(out.ptr, 1, out.len, stdout);
-		if (rc == 0)
+		if (rc == 0 && w.n)
+			printf("%s: ok (%zu services); %zu warning%s of the strictest device "
+			       "policy: "
+			       "no --policy was given, so they do not fail lint; pass --policy "
+			       "FILE "
+			       "with the devices' [policy] to make them errors\n",
+			       dir, nservices, w.n, w.n == 1 ? "" : "s");
+		else if (rc == 0)
 			printf("%s: ok (%zu services)\n", dir, nservices);
 	}
 	ef_buf_dispose(&out);
 	ef_findings_dispose(&f);
+	ef_findings_dispose(&w);
 	ef_policy_dispose(&policy);
 out_args:
 	ef_strv_free(profiles);

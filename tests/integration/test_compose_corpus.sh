@@ -150,4 +150,47 @@ for r in "${refused[@]}"; do
 	*) ef_fail "refusal names a path: ${r%%:*}" "$r" ;;
 	esac
 done
+# As a user runs it: `edgeflip lint DIR` on the corpus directory as written
+# (read in place, nothing copied or changed), no --policy. Files with build:
+# are refused (a device does not build); of the image-only ones at least 90%
+# must be accepted. The strictest device policy's findings (tags, host
+# network, docker.sock) are warnings naming the [policy] key, and --policy
+# with that policy makes them errors again.
+if [ $reader = yes ]; then
+	plain=0
+	plain_ok=0
+	while IFS= read -r file; do
+		d=$(dirname "$file")
+		grep -qE '^[[:space:]]+build:' "$file" && continue
+		plain=$((plain + 1))
+		if out=$("$edgeflip" lint "$d" 2>&1); then
+			plain_ok=$((plain_ok + 1))
+		else
+			echo "refused as written: ${d#"$corpus"/}: $(printf '%s' "$out" | head -2 | tr '\n' ' ')"
+		fi
+	done < <(find "$corpus" -name '*compose*.y*ml' -type f | sort)
+	echo "as written, no --policy: $plain_ok of $plain image-only Compose files accepted"
+	ef_check "the corpus has image-only files" [ "$plain" -ge 10 ]
+	ef_check "as written: at least 90% of image-only files accepted ($plain_ok of $plain)" \
+		[ $((plain_ok * 100)) -ge $((plain * 90)) ]
+	if [ -f "$corpus/plex/compose.yaml" ]; then
+		rc=0
+		out=$("$edgeflip" lint "$corpus/plex" 2>&1) || rc=$?
+		ef_expect_eq "as written: plex passes with policy warnings" 0 "$rc"
+		ef_expect_contains "the tag warning names its line and the [policy] key" "$out" \
+			'compose.yaml:3:12: $.services.plex.image: warning:'
+		ef_expect_contains "the host-network warning names the [policy] key" "$out" \
+			'[policy] allow_host_namespaces = true'
+		ef_expect_contains "the summary says how to make them errors" "$out" \
+			'pass --policy FILE'
+		printf '[policy]\n' >"$work/strict.ini"
+		rc=0
+		out=$("$edgeflip" lint "$corpus/plex" --policy "$work/strict.ini" 2>&1) || rc=$?
+		ef_expect_eq "with --policy the same findings are errors (exit 3)" 3 "$rc"
+		ef_check "with --policy: no warnings" eval '! grep -q "warning:" <<<"$out"'
+		out=$("$edgeflip" lint "$corpus/plex" --format json 2>&1)
+		ef_expect_contains "json: a policy finding is a warning" "$out" '"severity":	"warning"'
+		ef_expect_contains "json: no policy file" "$out" '"policy":	null'
+	fi
+fi
 ef_summary
