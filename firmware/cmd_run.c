@@ -85,9 +85,15 @@ static void events_drop(events *ev, ef_agent *a, const char *why)
 	ev->said_down = true;
 }
 
+/* [engine] events = off: never opened; the agent lists each poll. */
+static bool events_wanted(const events *ev, const ef_agent *a, const ef_config *cfg)
+{
+	return a && !ev->w && cfg->engine_events;
+}
+
 static void events_open(events *ev, ef_agent *a, const ef_config *cfg)
 {
-	if (ev->w || !a || ef_clock_ms() < ev->retry_at)
+	if (!events_wanted(ev, a, cfg) || ef_clock_ms() < ev->retry_at)
 		return;
 	if (ef_engine_watch_open(&ev->w, cfg->engine_endpoint) < 0) {
 		ev->w = NULL;
@@ -100,6 +106,13 @@ static void events_open(events *ev, ef_agent *a, const ef_config *cfg)
 	/* Events may have been missed while the stream was down: one listing. */
 	ev->drift_at = ef_clock_ms() + 1;
 	ef_info("engine-events", "endpoint=%s", cfg->engine_endpoint);
+}
+
+static void events_say_off(const ef_config *cfg)
+{
+	if (!cfg->engine_events)
+		ef_info("engine-events-off",
+		        "what=\"[engine] events = off: drift found by a full listing each poll\"");
 }
 
 static void events_read(events *ev, ef_agent *a)
@@ -141,7 +154,7 @@ static void idle(uint64_t ms, events *ev, ef_agent *a, const ef_config *cfg)
 
 		if (now >= end)
 			break;
-		if (a && !ev->w)
+		if (events_wanted(ev, a, cfg))
 			until = earlier(ev->retry_at > now ? ev->retry_at : now, until);
 		until = earlier(ev->drift_at, until);
 		until = earlier(ef_clock_tick_due(now), until);
@@ -152,8 +165,7 @@ static void idle(uint64_t ms, events *ev, ef_agent *a, const ef_config *cfg)
 			ef_clock_drain();
 		if (n > 0 && ev->w && p[1].revents)
 			events_read(ev, a);
-		if (a && !ev->w)
-			events_open(ev, a, cfg);
+		events_open(ev, a, cfg);
 		if (ev->drift_at && ef_clock_ms() >= ev->drift_at && a) {
 			ev->drift_at = 0;
 			if (ef_agent_check_drift(a) < 0)
@@ -305,6 +317,7 @@ int cmd_run(const cli *c)
 	                cfg.max_backoff_ms);
 	ef_info("started", "version=%s device=%s url=%s branch=%s path=%s", EF_VERSION,
 	        cfg.device_id, cfg.url, cfg.branch, cfg.path_in_repo);
+	events_say_off(&cfg);
 
 	while (!stop_requested) {
 		uint64_t wait_ms;
@@ -335,6 +348,7 @@ int cmd_run(const cli *c)
 				                cfg.interval_ms < 5000 ? cfg.interval_ms : 5000,
 				                cfg.max_backoff_ms);
 				ef_info("reloaded", "config=%s", c->config_path);
+				events_say_off(&cfg);
 			}
 			ef_notify("READY=1");
 		}

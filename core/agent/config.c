@@ -69,6 +69,7 @@ static const key_spec keys[] = {
         {"engine", "timeout", T_DURATION, C(engine_timeout_ms), "30s", false},
         {"engine", "pull_timeout", T_DURATION, C(pull_timeout_ms), "10m", false},
         {"engine", "project", T_STRING, C(engine_project), "edgeflip", false},
+        {"engine", "events", T_BOOL, C(engine_events), "true", false},
 
         {"switch", "backend", T_STRING, C(switch_backend), "proxy", false},
         {"switch", "hook", T_STRING, C(switch_hook), NULL, false},

@@ -75,6 +75,7 @@ typedef struct {
 	uint64_t engine_timeout_ms;
 	uint64_t pull_timeout_ms;
 	char *engine_project; /* prefix of the networks edgeflip makes ("edgeflip_default") */
+	bool engine_events;   /* follow GET /events; false: a full listing every poll */
 
 	/* [switch] */
 	char *switch_backend;

@@ -106,4 +106,69 @@ ef_check "no error in the daemon's log" sh -c "! grep ' error ' '$log'"
 
 stop_daemon
 ef_expect_contains "status: daemon not running after stop" "$(ef_agent status)" "not running"
+
+# --- [engine] events = off: a full listing every poll, no stream ----------------
+# The daemon talks to the engine through a socat that logs every request, so
+# the test sees what it asks: listings, and never GET /events.
+spy=$work/spy.sock
+spy_log=$work/spy.log
+socat -v "UNIX-LISTEN:$spy,fork" "UNIX-CONNECT:$EF_PODMAN_SOCK" 2>"$spy_log" &
+SPY_PID=$!
+stop_spy()
+{
+	local child
+	[ -n "${SPY_PID:-}" ] || return 0
+	for child in $(ps -o pid= --ppid "$SPY_PID"); do kill "$child" 2>/dev/null; done
+	kill "$SPY_PID" 2>/dev/null && wait "$SPY_PID" 2>/dev/null
+	SPY_PID=
+}
+trap 'stop_daemon; stop_spy; ef_e2e_stop' EXIT
+ef__wait_for 50 test -S "$spy"
+listings() { grep -c 'GET /v1.41/containers/json' "$spy_log" 2>/dev/null || true; }
+more_listings() { [ "$(listings)" -gt "$1" ]; }
+
+# First a positive control: with events on, the spy sees the stream opened.
+ef_ini_set "$EF_AGENT_INI" engine.endpoint "unix://$spy"
+"$EF_BIN" -c "$EF_AGENT_INI" run 2>"$work/daemon-on.log" &
+DAEMON_PID=$!
+ef_check "events on: the daemon follows the stream through the spy" \
+	ef_wait_until 20 grep -q "engine-events endpoint" "$work/daemon-on.log"
+ef_check "events on: the spy sees GET /events" ef_wait_until 5 grep -q 'GET /v1.41/events' "$spy_log"
+stop_daemon
+
+interval=8
+: >"$spy_log"
+ef_ini_set "$EF_AGENT_INI" engine.events off
+ef_ini_set "$EF_AGENT_INI" agent.interval "${interval}s"
+log=$work/daemon-off.log
+"$EF_BIN" -c "$EF_AGENT_INI" run 2>"$log" &
+DAEMON_PID=$!
+ef_check "events off: the daemon says so" ef_wait_until 10 grep -q "engine-events-off" "$log"
+# The first wait is the interval plus a random phase up to an interval; wait
+# for the first poll after it, then the next one is an interval +-10% away.
+ef_check "events off: a start-up listing" ef_wait_until 20 more_listings 0
+l0=$(listings)
+ef_check "events off: the first poll lists containers" \
+	ef_wait_until $((2 * interval + 5)) more_listings "$l0"
+l0=$(listings)
+ef_check "events off: the next poll lists again (every poll, not every 10th)" \
+	ef_wait_until $((interval + 5)) more_listings "$l0"
+id3=$(api_running)
+t0=$SECONDS
+d0=$(count ' drift ')
+r0=$(count ' deployed ')
+$EF_PODMAN kill "$id3" >/dev/null
+# Within one interval (+10% jitter, +2 s for the poll and the listing).
+ef_check "events off: kill seen by the next poll's listing" \
+	ef_wait_until $((interval * 11 / 10 + 2)) drift_logged "$d0"
+echo "# events off: kill -> drift found in $((SECONDS - t0)) s (interval ${interval} s)"
+ef_check "events off: repaired" ef_wait_until 20 repaired "$r0"
+ef_check "events off: the service runs" api_up
+echo "# events off: kill -> running again in $((SECONDS - t0)) s"
+ef_check "events off: no GET /events reached the engine" sh -c "! grep -q '/events' '$spy_log'"
+ef_check "events off: no event followed" sh -c "! grep -qE 'engine-event event=|engine-events endpoint' '$log'"
+ef_check "events off: listings seen by the spy ($(listings))" test "$(listings)" -ge 3
+ef_check "events off: no error in the daemon's log" sh -c "! grep ' error ' '$log'"
+stop_daemon
+stop_spy
 ef_summary

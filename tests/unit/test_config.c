@@ -224,6 +224,7 @@ static void test_defaults(void **state)
 	assert_string_equal(cfg.engine_endpoint, "unix:///run/podman/podman.sock");
 	assert_int_equal(cfg.engine_timeout_ms, 30000);
 	assert_int_equal(cfg.pull_timeout_ms, 600000);
+	assert_true(cfg.engine_events);
 	assert_string_equal(cfg.switch_backend, "proxy");
 	assert_null(cfg.switch_hook);
 	assert_string_equal(cfg.public_address, "0.0.0.0");
@@ -267,6 +268,7 @@ static void test_every_key(void **state)
 	assert_string_equal(cfg.engine_endpoint, "unix:///var/run/docker.sock");
 	assert_int_equal(cfg.engine_timeout_ms, 45000);
 	assert_int_equal(cfg.pull_timeout_ms, 86400000);
+	assert_false(cfg.engine_events);
 	assert_string_equal(cfg.switch_backend, "hook");
 	assert_string_equal(cfg.switch_hook, "/usr/libexec/edgeflip/switch-hook");
 	assert_string_equal(cfg.public_address, "192.0.2.10");
