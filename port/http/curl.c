@@ -8,17 +8,6 @@
 #include <string.h>
 #include <strings.h>
 
-void ef_http_reply_init(ef_http_reply *r, size_t max_body)
-{
-	memset(r, 0, sizeof(*r));
-	ef_buf_init(&r->body, max_body);
-}
-
-void ef_http_reply_dispose(ef_http_reply *r)
-{
-	ef_buf_dispose(&r->body);
-}
-
 typedef struct {
 	ef_http_reply *r;
 	bool discard;

@@ -16,8 +16,8 @@
 
 #include <cmocka.h>
 
-/* ---- the HTTP port, faked (every symbol of port/http/curl.c, so the real
- * one is not linked) ---- */
+/* ---- the HTTP port, faked: ef_http_request() here keeps port/http/curl.c
+ * out of the link (the reply helpers come from port/http/reply.c) ---- */
 
 static struct {
 	unsigned calls;
@@ -27,17 +27,6 @@ static struct {
 	uint64_t timeout_ms;
 	long status; /* answer; 0: unreachable */
 } http;
-
-void ef_http_reply_init(ef_http_reply *r, size_t max_body)
-{
-	memset(r, 0, sizeof(*r));
-	ef_buf_init(&r->body, max_body);
-}
-
-void ef_http_reply_dispose(ef_http_reply *r)
-{
-	ef_buf_dispose(&r->body);
-}
 
 int ef_http_request(ef_http_reply *out, const ef_http_req *req)
 {
