@@ -3,9 +3,9 @@
 #include "edgeflip/fault.h"
 #include "edgeflip/log.h"
 #include "edgeflip/sys/clock.h"
+#include "edgeflip/sys/http.h"
 #include "edgeflip/sys/net.h"
 
-#include <curl/curl.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -78,44 +78,36 @@ int ef_health_readdress(ef_health_target *t, ef_engine *e)
 	return error;
 }
 
-static size_t discard(char *ptr, size_t size, size_t nmemb, void *user)
-{
-	return size * nmemb;
-}
-
+/* GET through the HTTP client port (include/edgeflip/sys/http.h): plain
+ * http:// to the container's address, no redirects, the body dropped. */
 static int probe_http(ef_health_target *t)
 {
 	const ef_health *h = &t->spec->health;
+	ef_http_req req = {0};
+	ef_http_reply rep;
 	char url[512];
-	long status = 0;
-	CURL *curl = curl_easy_init();
-	CURLcode rc;
 	int error = EF_ERROR;
 
-	if (!curl) {
-		snprintf(t->why, sizeof(t->why), "cannot create HTTP client");
-		return EF_ERROR;
-	}
 	snprintf(url, sizeof(url), strchr(t->host, ':') ? "http://[%s]:%u%s" : "http://%s:%u%s",
 	         t->host, t->port, h->http_path ? h->http_path : "/");
-	curl_easy_setopt(curl, CURLOPT_URL, url);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)(h->timeout_ms ? h->timeout_ms : 30000));
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http");
-	rc = curl_easy_perform(curl);
-	if (rc != CURLE_OK) {
-		snprintf(t->why, sizeof(t->why), "GET %.200s: %s", url, curl_easy_strerror(rc));
+	req.method = "GET";
+	req.url = url;
+	req.allow_http = true;
+	req.timeout_ms = h->timeout_ms ? h->timeout_ms : 30000;
+	req.discard_body = true;
+	ef_http_reply_init(&rep, 0);
+	if (ef_http_request(&rep, &req) < 0) {
+		snprintf(t->why, sizeof(t->why), "GET %.250s", ef_error_last());
 		goto out;
 	}
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-	if (h->http_status ? status != h->http_status : (status < 200 || status >= 400)) {
-		snprintf(t->why, sizeof(t->why), "GET %.200s: status %ld", url, status);
+	if (h->http_status ? rep.status != h->http_status
+	                   : (rep.status < 200 || rep.status >= 400)) {
+		snprintf(t->why, sizeof(t->why), "GET %.200s: status %ld", url, rep.status);
 		goto out;
 	}
 	error = 0;
 out:
-	curl_easy_cleanup(curl);
+	ef_http_reply_dispose(&rep);
 	return error;
 }
 

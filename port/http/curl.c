@@ -8,19 +8,9 @@
 #include <string.h>
 #include <strings.h>
 
-void ef_http_reply_init(ef_http_reply *r, size_t max_body)
-{
-	memset(r, 0, sizeof(*r));
-	ef_buf_init(&r->body, max_body);
-}
-
-void ef_http_reply_dispose(ef_http_reply *r)
-{
-	ef_buf_dispose(&r->body);
-}
-
 typedef struct {
 	ef_http_reply *r;
+	bool discard;
 	int error;
 } xfer;
 
@@ -28,6 +18,8 @@ static size_t on_data(char *p, size_t size, size_t n, void *ud)
 {
 	xfer *x = ud;
 
+	if (x->discard)
+		return size * n;
 	if ((x->error = ef_buf_put(&x->r->body, p, size * n)) < 0)
 		return 0;
 	return size * n;
@@ -70,7 +62,7 @@ int ef_http_request(ef_http_reply *out, const ef_http_req *req)
 	CURL *h = NULL;
 	struct curl_slist *hdrs = NULL;
 	char errbuf[CURL_ERROR_SIZE] = "";
-	xfer x = {out, 0};
+	xfer x = {out, req->discard_body, 0};
 	CURLcode rc;
 	int error = EF_ERROR;
 	bool is_http = !strncmp(req->url, "http://", 7);

@@ -15,17 +15,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *cur, *end;
 
-void ef_http_reply_init(ef_http_reply *r, size_t max_body)
-{
-	memset(r, 0, sizeof(*r));
-	ef_buf_init(&r->body, max_body);
-}
-
-void ef_http_reply_dispose(ef_http_reply *r)
-{
-	ef_buf_dispose(&r->body);
-}
-
 int ef_http_request(ef_http_reply *out, const ef_http_req *req)
 {
 	const char *sep;

@@ -7,21 +7,15 @@
 # an override, .env and the device's env_file (issue 10).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-source "$here/../lib/check.sh"
-source "$here/../lib/git-server.sh"
-source "$here/../lib/engine.sh"
-source "$here/../lib/agent.sh"
+source "$here/../lib/e2e.sh"
 
-ef_e2e_start agent
-ef_agent_config "$work/agent"
+ef_e2e_suite agent
 
 web1=$(ef_image_build web v1 "web v1") || exit 1
 web2=$(ef_image_build web v2 "web v2") || exit 1
 api1=$(ef_image_build api v1 "api v1") || exit 1
 api2=$(ef_image_build api v2 "api v2") || exit 1
-env=$EF_OPS_DIR/work/environments/production
 port_web=$(ef_free_port)
-log=$work/agent.log
 
 id_of() { ef_running | awk -v s="$1" '$1 == s && $4 == "running" {print $3}' | head -1; }
 count_running() { ef_running | awk '$4 == "running"' | wc -l; }

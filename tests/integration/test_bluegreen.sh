@@ -8,23 +8,17 @@
 # rollback` goes back on demand.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-source "$here/../lib/check.sh"
-source "$here/../lib/git-server.sh"
-source "$here/../lib/engine.sh"
-source "$here/../lib/agent.sh"
+source "$here/../lib/e2e.sh"
 
-ef_e2e_start bg
-ef_agent_config "$work/agent" "deploy.soak=3s" "deploy.health_timeout=20s"
+ef_e2e_suite bg "deploy.soak=3s" "deploy.health_timeout=20s"
 
 v1=$(ef_image_build web v1 "web v1") || exit 1
 v2=$(ef_image_build web v2 "web v2") || exit 1
 v3=$(ef_image_build web v3 "web v3") || exit 1
 bad=$(ef_image_build web bad "web bad" fail) || exit 1
 api=$(ef_image_build api v1 "api v1") || exit 1
-env=$EF_OPS_DIR/work/environments/production
 port=$(ef_free_port)
 url=http://127.0.0.1:$port/
-log=$work/agent.log
 
 web_says() { curl -s --max-time 5 "$url" 2>/dev/null; }
 id_of() { ef_running | awk -v s="$1" '$1 == s && $4 == "running" {print $3}' | head -1; }

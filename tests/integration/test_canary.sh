@@ -9,18 +9,13 @@
 # weight. Figures: time from the first 5xx to all-blue.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-source "$here/../lib/check.sh"
-source "$here/../lib/git-server.sh"
-source "$here/../lib/engine.sh"
-source "$here/../lib/agent.sh"
+source "$here/../lib/e2e.sh"
 
-ef_e2e_start canary
-ef_agent_config "$work/agent" "deploy.soak=2s" "deploy.health_timeout=20s"
+ef_e2e_suite canary "deploy.soak=2s" "deploy.health_timeout=20s"
 
 v1=$(ef_image_build web v1 "web v1") || exit 1
 v2=$(ef_image_build web v2 "web v2") || exit 1
 v3=$(ef_image_build web v3 "web v3") || exit 1
-env=$EF_OPS_DIR/work/environments/production
 port=$(ef_free_port)
 url=http://127.0.0.1:$port/
 routes=$work/agent/state/proxy/routes.json

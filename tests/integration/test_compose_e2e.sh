@@ -23,23 +23,17 @@
 #     by default; unused networks of earlier stacks are removed.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-source "$here/../lib/check.sh"
-source "$here/../lib/git-server.sh"
-source "$here/../lib/engine.sh"
-source "$here/../lib/agent.sh"
+source "$here/../lib/e2e.sh"
 
-ef_e2e_start compose
-ef_agent_config "$work/agent" "deploy.soak=2s" "deploy.health_timeout=30s" "deploy.drain=1s"
+ef_e2e_suite compose "deploy.soak=2s" "deploy.health_timeout=30s" "deploy.drain=1s"
 
 db1=$(ef_image_build db v1 "db v1") || exit 1
 db2=$(ef_image_build db v2 "db v2") || exit 1
 dbbad=$(ef_image_build db bad "db bad" fail) || exit 1
 app=$(ef_image_build app v1 "app v1") || exit 1
-env=$EF_OPS_DIR/work/environments/production
 state=$work/agent/state
 port=$(ef_free_port)
 url=http://127.0.0.1:$port/cgi-bin/q
-log=$work/agent.log
 started=$(date +%s)
 
 says() { curl -s --max-time 5 "$1" 2>/dev/null; }

@@ -14,10 +14,7 @@
 # Needs a build with -DEF_FAULT_INJECTION=ON.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-source "$here/../lib/check.sh"
-source "$here/../lib/git-server.sh"
-source "$here/../lib/engine.sh"
-source "$here/../lib/agent.sh"
+source "$here/../lib/e2e.sh"
 repeats=${EF_CRASH_REPEATS:-1}
 
 parts=${EF_CRASH_PARTS:-"scenario matrix"}

@@ -9,10 +9,7 @@
 # refuses only the device that reads it.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-source "$here/../lib/check.sh"
-source "$here/../lib/git-server.sh"
-source "$here/../lib/engine.sh"
-source "$here/../lib/agent.sh"
+source "$here/../lib/e2e.sh"
 
 ef_e2e_start layers
 web1=$(ef_image_build web v1 "web v1") || exit 1

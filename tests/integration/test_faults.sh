@@ -18,10 +18,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-source "$here/../lib/check.sh"
-source "$here/../lib/git-server.sh"
-source "$here/../lib/engine.sh"
-source "$here/../lib/agent.sh"
+source "$here/../lib/e2e.sh"
 
 ASAN_DIR=${EF_ASAN_BUILD_DIR:-$top/build-asan}
 CYCLES=${EF_FAULT_CYCLES:-200}

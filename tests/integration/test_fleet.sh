@@ -12,10 +12,7 @@
 #   deploys when the wave has widened; paused: true halts.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-source "$here/../lib/check.sh"
-source "$here/../lib/git-server.sh"
-source "$here/../lib/engine.sh"
-source "$here/../lib/agent.sh"
+source "$here/../lib/e2e.sh"
 
 if ! command -v promtool >/dev/null; then
 	apt-get install -y --no-install-recommends prometheus >/dev/null 2>&1 ||

@@ -5,10 +5,7 @@
 # for its deadlines (few context switches in 5 s); status shows its cost.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-source "$here/../lib/check.sh"
-source "$here/../lib/git-server.sh"
-source "$here/../lib/engine.sh"
-source "$here/../lib/agent.sh"
+source "$here/../lib/e2e.sh"
 
 ef_e2e_start idle
 DAEMON_PID=

@@ -16,10 +16,7 @@ root=$(cd "$here/../.." && pwd)
 build=${EF_BUILD_DIR:-$root/build}
 probe=$(readlink -f "$build/tests/tools/ef_imagesig_probe" 2>/dev/null)
 [ -x "$probe" ] || { echo "test_imagesig: no $build/tests/tools/ef_imagesig_probe" >&2; exit 2; }
-source "$root/tests/lib/check.sh"
-source "$root/tests/lib/git-server.sh"
-source "$root/tests/lib/engine.sh"
-source "$root/tests/lib/agent.sh"
+source "$root/tests/lib/e2e.sh"
 sign=$root/tests/lib/cosign_sign.py
 
 ef_e2e_start imagesig

@@ -10,10 +10,7 @@
 # and reports the daemon's result.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-source "$here/../lib/check.sh"
-source "$here/../lib/git-server.sh"
-source "$here/../lib/engine.sh"
-source "$here/../lib/agent.sh"
+source "$here/../lib/e2e.sh"
 
 ef_e2e_start offline
 dead_port=$(ef_free_port)

@@ -6,10 +6,7 @@
 # neither production nor the other previews; max_previews is honoured.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-source "$here/../lib/check.sh"
-source "$here/../lib/git-server.sh"
-source "$here/../lib/engine.sh"
-source "$here/../lib/agent.sh"
+source "$here/../lib/e2e.sh"
 
 ef_e2e_start previews
 lo=$(ef_free_port)

@@ -18,10 +18,7 @@ set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-source "$root/tests/lib/check.sh"
-source "$root/tests/lib/git-server.sh"
-source "$root/tests/lib/engine.sh"
-source "$root/tests/lib/agent.sh"
+source "$root/tests/lib/e2e.sh"
 
 corpus=${EF_CORPUS:-$root/../shared/corpus}/sops
 [ -d "$corpus" ] || corpus=/work/shared/corpus/sops

@@ -1,7 +1,7 @@
 /* The HTTP client port (port/http/): what core/ asks of HTTP without
  * touching a socket or libcurl itself. Used by the registry client of image
- * signature checks and the webhook notifications (core/agent/fleet.c); health
- * probes are meant to move onto it. */
+ * signature checks, the webhook notifications (core/agent/fleet.c) and the
+ * HTTP health probes (core/deploy/health.c). */
 #ifndef EDGEFLIP_SYS_HTTP_H
 #define EDGEFLIP_SYS_HTTP_H
 
@@ -18,6 +18,7 @@ typedef struct {
 	bool allow_http;            /* plain http:// accepted (loopback registries in tests) */
 	uint64_t timeout_ms;        /* whole request; 0: 30 s */
 	size_t max_body;            /* cap on the reply body (EF_ETOOBIG beyond) */
+	bool discard_body;          /* the body is read and dropped, whatever its size (probes) */
 	bool follow_redirects;      /* same scheme only; our headers are not sent to another host */
 	const void *body;           /* POST: the request body (sent as is; may be NULL) */
 	size_t body_len;
