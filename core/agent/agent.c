@@ -509,7 +509,7 @@ static ef_compose_opts compose_opts(const ef_agent *a)
 	opts.device_id = a->cfg->device_id;
 	opts.labels = a->cfg->labels;
 	opts.profiles = a->cfg->profiles;
-	opts.max_file = a->cfg->max_manifest_bytes;
+	opts.max_file = (size_t)a->cfg->max_manifest_bytes; /* fits: config.c checks it */
 	return opts;
 }
 

@@ -466,6 +466,14 @@ static int validate(ef_config *cfg, parse_ctx *ctx)
 		ef_error_set("%s: [agent] interval: must be at least 1s", ctx->file);
 		return EF_EINVALID;
 	}
+	/* The manifest is read into memory: on a 32-bit device (size_t of 32
+	 * bits) a limit of 4G or more would wrap to a small one. */
+	if ((uint64_t)(size_t)cfg->max_manifest_bytes != cfg->max_manifest_bytes) {
+		ef_error_set("%s: [source] max_manifest_size: %llu bytes is more than this device "
+		             "can address (at most %zu)",
+		             ctx->file, (unsigned long long)cfg->max_manifest_bytes, SIZE_MAX);
+		return EF_EINVALID;
+	}
 	if (cfg->not_before && ef_config_not_before(NULL, NULL, cfg->not_before) < 0) {
 		ef_error_set("%s: [trust] not_before: '%s' is neither a full commit id (40 hex "
 		             "digits) nor a date YYYY-MM-DD",

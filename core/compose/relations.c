@@ -359,8 +359,9 @@ int mf_f_expose(pctx *c, svc_ctx *sc, const cJSON *it)
 		} else if (s->nexpose + (hi - lo + 1) > MAX_PORTS) {
 			error = mf_fail(c, EF_ETOOBIG, "more than %d exposed ports", MAX_PORTS);
 		} else {
-			ef_port *np =
-			        realloc(s->expose, (s->nexpose + (hi - lo + 1)) * sizeof(*np));
+			/* at most MAX_PORTS (checked above): fits a size_t */
+			size_t total = s->nexpose + (size_t)(hi - lo + 1);
+			ef_port *np = realloc(s->expose, total * sizeof(*np));
 			if (!np)
 				error = oom(c);
 			else {

@@ -95,7 +95,9 @@ static int dir_read(void *ctx, ef_buf *out, const char *rel, size_t cap)
 		ef_error_set("%s/%s is not a regular file", dir, rel);
 		goto out;
 	}
-	if ((size_t)st.st_size > cap) {
+	/* off_t has 64 bits, size_t 32 on armv7: compare as 64 bits (a 4 GiB + 1
+	 * byte file must not pass as 1 byte). st_size >= 0 for a regular file. */
+	if ((uint64_t)st.st_size > (uint64_t)cap) {
 		ef_error_set("%s/%s is larger than the limit of %zu bytes", dir, rel, cap);
 		error = EF_ETOOBIG;
 		goto out;

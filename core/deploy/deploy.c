@@ -62,18 +62,23 @@ static const char *strategy_name(ef_strategy s)
 static int route_parse(ef_route *r, const char *s, const char *service)
 {
 	char proto[4], laddr[64], taddr[64];
-	unsigned short lport, tport;
+	unsigned long lport, tport;
 
 	memset(r, 0, sizeof(*r));
-	if (sscanf(s, "%3s %63s %hu %63s %hu", proto, laddr, &lport, taddr, &tport) != 5) {
-		ef_error_set("journal: bad route '%s' for service %s", s, service);
+	/* %lu and a range check: %hu would take "70000" as port 4464 (and %u
+	 * "4294975296" as 8000 on 64-bit hosts; %lu saturates at ULONG_MAX). */
+	if (sscanf(s, "%3s %63s %lu %63s %lu", proto, laddr, &lport, taddr, &tport) != 5 ||
+	    lport < 1 || lport > 65535 || tport < 1 || tport > 65535) {
+		ef_error_set("journal: bad route '%s' for service %s (want PROTO ADDRESS PORT "
+		             "ADDRESS PORT, ports 1-65535)",
+		             s, service);
 		return EF_EINVALID;
 	}
 	snprintf(r->protocol, sizeof(r->protocol), "%s", proto);
 	r->listen_addr = strdup(laddr);
-	r->listen_port = lport;
+	r->listen_port = (uint16_t)lport; /* 1-65535, checked above */
 	r->target_addr = strdup(taddr);
-	r->target_port = tport;
+	r->target_port = (uint16_t)tport;
 	r->service = strdup(service);
 	return 0;
 }

@@ -4,6 +4,7 @@
  * Requests are rows of a table; errors are translated in one place (fail()). */
 #include "docker_json.h"
 #include "edgeflip/error.h"
+#include "edgeflip/sys/clock.h"
 #include "edgeflip/log.h"
 
 #include <curl/curl.h>
@@ -109,11 +110,6 @@ static uint64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static long clamp_long(uint64_t v)
-{
-	return v > 0x7fffffffu ? 0x7fffffffL : (long)v;
 }
 
 static void sleep_ms(uint64_t ms)
@@ -279,8 +275,8 @@ static int call_engine(struct docker_engine *d, struct call *c)
 	curl_easy_setopt(h, CURLOPT_URL, url.ptr);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, d->curl_error);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, clamp_long(c->timeout_ms));
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, clamp_long(d->opts.timeout_ms));
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)ef_clock_timeout(c->timeout_ms));
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)ef_clock_timeout(d->opts.timeout_ms));
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);

@@ -1,6 +1,7 @@
 /* The HTTP client port over libcurl: one easy handle per request, replies
  * capped, no redirects, TLS verified against the configured CA file. */
 #include "edgeflip/error.h"
+#include "edgeflip/sys/clock.h"
 #include "edgeflip/sys/http.h"
 
 #include <curl/curl.h>
@@ -96,7 +97,8 @@ int ef_http_request(ef_http_reply *out, const ef_http_req *req)
 	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, is_http ? "http" : "https");
 	curl_easy_setopt(h, CURLOPT_UNRESTRICTED_AUTH, 0L);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(req->timeout_ms ? req->timeout_ms : 30000));
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
+	                 (long)ef_clock_timeout(req->timeout_ms ? req->timeout_ms : 30000));
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);

@@ -1,5 +1,6 @@
 #include "edgeflip/sys/net.h"
 #include "edgeflip/error.h"
+#include "edgeflip/sys/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -40,7 +41,7 @@ int ef_net_tcp_probe(const char *host, uint16_t port, uint64_t timeout_ms)
 			ef_error_set("%s", strerror(errno));
 			goto out;
 		}
-		rc = poll(&p, 1, (int)timeout_ms);
+		rc = poll(&p, 1, ef_clock_timeout(timeout_ms));
 		if (rc == 0) {
 			ef_error_set("timed out after %llums", (unsigned long long)timeout_ms);
 			error = EF_ETIMEOUT;

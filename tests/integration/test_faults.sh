@@ -181,30 +181,50 @@ commit_local()
 			-c user.signingkey="$EF_OPS_DIR/keys/release" commit -q -S --allow-empty -m "$msg" "$@"
 }
 
-# check_backoff NAME MARK: the "retry in_ms=N failures=K" lines after MARK:
-# at least 3, failures counting 1, 2, 3..., every delay within
-# [base, max_backoff], and growing (the largest above 1.5 x base).
+# The "retry in_ms=N failures=K" lines after MARK, as "N K".
+retries() { since "$1" | sed -nE 's/.* retry in_ms=([0-9]+) failures=([0-9]+).*/\1 \2/p'; }
+GROW_RETRIES=12
+
+# check_backoff NAME MARK: the retries after MARK follow include/edgeflip/backoff.h
+# exactly: at least 3; failures count 1, 2, 3... (back to 1 after a success);
+# every delay within [base, min(max_backoff, 3 x the previous delay)] (the
+# previous is base at failures=1). And the delays grow: one above 1.5 x base.
+# The delays are drawn at random, so growth is awaited over up to
+# GROW_RETRIES retries: each draw stays at or under 1.5 x base with
+# probability at most 1/4 (uniform over [base, 3 x previous]), so a working
+# backoff shows no growth in 12 with probability under 1e-7, while a backoff
+# that does not grow never shows it. (Checking only the first 3 retries failed
+# about 1 run in 100.) Waiting is cheap: growth mostly comes at once.
 check_backoff()
 {
-	local name=$1 m=$2 seq fails n max ok=1 expect=1 v f why=""
-	seq=$(since "$m" | sed -nE 's/.* retry in_ms=([0-9]+) failures=([0-9]+).*/\1/p' | tr '\n' ' ')
-	fails=$(since "$m" | sed -nE 's/.* retry in_ms=([0-9]+) failures=([0-9]+).*/\2/p' | tr '\n' ' ')
-	n=$(echo "$seq" | wc -w)
-	echo "    backoff ($name): in_ms = $seq(failures $fails)"
-	[ "$n" -ge 3 ] || { ok=0; why="only $n retries"; }
-	max=0
-	for v in $seq; do
-		[ "$v" -le "$MAX_BACKOFF_MS" ] && [ "$v" -ge "$BASE_MS" ] || { ok=0; why="$v outside [$BASE_MS, $MAX_BACKOFF_MS]"; }
-		[ "$v" -gt "$max" ] && max=$v
+	local name=$1 m=$2 n d f prev="" hi seq="" fails="" ok=1 expect=1 grown=0 why=""
+	local big=$((BASE_MS * 3 / 2))
+	n=$(retries "$m" | wc -l)
+	while [ "$n" -lt "$GROW_RETRIES" ] && ! retries "$m" | awk -v t="$big" '$1 > t {g = 1} END {exit !g}'; do
+		await_count "$m" " retry in_ms=" $((n + 1)) 30 >/dev/null || break
+		n=$(retries "$m" | wc -l)
 	done
-	[ "$max" -gt $((BASE_MS * 3 / 2)) ] || { ok=0; why="no growth (largest $max)"; }
-	for f in $fails; do
+	n=0
+	while read -r d f; do
+		n=$((n + 1))
+		seq="$seq$d "
+		fails="$fails$f "
 		# A success in between resets the count: start again at 1.
 		[ "$f" -eq "$expect" ] || [ "$f" -eq 1 ] || { ok=0; why="failures $fails not counting up"; }
+		[ "$f" -eq 1 ] && prev=$BASE_MS
+		hi=$MAX_BACKOFF_MS
+		[ -n "$prev" ] && [ $((prev * 3)) -lt "$hi" ] && hi=$((prev * 3))
+		[ "$d" -ge "$BASE_MS" ] && [ "$d" -le "$hi" ] ||
+			{ ok=0; why="retry $n: $d ms outside [$BASE_MS, $hi] (previous delay ${prev:-?} ms)"; }
+		[ "$d" -gt "$big" ] && grown=1
+		prev=$d
 		expect=$((f + 1))
-	done
-	[ $ok = 1 ] && ef_pass "$name: backoff grows within [base, max_backoff]" ||
-		ef_fail "$name: backoff grows within [base, max_backoff]" "$why"
+	done < <(retries "$m")
+	echo "    backoff ($name): in_ms = $seq(failures $fails)"
+	[ "$n" -ge 3 ] || { ok=0; why="only $n retries"; }
+	[ "$grown" = 1 ] || { ok=0; why="no growth: no delay above $big ms in $n retries"; }
+	[ $ok = 1 ] && ef_pass "$name: backoff grows within [base, min(max_backoff, 3 x previous)]" ||
+		ef_fail "$name: backoff grows within [base, min(max_backoff, 3 x previous)]" "$why"
 }
 
 want() { [ -z "${EF_FAULTS_ONLY:-}" ] || case " $EF_FAULTS_ONLY " in *" $1 "*) true ;; *) false ;; esac; }

@@ -195,6 +195,31 @@ static void test_good_variants(void **state)
 	}
 }
 
+/* A size limit the device cannot hold in a size_t is refused, not wrapped:
+ * on armv7 "5G" would become 1 GiB and "4G" nothing at all. 64-bit hosts
+ * take it as written. */
+static void test_size_fits_address_space(void **state)
+{
+	static const char text[] = BASE "[source]\nmax_manifest_size = 4G\n";
+	ef_config cfg;
+	int rc = ef_config_parse_string(&cfg, text, strlen(text), "t.ini");
+
+	if (SIZE_MAX > UINT32_MAX) {
+		assert_int_equal(rc, 0);
+		assert_true(cfg.max_manifest_bytes == (uint64_t)4 << 30);
+	} else {
+		char want[160];
+
+		snprintf(want, sizeof(want),
+		         "t.ini: [source] max_manifest_size: 4294967296 bytes is more than this "
+		         "device can address (at most %zu)",
+		         (size_t)SIZE_MAX);
+		assert_int_equal(rc, EF_EINVALID);
+		assert_string_equal(ef_error_last(), want);
+	}
+	ef_config_dispose(&cfg);
+}
+
 static void test_defaults(void **state)
 {
 	ef_config cfg;
@@ -416,7 +441,7 @@ int main(void)
 	        cmocka_unit_test(test_bad_configs), cmocka_unit_test(test_good_variants),
 	        cmocka_unit_test(test_defaults),    cmocka_unit_test(test_every_key),
 	        cmocka_unit_test(test_files),       cmocka_unit_test(test_value_parsers),
-	        cmocka_unit_test(test_not_before),
+	        cmocka_unit_test(test_not_before),  cmocka_unit_test(test_size_fits_address_space),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,6 +5,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* A timeout in milliseconds as the int poll() and the long libcurl take:
+ * at most INT32_MAX (24.8 days). A plain cast of a longer duration from the
+ * configuration wraps (negative: wait forever; past 2^32: almost no wait), and
+ * long has 32 bits on armv7. */
+static inline int32_t ef_clock_timeout(uint64_t ms)
+{
+	return ms > INT32_MAX ? INT32_MAX : (int32_t)ms;
+}
+
 /* Monotonic milliseconds: immune to clock jumps; use for every deadline. */
 uint64_t ef_clock_ms(void);
 /* Wall clock, unix seconds: only for records and key validity. */
