@@ -22,6 +22,7 @@
 #include "edgeflip/sys/switch.h"
 
 #include <sodium.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <errno.h>
@@ -58,17 +59,92 @@ static const char *strategy_name(ef_strategy s)
 	return names[s];
 }
 
-/* Route strings in the journal: "tcp 0.0.0.0 8080 127.0.0.1 41001". */
+/* Route strings in the journal: "tcp 0.0.0.0 8080 127.0.0.1 41001", then
+ * the proxy options of x-edgeflip.ports when set (docs/state.md):
+ * "idle=MS connect=MS drain=MS max=N pp=v2". Older agents read the first
+ * five fields and ignore the rest. */
+static const struct {
+	const char *tag;
+	size_t off;
+} route_opts[] = {{"idle", offsetof(ef_route, idle_timeout_ms)},
+                  {"connect", offsetof(ef_route, connect_timeout_ms)},
+                  {"drain", offsetof(ef_route, drain_timeout_ms)},
+                  {"max", offsetof(ef_route, max_conns)}};
+
+static uint32_t *route_opt(ef_route *r, size_t k)
+{
+	return (uint32_t *)(void *)((char *)r + route_opts[k].off);
+}
+
+int ef_deploy_route_line(char *buf, size_t size, const ef_route *r)
+{
+	size_t len;
+	int n = snprintf(buf, size, "%s %s %u %s %u", r->protocol, r->listen_addr, r->listen_port,
+	                 r->target_addr, r->target_port);
+
+	for (size_t k = 0; k < sizeof(route_opts) / sizeof(route_opts[0]) && n > 0; k++) {
+		uint32_t v = *route_opt((ef_route *)r, k);
+
+		len = (size_t)n;
+		if (v && len < size)
+			n += snprintf(buf + len, size - len, " %s=%u", route_opts[k].tag, v);
+	}
+	len = (size_t)n;
+	if (n > 0 && r->proxy_protocol && len < size)
+		n += snprintf(buf + len, size - len, " pp=v2");
+	if (n < 0 || (size_t)n >= size) {
+		ef_error_set("route for %s port %u: longer than %zu bytes",
+		             r->service ? r->service : "?", r->listen_port, size);
+		return EF_EINVALID;
+	}
+	return 0;
+}
+
+static int route_option(ef_route *r, const char *tok)
+{
+	const char *eq = strchr(tok, '=');
+	size_t taglen = eq ? (size_t)(eq - tok) : 0;
+
+	if (strcmp(tok, "pp=v2") == 0) {
+		r->proxy_protocol = true;
+		return 0;
+	}
+	for (size_t k = 0; eq && k < sizeof(route_opts) / sizeof(route_opts[0]); k++) {
+		char *end;
+		unsigned long v;
+
+		if (strlen(route_opts[k].tag) != taglen || strncmp(tok, route_opts[k].tag, taglen))
+			continue;
+		errno = 0;
+		v = strtoul(eq + 1, &end, 10);
+		if (eq[1] < '1' || eq[1] > '9' || *end || errno ||
+		    v > (k < 3 ? EF_PORT_TIMEOUT_MAX_MS : EF_PORT_CONNS_MAX))
+			return EF_EINVALID;
+		*route_opt(r, k) = (uint32_t)v;
+		return 0;
+	}
+	return EF_EINVALID;
+}
+
 static int route_parse(ef_route *r, const char *s, const char *service)
 {
-	char proto[4], laddr[64], taddr[64];
+	char proto[4], laddr[64], taddr[64], tok[32];
 	unsigned short lport, tport;
+	int used = 0, more;
 
 	memset(r, 0, sizeof(*r));
-	if (sscanf(s, "%3s %63s %hu %63s %hu", proto, laddr, &lport, taddr, &tport) != 5) {
+	if (sscanf(s, "%3s %63s %hu %63s %hu%n", proto, laddr, &lport, taddr, &tport, &used) != 5) {
 		ef_error_set("journal: bad route '%s' for service %s", s, service);
 		return EF_EINVALID;
 	}
+	for (s += used; sscanf(s, " %31s%n", tok, &more) == 1; s += more)
+		if (strlen(tok) >= sizeof(tok) - 1 || route_option(r, tok) < 0) {
+			ef_error_set(
+			        "journal: bad route option '%s' for service %s (known: idle=MS "
+			        "connect=MS drain=MS max=N pp=v2)",
+			        tok, service);
+			return EF_EINVALID;
+		}
 	snprintf(r->protocol, sizeof(r->protocol), "%s", proto);
 	r->listen_addr = strdup(laddr);
 	r->listen_port = lport;
@@ -219,8 +295,10 @@ static int stage_ports(deploy *d, ef_state_service *rec, const ef_service *s, ef
 	for (size_t i = 0; i < s->nports; i++) {
 		ef_engine_port *p = &d->ports[i];
 		const char *listen = s->ports[i].host_ip ? s->ports[i].host_ip : public_address;
+		const ef_port_opts *o;
+		ef_route route;
 		uint16_t internal;
-		char line[200];
+		char line[256];
 		int error;
 
 		p->container_port = s->ports[i].container_port;
@@ -234,9 +312,22 @@ static int stage_ports(deploy *d, ef_state_service *rec, const ef_service *s, ef
 		if ((error = internal_port(&internal, d->m, p->protocol)) < 0)
 			return error;
 		p->host_port = internal;
-		snprintf(line, sizeof(line), "%s %s %u %s %u", s->ports[i].protocol, listen,
-		         s->ports[i].host_port, p->host_ip, internal);
-		if ((error = ef_strv_push(&rec->public_ports, line)) < 0)
+		route = (ef_route){.listen_addr = (char *)listen,
+		                   .listen_port = s->ports[i].host_port,
+		                   .target_addr = p->host_ip,
+		                   .target_port = internal,
+		                   .service = s->name};
+		memcpy(route.protocol, s->ports[i].protocol, sizeof(route.protocol));
+		if (strcmp(route.protocol, "tcp") == 0 &&
+		    (o = ef_service_port_opts(s, route.listen_port))) {
+			route.idle_timeout_ms = o->idle_timeout_ms;
+			route.connect_timeout_ms = o->connect_timeout_ms;
+			route.drain_timeout_ms = o->drain_timeout_ms;
+			route.max_conns = o->max_conns;
+			route.proxy_protocol = o->proxy_protocol;
+		}
+		if ((error = ef_deploy_route_line(line, sizeof(line), &route)) < 0 ||
+		    (error = ef_strv_push(&rec->public_ports, line)) < 0)
 			return error;
 	}
 	return 0;
