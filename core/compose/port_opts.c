@@ -103,9 +103,14 @@ int mf_parse_port_opts(pctx *c, ef_service *s, const cJSON *it)
 		mf_pop(c, saved);
 	}
 	s->nport_opts = i;
-	if (error == 0)
-		qsort(s->port_opts, s->nport_opts, sizeof(*s->port_opts), by_port);
-	return error;
+	if (error < 0)
+		return error;
+	qsort(s->port_opts, s->nport_opts, sizeof(*s->port_opts), by_port);
+	for (i = 1; i < s->nport_opts; i++)
+		if (s->port_opts[i].port == s->port_opts[i - 1].port)
+			return mf_fail(c, EF_EINVALID, "port %u is given twice",
+			               s->port_opts[i].port);
+	return 0;
 }
 
 /* After the whole service is read: every port of x-edgeflip.ports is one

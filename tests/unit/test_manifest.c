@@ -729,6 +729,8 @@ static void test_x_edgeflip_ports(void **state)
 	        {PORTS("{\"http\": {}}"), "$.services.web.x-edgeflip.ports.http: expected a public "
 	                                  "port number 1-65535 as the key, found 'http'"},
 	        {PORTS("{\"08080\": {}}"), "found '08080'"},
+	        {PORTS("{\"8080\": {}, \"9090\": {}, \"8080\": {}}"),
+	         "$.services.web.x-edgeflip.ports: port 8080 is given twice"},
 	        {PORTS("{\"8080\": 30}"), "$.services.web.x-edgeflip.ports.8080: expected a "
 	                                  "mapping {idle_timeout, connect_timeout, drain_timeout, "
 	                                  "max_connections, proxy_protocol}, found a number"},
