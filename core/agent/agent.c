@@ -208,13 +208,12 @@ static int rebuild_from_engine(ef_agent *a)
 	}
 	for (size_t i = 0; i < n && error == 0; i++) {
 		ef_state_service *s = ef_state_find_service(st, r[i].service);
-		char line[200];
+		char line[256];
 
 		if (!s || !serves_route(a, s->container_id, r[i].service, &r[i], 1))
 			continue;
-		snprintf(line, sizeof(line), "%s %s %u %s %u", r[i].protocol, r[i].listen_addr,
-		         r[i].listen_port, r[i].target_addr, r[i].target_port);
-		error = ef_strv_push(&s->public_ports, line);
+		if ((error = ef_deploy_route_line(line, sizeof(line), &r[i])) == 0)
+			error = ef_strv_push(&s->public_ports, line);
 	}
 	ef_routes_free(r, n);
 	ef_container_list_dispose(&l);

@@ -260,6 +260,23 @@ void mf_spec_hash(ef_service *s, const ef_manifest *m)
 	h_u64(&st, "health.disabled", h->disabled);
 	h_u64(&st, "strategy", (uint64_t)s->strategy);
 	hash_compose(&st, s, m);
+	/* Only when present, so that the hash of every service without them is
+	 * what it was before they existed (no restart on an upgrade). They
+	 * live in the journal's routes, which only a deploy of the service
+	 * writes: a change to them is a change to the service. */
+	if (s->nport_opts) {
+		h_u64(&st, "x-edgeflip.ports", s->nport_opts);
+		for (size_t i = 0; i < s->nport_opts; i++) {
+			const ef_port_opts *o = &s->port_opts[i];
+
+			h_u64(&st, "port", o->port);
+			h_u64(&st, "idle_timeout", o->idle_timeout_ms);
+			h_u64(&st, "connect_timeout", o->connect_timeout_ms);
+			h_u64(&st, "drain_timeout", o->drain_timeout_ms);
+			h_u64(&st, "max_connections", o->max_conns);
+			h_u64(&st, "proxy_protocol", o->proxy_protocol);
+		}
+	}
 	crypto_hash_sha256_final(&st, d);
 	for (size_t i = 0; i < sizeof(d); i++) {
 		s->spec_hash[2 * i] = hex[d[i] >> 4];

@@ -133,10 +133,29 @@ static const mf_key *table_of(const char *object)
 	return NULL;
 }
 
+/* x-edgeflip's own keys (service.c, port_opts.c): all supported. */
+static const char *const *x_keys_of(const char *object)
+{
+	if (object && strcmp(object, "x-edgeflip") == 0)
+		return mf_x_service_keys;
+	if (object && strcmp(object, "x-edgeflip.ports") == 0)
+		return mf_x_port_keys;
+	return NULL;
+}
+
 int ef_manifest_key_status(ef_key_status *out, const char **reason, const char *object,
                            const char *key)
 {
 	const mf_key *t = table_of(object), *k;
+	const char *const *x = x_keys_of(object);
+
+	for (size_t i = 0; x && key && x[i]; i++)
+		if (strcmp(x[i], key) == 0) {
+			*out = EF_KEY_SUPPORTED;
+			if (reason)
+				*reason = NULL;
+			return 0;
+		}
 
 	if (!t || !key || !(k = mf_key_find(t, key)))
 		return EF_ENOTFOUND;
@@ -149,7 +168,11 @@ int ef_manifest_key_status(ef_key_status *out, const char **reason, const char *
 const char *ef_manifest_key_at(const char *object, size_t i)
 {
 	const mf_key *t = table_of(object);
+	const char *const *x = x_keys_of(object);
 
+	for (size_t k = 0; x && x[k]; k++)
+		if (k == i)
+			return x[k];
 	for (size_t k = 0; t && t[k].key; k++)
 		if (k == i)
 			return t[k].key;

@@ -218,6 +218,7 @@ void mf_service_dispose(ef_service *s)
 	ef_strv_free(s->labels);
 	free(s->user);
 	free(s->canary.steps);
+	free(s->port_opts);
 	free(s->working_dir);
 	free(s->network_mode);
 	free(s->pid);

@@ -102,6 +102,12 @@ int mf_get_port(pctx *c, const cJSON *it, uint16_t *out);
 int mf_get_duration(pctx *c, const cJSON *it, uint64_t *out_ms);
 /* x-edgeflip.canary of a service (canary.c). */
 int mf_parse_canary(pctx *c, ef_canary *out, const cJSON *it);
+/* x-edgeflip of a service: its keys, and those of one port under x-edgeflip.ports. */
+extern const char *const mf_x_service_keys[];
+extern const char *const mf_x_port_keys[];
+/* x-edgeflip.ports (port_opts.c); the check runs once the service is read. */
+int mf_parse_port_opts(pctx *c, ef_service *s, const cJSON *it);
+int mf_check_port_opts(pctx *c, const ef_service *s);
 int mf_parse_mem(int64_t *out, const char *s);
 bool mf_is_alnum(char ch);
 bool mf_is_lower_alnum(char ch);

@@ -324,15 +324,23 @@ out:
 	return error;
 }
 
+const char *const mf_x_service_keys[] = {"strategy", "health", "canary", "http", "ports", NULL};
+
 static int f_x_edgeflip(pctx *c, svc_ctx *sc, const cJSON *it)
 {
-	static const char *const keys[] = {"strategy", "health", "canary", "http", NULL};
 	const cJSON *v;
 	size_t saved;
 	int error;
 
-	if ((error = mf_check_keys(c, it, keys, false)) < 0)
+	if ((error = mf_check_keys(c, it, mf_x_service_keys, false)) < 0)
 		return error;
+	if ((v = mf_member(it, "ports"))) {
+		saved = mf_push_key(c, "ports");
+		error = mf_parse_port_opts(c, sc->s, v);
+		mf_pop(c, saved);
+		if (error < 0)
+			return error;
+	}
 	if ((v = mf_member(it, "strategy"))) {
 		const char *st = cJSON_IsString(v) ? v->valuestring : "";
 		if (!strcmp(st, "bluegreen"))
@@ -736,6 +744,8 @@ int mf_parse_service(pctx *c, ef_service *s, const char *name, const cJSON *obj,
 			        s->networks[i].network);
 		break;
 	}
+	if ((error = mf_check_port_opts(c, s)) < 0 && !first)
+		first = error;
 	free(sc.x_path);
 	return first;
 }

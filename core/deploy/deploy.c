@@ -58,59 +58,6 @@ static const char *strategy_name(ef_strategy s)
 	return names[s];
 }
 
-/* Route strings in the journal: "tcp 0.0.0.0 8080 127.0.0.1 41001". */
-static int route_parse(ef_route *r, const char *s, const char *service)
-{
-	char proto[4], laddr[64], taddr[64];
-	unsigned long lport, tport;
-
-	memset(r, 0, sizeof(*r));
-	/* %lu and a range check: %hu would take "70000" as port 4464 (and %u
-	 * "4294975296" as 8000 on 64-bit hosts; %lu saturates at ULONG_MAX). */
-	if (sscanf(s, "%3s %63s %lu %63s %lu", proto, laddr, &lport, taddr, &tport) != 5 ||
-	    lport < 1 || lport > 65535 || tport < 1 || tport > 65535) {
-		ef_error_set("journal: bad route '%s' for service %s (want PROTO ADDRESS PORT "
-		             "ADDRESS PORT, ports 1-65535)",
-		             s, service);
-		return EF_EINVALID;
-	}
-	snprintf(r->protocol, sizeof(r->protocol), "%s", proto);
-	r->listen_addr = strdup(laddr);
-	r->listen_port = (uint16_t)lport; /* 1-65535, checked above */
-	r->target_addr = strdup(taddr);
-	r->target_port = (uint16_t)tport;
-	r->service = strdup(service);
-	return 0;
-}
-
-int ef_deploy_routes(ef_route **out, size_t *n, const ef_state_service *svcs, size_t nsvcs)
-{
-	ef_route *routes = NULL;
-	size_t count = 0;
-	int error = 0;
-
-	for (size_t i = 0; i < nsvcs && error == 0; i++) {
-		for (size_t j = 0; svcs[i].public_ports && svcs[i].public_ports[j]; j++) {
-			ef_route *v = realloc(routes, (count + 1) * sizeof(*v));
-			if (!v) {
-				error = EF_ENOMEM;
-				break;
-			}
-			routes = v;
-			error = route_parse(&routes[count], svcs[i].public_ports[j], svcs[i].name);
-			if (error == 0)
-				count++;
-		}
-	}
-	if (error < 0) {
-		ef_routes_free(routes, count);
-		return error;
-	}
-	*out = routes;
-	*n = count;
-	return 0;
-}
-
 typedef struct {
 	ef_deploy_ctx *c;
 	const ef_manifest *m;
@@ -224,8 +171,10 @@ static int stage_ports(deploy *d, ef_state_service *rec, const ef_service *s, ef
 	for (size_t i = 0; i < s->nports; i++) {
 		ef_engine_port *p = &d->ports[i];
 		const char *listen = s->ports[i].host_ip ? s->ports[i].host_ip : public_address;
+		const ef_port_opts *o;
+		ef_route route;
 		uint16_t internal;
-		char line[200];
+		char line[256];
 		int error;
 
 		p->container_port = s->ports[i].container_port;
@@ -239,9 +188,22 @@ static int stage_ports(deploy *d, ef_state_service *rec, const ef_service *s, ef
 		if ((error = internal_port(&internal, d->m, p->protocol)) < 0)
 			return error;
 		p->host_port = internal;
-		snprintf(line, sizeof(line), "%s %s %u %s %u", s->ports[i].protocol, listen,
-		         s->ports[i].host_port, p->host_ip, internal);
-		if ((error = ef_strv_push(&rec->public_ports, line)) < 0)
+		route = (ef_route){.listen_addr = (char *)listen,
+		                   .listen_port = s->ports[i].host_port,
+		                   .target_addr = p->host_ip,
+		                   .target_port = internal,
+		                   .service = s->name};
+		memcpy(route.protocol, s->ports[i].protocol, sizeof(route.protocol));
+		if (strcmp(route.protocol, "tcp") == 0 &&
+		    (o = ef_service_port_opts(s, route.listen_port))) {
+			route.idle_timeout_ms = o->idle_timeout_ms;
+			route.connect_timeout_ms = o->connect_timeout_ms;
+			route.drain_timeout_ms = o->drain_timeout_ms;
+			route.max_conns = o->max_conns;
+			route.proxy_protocol = o->proxy_protocol;
+		}
+		if ((error = ef_deploy_route_line(line, sizeof(line), &route)) < 0 ||
+		    (error = ef_strv_push(&rec->public_ports, line)) < 0)
 			return error;
 	}
 	return 0;

@@ -57,6 +57,10 @@ int ef_deploy_run(ef_deploy_ctx *c, const ef_manifest *m, const ef_plan *plan, c
  * interrupted, from the journal. Never routes to a container that is not
  * alive: see docs/deploy.md "Crash safety". */
 int ef_deploy_recover(ef_deploy_ctx *c);
+/* A route as the journal keeps it (docs/state.md, `public_ports`): "tcp
+ * 0.0.0.0 8080 127.0.0.1 41001" and the proxy options set ("idle=30000",
+ * "connect=", "drain=", "max=", "pp=v2"). EF_EINVALID when it does not fit. */
+int ef_deploy_route_line(char *buf, size_t size, const ef_route *r);
 /* Routes for the services the journal says are active. */
 int ef_deploy_routes(ef_route **out, size_t *n, const ef_state_service *svcs, size_t nsvcs);
 /* Creates the networks `m`'s services join, named and labelled for

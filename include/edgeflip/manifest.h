@@ -86,6 +86,20 @@ typedef struct {
 	uint64_t min_requests; /* default 20: below, no verdict */
 } ef_canary;
 
+/* x-edgeflip.ports (docs/manifest.md): the traffic proxy's options for one
+ * public TCP port of the service; 0 / false: the proxy's default. They go
+ * into the routes the switch gets (ef_route). */
+#define EF_PORT_TIMEOUT_MAX_MS 86400000u /* a day */
+#define EF_PORT_CONNS_MAX      1000000u
+typedef struct {
+	uint16_t port; /* a TCP host port the service publishes */
+	uint32_t idle_timeout_ms;
+	uint32_t connect_timeout_ms;
+	uint32_t drain_timeout_ms;
+	uint32_t max_conns;
+	bool proxy_protocol; /* PROXY protocol v2 towards the container */
+} ef_port_opts;
+
 typedef enum {
 	EF_DEP_STARTED = 0, /* service_started */
 	EF_DEP_HEALTHY,     /* service_healthy */
@@ -158,9 +172,11 @@ typedef struct {
 	char **devices;     /* "/dev/x[:/dev/y[:rwm]]" */
 	bool read_only;
 	ef_health health;
-	ef_strategy strategy; /* x-edgeflip.strategy */
-	ef_canary canary;     /* x-edgeflip.canary (strategy canary) */
-	bool http;            /* x-edgeflip.http: the public ports speak HTTP/1 */
+	ef_strategy strategy;    /* x-edgeflip.strategy */
+	ef_canary canary;        /* x-edgeflip.canary (strategy canary) */
+	bool http;               /* x-edgeflip.http: the public ports speak HTTP/1 */
+	ef_port_opts *port_opts; /* x-edgeflip.ports, sorted by port; NULL when none */
+	size_t nport_opts;
 
 	/* Compose features (issue 10). Lists that are sets are sorted, so that the
 	 * spec hash does not depend on the order written. */
@@ -284,6 +300,8 @@ int ef_manifest_parse_doc(ef_manifest **out, const struct cJSON *doc, const char
 int ef_manifest_parse_doc_profiles(ef_manifest **out, const struct cJSON *doc, const char *name,
                                    const ef_compose_pos *pos, ef_findings *findings,
                                    char *const *profiles);
+/* The x-edgeflip.ports options of `s` for public TCP port `port`, or NULL. */
+const ef_port_opts *ef_service_port_opts(const ef_service *s, uint16_t port);
 const ef_service *ef_manifest_find(const ef_manifest *m, const char *service);
 const ef_network *ef_manifest_network(const ef_manifest *m, const char *key);
 const ef_volume *ef_manifest_volume(const ef_manifest *m, const char *key);
@@ -292,7 +310,9 @@ const ef_file_source *ef_manifest_config(const ef_manifest *m, const char *key);
 void ef_manifest_free(ef_manifest *m);
 
 /* What edgeflip does with a key of a Compose object (docs/manifest.md lists the
- * same). `object`: "top", "service", "network", "volume", "secret", "config". */
+ * same). `object`: "top", "service", "network", "volume", "secret", "config",
+ * and x-edgeflip's own: "x-edgeflip" (a service's), "x-edgeflip.ports" (one
+ * port's options), whose keys are all supported. */
 typedef enum { EF_KEY_SUPPORTED = 0, EF_KEY_IGNORED, EF_KEY_REFUSED } ef_key_status;
 
 /* 0 and the status (and for ignored or refused keys the reason, borrowed), or

@@ -308,8 +308,13 @@ static int pump(struct proxy *p, struct conn *c, bool t2c, bool open, bool last)
 				observe(c, t2c, b->data, (size_t)r);
 				/* A short read emptied the socket: the next data
 				 * brings a new edge, no recv() just to hear EAGAIN.
-				 * A FIN already reported brings none: read it. */
-				if (!b->full && !src->rdhup)
+				 * A FIN reported before this read comes after all
+				 * its data: the end is reached, no recv() just to
+				 * hear 0 (response and FIN often come together). An
+				 * error reported brings no edge: read it. */
+				if (!b->full && src->fin)
+					b->eof = true;
+				else if (!b->full && !src->rdhup)
 					src->rd = false;
 			} else {
 				buf_put(p, b->data);
@@ -367,6 +372,8 @@ void ef_proxy_conn_event(struct proxy *p, struct conn *c, bool on_target, uint32
 		h->rd = true;
 	if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 		h->rdhup = true;
+	if ((ev & (EPOLLRDHUP | EPOLLHUP)) && !(ev & EPOLLERR))
+		h->fin = true;
 	if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 		h->wr = true;
 	if (on_target && !c->connected) {

@@ -44,7 +44,8 @@ struct handle {
 	bool dead;
 	uint32_t events; /* registered events; 0 = not in the epoll set */
 	bool rd, wr;     /* TCP connections (edge-triggered): readable, writable */
-	bool rdhup;      /* the peer's FIN has arrived (read it after the data) */
+	bool rdhup;      /* the peer's FIN (or an error) has arrived: read it after the data */
+	bool fin;        /* a clean FIN, no error: a short read after it reached the end */
 	struct handle *grave;
 };
 

@@ -448,10 +448,17 @@ sw apply "$to_blue,tcp:127.0.0.1:$tpub>127.0.0.1:$tsrv/stuck?connect=1000" >/dev
 ef_expect_contains "a client waiting for an unreachable target is closed at the 1 s connect timeout" \
 	"$(python3 "$flood" hold "$tpub" 5)" "closed 1."
 
-# --- the idle timeout per route (idle_timeout_ms) ---
+# --- the idle timeout per route (idle_timeout_ms; x-edgeflip.ports.PORT.idle_timeout) ---
+# One port with 1.5 s, the other with the proxy's default (30 s): quiet
+# connections held on both at once; only the first port's is closed.
 sw apply "$to_blue,tcp:127.0.0.1:$ipub>127.0.0.1:$blue/idle?idle=1500" >/dev/null
+python3 "$flood" hold "$pub" 4 >"$tmp/hold-default" &
+hold_pid=$!
 ef_expect_contains "a connection quiet for the route's 1.5 s idle timeout is closed" \
 	"$(python3 "$flood" hold "$ipub" 5)" "closed 1.5"
+wait "$hold_pid"
+ef_expect_eq "meanwhile a quiet connection on the other port (default 30 s) stays open" \
+	open "$(cat "$tmp/hold-default")"
 
 # --- no wake-ups while nothing has a deadline (issue 17) ---
 sw apply "$to_blue" >/dev/null

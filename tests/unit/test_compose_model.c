@@ -845,6 +845,39 @@ static const struct {
         {"## Secret keys", "secret"},   {"## Config keys", "config"},
 };
 
+/* A row of the x-edgeflip table: "strategy", "health.http.path",
+ * "ports.PORT.idle_timeout". Its first part is a key of "x-edgeflip", the
+ * option after "ports.PORT." one of "x-edgeflip.ports". */
+static const char *const x_objects[2] = {"x-edgeflip", "x-edgeflip.ports"};
+
+static void doc_x_key(const char *row, unsigned seen[2])
+{
+	char part[64];
+	const char *opt = NULL;
+
+	snprintf(part, sizeof(part), "%.*s", (int)strcspn(row, "."), row);
+	if (!strcmp(part, "ports")) {
+		if (strncmp(row, "ports.PORT.", 11) != 0)
+			fail_msg("docs/manifest.md: x-edgeflip row '%s': write ports.PORT.OPTION",
+			         row);
+		opt = row + 11;
+	}
+	for (size_t t = 0; t < 2; t++) {
+		const char *want = t ? opt : part;
+		size_t i = 0;
+
+		if (!want)
+			continue;
+		while (ef_manifest_key_at(x_objects[t], i) &&
+		       strcmp(ef_manifest_key_at(x_objects[t], i), want))
+			i++;
+		if (!ef_manifest_key_at(x_objects[t], i))
+			fail_msg("docs/manifest.md lists %s key '%s'; the parser does not",
+			         x_objects[t], want);
+		seen[t] |= 1u << i;
+	}
+}
+
 static void test_doc_tables(void **state)
 {
 	ef_buf doc = EF_BUF_INIT(1 << 20);
@@ -852,23 +885,30 @@ static void test_doc_tables(void **state)
 	const char *object = NULL;
 	size_t rows[6] = {0};
 	int section = -1;
+	bool in_x = false;
+	unsigned x_seen[2] = {0}; /* bit i: key i of "x-edgeflip" / "x-edgeflip.ports" */
 
 	(void)state;
 	assert_int_equal(ef_read_file(&doc, EF_SOURCE_DIR "/docs/manifest.md", 1 << 20), 0);
 	assert_int_equal(ef_buf_put(&doc, "", 1), 0);
 	for (line = strtok_r(doc.ptr, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char key[64], status[16];
-		ef_key_status want, got;
+		ef_key_status want = EF_KEY_SUPPORTED, got = EF_KEY_SUPPORTED;
 		const char *reason;
 
 		if (line[0] == '#') { /* any heading ends a table section */
 			section = -1;
 			object = NULL;
+			in_x = !strcmp(line, "### x-edgeflip (per service)");
 			for (size_t i = 0; i < 6; i++)
 				if (!strcmp(line, doc_sections[i].heading)) {
 					section = (int)i;
 					object = doc_sections[i].object;
 				}
+			continue;
+		}
+		if (in_x && sscanf(line, "| `%63[^`]` |", key) == 1) {
+			doc_x_key(key, x_seen);
 			continue;
 		}
 		if (!object || sscanf(line, "| `%63[^`]` | %15[a-z] |", key, status) != 2)
@@ -893,6 +933,13 @@ static void test_doc_tables(void **state)
 			         object, key, reason ? reason : "");
 		rows[section]++;
 	}
+	/* every key of x-edgeflip and of one port's options is in its table */
+	for (size_t t = 0; t < 2; t++)
+		for (size_t i = 0; ef_manifest_key_at(x_objects[t], i); i++)
+			if (!(x_seen[t] & (1u << i)))
+				fail_msg("docs/manifest.md \"x-edgeflip (per service)\" lacks %s "
+				         "key '%s'",
+				         x_objects[t], ef_manifest_key_at(x_objects[t], i));
 	/* and every key of the parser is in the document */
 	for (size_t i = 0; i < 6; i++) {
 		size_t n = 0;

@@ -1,8 +1,12 @@
 /* compose.json parsing: the supported subset, exact error messages, the spec
  * hash, and image reference splitting. */
 #include "edgeflip/buf.h"
+#include "edgeflip/compose.h"
+#include "edgeflip/compose_read.h"
 #include "edgeflip/error.h"
 #include "edgeflip/manifest.h"
+
+#include <cjson/cJSON.h>
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -300,7 +304,7 @@ static const bad_case bad_cases[] = {
         {WEB(IMG ", \"x-edgeflip\": {\"rollout\": 1}"), EF_EINVALID,
          F ": $.services.web.x-edgeflip.rollout: unsupported key 'rollout' (supported: strategy, "
            "health, "
-           "canary, http); remove it or see docs/manifest.md"},
+           "canary, http, ports); remove it or see docs/manifest.md"},
         {WEB(IMG ", \"x-edgeflip\": {\"health\": {}}"), EF_EINVALID,
          F ": $.services.web.x-edgeflip.health: give exactly one probe: http or tcp"},
         {WEB(IMG ", \"x-edgeflip\": {\"health\": {\"http\": {}, \"tcp\": {}}}"), EF_EINVALID,
@@ -708,6 +712,133 @@ static void test_x_edgeflip(void **state)
 	ef_manifest_free(m);
 }
 
+/* x-edgeflip.ports: the proxy options per public TCP port, strictly read,
+ * errors at the file, line and JSON path. */
+#define PORTS(opts)                                                                                \
+	WEB(IMG ", \"ports\": [\"8080:80\", \"9090:90\", \"5353:53/udp\"], \"x-edgeflip\": "       \
+	        "{\"ports\": " opts "}")
+
+static void test_x_edgeflip_ports(void **state)
+{
+	static const struct {
+		const char *json, *msg;
+	} bad[] = {
+	        {PORTS("[8080]"),
+	         "$.services.web.x-edgeflip.ports: expected a mapping of public "
+	         "ports to options (\"8080\": {idle_timeout: 30s}), found an array"},
+	        {PORTS("{\"http\": {}}"), "$.services.web.x-edgeflip.ports.http: expected a public "
+	                                  "port number 1-65535 as the key, found 'http'"},
+	        {PORTS("{\"08080\": {}}"), "found '08080'"},
+	        {PORTS("{\"8080\": {}, \"9090\": {}, \"8080\": {}}"),
+	         "$.services.web.x-edgeflip.ports: port 8080 is given twice"},
+	        {PORTS("{\"8080\": 30}"), "$.services.web.x-edgeflip.ports.8080: expected a "
+	                                  "mapping {idle_timeout, connect_timeout, drain_timeout, "
+	                                  "max_connections, proxy_protocol}, found a number"},
+	        {PORTS("{\"8080\": {\"idle\": \"30s\"}}"),
+	         "x-edgeflip.ports.8080.idle: unsupported "
+	         "key 'idle'"},
+	        {PORTS("{\"8080\": {\"idle_timeout\": 30}}"),
+	         "$.services.web.x-edgeflip.ports.8080.idle_timeout: expected a duration such "
+	         "as \"30s\""},
+	        {PORTS("{\"8080\": {\"idle_timeout\": \"0s\"}}"),
+	         "idle_timeout: expected a duration from 1ms to 24h"},
+	        {PORTS("{\"8080\": {\"drain_timeout\": \"25h\"}}"),
+	         "drain_timeout: expected a duration from 1ms to 24h"},
+	        {PORTS("{\"8080\": {\"max_connections\": 0}}"),
+	         "max_connections: expected a whole number 1-1000000"},
+	        {PORTS("{\"8080\": {\"proxy_protocol\": \"v1\"}}"),
+	         "proxy_protocol: expected v2 (send a PROXY protocol v2 header to the container) "
+	         "or false"},
+	        {PORTS("{\"8081\": {\"idle_timeout\": \"5s\"}}"),
+	         "$.services.web.x-edgeflip.ports.8081: the service publishes no TCP port 8081; "
+	         "list it under ports (\"8081:CONTAINER_PORT\")"},
+	        {PORTS("{\"5353\": {\"idle_timeout\": \"5s\"}}"),
+	         "the service publishes no TCP port 5353 (only UDP: the options are TCP's)"},
+	        {WEB(IMG ", \"ports\": [\"8080:80\"], \"x-edgeflip\": {\"strategy\": \"recreate\", "
+	                 "\"ports\": {\"8080\": {\"max_connections\": 5}}}"),
+	         "the proxy options apply to ports the switch routes (strategy bluegreen or "
+	         "canary); this service is deployed with recreate, so the container publishes "
+	         "port 8080 itself"},
+	};
+	const char *yaml = "services:\n"
+	                   "  web:\n"
+	                   "    image: nginx:1.25\n"
+	                   "    ports: [\"8080:80\"]\n"
+	                   "    x-edgeflip:\n"
+	                   "      ports:\n"
+	                   "        8080: {idle_timeout: 90s}\n"
+	                   "        8443:\n"
+	                   "          idle_timeout: 1x\n";
+	ef_manifest *m;
+	ef_compose_pos *pos = NULL;
+	cJSON *doc = NULL;
+	const ef_port_opts *o;
+	char hash[65];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		m = NULL;
+		if (ef_manifest_parse(&m, bad[i].json, strlen(bad[i].json), F) != EF_EINVALID ||
+		    !strstr(ef_error_last(), bad[i].msg) || strncmp(ef_error_last(), F ": ", 18)) {
+			print_error("case %zu: '%s'\n", i, ef_error_last());
+			fail();
+		}
+		ef_manifest_free(m);
+	}
+
+	m = parse_ok(
+	        PORTS("{\"9090\": {\"proxy_protocol\": false, \"max_connections\": 100}, "
+	              "\"8080\": {\"idle_timeout\": \"1m30s\", \"connect_timeout\": \"500ms\", "
+	              "\"drain_timeout\": \"10s\", \"max_connections\": 1000, "
+	              "\"proxy_protocol\": \"v2\"}}"));
+	assert_int_equal(m->services[0].nport_opts, 2);
+	assert_int_equal(m->services[0].port_opts[0].port, 8080); /* sorted */
+	o = ef_service_port_opts(&m->services[0], 8080);
+	assert_non_null(o);
+	assert_int_equal(o->idle_timeout_ms, 90000);
+	assert_int_equal(o->connect_timeout_ms, 500);
+	assert_int_equal(o->drain_timeout_ms, 10000);
+	assert_int_equal(o->max_conns, 1000);
+	assert_true(o->proxy_protocol);
+	o = ef_service_port_opts(&m->services[0], 9090);
+	assert_int_equal(o->idle_timeout_ms, 0); /* the proxy's default */
+	assert_int_equal(o->max_conns, 100);
+	assert_false(o->proxy_protocol);
+	assert_null(ef_service_port_opts(&m->services[0], 5353));
+	memcpy(hash, m->services[0].spec_hash, sizeof(hash));
+	ef_manifest_free(m);
+	/* the options are part of the service: changing one changes its hash */
+	m = parse_ok(
+	        PORTS("{\"9090\": {\"proxy_protocol\": false, \"max_connections\": 100}, "
+	              "\"8080\": {\"idle_timeout\": \"1m31s\", \"connect_timeout\": \"500ms\", "
+	              "\"drain_timeout\": \"10s\", \"max_connections\": 1000, "
+	              "\"proxy_protocol\": \"v2\"}}"));
+	assert_string_not_equal(hash, m->services[0].spec_hash);
+	ef_manifest_free(m);
+	/* ...and an empty mapping is no options: the hash of the service without */
+	m = parse_ok(PORTS("{}"));
+	memcpy(hash, m->services[0].spec_hash, sizeof(hash));
+	ef_manifest_free(m);
+	m = parse_ok(WEB(IMG ", \"ports\": [\"8080:80\", \"9090:90\", \"5353:53/udp\"]"));
+	assert_string_equal(hash, m->services[0].spec_hash);
+	ef_manifest_free(m);
+
+	/* YAML: integer keys are port numbers too; errors have file:line:col */
+	assert_int_equal(ef_compose_pos_new(&pos), 0);
+	assert_int_equal(
+	        ef_compose_yaml_read(&doc, yaml, strlen(yaml), "env/compose.yaml", pos, NULL), 0);
+	m = NULL;
+	assert_int_equal(ef_manifest_parse_doc(&m, doc, "env/compose.yaml", pos, NULL),
+	                 EF_EINVALID);
+	assert_string_equal(ef_error_last(),
+	                    "env/compose.yaml:9:25: $.services.web.x-edgeflip.ports.8443."
+	                    "idle_timeout: expected a duration such as \"30s\", \"1m30s\" or "
+	                    "\"500ms\"");
+	ef_manifest_free(m);
+	cJSON_Delete(doc);
+	ef_compose_pos_free(pos);
+}
+
 static void test_misc_fields(void **state)
 {
 	static const struct {
@@ -1016,6 +1147,7 @@ int main(void)
 	        cmocka_unit_test(test_environment_forms),
 	        cmocka_unit_test(test_healthcheck_forms),
 	        cmocka_unit_test(test_x_edgeflip),
+	        cmocka_unit_test(test_x_edgeflip_ports),
 	        cmocka_unit_test(test_misc_fields),
 	        cmocka_unit_test(test_sorted_services),
 	        cmocka_unit_test(test_spec_hash),

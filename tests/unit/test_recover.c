@@ -148,11 +148,21 @@ static ef_engine fake_engine = {&fake_engine_ops};
 static uint16_t routed_port;
 static size_t nrouted;
 
+static ef_route routed_opts; /* the first route's proxy options */
+
 static int fake_apply(ef_switch *s, const ef_route *r, size_t n)
 {
 	(void)s;
 	nrouted = n;
 	routed_port = n ? r[0].target_port : 0;
+	memset(&routed_opts, 0, sizeof(routed_opts));
+	if (n) {
+		routed_opts.idle_timeout_ms = r[0].idle_timeout_ms;
+		routed_opts.connect_timeout_ms = r[0].connect_timeout_ms;
+		routed_opts.drain_timeout_ms = r[0].drain_timeout_ms;
+		routed_opts.max_conns = r[0].max_conns;
+		routed_opts.proxy_protocol = r[0].proxy_protocol;
+	}
 	return 0;
 }
 
@@ -404,10 +414,67 @@ static void commit_stops_then_removes_old(void **unused)
 	assert_false(containers[0].exists);
 }
 
+/* The journal's route lines carry the proxy options of x-edgeflip.ports
+ * (docs/state.md): written by ef_deploy_route_line, read back by every
+ * route the switch gets (here: recovery's); the five-field lines of older
+ * journals still read; a bad option is an error naming it. */
+static void route_options_in_journal(void **unused)
+{
+	ef_route r = {.protocol = "tcp",
+	              .listen_addr = "0.0.0.0",
+	              .listen_port = 8080,
+	              .target_addr = "127.0.0.1",
+	              .target_port = 41001,
+	              .service = "web",
+	              .idle_timeout_ms = 3000,
+	              .drain_timeout_ms = 86400000,
+	              .max_conns = 7,
+	              .proxy_protocol = true};
+	char line[256], tiny[30];
+	ef_route *back = NULL;
+	size_t n = 0;
+	ef_deploy_ctx c;
+
+	(void)unused;
+	assert_int_equal(ef_deploy_route_line(line, sizeof(line), &r), 0);
+	assert_string_equal(line, "tcp 0.0.0.0 8080 127.0.0.1 41001 idle=3000 drain=86400000 max=7 "
+	                          "pp=v2");
+	assert_int_equal(ef_deploy_route_line(tiny, sizeof(tiny), &r), EF_EINVALID);
+
+	c = setup(EF_PHASE_SOAK, false, true, true);
+	free(st.services[0].public_ports[0]);
+	snprintf(line, sizeof(line), "tcp 0.0.0.0 8080 127.0.0.1 %u idle=3000 connect=250 pp=v2",
+	         live_port[0]);
+	st.services[0].public_ports[0] = strdup(line);
+	assert_int_equal(ef_deploy_recover(&c), 0);
+	assert_int_equal(routed_port, live_port[0]);
+	assert_int_equal(routed_opts.idle_timeout_ms, 3000);
+	assert_int_equal(routed_opts.connect_timeout_ms, 250);
+	assert_int_equal(routed_opts.drain_timeout_ms, 0);
+	assert_true(routed_opts.proxy_protocol);
+
+	assert_int_equal(ef_deploy_routes(&back, &n, st.services, 1), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(back[0].idle_timeout_ms, 3000);
+	ef_routes_free(back, n);
+	for (size_t i = 0; i < 5; i++) {
+		static const char *const bad[] = {"idle=0", "idle=86400001", "max=x", "pp=v1",
+		                                  "tls=1"};
+
+		free(st.services[0].public_ports[0]);
+		snprintf(line, sizeof(line), "tcp 0.0.0.0 8080 127.0.0.1 41001 %s", bad[i]);
+		st.services[0].public_ports[0] = strdup(line);
+		back = NULL;
+		assert_int_equal(ef_deploy_routes(&back, &n, st.services, 1), EF_EINVALID);
+		assert_non_null(strstr(ef_error_last(), bad[i]));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(blue_alive_keeps_blue),
+	        cmocka_unit_test(route_options_in_journal),
 	        cmocka_unit_test(interrupted_twice_is_one_entry),
 	        cmocka_unit_test(blue_gone_in_soak_adopts_green),
 	        cmocka_unit_test(blue_gone_before_flip_restores),
