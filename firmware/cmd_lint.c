@@ -17,6 +17,7 @@
 #include "edgeflip/buf.h"
 #include "edgeflip/compose_read.h"
 #include "edgeflip/error.h"
+#include "edgeflip/files.h"
 #include "edgeflip/manifest.h"
 #include "edgeflip/policy.h"
 
@@ -132,7 +133,7 @@ static int lint_layers(ef_findings *f, size_t *nservices, const char *dir,
 int cmd_lint(const cli *c)
 {
 	const char *dir = NULL, *policy_file = NULL, *format = "text";
-	ef_compose_opts opts = {0};
+	ef_compose_opts opts = {.dotenv_open = ef_files_open_dotenv};
 	char **profiles = NULL, **labels = NULL;
 	ef_policy policy;
 	ef_findings f;
@@ -193,7 +194,7 @@ out_args:
 int cmd_config(const cli *c)
 {
 	const char *dir = NULL;
-	ef_compose_opts opts = {0};
+	ef_compose_opts opts = {.dotenv_open = ef_files_open_dotenv};
 	ef_compose_src src;
 	ef_manifest *m = NULL;
 	ef_findings f;

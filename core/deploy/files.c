@@ -523,14 +523,18 @@ out:
 static int decrypt_file(ef_buf *plain, const ef_files *f, const char *file, const char *content,
                         size_t len)
 {
-	int error;
-
 	if (!ends_with(file, ".env"))
 		return decrypt_tree(plain, f, file, content, len);
-	if (!ef_sops_dotenv_is_encrypted(content, len))
+	return ef_files_open_dotenv((void *)f->age, plain, content, len, file);
+}
+
+int ef_files_open_dotenv(void *age, ef_buf *out, const char *text, size_t len, const char *file)
+{
+	int error;
+
+	if (!ef_sops_dotenv_is_encrypted(text, len))
 		return 0;
-	error = f->age ? ef_sops_decrypt_dotenv(plain, f->age, content, len, file)
-	               : no_identities(file);
+	error = age ? ef_sops_decrypt_dotenv(out, age, text, len, file) : no_identities(file);
 	return error < 0 ? error : 1;
 }
 

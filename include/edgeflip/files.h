@@ -79,4 +79,12 @@ int ef_files_check_secret(const ef_files *f, const char *file, const void *conte
  * values before disposing of it. */
 int ef_files_env(ef_env *env, const ef_files *f, const ef_env_file *ef);
 
+/* The compose reader's dotenv_open (compose_read.h) for the environment
+ * directory's .env: `age` is the device's ef_age_identities, or NULL. A SOPS
+ * dotenv document is decrypted (MAC checked) into "KEY=VALUE\0" entries in
+ * `out`: 1. 0: plain text. EF_EREJECTED naming `file` when there is no
+ * identity, none opens it, or it was tampered with; EF_EINVALID when
+ * malformed. */
+int ef_files_open_dotenv(void *age, ef_buf *out, const char *text, size_t len, const char *file);
+
 #endif
