@@ -167,7 +167,14 @@ static int read_sealed(lctx *c, ef_env *env, const ef_buf *b, const char *rel)
 	error = c->opts->dotenv_open(c->opts->dotenv_ctx, &plain, b->ptr ? b->ptr : "", b->len,
 	                             shown(c, rel));
 	if (error < 0) {
-		error = problem(c, shown(c, rel), ef_error_last());
+		/* the message names the file already: not twice */
+		const char *file = shown(c, rel);
+		size_t n = strlen(file);
+		char msg[1024];
+		snprintf(msg, sizeof(msg), "%s", ef_error_last());
+		if (strncmp(msg, file, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ')
+			memmove(msg, msg + n + 2, strlen(msg + n + 2) + 1);
+		error = problem(c, file, msg);
 		goto out;
 	}
 	if (error == 0)
