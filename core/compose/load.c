@@ -155,6 +155,30 @@ static void wipe_tree(cJSON *n)
 	}
 }
 
+/* A config's inline `content:` is written to STATE_DIR in clear: refused
+ * when a value of an encrypted .env was interpolated into it. */
+static int check_sealed_configs(lctx *c, const ef_manifest *m, const char *file)
+{
+	char msg[600];
+	int error = 0;
+
+	for (size_t i = 0; i < m->nconfigs; i++) {
+		const char *content = m->configs[i].content;
+		for (size_t k = 0; content && k < c->nsealed; k++) {
+			if (!*c->sealed[k].value || !strstr(content, c->sealed[k].value))
+				continue;
+			snprintf(msg, sizeof(msg),
+			         "configs.%s.content: holds a value of an encrypted .env (%s), and "
+			         "configs are written to the device's disk in clear; use a secret "
+			         "(secrets: {NAME: {file: ...}}) for it",
+			         m->configs[i].key, c->sealed[k].tag);
+			error = problem(c, file, msg);
+			break;
+		}
+	}
+	return error;
+}
+
 /* A .env that the caller's dotenv_open says is a SOPS document: its
  * variables, taken as sops stored them, sealed. 1: it was one; 0: plain. */
 static int read_sealed(lctx *c, ef_env *env, const ef_buf *b, const char *rel)
@@ -461,6 +485,8 @@ int ef_compose_load(ef_manifest **out, cJSON **doc_out, ef_compose_pos **pos_out
 	error = ef_manifest_parse_doc_profiles(out, doc, mname, pos, c.findings, opts->profiles);
 	for (size_t i = 0; error == 0 && c.nsealed && i < (*out)->nservices; i++)
 		mf_spec_hash_sealed(&(*out)->services[i], *out, c.sealed, c.nsealed);
+	if (error == 0)
+		error = check_sealed_configs(&c, *out, mname);
 out:
 	if (error < 0 && c.findings->n) {
 		/* The last error names the first problem. */

@@ -368,22 +368,29 @@ static void test_env_file(void **state)
 /* The environment directory's .env as a SOPS dotenv document: its values
  * interpolate the compose file, the spec hash folds in the encrypted file's
  * digest instead of the values, no key or a tampered file refuse it. */
-static int load_env(ef_manifest **m, ef_findings *f, const char *dotenv, void *age)
+static int load_env_with(ef_manifest **m, ef_findings *f, const char *dotenv, void *age,
+                         const char *extra)
 {
-	const char *files_v[] = {
-	        "compose.yaml",
-	        "services:\n  api:\n    image: r.example/api@sha256:"
-	        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n"
-	        "    environment:\n      PW: ${secret}\n"
-	        "      URL: db://u:${secret}@db/${another_secret}\n",
-	        ".env", dotenv, NULL};
+	char compose[1024];
+	const char *files_v[] = {"compose.yaml", compose, ".env", dotenv, NULL};
 	fake fk = {files_v};
 	ef_compose_src src = {fake_read, fake_stat, fake_list, &fk, "environments/prod"};
 	ef_compose_opts opts = {.dotenv_open = ef_files_open_dotenv, .dotenv_ctx = age};
 
+	snprintf(compose, sizeof(compose),
+	         "services:\n  api:\n    image: r.example/api@sha256:"
+	         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n"
+	         "    environment:\n      PW: ${secret}\n"
+	         "      URL: db://u:${secret}@db/${another_secret}\n%s",
+	         extra);
 	*m = NULL;
 	ef_findings_init(f);
 	return ef_compose_load(m, NULL, NULL, &src, &opts, f);
+}
+
+static int load_env(ef_manifest **m, ef_findings *f, const char *dotenv, void *age)
+{
+	return load_env_with(m, f, dotenv, age, "");
 }
 
 static void test_interp_sops(void **state)
@@ -415,6 +422,13 @@ static void test_interp_sops(void **state)
 	assert_int_equal(load_env(&m, &f, envt, ids), 0);
 	assert_string_equal(m->services[0].spec_hash, sealed_hash);
 	ef_manifest_free(m);
+	ef_findings_dispose(&f);
+	/* a config's inline content is written in clear: no sealed value in it */
+	assert_int_equal(
+	        load_env_with(&m, &f, envt, ids, "configs:\n  c:\n    content: \"pw=${secret}\"\n"),
+	        EF_EINVALID);
+	assert_non_null(strstr(ef_error_last(), "configs.c.content"));
+	assert_null(strstr(ef_error_last(), "this is a secret"));
 	ef_findings_dispose(&f);
 	/* no key, a key that does not open it, a tampered value: refused,
 	 * naming the file (and for no key, the setting), never a value */
