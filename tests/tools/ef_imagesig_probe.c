@@ -16,22 +16,7 @@
 #include <string.h>
 #include <time.h>
 
-/* Wall (CLOCK_MONOTONIC) or CPU time of the process (CLOCK_PROCESS_CPUTIME_ID:
- * what the work costs, whatever else runs on the machine). */
-static double now_ms(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
+#include "timing.h"
 
 /* EF_PROBE_REPEAT: the time of n more verifications of `digest`. */
 static void repeat(const ef_image_keys *keys, const ef_registry_opts *o, char **argv,

@@ -16,24 +16,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "timing.h"
+
 #define MAX_RUNS 1000
-
-/* Wall (CLOCK_MONOTONIC) or CPU time of the process (CLOCK_PROCESS_CPUTIME_ID:
- * what the work costs, whatever else runs on the machine). */
-static double now_ms(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
 
 /* One decryption; *values counts what came out. */
 static int decrypt_once(size_t *values, const ef_age_identities *ids, const ef_buf *text,
