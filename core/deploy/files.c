@@ -538,6 +538,43 @@ int ef_files_open_dotenv(void *age, ef_buf *out, const char *text, size_t len, c
 	return error < 0 ? error : 1;
 }
 
+int ef_files_inspect(ef_sops_info *info, const char **format, const ef_age_identities *age,
+                     const char *file, const char *content, size_t len, bool env_file)
+{
+	bool json = ends_with(file, ".json"),
+	     yaml = ends_with(file, ".yaml") || ends_with(file, ".yml");
+	const ef_files f = {.age = age};
+	ef_buf plain = EF_BUF_INIT(EF_FILES_MAX_FILE);
+	cJSON *doc = NULL;
+	int error = 0;
+
+	memset(info, 0, sizeof(*info));
+	*format = NULL;
+	if ((env_file && !json && !yaml) || ends_with(file, ".env")) {
+		if (!ef_sops_dotenv_is_encrypted(content, len))
+			return 0;
+		*format = "dotenv";
+		if ((error = ef_sops_inspect_dotenv(info, content, len, file)) == 0 && age)
+			error = ef_files_open_dotenv((void *)age, &plain, content, len, file);
+		goto out;
+	}
+	if (yaml && len <= EF_COMPOSE_MAX_FILE) {
+		if (ef_compose_yaml_read(&doc, content, len, file, NULL, NULL) < 0)
+			doc = NULL;
+	} else if (!yaml) {
+		doc = cJSON_ParseWithLength(content, len);
+	}
+	if (!doc || !cJSON_IsObject(doc) || !ef_sops_tree_is_encrypted(doc))
+		goto out; /* not a SOPS document */
+	*format = json ? "json" : yaml ? "yaml" : "binary";
+	if ((error = ef_sops_inspect_tree(info, doc, file)) == 0 && age)
+		error = decrypt_tree(&plain, &f, file, content, len);
+out:
+	cJSON_Delete(doc);
+	ef_buf_dispose_secret(&plain);
+	return error < 0 ? error : *format != NULL;
+}
+
 int ef_files_check_secret(const ef_files *f, const char *file, const void *content, size_t len)
 {
 	ef_buf plain = EF_BUF_INIT(EF_FILES_MAX_FILE);

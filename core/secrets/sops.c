@@ -539,6 +539,10 @@ static int process_tree(cJSON *doc, const ef_age_identities *ids, const char *na
 		error = EF_ENOMEM;
 		goto out;
 	}
+	for (const cJSON *it = doc->child; inspect && it; it = it->next)
+		if (it->string && strcmp(it->string, "sops") &&
+		    (error = ef_strv_push(&inspect->keys, it->string)) < 0)
+			goto out;
 	if ((error = setup_rules(&c, &m)) < 0 || (error = open_data_key(&c, &m, ids)) < 0 ||
 	    (error = walk(&c, doc, parts, 0, 0)) < 0 || (error = check_mac(&c, &m)) < 0) {
 		if (!inspect)
@@ -566,6 +570,7 @@ int ef_sops_inspect_tree(ef_sops_info *out, cJSON *doc, const char *name)
 void ef_sops_info_dispose(ef_sops_info *info)
 {
 	ef_strv_free(info->recipients);
+	ef_strv_free(info->keys);
 	free(info->version);
 	memset(info, 0, sizeof(*info));
 }

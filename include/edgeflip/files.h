@@ -87,4 +87,16 @@ int ef_files_env(ef_env *env, const ef_files *f, const ef_env_file *ef);
  * malformed. */
 int ef_files_open_dotenv(void *age, ef_buf *out, const char *text, size_t len, const char *file);
 
+/* What a file of the environment directory is, without a key (edgeflip
+ * lint): 1 and `info` (ef_sops_info_dispose) when it is a SOPS document,
+ * *format its format as the agent reads it ("dotenv", "json", "yaml",
+ * "binary"); 0 when it is not one (used as it is); an error naming `file`
+ * when it is a malformed one (ef_sops_inspect_*). `env_file`: read as a
+ * service's env_file is (json and yaml by extension, else dotenv), else as
+ * a secret file (.env dotenv, .json, .yaml/.yml, any other name binary).
+ * With `age` not NULL the document is also decrypted (MAC checked) and
+ * the plaintext wiped. */
+int ef_files_inspect(ef_sops_info *info, const char **format, const ef_age_identities *age,
+                     const char *file, const char *content, size_t len, bool env_file);
+
 #endif

@@ -77,6 +77,7 @@ typedef struct {
 	size_t plain;       /* values the rules leave in clear */
 	size_t age_stanzas; /* X25519 stanzas in the age-wrapped data keys */
 	char **recipients;  /* sops.age[].recipient as recorded (strv), or NULL */
+	char **keys;        /* the top-level keys (dotenv: the variable names), or NULL */
 	char *version;      /* the sops version that wrote it, or NULL */
 } ef_sops_info;
 

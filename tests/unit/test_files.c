@@ -449,6 +449,70 @@ static void test_interp_sops(void **state)
 	free(envt), free(bad);
 }
 
+/* lint's view of a file: format and metadata without a key, the
+ * decryption with one. */
+static int inspect(const char **format, ef_sops_info *info, const ef_age_identities *age,
+                   const char *rel, const char *as, bool env_file)
+{
+	size_t len;
+	char *text = corpus_read(&len, rel);
+	int rc = ef_files_inspect(info, format, age, as, text, len, env_file);
+
+	free(text);
+	return rc;
+}
+
+static void test_inspect(void **state)
+{
+	ef_age_identities *ids = corpus_ids("keys/agent-keys.txt");
+	ef_age_identities *other = corpus_ids("keys/flux-age-global.txt");
+	const char *fmt;
+	ef_sops_info info;
+
+	(void)state;
+	assert_int_equal(inspect(&fmt, &info, NULL, "real/humphd-secret.enc.json", "s.json", false),
+	                 1);
+	assert_string_equal(fmt, "json");
+	assert_int_equal(ef_strv_len(info.recipients), 3);
+	ef_sops_info_dispose(&info);
+	assert_int_equal(inspect(&fmt, &info, NULL, "real/humphd-secret.enc.yaml", "s.yaml", false),
+	                 1);
+	assert_string_equal(fmt, "yaml");
+	ef_sops_info_dispose(&info);
+	assert_int_equal(inspect(&fmt, &info, NULL, "real/flux-file.txt", "key.bin", false), 1);
+	assert_string_equal(fmt, "binary");
+	ef_sops_info_dispose(&info);
+	/* an env_file of any name is dotenv; its variable names are known */
+	assert_int_equal(inspect(&fmt, &info, NULL, "real/humphd-secret.enc.env", "app.conf", true),
+	                 1);
+	assert_string_equal(fmt, "dotenv");
+	assert_true(ef_strv_contains(info.keys, "another_secret"));
+	ef_sops_info_dispose(&info);
+	/* with a key: decrypted, MAC checked */
+	assert_int_equal(inspect(&fmt, &info, ids, "real/humphd-secret.enc.env", ".env", false), 1);
+	ef_sops_info_dispose(&info);
+	assert_int_equal(inspect(&fmt, &info, ids, "derived/bad-value.env", ".env", false),
+	                 EF_EREJECTED);
+	ef_sops_info_dispose(&info);
+	assert_int_equal(inspect(&fmt, &info, NULL, "derived/bad-value.env", ".env", false), 1);
+	ef_sops_info_dispose(&info);
+	assert_int_equal(
+	        inspect(&fmt, &info, other, "real/humphd-secret.enc.json", "s.json", false),
+	        EF_EREJECTED);
+	ef_sops_info_dispose(&info);
+	/* malformed without a key; plain text */
+	assert_int_equal(inspect(&fmt, &info, NULL, "derived/malformed.env", "m.env", false),
+	                 EF_EINVALID);
+	assert_non_null(strstr(ef_error_last(), "m.env"));
+	ef_sops_info_dispose(&info);
+	assert_int_equal(
+	        inspect(&fmt, &info, NULL, "real/humphd-secret.plain.json", "p.json", false), 0);
+	assert_null(fmt);
+	ef_sops_info_dispose(&info);
+	ef_age_identities_free(ids);
+	ef_age_identities_free(other);
+}
+
 /* The container's environment: `environment:` wins over env_file. */
 static void test_spec_env(void **state)
 {
@@ -497,6 +561,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_env_file, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_spec_env, setup, teardown),
 	        cmocka_unit_test(test_interp_sops),
+	        cmocka_unit_test(test_inspect),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
