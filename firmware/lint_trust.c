@@ -97,8 +97,9 @@ static int one_file(ef_findings *f, ef_buf *report, const lint_trust *t, const e
 		ef_buf_puts(report, "refused\n");
 		ef_findings_add(f, shown, 0, 0, what, ef_error_last());
 	} else {
-		ef_buf_printf(report, "SOPS %s (sops %s), %zu values encrypted", format,
-		              info.version ? info.version : "?", info.encrypted);
+		ef_buf_printf(report, "SOPS %s (sops %s), %zu encrypted value%s", format,
+		              info.version ? info.version : "?", info.encrypted,
+		              info.encrypted == 1 ? "" : "s");
 		if (info.plain)
 			ef_buf_printf(report, ", %zu in clear by its rules", info.plain);
 		ef_buf_printf(report, ", age recipients:");
@@ -156,9 +157,8 @@ static int images(ef_findings *f, ef_buf *report, const lint_trust *t, const cha
 			continue;
 		}
 		ef_buf_printf(report,
-		              "image: %s (%s): needs a cosign signature by one of the %zu "
-		              "keys of %s%s\n",
-		              s->name, s->image, ef_image_keys_count(t->keys), t->image_keys,
+		              "image: %s (%s): needs a cosign signature by a key of %s (%zu)%s\n",
+		              s->name, s->image, t->image_keys, ef_image_keys_count(t->keys),
 		              digest ? "" : "; referenced by tag only");
 		if (!digest) {
 			snprintf(path, sizeof(path), "services.%s.image", s->name);
