@@ -318,21 +318,33 @@ static int no_identities(const char *file)
 /* A json or yaml SOPS document (a binary one for any other name) parsed and
  * decrypted in place into *out (wipe with ef_sops_tree_wipe before freeing).
  * 1: done; 0: not a SOPS document (*out NULL). */
-static int open_tree(cJSON **out, const ef_files *f, const char *file, const char *content,
-                     size_t len)
+/* The tree of a json, yaml or (any other name) binary SOPS document, or
+ * NULL when the file is not one. */
+static cJSON *sops_tree(const char *file, const char *content, size_t len)
 {
 	bool yaml = ends_with(file, ".yaml") || ends_with(file, ".yml");
 	cJSON *doc = NULL;
-	int error = 0;
 
-	*out = NULL;
 	if (yaml && len <= EF_COMPOSE_MAX_FILE) {
 		if (ef_compose_yaml_read(&doc, content, len, file, NULL, NULL) < 0)
 			doc = NULL;
 	} else if (!yaml) {
 		doc = cJSON_ParseWithLength(content, len);
 	}
-	if (!doc || !cJSON_IsObject(doc) || !ef_sops_tree_is_encrypted(doc))
+	if (doc && cJSON_IsObject(doc) && ef_sops_tree_is_encrypted(doc))
+		return doc;
+	cJSON_Delete(doc);
+	return NULL;
+}
+
+static int open_tree(cJSON **out, const ef_files *f, const char *file, const char *content,
+                     size_t len)
+{
+	cJSON *doc = NULL;
+	int error = 0;
+
+	*out = NULL;
+	if (!(doc = sops_tree(file, content, len)))
 		goto out; /* not a SOPS document: used as it is */
 	if (!f->age) {
 		error = no_identities(file);
@@ -558,13 +570,7 @@ int ef_files_inspect(ef_sops_info *info, const char **format, const ef_age_ident
 			error = ef_files_open_dotenv((void *)age, &plain, content, len, file);
 		goto out;
 	}
-	if (yaml && len <= EF_COMPOSE_MAX_FILE) {
-		if (ef_compose_yaml_read(&doc, content, len, file, NULL, NULL) < 0)
-			doc = NULL;
-	} else if (!yaml) {
-		doc = cJSON_ParseWithLength(content, len);
-	}
-	if (!doc || !cJSON_IsObject(doc) || !ef_sops_tree_is_encrypted(doc))
+	if (!(doc = sops_tree(file, content, len)))
 		goto out; /* not a SOPS document */
 	*format = json ? "json" : yaml ? "yaml" : "binary";
 	if ((error = ef_sops_inspect_tree(info, doc, file)) == 0 && age)
