@@ -23,8 +23,10 @@
 #include "edgeflip/buf.h"
 #include "edgeflip/compose_read.h"
 #include "edgeflip/error.h"
+#include "edgeflip/files.h"
 #include "edgeflip/manifest.h"
 #include "edgeflip/policy.h"
+#include "lint_trust.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -45,12 +47,12 @@ static void add_json(cJSON *arr, const ef_findings *f, const char *severity)
 	}
 }
 
-/* {"dir", "ok", "services", "policy": "FILE"|null, "findings": [...]}; a
+/* {"dir", "ok", "services", "policy": "FILE"|null, "report": [lines], "findings": [...]}; a
  * finding's "severity" is "error" or "warning". */
 static void print_json(const ef_findings *f, const ef_findings *w, const char *dir,
-                       const char *policy_file, bool ok, size_t nservices)
+                       const char *policy_file, bool ok, size_t nservices, const ef_buf *report)
 {
-	cJSON *root = cJSON_CreateObject(), *arr;
+	cJSON *root = cJSON_CreateObject(), *arr, *lines;
 	char *s;
 
 	cJSON_AddStringToObject(root, "dir", dir);
@@ -60,6 +62,15 @@ static void print_json(const ef_findings *f, const ef_findings *w, const char *d
 		cJSON_AddStringToObject(root, "policy", policy_file);
 	else
 		cJSON_AddNullToObject(root, "policy");
+	lines = cJSON_AddArrayToObject(root, "report");
+	/* one string per report line (secrets, images) */
+	for (const char *p = report->ptr, *nl; p && *p; p = nl + 1) {
+		char line[4096];
+		if (!(nl = strchr(p, '\n')))
+			break;
+		snprintf(line, sizeof(line), "%.*s", (int)(nl - p), p);
+		cJSON_AddItemToArray(lines, cJSON_CreateString(line));
+	}
 	arr = cJSON_AddArrayToObject(root, "findings");
 	add_json(arr, f, "error");
 	add_json(arr, w, "warning");
@@ -169,7 +180,8 @@ static void format_warnings(ef_buf *out, const ef_findings *w)
  * policy's to `pf` (errors when `pf` == `f`). 0 or EF_EXIT_REJECTED when `f`
  * got any; `*nservices` counts the services. */
 static int lint_one(ef_findings *f, ef_findings *pw, size_t *nservices, const char *dir,
-                    const ef_compose_opts *opts, const ef_policy *policy)
+                    const ef_compose_opts *opts, const ef_policy *policy, const lint_trust *trust,
+                    ef_buf *report)
 {
 	ef_compose_src src;
 	ef_compose_pos *pos = NULL;
@@ -189,6 +201,8 @@ static int lint_one(ef_findings *f, ef_findings *pw, size_t *nservices, const ch
 		if (pw == f)
 			rc = EF_EXIT_REJECTED;
 	}
+	if (m && lint_trust_report(f, report, trust, dir, m, opts) != 0)
+		rc = EF_EXIT_REJECTED;
 	*nservices = m ? m->nservices : 0;
 	ef_strv_free(pf);
 	ef_manifest_free(m);
@@ -200,11 +214,12 @@ static int lint_one(ef_findings *f, ef_findings *pw, size_t *nservices, const ch
 /* --layers: the base alone, then base + each labels/K=V and each devices/ID
  * directory of `dir` on its own. */
 static int lint_layers(ef_findings *f, ef_findings *pw, size_t *nservices, const char *dir,
-                       const ef_compose_opts *opts, const ef_policy *policy)
+                       const ef_compose_opts *opts, const ef_policy *policy,
+                       const lint_trust *trust, ef_buf *report)
 {
 	static const char *const kinds[] = {"labels", "devices"};
 	ef_compose_src src;
-	int rc = lint_one(f, pw, nservices, dir, opts, policy);
+	int rc = lint_one(f, pw, nservices, dir, opts, policy, trust, report);
 
 	ef_compose_src_dir(&src, dir);
 	for (size_t k = 0; k < 2; k++) {
@@ -224,7 +239,7 @@ static int lint_layers(ef_findings *f, ef_findings *pw, size_t *nservices, const
 				o.labels = NULL;
 				o.device_id = names[i];
 			}
-			if (lint_one(f, pw, &n, dir, &o, policy))
+			if (lint_one(f, pw, &n, dir, &o, policy, trust, report))
 				rc = EF_EXIT_REJECTED;
 		}
 		ef_strv_free(names);
@@ -234,21 +249,26 @@ static int lint_layers(ef_findings *f, ef_findings *pw, size_t *nservices, const
 
 int cmd_lint(const cli *c)
 {
-	const char *dir = NULL, *policy_file = NULL, *format = "text";
-	ef_compose_opts opts = {0};
+	const char *dir = NULL, *policy_file = NULL, *format = "text", *age_key = NULL;
+	ef_compose_opts opts = {.dotenv_open = lint_trust_dotenv_open};
 	char **profiles = NULL, **labels = NULL;
-	ef_policy policy;
+	ef_config lcfg; /* the lint file: [policy], [trust] image_keys, [secrets] age_key_file */
+	lint_trust trust;
 	ef_findings f, w, *pw;
-	ef_buf out = EF_BUF_INIT(64u << 20);
+	ef_buf out = EF_BUF_INIT(64u << 20), report = EF_BUF_INIT(16u << 20);
 	size_t nservices = 0;
 	bool layers = false;
 	int rc = 0;
 
+	ef_config_init(&lcfg);
+	memset(&trust, 0, sizeof(trust));
 	for (int i = 0; i < c->argc; i++) {
 		if (!strcmp(c->argv[i], "--policy") && i + 1 < c->argc)
 			policy_file = c->argv[++i];
 		else if (!strcmp(c->argv[i], "--format") && i + 1 < c->argc)
 			format = c->argv[++i];
+		else if (!strcmp(c->argv[i], "--age-key") && i + 1 < c->argc)
+			age_key = c->argv[++i];
 		else if (!strcmp(c->argv[i], "--layers"))
 			layers = true;
 		else if (device_arg(c, &i, &opts, &profiles, &labels))
@@ -259,28 +279,32 @@ int cmd_lint(const cli *c)
 			dir = NULL, i = c->argc;
 	}
 	if (!dir || (strcmp(format, "text") && strcmp(format, "json"))) {
-		fprintf(stderr, "usage: edgeflip lint DIR [--policy FILE] [--format text|json] "
-		                "[--profile NAME]... [--device ID] [--label K=V]... [--layers]\n");
+		fprintf(stderr, "usage: edgeflip lint DIR [--policy FILE] [--age-key FILE] "
+		                "[--format text|json] [--profile NAME]... [--device ID] "
+		                "[--label K=V]... [--layers]\n");
 		rc = EF_EXIT_USAGE;
 		goto out_args;
 	}
-	memset(&policy, 0, sizeof(policy));
-	if (policy_file && ef_config_load_policy(&policy, policy_file) < 0) {
+	if ((policy_file && ef_config_load_lint(&lcfg, policy_file) < 0) ||
+	    lint_trust_open(&trust, age_key ? age_key : lcfg.age_key_file, lcfg.image_keys) < 0) {
 		fprintf(stderr, "edgeflip: %s\n", ef_error_last());
 		rc = EF_EXIT_USAGE;
 		goto out_args;
 	}
+	opts.dotenv_ctx = &trust;
 	opts.profiles = profiles;
 	opts.labels = labels;
 	ef_findings_init(&f);
 	ef_findings_init(&w);
 	/* Without --policy the policy's findings go to `w`, as warnings. */
 	pw = policy_file ? &f : &w;
-	rc = layers ? lint_layers(&f, pw, &nservices, dir, &opts, &policy)
-	            : lint_one(&f, pw, &nservices, dir, &opts, &policy);
+	rc = layers ? lint_layers(&f, pw, &nservices, dir, &opts, &lcfg.policy, &trust, &report)
+	            : lint_one(&f, pw, &nservices, dir, &opts, &lcfg.policy, &trust, &report);
 	if (!strcmp(format, "json")) {
-		print_json(&f, &w, dir, policy_file, rc == 0, nservices);
+		print_json(&f, &w, dir, policy_file, rc == 0, nservices, &report);
 	} else {
+		if (report.len)
+			fwrite(report.ptr, 1, report.len, stdout);
 		ef_findings_format(&out, &f);
 		format_warnings(&out, &w);
 		if (out.len)
@@ -298,8 +322,10 @@ int cmd_lint(const cli *c)
 	ef_buf_dispose(&out);
 	ef_findings_dispose(&f);
 	ef_findings_dispose(&w);
-	ef_policy_dispose(&policy);
 out_args:
+	ef_buf_dispose(&report);
+	lint_trust_close(&trust);
+	ef_config_dispose(&lcfg);
 	ef_strv_free(profiles);
 	ef_strv_free(labels);
 	return rc;
@@ -308,18 +334,23 @@ out_args:
 int cmd_config(const cli *c)
 {
 	const char *dir = NULL;
-	ef_compose_opts opts = {0};
+	ef_compose_opts opts = {.dotenv_open = ef_files_open_dotenv};
 	ef_compose_src src;
 	ef_manifest *m = NULL;
 	ef_findings f;
 	cJSON *doc = NULL;
 	ef_buf out = EF_BUF_INIT(64u << 20);
 	char **profiles = NULL, **labels = NULL, *s;
+	const char *age_key = NULL;
+	lint_trust trust;
 	int rc = 0;
 
+	memset(&trust, 0, sizeof(trust));
 	for (int i = 0; i < c->argc; i++) {
 		if (!strcmp(c->argv[i], "--env-file") && i + 1 < c->argc)
 			opts.env_file = c->argv[++i];
+		else if (!strcmp(c->argv[i], "--age-key") && i + 1 < c->argc)
+			age_key = c->argv[++i];
 		else if (device_arg(c, &i, &opts, &profiles, &labels))
 			continue;
 		else if (!dir && c->argv[i][0] != '-')
@@ -328,12 +359,20 @@ int cmd_config(const cli *c)
 			dir = NULL, i = c->argc;
 	}
 	if (!dir) {
-		fprintf(stderr, "usage: edgeflip config DIR [--env-file FILE] [--device ID] "
-		                "[--label K=V]... [--profile NAME]...\n");
+		fprintf(stderr, "usage: edgeflip config DIR [--env-file FILE] [--age-key FILE] "
+		                "[--device ID] [--label K=V]... [--profile NAME]...\n");
 		ef_strv_free(profiles);
 		ef_strv_free(labels);
 		return EF_EXIT_USAGE;
 	}
+	/* an encrypted .env: decrypted with --age-key, refused without one */
+	if (lint_trust_open(&trust, age_key, NULL) < 0) {
+		fprintf(stderr, "edgeflip: %s\n", ef_error_last());
+		ef_strv_free(profiles);
+		ef_strv_free(labels);
+		return EF_EXIT_USAGE;
+	}
+	opts.dotenv_ctx = trust.age;
 	opts.profiles = profiles;
 	opts.labels = labels;
 	ef_findings_init(&f);
@@ -355,5 +394,6 @@ int cmd_config(const cli *c)
 	ef_findings_dispose(&f);
 	cJSON_Delete(doc);
 	ef_manifest_free(m);
+	lint_trust_close(&trust);
 	return rc;
 }

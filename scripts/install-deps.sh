@@ -19,6 +19,9 @@ pkgs=(
 	# benchmarks
 	wrk time
 )
+# sigstore-js for the image-signature suite's cross-check: Debian's npm
+# (node 18) unless a node with npm is there already (e.g. NodeSource's)
+command -v npm >/dev/null || pkgs+=(npm)
 if [ "${1:-}" = "--boards" ]; then
 	pkgs+=(gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf qemu-user-static qemu-system-arm
 		binutils-aarch64-linux-gnu binutils-arm-linux-gnueabihf ipxe-qemu cpio

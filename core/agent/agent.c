@@ -509,22 +509,27 @@ static ef_compose_opts compose_opts(const ef_agent *a)
 	opts.labels = a->cfg->labels;
 	opts.profiles = a->cfg->profiles;
 	opts.max_file = (size_t)a->cfg->max_manifest_bytes; /* fits: config.c checks it */
+	/* a SOPS .env: decrypted with the device's age identities (open_age) */
+	opts.dotenv_open = ef_files_open_dotenv;
+	opts.dotenv_ctx = a->age;
 	return opts;
 }
 
 int ef_agent_load_manifest(ef_agent *a, ef_manifest **out, const char *commit)
 {
-	ef_compose_opts opts = compose_opts(a);
+	ef_compose_opts opts;
 	ef_compose_src src;
 	ef_source_tree *tree = NULL;
 	int error;
 
 	*out = NULL;
+	if ((error = open_age(a)) < 0)
+		return error;
+	opts = compose_opts(a);
 	if ((error = ef_agent_open_env(a, &tree, &src, commit)) < 0)
 		return error;
 	error = ef_compose_load(out, NULL, NULL, &src, &opts, NULL);
-	if (error == 0 && ((error = open_age(a)) < 0 ||
-	                   (error = ef_deploy_prepare(a->cfg, *out, &src, a->age)) < 0)) {
+	if (error == 0 && (error = ef_deploy_prepare(a->cfg, *out, &src, a->age)) < 0) {
 		ef_manifest_free(*out);
 		*out = NULL;
 		/* A secret that does not open: the commit is at fault. */
@@ -1075,7 +1080,7 @@ static bool verify_secrets(ef_agent *a, FILE *out, const ef_manifest *m, const e
 
 int ef_agent_verify_contents(ef_agent *a, FILE *out, const char *commit)
 {
-	ef_compose_opts opts = compose_opts(a);
+	ef_compose_opts opts;
 	ef_compose_src src;
 	ef_source_tree *tree = NULL;
 	ef_manifest *m = NULL;
@@ -1084,9 +1089,11 @@ int ef_agent_verify_contents(ef_agent *a, FILE *out, const char *commit)
 	bool good;
 	int error;
 
+	if ((error = open_age(a)) < 0)
+		goto out;
+	opts = compose_opts(a);
 	if ((error = ef_agent_open_env(a, &tree, &src, commit)) < 0 ||
-	    (error = ef_compose_load(&m, NULL, NULL, &src, &opts, NULL)) < 0 ||
-	    (error = open_age(a)) < 0)
+	    (error = ef_compose_load(&m, NULL, NULL, &src, &opts, NULL)) < 0)
 		goto out;
 	good = verify_secrets(a, out, m, &src);
 	if (!a->cfg->image_keys) {

@@ -116,6 +116,21 @@ typedef struct {
 	char msg[512];
 } parse_ctx;
 
+/* What a lint file (`edgeflip lint --policy FILE`) may hold: [policy], and
+ * the keys lint uses of [trust] and [secrets]. */
+static bool lint_key(const char *section, const char *key)
+{
+	return !strcmp(section, "policy") ||
+	       (!strcmp(section, "trust") && !strcmp(key, "image_keys")) ||
+	       (!strcmp(section, "secrets") && !strcmp(key, "age_key_file"));
+}
+
+static bool lint_section(const char *section)
+{
+	return !strcmp(section, "policy") || !strcmp(section, "trust") ||
+	       !strcmp(section, "secrets");
+}
+
 typedef struct {
 	const char *unit;
 	uint64_t mult;
@@ -280,7 +295,7 @@ static char *read_line(char *str, int num, void *stream)
 			memcpy(section, r + 1, len);
 			section[len] = '\0';
 			if (!known_section(section) ||
-			    (ctx->policy_only && strcmp(section, "policy"))) {
+			    (ctx->policy_only && !lint_section(section))) {
 				snprintf(
 				        ctx->msg, sizeof(ctx->msg),
 				        "%s:%d: unknown section [%s] (known: agent, source, trust, "
@@ -307,9 +322,8 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 		const key_spec *k = &keys[i];
 		if (strcmp(k->section, section) || strcmp(k->key, name))
 			continue;
-		if (ctx->policy_only && strcmp(section, "policy")) {
+		if (ctx->policy_only && !lint_key(section, name))
 			break;
-		}
 		if (ctx->seen[i] && ctx->indented && k->type == T_LIST) {
 			char ***slot = (char ***)((char *)ctx->cfg + k->offset);
 			char **more = NULL;
@@ -345,7 +359,7 @@ check_section:
 		         "%s:%d: key '%s' is outside any section; put it under one such as "
 		         "[agent]",
 		         ctx->file, lineno, name ? name : "");
-	} else if (!known_section(section) || (ctx->policy_only && strcmp(section, "policy"))) {
+	} else if (!known_section(section) || (ctx->policy_only && !lint_section(section))) {
 		snprintf(ctx->msg, sizeof(ctx->msg),
 		         "%s:%d: unknown section [%s] (known: agent, source, trust, secrets, "
 		         "engine, switch, deploy, metrics, notify, policy)",
@@ -637,21 +651,30 @@ int ef_config_parse_string(ef_config *cfg, const char *text, size_t len, const c
 	return finish_load(cfg, error);
 }
 
+int ef_config_load_lint(ef_config *cfg, const char *path)
+{
+	int error;
+
+	ef_config_init(cfg);
+	if ((error = parse_file(cfg, path, true)) < 0) { /* nothing half-loaded */
+		char msg[1024];
+		snprintf(msg, sizeof(msg), "%s", ef_error_last());
+		ef_config_dispose(cfg);
+		ef_error_set("%s", msg);
+	}
+	return error;
+}
+
 int ef_config_load_policy(ef_policy *policy, const char *path)
 {
 	ef_config tmp;
-	int error;
+	int error = ef_config_load_lint(&tmp, path);
 
-	ef_config_init(&tmp);
-	error = parse_file(&tmp, path, true);
-	*policy = tmp.policy;
-	memset(&tmp.policy, 0, sizeof(tmp.policy));
-	ef_config_dispose(&tmp);
-	if (error < 0) { /* leave nothing half-loaded behind */
-		char msg[1024];
-		snprintf(msg, sizeof(msg), "%s", ef_error_last());
-		ef_policy_dispose(policy);
-		ef_error_set("%s", msg);
+	memset(policy, 0, sizeof(*policy));
+	if (error == 0) {
+		*policy = tmp.policy; /* now the caller's */
+		memset(&tmp.policy, 0, sizeof(tmp.policy));
+		ef_config_dispose(&tmp);
 	}
 	return error;
 }

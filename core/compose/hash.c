@@ -14,11 +14,18 @@
 
 #include "manifest_internal.h"
 
+typedef struct {
+	crypto_hash_sha256_state sha;
+	const mf_sealed *sealed; /* values hashed as their tags */
+	size_t nsealed;
+} hstate;
+
 /* ---------------------------------------------------------------------------
  * The spec hash: SHA-256 over a length-prefixed serialization of every parsed
  * field, in a fixed order. See docs/manifest.md. */
 
-static void h_bytes(crypto_hash_sha256_state *st, const char *tag, const char *s)
+/* Raw bytes of a field: a tag, the length, the bytes. */
+static void h_raw(hstate *st, const char *tag, const char *s, size_t len)
 {
 	char hdr[64];
 	int n;
@@ -26,23 +33,62 @@ static void h_bytes(crypto_hash_sha256_state *st, const char *tag, const char *s
 	if (!s)
 		n = snprintf(hdr, sizeof(hdr), "%s=-\n", tag);
 	else
-		n = snprintf(hdr, sizeof(hdr), "%s=%zu:", tag, strlen(s));
-	crypto_hash_sha256_update(st, (const unsigned char *)hdr, (unsigned long long)n);
+		n = snprintf(hdr, sizeof(hdr), "%s=%zu:", tag, len);
+	crypto_hash_sha256_update(&st->sha, (const unsigned char *)hdr, (unsigned long long)n);
 	if (s) {
-		crypto_hash_sha256_update(st, (const unsigned char *)s, strlen(s));
-		crypto_hash_sha256_update(st, (const unsigned char *)"\n", 1);
+		crypto_hash_sha256_update(&st->sha, (const unsigned char *)s, len);
+		crypto_hash_sha256_update(&st->sha, (const unsigned char *)"\n", 1);
 	}
 }
 
-static void h_u64(crypto_hash_sha256_state *st, const char *tag, uint64_t v)
+/* The sealed value (the longest) that starts at `p`, or NULL. */
+static const mf_sealed *sealed_at(const hstate *st, const char *p)
+{
+	const mf_sealed *best = NULL;
+
+	for (size_t i = 0; i < st->nsealed; i++) {
+		size_t n = strlen(st->sealed[i].value);
+		if (n && strncmp(p, st->sealed[i].value, n) == 0 &&
+		    (!best || n > strlen(best->value)))
+			best = &st->sealed[i];
+	}
+	return best;
+}
+
+/* A string field. Where a sealed value (a variable of a SOPS .env) occurs,
+ * its tag (the variable and the SHA-256 of the encrypted file) is hashed
+ * instead: no hash of a plaintext is kept. */
+static void h_bytes(hstate *st, const char *tag, const char *s)
+{
+	ef_buf b = EF_BUF_INIT((size_t)-1);
+	bool sealed = false;
+
+	for (const char *p = s; p && *p && st->nsealed;) {
+		const mf_sealed *v = sealed_at(st, p);
+		if (v) {
+			sealed = true;
+			ef_buf_puts(&b, v->tag);
+			p += strlen(v->value);
+		} else {
+			ef_buf_put(&b, p++, 1);
+		}
+	}
+	if (sealed)
+		h_raw(st, tag, b.ptr ? b.ptr : "", b.len);
+	else
+		h_raw(st, tag, s, s ? strlen(s) : 0);
+	ef_buf_dispose_secret(&b);
+}
+
+static void h_u64(hstate *st, const char *tag, uint64_t v)
 {
 	char tmp[32];
 
 	snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)v);
-	h_bytes(st, tag, tmp);
+	h_raw(st, tag, tmp, strlen(tmp));
 }
 
-static void h_strv(crypto_hash_sha256_state *st, const char *tag, char *const *v)
+static void h_strv(hstate *st, const char *tag, char *const *v)
 {
 	if (!v) {
 		h_bytes(st, tag, NULL);
@@ -53,13 +99,13 @@ static void h_strv(crypto_hash_sha256_state *st, const char *tag, char *const *v
 		h_bytes(st, "-", v[i]);
 }
 
-static void h_kv_top(crypto_hash_sha256_state *st, const char *tag, char *const *v)
+static void h_kv_top(hstate *st, const char *tag, char *const *v)
 {
 	h_strv(st, tag, v);
 }
 
 /* A named volume as the engine knows it: its declaration is part of the spec. */
-static void hash_volume(crypto_hash_sha256_state *st, const ef_manifest *m, const char *name)
+static void hash_volume(hstate *st, const ef_manifest *m, const char *name)
 {
 	for (size_t i = 0; m && name && i < m->nvolumes; i++) {
 		const ef_volume *v = &m->volumes[i];
@@ -74,7 +120,7 @@ static void hash_volume(crypto_hash_sha256_state *st, const ef_manifest *m, cons
 	h_bytes(st, "volume.anonymous", name);
 }
 
-static void hash_network(crypto_hash_sha256_state *st, const ef_manifest *m, const char *key)
+static void hash_network(hstate *st, const ef_manifest *m, const char *key)
 {
 	const ef_network *n = ef_manifest_network(m, key);
 
@@ -99,7 +145,7 @@ static void hash_network(crypto_hash_sha256_state *st, const ef_manifest *m, con
 	}
 }
 
-static void hash_refs(crypto_hash_sha256_state *st, const char *tag, const ef_file_ref *r, size_t n,
+static void hash_refs(hstate *st, const char *tag, const ef_file_ref *r, size_t n,
                       const ef_file_source *srcs, size_t nsrcs)
 {
 	h_u64(st, tag, n);
@@ -122,7 +168,7 @@ static void hash_refs(crypto_hash_sha256_state *st, const char *tag, const ef_fi
 	}
 }
 
-static void h_port_list(crypto_hash_sha256_state *st, const char *tag, const ef_port *p, size_t n)
+static void h_port_list(hstate *st, const char *tag, const ef_port *p, size_t n)
 {
 	h_u64(st, tag, n);
 	for (size_t i = 0; i < n; i++) {
@@ -131,7 +177,7 @@ static void h_port_list(crypto_hash_sha256_state *st, const char *tag, const ef_
 	}
 }
 
-static void hash_compose(crypto_hash_sha256_state *st, const ef_service *s, const ef_manifest *m)
+static void hash_compose(hstate *st, const ef_service *s, const ef_manifest *m)
 {
 	h_u64(st, "depends_on", s->ndepends_on);
 	for (size_t i = 0; i < s->ndepends_on; i++) {
@@ -197,12 +243,18 @@ static void hash_compose(crypto_hash_sha256_state *st, const ef_service *s, cons
 
 void mf_spec_hash(ef_service *s, const ef_manifest *m)
 {
+	mf_spec_hash_sealed(s, m, NULL, 0);
+}
+
+void mf_spec_hash_sealed(ef_service *s, const ef_manifest *m, const mf_sealed *sealed,
+                         size_t nsealed)
+{
 	static const char hex[] = "0123456789abcdef";
-	crypto_hash_sha256_state st;
+	hstate st = {.sealed = sealed, .nsealed = nsealed};
 	unsigned char d[crypto_hash_sha256_BYTES];
 	const ef_health *h = &s->health;
 
-	crypto_hash_sha256_init(&st);
+	crypto_hash_sha256_init(&st.sha);
 	h_bytes(&st, "edgeflip-spec", "2");
 	h_bytes(&st, "name", s->name);
 	h_bytes(&st, "image", s->image);
@@ -277,7 +329,7 @@ void mf_spec_hash(ef_service *s, const ef_manifest *m)
 			h_u64(&st, "proxy_protocol", o->proxy_protocol);
 		}
 	}
-	crypto_hash_sha256_final(&st, d);
+	crypto_hash_sha256_final(&st.sha, d);
 	for (size_t i = 0; i < sizeof(d); i++) {
 		s->spec_hash[2 * i] = hex[d[i] >> 4];
 		s->spec_hash[2 * i + 1] = hex[d[i] & 15];

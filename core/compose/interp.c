@@ -4,6 +4,7 @@
 #include "edgeflip/error.h"
 
 #include <cjson/cJSON.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,11 +19,19 @@ void ef_env_init(ef_env *e)
 	memset(e, 0, sizeof(*e));
 }
 
+/* Values may come from a SOPS .env: wiped before they are freed. */
+static void wipe_free(char *v)
+{
+	if (v)
+		sodium_memzero(v, strlen(v));
+	free(v);
+}
+
 void ef_env_dispose(ef_env *e)
 {
 	for (size_t i = 0; i < e->n; i++) {
 		free(e->names[i]);
-		free(e->values[i]);
+		wipe_free(e->values[i]);
 	}
 	free(e->names);
 	free(e->values);
@@ -37,7 +46,7 @@ int ef_env_set(ef_env *e, const char *name, const char *value)
 		goto oom;
 	for (size_t i = 0; i < e->n; i++) {
 		if (!strcmp(e->names[i], name)) {
-			free(e->values[i]);
+			wipe_free(e->values[i]);
 			e->values[i] = v;
 			return 0;
 		}

@@ -9,9 +9,12 @@
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "manifest_internal.h"
 
 static const char *const base_names[] = {"compose.yaml",        "compose.yml",
                                          "docker-compose.yaml", "docker-compose.yml",
@@ -27,8 +30,8 @@ static const char *const override_names[] = {"compose.override.yaml",
 static const char *const layer_override_names[] = {"compose.override.yaml", "compose.override.yml",
                                                    "compose.override.json", NULL};
 
-#define MAX_LABELS     32
-#define MAX_LAYER_NAME 128
+#define MAX_LAYER_LABELS 32
+#define MAX_LAYER_NAME   128
 
 /* One directory that contributes files: "" (the environment directory),
  * "labels/KEY=VALUE" or "devices/ID". */
@@ -39,7 +42,10 @@ typedef struct {
 
 typedef struct {
 	const ef_compose_src *src;
+	const ef_compose_opts *opts;
 	ef_findings *findings;
+	mf_sealed *sealed; /* the variables of SOPS .env files */
+	size_t nsealed;
 	char name[4200]; /* "DIR/FILE" for messages */
 } lctx;
 
@@ -102,6 +108,124 @@ static int find_one(lctx *c, const char **out, const char *dir, const char *cons
 	return 0;
 }
 
+/* Records a variable of a SOPS .env: the spec hash folds in `tag`
+ * ("sops:NAME:<sha256 of the encrypted file>") where `value` occurs. */
+static int seal(lctx *c, const char *name, const char *value, const char *digest)
+{
+	mf_sealed *v;
+	size_t n = strlen(name) + strlen(digest) + 8;
+
+	if (!*value)
+		return 0;
+	if (!(v = realloc(c->sealed, (c->nsealed + 1) * sizeof(*v))))
+		return EF_ENOMEM;
+	c->sealed = v;
+	v = &c->sealed[c->nsealed];
+	v->value = strdup(value);
+	v->tag = malloc(n);
+	if (!v->value || !v->tag) {
+		free(v->value);
+		free(v->tag);
+		return EF_ENOMEM;
+	}
+	snprintf(v->tag, n, "sops:%s:%s", name, digest);
+	c->nsealed++;
+	return 0;
+}
+
+static void sealed_dispose(lctx *c)
+{
+	for (size_t i = 0; i < c->nsealed; i++) {
+		sodium_memzero(c->sealed[i].value, strlen(c->sealed[i].value));
+		free(c->sealed[i].value);
+		free(c->sealed[i].tag);
+	}
+	free(c->sealed);
+	c->sealed = NULL;
+	c->nsealed = 0;
+}
+
+/* Wipes the strings of an interpolated tree that held sealed values. */
+static void wipe_tree(cJSON *n)
+{
+	for (; n; n = n->next) {
+		if (n->valuestring)
+			sodium_memzero(n->valuestring, strlen(n->valuestring));
+		wipe_tree(n->child);
+	}
+}
+
+/* A config's inline `content:` is written to STATE_DIR in clear: refused
+ * when a value of an encrypted .env was interpolated into it. */
+static int check_sealed_configs(lctx *c, const ef_manifest *m, const char *file)
+{
+	char msg[600];
+	int error = 0;
+
+	for (size_t i = 0; i < m->nconfigs; i++) {
+		const char *content = m->configs[i].content;
+		for (size_t k = 0; content && k < c->nsealed; k++) {
+			if (!*c->sealed[k].value || !strstr(content, c->sealed[k].value))
+				continue;
+			snprintf(msg, sizeof(msg),
+			         "configs.%s.content: holds a value of an encrypted .env (%s), and "
+			         "configs are written to the device's disk in clear; use a secret "
+			         "(secrets: {NAME: {file: ...}}) for it",
+			         m->configs[i].key, c->sealed[k].tag);
+			error = problem(c, file, msg);
+			break;
+		}
+	}
+	return error;
+}
+
+/* A .env that the caller's dotenv_open says is a SOPS document: its
+ * variables, taken as sops stored them, sealed. 1: it was one; 0: plain. */
+static int read_sealed(lctx *c, ef_env *env, const ef_buf *b, const char *rel)
+{
+	ef_buf plain = EF_BUF_INIT(EF_COMPOSE_MAX_ENV_FILE);
+	unsigned char d[crypto_hash_sha256_BYTES];
+	char digest[2 * sizeof(d) + 1];
+	int error;
+
+	error = c->opts->dotenv_open(c->opts->dotenv_ctx, &plain, b->ptr ? b->ptr : "", b->len,
+	                             shown(c, rel));
+	if (error < 0) {
+		/* the message names the file already: not twice */
+		const char *file = shown(c, rel);
+		size_t n = strlen(file);
+		char msg[1024];
+		snprintf(msg, sizeof(msg), "%s", ef_error_last());
+		if (strncmp(msg, file, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ')
+			memmove(msg, msg + n + 2, strlen(msg + n + 2) + 1);
+		error = problem(c, file, msg);
+		goto out;
+	}
+	if (error == 0)
+		goto out;
+	crypto_hash_sha256(d, (const unsigned char *)(b->ptr ? b->ptr : ""), b->len);
+	sodium_bin2hex(digest, sizeof(digest), d, sizeof(d));
+	error = 0;
+	/* "KEY=VALUE\0" entries */
+	for (size_t i = 0; i < plain.len && error == 0;) {
+		char *entry = plain.ptr + i, *eq = strchr(entry, '=');
+		size_t n = strlen(entry);
+
+		if (eq) {
+			*eq = '\0';
+			error = ef_env_set(env, entry, eq + 1);
+			if (error == 0)
+				error = seal(c, entry, eq + 1, digest);
+			*eq = '=';
+		}
+		i += n + 1;
+	}
+	error = error < 0 ? error : 1;
+out:
+	ef_buf_dispose_secret(&plain);
+	return error;
+}
+
 /* The .env of layer directory `dir`, when it has one: its entries win
  * over those read before, and may use them. */
 static int read_dotenv(lctx *c, ef_env *env, const char *dir)
@@ -118,9 +242,13 @@ static int read_dotenv(lctx *c, ef_env *env, const char *dir)
 		return 0;
 	if ((error = c->src->read(c->src->ctx, &b, rel, EF_COMPOSE_MAX_ENV_FILE)) < 0)
 		return problem(c, shown(c, rel), ef_error_last());
-	error = ef_dotenv_parse(env, b.ptr ? b.ptr : "", b.len, shown(c, rel), NULL, c->findings);
+	if (c->opts->dotenv_open)
+		error = read_sealed(c, env, &b, rel);
+	if (error == 0)
+		error = ef_dotenv_parse(env, b.ptr ? b.ptr : "", b.len, shown(c, rel), NULL,
+		                        c->findings);
 	ef_buf_dispose(&b);
-	return error;
+	return error < 0 ? error : 0;
 }
 
 /* The device's own env_file ([agent] env_file), last. */
@@ -191,14 +319,14 @@ static int by_key(const void *a, const void *b)
  * directory (sorted by key), the device's. `*n` counts them. */
 static int find_layers(lctx *c, layer *v, size_t *n, const ef_compose_opts *opts)
 {
-	const char *sorted[MAX_LABELS + 1];
+	const char *sorted[MAX_LAYER_LABELS + 1];
 	size_t nl = ef_strv_len(opts->labels);
 	char msg[700];
 	int error;
 
 	*n = 1; /* v[0], the environment directory, is filled by the caller */
-	if (nl > MAX_LABELS) {
-		snprintf(msg, sizeof(msg), "%zu device labels; at most %d", nl, MAX_LABELS);
+	if (nl > MAX_LAYER_LABELS) {
+		snprintf(msg, sizeof(msg), "%zu device labels; at most %d", nl, MAX_LAYER_LABELS);
 		return problem(c, "labels", msg);
 	}
 	for (size_t i = 0; i < nl; i++) {
@@ -275,7 +403,7 @@ int ef_compose_load(ef_manifest **out, cJSON **doc_out, ef_compose_pos **pos_out
 	const char *base_file;
 	cJSON *doc = NULL, *base = NULL, *over = NULL;
 	ef_compose_pos *pos = NULL;
-	layer layers[MAX_LABELS + 2];
+	layer layers[MAX_LAYER_LABELS + 2];
 	size_t nlayers = 0;
 	ef_env env;
 	lctx c;
@@ -293,7 +421,9 @@ int ef_compose_load(ef_manifest **out, cJSON **doc_out, ef_compose_pos **pos_out
 	cap = opts->max_file ? opts->max_file : EF_COMPOSE_MAX_FILE;
 	ef_findings_init(&local);
 	ef_env_init(&env);
+	memset(&c, 0, sizeof(c));
 	c.src = src;
+	c.opts = opts;
 	c.findings = findings ? findings : &local;
 	if ((error = ef_compose_pos_new(&pos)) < 0)
 		goto out;
@@ -353,6 +483,10 @@ int ef_compose_load(ef_manifest **out, cJSON **doc_out, ef_compose_pos **pos_out
 		goto out;
 	snprintf(mname, sizeof(mname), "%s", shown(&c, base_file));
 	error = ef_manifest_parse_doc_profiles(out, doc, mname, pos, c.findings, opts->profiles);
+	for (size_t i = 0; error == 0 && c.nsealed && i < (*out)->nservices; i++)
+		mf_spec_hash_sealed(&(*out)->services[i], *out, c.sealed, c.nsealed);
+	if (error == 0)
+		error = check_sealed_configs(&c, *out, mname);
 out:
 	if (error < 0 && c.findings->n) {
 		/* The last error names the first problem. */
@@ -375,6 +509,12 @@ out:
 		*pos_out = pos;
 		pos = NULL;
 	}
+	if (c.nsealed) {
+		wipe_tree(base);
+		wipe_tree(over);
+		wipe_tree(doc);
+	}
+	sealed_dispose(&c);
 	cJSON_Delete(base);
 	cJSON_Delete(over);
 	cJSON_Delete(doc);

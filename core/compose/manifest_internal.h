@@ -138,6 +138,14 @@ int mf_rel_path(pctx *c, const char *raw, const char *what, char **out);
 bool mf_is_relative_source(const char *s);
 
 void mf_spec_hash(ef_service *s, const ef_manifest *m);
+/* A value that must not be hashed in clear (a variable of a SOPS .env), and
+ * what is hashed where it occurs: "sops:VAR:<sha256 of the encrypted file>". */
+typedef struct {
+	char *value;
+	char *tag;
+} mf_sealed;
+void mf_spec_hash_sealed(ef_service *s, const ef_manifest *m, const mf_sealed *sealed,
+                         size_t nsealed);
 
 int mf_f_depends_on(pctx *c, svc_ctx *sc, const cJSON *it);
 int mf_f_links(pctx *c, svc_ctx *sc, const cJSON *it);

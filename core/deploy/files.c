@@ -318,21 +318,33 @@ static int no_identities(const char *file)
 /* A json or yaml SOPS document (a binary one for any other name) parsed and
  * decrypted in place into *out (wipe with ef_sops_tree_wipe before freeing).
  * 1: done; 0: not a SOPS document (*out NULL). */
-static int open_tree(cJSON **out, const ef_files *f, const char *file, const char *content,
-                     size_t len)
+/* The tree of a json, yaml or (any other name) binary SOPS document, or
+ * NULL when the file is not one. */
+static cJSON *sops_tree(const char *file, const char *content, size_t len)
 {
 	bool yaml = ends_with(file, ".yaml") || ends_with(file, ".yml");
 	cJSON *doc = NULL;
-	int error = 0;
 
-	*out = NULL;
 	if (yaml && len <= EF_COMPOSE_MAX_FILE) {
 		if (ef_compose_yaml_read(&doc, content, len, file, NULL, NULL) < 0)
 			doc = NULL;
 	} else if (!yaml) {
 		doc = cJSON_ParseWithLength(content, len);
 	}
-	if (!doc || !cJSON_IsObject(doc) || !ef_sops_tree_is_encrypted(doc))
+	if (doc && cJSON_IsObject(doc) && ef_sops_tree_is_encrypted(doc))
+		return doc;
+	cJSON_Delete(doc);
+	return NULL;
+}
+
+static int open_tree(cJSON **out, const ef_files *f, const char *file, const char *content,
+                     size_t len)
+{
+	cJSON *doc = NULL;
+	int error = 0;
+
+	*out = NULL;
+	if (!(doc = sops_tree(file, content, len)))
 		goto out; /* not a SOPS document: used as it is */
 	if (!f->age) {
 		error = no_identities(file);
@@ -523,15 +535,50 @@ out:
 static int decrypt_file(ef_buf *plain, const ef_files *f, const char *file, const char *content,
                         size_t len)
 {
-	int error;
-
 	if (!ends_with(file, ".env"))
 		return decrypt_tree(plain, f, file, content, len);
-	if (!ef_sops_dotenv_is_encrypted(content, len))
+	return ef_files_open_dotenv((void *)f->age, plain, content, len, file);
+}
+
+int ef_files_open_dotenv(void *age, ef_buf *out, const char *text, size_t len, const char *file)
+{
+	int error;
+
+	if (!ef_sops_dotenv_is_encrypted(text, len))
 		return 0;
-	error = f->age ? ef_sops_decrypt_dotenv(plain, f->age, content, len, file)
-	               : no_identities(file);
+	error = age ? ef_sops_decrypt_dotenv(out, age, text, len, file) : no_identities(file);
 	return error < 0 ? error : 1;
+}
+
+int ef_files_inspect(ef_sops_info *info, const char **format, const ef_age_identities *age,
+                     const char *file, const char *content, size_t len, bool env_file)
+{
+	bool json = ends_with(file, ".json"),
+	     yaml = ends_with(file, ".yaml") || ends_with(file, ".yml");
+	const ef_files f = {.age = age};
+	ef_buf plain = EF_BUF_INIT(EF_FILES_MAX_FILE);
+	cJSON *doc = NULL;
+	int error = 0;
+
+	memset(info, 0, sizeof(*info));
+	*format = NULL;
+	if ((env_file && !json && !yaml) || ends_with(file, ".env")) {
+		if (!ef_sops_dotenv_is_encrypted(content, len))
+			return 0;
+		*format = "dotenv";
+		if ((error = ef_sops_inspect_dotenv(info, content, len, file)) == 0 && age)
+			error = ef_files_open_dotenv((void *)age, &plain, content, len, file);
+		goto out;
+	}
+	if (!(doc = sops_tree(file, content, len)))
+		goto out; /* not a SOPS document */
+	*format = json ? "json" : yaml ? "yaml" : "binary";
+	if ((error = ef_sops_inspect_tree(info, doc, file)) == 0 && age)
+		error = decrypt_tree(&plain, &f, file, content, len);
+out:
+	cJSON_Delete(doc);
+	ef_buf_dispose_secret(&plain);
+	return error < 0 ? error : *format != NULL;
 }
 
 int ef_files_check_secret(const ef_files *f, const char *file, const void *content, size_t len)

@@ -491,13 +491,56 @@ out:
 	return error;
 }
 
+/* An age file's header, dearmored when armored, its stanzas parsed. */
+typedef struct {
+	stanza *st;
+	size_t nst, mac_at, payload_at, bin_len;
+	unsigned char mac[32], *armored;
+	const unsigned char *bin;
+} header;
+
+static int header_open(header *h, const char *in, size_t len)
+{
+	int error;
+
+	memset(h, 0, sizeof(*h));
+	h->bin = (const unsigned char *)in;
+	h->bin_len = len;
+	if (len >= 5 && !memcmp(in, "-----", 5)) {
+		if ((error = dearmor(&h->armored, &h->bin_len, in, len)) < 0)
+			return error;
+		h->bin = h->armored;
+	}
+	if (!(h->st = calloc(MAX_STANZAS, sizeof(*h->st)))) {
+		ef_error_set("out of memory");
+		return EF_ENOMEM;
+	}
+	return parse_header(h->st, &h->nst, h->mac, &h->mac_at, &h->payload_at,
+	                    (const char *)h->bin, h->bin_len);
+}
+
+static void header_close(header *h)
+{
+	free(h->st);
+	free(h->armored);
+}
+
+int ef_age_inspect(size_t *x25519, const char *in, size_t len)
+{
+	header h;
+	int error = header_open(&h, in, len);
+
+	*x25519 = 0;
+	for (size_t i = 0; error == 0 && i < h.nst; i++)
+		*x25519 += h.st[i].type_len == 6 && memcmp(h.st[i].type, "X25519", 6) == 0;
+	header_close(&h);
+	return error;
+}
+
 int ef_age_decrypt(ef_buf *out, const ef_age_identities *ids, const char *in, size_t len)
 {
-	stanza *st = NULL;
-	size_t nst = 0, mac_at = 0, payload_at = 0, bin_len = len;
-	unsigned char mac[32], want[32], hkey[32], file_key[FILE_KEY_LEN];
-	unsigned char *armored = NULL;
-	const unsigned char *bin = (const unsigned char *)in;
+	header h;
+	unsigned char want[32], hkey[32], file_key[FILE_KEY_LEN];
 	bool found = false;
 	int error = EF_EINVALID;
 
@@ -505,24 +548,13 @@ int ef_age_decrypt(ef_buf *out, const ef_age_identities *ids, const char *in, si
 		ef_error_set("no age identity loaded");
 		return EF_EREJECTED;
 	}
-	if (len >= 5 && !memcmp(in, "-----", 5)) {
-		if ((error = dearmor(&armored, &bin_len, in, len)) < 0)
-			return error;
-		bin = armored;
-	}
-	if (!(st = calloc(MAX_STANZAS, sizeof(*st)))) {
-		ef_error_set("out of memory");
-		error = EF_ENOMEM;
+	if ((error = header_open(&h, in, len)) < 0)
 		goto out;
-	}
-	if ((error = parse_header(st, &nst, mac, &mac_at, &payload_at, (const char *)bin,
-	                          bin_len)) < 0)
-		goto out;
-	for (size_t i = 0; i < nst && !found; i++) {
-		if (st[i].type_len != 6 || memcmp(st[i].type, "X25519", 6) != 0)
+	for (size_t i = 0; i < h.nst && !found; i++) {
+		if (h.st[i].type_len != 6 || memcmp(h.st[i].type, "X25519", 6) != 0)
 			continue;
 		for (size_t k = 0; k < ids->n && !found; k++)
-			found = unwrap_x25519(file_key, &st[i], ids->keys[k], ids->pubs[k]) == 0;
+			found = unwrap_x25519(file_key, &h.st[i], ids->keys[k], ids->pubs[k]) == 0;
 	}
 	if (!found) {
 		ef_error_set("no age identity of the key file opens it (encrypted to other "
@@ -531,17 +563,16 @@ int ef_age_decrypt(ef_buf *out, const ef_age_identities *ids, const char *in, si
 		goto out;
 	}
 	hkdf32(hkey, file_key, FILE_KEY_LEN, NULL, 0, "header");
-	hmac_sha256(want, hkey, sizeof(hkey), bin, mac_at, NULL, 0);
-	if (sodium_memcmp(want, mac, 32) != 0) {
+	hmac_sha256(want, hkey, sizeof(hkey), h.bin, h.mac_at, NULL, 0);
+	if (sodium_memcmp(want, h.mac, 32) != 0) {
 		ef_error_set("the age header MAC does not match (tampered header)");
 		error = EF_EREJECTED;
 		goto out;
 	}
-	error = decrypt_payload(out, file_key, bin + payload_at, bin_len - payload_at);
+	error = decrypt_payload(out, file_key, h.bin + h.payload_at, h.bin_len - h.payload_at);
 out:
 	sodium_memzero(file_key, sizeof(file_key));
 	sodium_memzero(hkey, sizeof(hkey));
-	free(st);
-	free(armored);
+	header_close(&h);
 	return error;
 }

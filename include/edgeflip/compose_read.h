@@ -79,6 +79,15 @@ typedef struct {
 	char *const *labels;
 	size_t max_file;       /* bytes per compose file; 0: EF_COMPOSE_MAX_FILE */
 	char *const *profiles; /* active profiles (NULL-terminated) or NULL */
+	/* Opens a `.env` of the environment directory that is a SOPS document
+	 * (docs/secrets.md, "Secrets in interpolation"): 1 and its "KEY=VALUE\0"
+	 * entries in `out` (plaintext: the reader wipes it), 0 when `text` is a
+	 * plain dotenv file, or an error whose message names `file` (the commit
+	 * is refused). NULL: every .env is read as plain dotenv. The variables
+	 * it gives are sealed: the spec hash folds in the SHA-256 of the
+	 * encrypted file where their values appear, never the values. */
+	int (*dotenv_open)(void *ctx, ef_buf *out, const char *text, size_t len, const char *file);
+	void *dotenv_ctx;
 } ef_compose_opts;
 
 /* Reads the environment directory `src` as Compose reads a project directory

@@ -112,7 +112,10 @@ int ef_config_load(ef_config *cfg, const char *path);
 /* Like ef_config_load(), from `len` bytes of INI text; `name` stands for the
  * file in messages. */
 int ef_config_parse_string(ef_config *cfg, const char *text, size_t len, const char *name);
-/* Parses a policy-only INI file (for `edgeflip lint --policy FILE`). */
+/* Parses a lint INI file (for `edgeflip lint --policy FILE`): [policy], and
+ * of the rest only [trust] image_keys and [secrets] age_key_file; any other
+ * section or key is an error. ef_config_load_policy keeps the policy alone. */
+int ef_config_load_lint(ef_config *cfg, const char *path);
 int ef_config_load_policy(ef_policy *policy, const char *path);
 void ef_config_dispose(ef_config *cfg);
 void ef_policy_dispose(ef_policy *policy);

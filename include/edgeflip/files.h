@@ -79,4 +79,24 @@ int ef_files_check_secret(const ef_files *f, const char *file, const void *conte
  * values before disposing of it. */
 int ef_files_env(ef_env *env, const ef_files *f, const ef_env_file *ef);
 
+/* The compose reader's dotenv_open (compose_read.h) for the environment
+ * directory's .env: `age` is the device's ef_age_identities, or NULL. A SOPS
+ * dotenv document is decrypted (MAC checked) into "KEY=VALUE\0" entries in
+ * `out`: 1. 0: plain text. EF_EREJECTED naming `file` when there is no
+ * identity, none opens it, or it was tampered with; EF_EINVALID when
+ * malformed. */
+int ef_files_open_dotenv(void *age, ef_buf *out, const char *text, size_t len, const char *file);
+
+/* What a file of the environment directory is, without a key (edgeflip
+ * lint): 1 and `info` (ef_sops_info_dispose) when it is a SOPS document,
+ * *format its format as the agent reads it ("dotenv", "json", "yaml",
+ * "binary"); 0 when it is not one (used as it is); an error naming `file`
+ * when it is a malformed one (ef_sops_inspect_*). `env_file`: read as a
+ * service's env_file is (json and yaml by extension, else dotenv), else as
+ * a secret file (.env dotenv, .json, .yaml/.yml, any other name binary).
+ * With `age` not NULL the document is also decrypted (MAC checked) and
+ * the plaintext wiped. */
+int ef_files_inspect(ef_sops_info *info, const char **format, const ef_age_identities *age,
+                     const char *file, const char *content, size_t len, bool env_file);
+
 #endif

@@ -35,6 +35,11 @@ void ef_age_identities_free(ef_age_identities *ids);
  * authentication; EF_EINVALID when it is malformed. */
 int ef_age_decrypt(ef_buf *out, const ef_age_identities *ids, const char *in, size_t len);
 
+/* Checks an age file's structure without a key: the armor, the header and
+ * its stanzas; *x25519 counts the X25519 stanzas. EF_EINVALID when
+ * malformed. Nothing is decrypted. */
+int ef_age_inspect(size_t *x25519, const char *in, size_t len);
+
 /* ---------------------------------------------------------------------------
  * SOPS (github.com/getsops/sops), age key groups, AES256_GCM values. */
 
@@ -65,5 +70,27 @@ void ef_sops_tree_wipe(struct cJSON *doc);
  * MAC checked; `sops_…` lines dropped. */
 int ef_sops_decrypt_dotenv(ef_buf *out, const ef_age_identities *ids, const char *text, size_t len,
                            const char *name);
+
+/* What can be told of a SOPS document without its key (edgeflip lint). */
+typedef struct {
+	size_t encrypted;   /* values the rules encrypt, each a well-formed ENC[…] */
+	size_t plain;       /* values the rules leave in clear */
+	size_t age_stanzas; /* X25519 stanzas in the age-wrapped data keys */
+	char **recipients;  /* sops.age[].recipient as recorded (strv), or NULL */
+	char **keys;        /* the top-level keys (dotenv: the variable names), or NULL */
+	char *version;      /* the sops version that wrote it, or NULL */
+} ef_sops_info;
+
+/* Checks a json/yaml document tree (not modified) or dotenv text without a
+ * key: the metadata (age entries whose age files are well-formed, mac and
+ * lastmodified present, the MAC a well-formed encrypted value), every value
+ * the rules say is encrypted a well-formed ENC[…] (base64, 32-byte IV,
+ * 16-byte tag, a known type). Nothing is decrypted, so a tampered value or
+ * a MAC that does not match is not caught: that takes the key. Errors as
+ * the decryption's. `out` is filled on success; ef_sops_info_dispose()
+ * in any case. */
+int ef_sops_inspect_tree(ef_sops_info *out, struct cJSON *doc, const char *name);
+int ef_sops_inspect_dotenv(ef_sops_info *out, const char *text, size_t len, const char *name);
+void ef_sops_info_dispose(ef_sops_info *info);
 
 #endif

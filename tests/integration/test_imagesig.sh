@@ -6,7 +6,11 @@
 # with [trust] image_keys: signed images deployed, unsigned ones refused with
 # the running set untouched, also when the engine has the image cached;
 # `status` (human and --json `images`) shows the key that signed what runs,
-# `verify` reports each image's signature.
+# `verify` reports each image's signature. The bundles are cross-checked
+# with sigstore-js (npm @sigstore/verify, installed under the test's work
+# dir; tests/lib/sigstore_verify.js says what it can check offline), which
+# must agree with edgeflip on each; skipped, saying so, only when npm
+# cannot install it.
 #
 #   EF_BUILD_DIR=build tests/integration/test_imagesig.sh
 set -u
@@ -75,6 +79,60 @@ check "bundle by another key refused" 3 "not by a trusted key" app "$d6"
 d7=$(ef_registry_push_image app v7 "seven") || exit 1
 python3 "$sign" bundle "$reg" app "$d7" "$work/trusted.key" --for-digest "$d1"
 check "bundle for another digest refused" 3 "another image" app "$d7"
+
+d8=$(ef_registry_push_image app v8 "eight") || exit 1
+python3 "$sign" bundle "$reg" app "$d8" "$work/trusted.key" --tamper yes
+check "bundle whose payload changed after signing refused" 3 "signature" app "$d8"
+
+# --- sigstore-js, an independent verifier, agrees on every bundle ----------------
+# The bundle of DIGEST in REPO as the registry serves it: referrers tag
+# fallback sha256-<hex> -> artifact manifest -> its one layer.
+bundle_of() {
+	python3 - "$reg" "$1" "$2" <<'EOF'
+import json, sys, urllib.request
+reg, repo, digest = sys.argv[1:4]
+def get(path, accept):
+    req = urllib.request.Request(f"http://{reg}/v2/{repo}/{path}", headers={"Accept": accept})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return r.read()
+index = json.loads(get("manifests/sha256-" + digest.split(":", 1)[1], "application/vnd.oci.image.index.v1+json"))
+man = json.loads(get("manifests/" + index["manifests"][0]["digest"], "application/vnd.oci.image.manifest.v1+json"))
+sys.stdout.buffer.write(get("blobs/" + man["layers"][0]["digest"], "*/*"))
+EOF
+}
+npm_dir=$work/npm
+# sigstore 4 / @sigstore/verify 3 want node >= 20.17; Debian 12 has node 18
+sjs_pkgs=(sigstore @sigstore/verify @sigstore/bundle)
+[ "$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)" -ge 20 ] ||
+	sjs_pkgs=(sigstore@2 @sigstore/verify@1 @sigstore/bundle@2)
+if ! command -v npm >/dev/null; then
+	ef_fail "sigstore-js cross-check: no npm here (tests/run.sh installs it: apt-get install npm)"
+elif ! timeout 60 npm ping >"$work/npm.log" 2>&1; then
+	# only when the npm registry cannot be reached: say so, do not pass silently
+	echo "skip - sigstore-js cross-check: the npm registry is unreachable:" \
+		"$(tail -n 2 "$work/npm.log" | tr '\n' ' ')"
+elif ! timeout 300 npm install --prefix "$npm_dir" --no-audit --no-fund --no-save \
+	"${sjs_pkgs[@]}" >"$work/npm.log" 2>&1; then
+	ef_fail "sigstore-js cross-check: npm install failed: $(tail -n 3 "$work/npm.log" | tr '\n' ' ')"
+else
+	echo "# sigstore-js: $(cd "$npm_dir" && npm ls --depth=0 2>/dev/null | grep -o '@\?sigstore[^ ]*' | tr '\n' ' ')"
+	# sjs NAME WANT_RC WANT_TEXT REPO DIGEST KEY: sigstore-js's verdict on the
+	# bundle the registry serves for DIGEST, with KEY.pub
+	sjs() {
+		local out rc
+		bundle_of "$4" "$5" >"$work/bundle.json"
+		out=$(NODE_PATH=$npm_dir/node_modules node "$root/tests/lib/sigstore_verify.js" \
+			"$work/bundle.json" "$work/$6.pub" "$5" 2>&1)
+		rc=$?
+		ef_expect_eq "sigstore-js: $1: exit $2" "$2" "$rc"
+		ef_expect_contains "sigstore-js: $1: says why" "$out" "$3"
+	}
+	sjs "the bundle edgeflip accepts verifies" 0 "ok" app "$d5" trusted
+	sjs "the bundle by another key does not" 3 "SIGNATURE_ERROR" app "$d6" trusted
+	sjs "and verifies with that other key (the layout is right)" 0 "ok" app "$d6" other
+	sjs "the bundle for another digest does not match" 3 "subject is not" app "$d7" trusted
+	sjs "the tampered bundle does not verify" 3 "SIGNATURE_ERROR" app "$d8" trusted
+fi
 
 # A key file with a typo is refused with its name, not used half-way.
 sed 's/A/B/' "$work/trusted.pub" | head -c 150 >"$work/broken.pem"

@@ -11,7 +11,10 @@
 # secret dirs no container mounts removed after commit, rollback and at
 # recovery; SOPS env_files (dotenv, yaml) read back with `podman exec env`,
 # `environment:` winning, a new value deploying a new green, the plaintext
-# nowhere on disk, a tampered env_file refused.
+# nowhere on disk, a tampered env_file refused; a SOPS dotenv `.env` as the
+# source of ${VAR} (values in the container, nowhere on disk, a new .env
+# deploying a new green, a tampered one and one on a device without a key
+# refused).
 #
 #   EF_BUILD_DIR=build tests/integration/test_secrets.sh
 set -u
@@ -211,6 +214,52 @@ ef_expect_eq "verify: the tampered env_file fails it (exit 3)" 3 $?
 ef_expect_contains "verify names the file" "$out" "env_file: web (app.env): "
 ef_check "and does not call it good" bash -c "! grep -qF 'env_file: web (app.env): good' <<<\"\$1\"" _ "$out"
 not_leaked "after the refusal" "this is a secret"
+
+# --- .env: a SOPS dotenv document as the source of ${VAR} ---------------------
+# compose.yaml: IMAGE; PW from the .env's `secret` (v9) or `key` (v10)
+write_compose_interp() {
+	{ compose_web "$1"; cat <<'EOF'
+    environment: {PW: "${secret:-}${key:-}", N: "${another_secret:-none}"}
+EOF
+	} >"$env/compose.yaml"
+}
+rm -f "$env/app.env" "$env/vars.yaml"
+cp "$corpus/real/humphd-secret.enc.env" "$env/.env" # key A: secret, another_secret
+write_compose_interp "$web1"
+ef_gitops_commit "v9: .env from SOPS dotenv" || exit 1
+ef_agent once 2>"$log"
+ef_expect_eq "a commit whose .env is a SOPS dotenv deploys (exit 0)" 0 $?
+ef_expect_eq "v9 serves" "web v1" "$(web_says)"
+ef_expect_eq "\${secret} interpolated from the decrypted .env" "this is a secret" "$(env_of PW)"
+ef_expect_eq "and \${another_secret}" "7" "$(env_of N)"
+not_leaked ".env v9" "this is a secret"
+ef_check ".env v9: no ENC[ text interpolated" bash -c "! $EF_PODMAN exec $(web_id) /bin/busybox env | grep -qF 'ENC['"
+v9_id=$(web_id)
+cp "$corpus/real/flux-env.env" "$env/.env" # key B: key=value; compose.yaml unchanged
+ef_gitops_commit "v10: a new .env, same compose file" || exit 1
+ef_agent once 2>"$log"
+ef_expect_eq "v10 with a new encrypted .env deploys (exit 0)" 0 $?
+ef_check "a new container took over (the spec hash changed)" test "$v9_id" != "$(web_id)"
+ef_expect_eq "green has the new value" "value" "$(env_of PW)"
+not_leaked ".env v10" "this is a secret"
+cp "$corpus/derived/bad-value.env" "$env/.env"
+ef_gitops_commit "v11: tampered .env" || exit 1
+before=$(ef_running)
+ef_agent once 2>"$log"
+ef_expect_eq "a tampered .env is refused (exit 3)" 3 $?
+ef_expect_contains "the error names the file" "$(cat "$log")" "/.env: $: secret:: the value fails"
+ef_expect_eq "nothing reached the engine" "$before" "$(ef_running)"
+ef_expect_eq "the running set keeps its value" "value" "$(env_of PW)"
+# a device without [secrets] age_key_file: refused, naming the file and the key
+cp "$corpus/real/humphd-secret.enc.env" "$env/.env"
+ef_gitops_commit "v12: .env on a device without a key" || exit 1
+grep -v '^age_key_file' "$EF_AGENT_INI" >"$work/nokey.ini"
+"$EF_BIN" -c "$work/nokey.ini" once 2>"$log"
+ef_expect_eq "without age_key_file a SOPS .env is refused (exit 3)" 3 $?
+ef_expect_contains "the error names the .env" "$(cat "$log")" "/.env is a SOPS document"
+ef_expect_contains "and the setting" "$(cat "$log")" "age_key_file"
+ef_expect_eq "nothing reached the engine" "$before" "$(ef_running)"
+not_leaked "after the .env refusals" "this is a secret"
 
 # --- recovery removes a secret dir no container mounts --------------------------
 mkdir -p "$runtime/secrets/0stale" && echo stale >"$runtime/secrets/0stale/s"

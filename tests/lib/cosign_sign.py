@@ -16,7 +16,8 @@ specs/BUNDLE_SPEC.md:
       fallback sha256-<hex> (distribution 2.8 has no referrers API).
 
 --ref names another repository in the payload, --for-digest signs another
-digest than the one the signature is attached to (both to test refusals).
+digest than the one the signature is attached to, --tamper yes changes the
+bundle's payload after signing (all to test refusals).
 Plain http, loopback only.
 """
 import base64
@@ -94,7 +95,9 @@ def main():
         bundle = json.dumps({"mediaType": BUNDLE,
                              "verificationMaterial": {"publicKey": {"hint": ""},
                                                       "tlogEntries": []},
-                             "dsseEnvelope": {"payload": base64.b64encode(stmt).decode(),
+                             "dsseEnvelope": {"payload": base64.b64encode(
+                                 stmt.replace(b'"predicate":{}', b'"predicate":{"x":1}')
+                                 if "--tamper" in opts else stmt).decode(),
                                               "payloadType": ptype,
                                               "signatures": [{"sig": sign(key, pae),
                                                               "keyid": ""}]}}).encode()

@@ -2,13 +2,47 @@
  * registry, without the agent.
  *   ef_imagesig_probe KEYS.pem HTTP_REGISTRY REGISTRY REPO DIGEST|:TAG
  * prints "ok KEY METHOD" or "refused REASON" (exit 0 / 3), or the error of a
- * transient fault (exit 5). ":TAG" resolves the tag first. */
+ * transient fault (exit 5). ":TAG" resolves the tag first.
+ * EF_PROBE_REPEAT=N verifies N times more in the same process and prints
+ * "median_ms X min_ms Y cpu_ms Z" (registry requests and the check, no
+ * start-up; Z the median CPU time of the process) on
+ * stderr, for tests/bench/bench_secrets.sh. */
 #include "edgeflip/buf.h"
 #include "edgeflip/error.h"
 #include "edgeflip/imagesig.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "timing.h"
+
+/* EF_PROBE_REPEAT: the time of n more verifications of `digest`. */
+static void repeat(const ef_image_keys *keys, const ef_registry_opts *o, char **argv,
+                   const char *digest)
+{
+	const char *env = getenv("EF_PROBE_REPEAT");
+	size_t n = env ? strtoul(env, NULL, 10) : 0;
+	double t[1000], cpu[1000];
+	ef_image_verdict v;
+
+	if (n == 0 || n > 1000)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		double t0 = now_ms(CLOCK_MONOTONIC), c0 = now_ms(CLOCK_PROCESS_CPUTIME_ID);
+		if (ef_image_verify(&v, keys, o, argv[3], argv[4], digest) != 0) {
+			fprintf(stderr, "repeat: %s\n", ef_error_last());
+			return;
+		}
+		t[i] = now_ms(CLOCK_MONOTONIC) - t0;
+		cpu[i] = now_ms(CLOCK_PROCESS_CPUTIME_ID) - c0;
+	}
+	qsort(t, n, sizeof(t[0]), cmp_double);
+	qsort(cpu, n, sizeof(cpu[0]), cmp_double);
+	fprintf(stderr, "median_ms %.3f min_ms %.3f cpu_ms %.3f runs %zu\n", t[n / 2], t[0],
+	        cpu[n / 2], n);
+}
 
 int main(int argc, char **argv)
 {
@@ -38,9 +72,10 @@ int main(int argc, char **argv)
 		return 5;
 	}
 	rc = ef_image_verify(&v, keys, &o, argv[3], argv[4], digest);
-	if (rc == 0)
+	if (rc == 0) {
 		printf("ok %s %s %s\n", v.key, v.method, v.digest);
-	else if (rc == EF_EREJECTED)
+		repeat(keys, &o, argv, digest);
+	} else if (rc == EF_EREJECTED)
 		printf("refused %s\n", v.reason);
 	else
 		printf("error %s\n", ef_error_last());

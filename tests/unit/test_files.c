@@ -1,6 +1,7 @@
 /* core/deploy/files.c: relative paths and secret files on the device, with a
  * fake environment directory standing in for the commit's tree. */
 #include "edgeflip/buf.h"
+#include "edgeflip/compose_read.h"
 #include "edgeflip/error.h"
 #include "edgeflip/files.h"
 #include "edgeflip/spec.h"
@@ -364,6 +365,154 @@ static void test_env_file(void **state)
 	free(envt), free(json), free(yaml), free(bad), free(dropped);
 }
 
+/* The environment directory's .env as a SOPS dotenv document: its values
+ * interpolate the compose file, the spec hash folds in the encrypted file's
+ * digest instead of the values, no key or a tampered file refuse it. */
+static int load_env_with(ef_manifest **m, ef_findings *f, const char *dotenv, void *age,
+                         const char *extra)
+{
+	char compose[1024];
+	const char *files_v[] = {"compose.yaml", compose, ".env", dotenv, NULL};
+	fake fk = {files_v};
+	ef_compose_src src = {fake_read, fake_stat, fake_list, &fk, "environments/prod"};
+	ef_compose_opts opts = {.dotenv_open = ef_files_open_dotenv, .dotenv_ctx = age};
+
+	snprintf(compose, sizeof(compose),
+	         "services:\n  api:\n    image: r.example/api@sha256:"
+	         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n"
+	         "    environment:\n      PW: ${secret}\n"
+	         "      URL: db://u:${secret}@db/${another_secret}\n%s",
+	         extra);
+	*m = NULL;
+	ef_findings_init(f);
+	return ef_compose_load(m, NULL, NULL, &src, &opts, f);
+}
+
+static int load_env(ef_manifest **m, ef_findings *f, const char *dotenv, void *age)
+{
+	return load_env_with(m, f, dotenv, age, "");
+}
+
+static void test_interp_sops(void **state)
+{
+	char *envt = corpus_read(&(size_t){0}, "real/humphd-secret.enc.env");
+	char *bad = corpus_read(&(size_t){0}, "derived/bad-value.env");
+	ef_age_identities *ids = corpus_ids("keys/agent-keys.txt");
+	ef_age_identities *other = corpus_ids("keys/flux-age-global.txt");
+	char sealed_hash[65];
+	ef_manifest *m;
+	ef_findings f;
+
+	(void)state;
+	assert_int_equal(load_env(&m, &f, envt, ids), 0);
+	assert_true(ef_strv_contains(m->services[0].environment, "PW=this is a secret"));
+	assert_true(
+	        ef_strv_contains(m->services[0].environment, "URL=db://u:this is a secret@db/7"));
+	memcpy(sealed_hash, m->services[0].spec_hash, sizeof(sealed_hash));
+	ef_manifest_free(m);
+	ef_findings_dispose(&f);
+	/* the same values in a plain .env: same model, another hash (the
+	 * sealed one does not hash the plaintext) */
+	assert_int_equal(load_env(&m, &f, "secret=this is a secret\nanother_secret=7\n", ids), 0);
+	assert_true(ef_strv_contains(m->services[0].environment, "PW=this is a secret"));
+	assert_string_not_equal(m->services[0].spec_hash, sealed_hash);
+	ef_manifest_free(m);
+	ef_findings_dispose(&f);
+	/* the same file again: the same hash */
+	assert_int_equal(load_env(&m, &f, envt, ids), 0);
+	assert_string_equal(m->services[0].spec_hash, sealed_hash);
+	ef_manifest_free(m);
+	ef_findings_dispose(&f);
+	/* a config's inline content is written in clear: no sealed value in it */
+	assert_int_equal(
+	        load_env_with(&m, &f, envt, ids, "configs:\n  c:\n    content: \"pw=${secret}\"\n"),
+	        EF_EINVALID);
+	assert_non_null(strstr(ef_error_last(), "configs.c.content"));
+	assert_null(strstr(ef_error_last(), "this is a secret"));
+	ef_findings_dispose(&f);
+	/* no key, a key that does not open it, a tampered value: refused,
+	 * naming the file (and for no key, the setting), never a value */
+	assert_int_equal(load_env(&m, &f, envt, NULL), EF_EINVALID);
+	assert_null(m);
+	assert_non_null(strstr(ef_error_last(), "environments/prod/.env"));
+	assert_non_null(strstr(ef_error_last(), "age_key_file"));
+	ef_findings_dispose(&f);
+	assert_int_equal(load_env(&m, &f, envt, other), EF_EINVALID);
+	assert_non_null(strstr(ef_error_last(), "environments/prod/.env"));
+	ef_findings_dispose(&f);
+	assert_int_equal(load_env(&m, &f, bad, ids), EF_EINVALID);
+	assert_non_null(strstr(ef_error_last(), "environments/prod/.env"));
+	assert_null(strstr(ef_error_last(), "this is a secret"));
+	ef_findings_dispose(&f);
+	ef_age_identities_free(ids);
+	ef_age_identities_free(other);
+	free(envt), free(bad);
+}
+
+/* lint's view of a file: format and metadata without a key, the
+ * decryption with one. */
+static int inspect(const char **format, ef_sops_info *info, const ef_age_identities *age,
+                   const char *rel, const char *as, bool env_file)
+{
+	size_t len;
+	char *text = corpus_read(&len, rel);
+	int rc = ef_files_inspect(info, format, age, as, text, len, env_file);
+
+	free(text);
+	return rc;
+}
+
+static void test_inspect(void **state)
+{
+	ef_age_identities *ids = corpus_ids("keys/agent-keys.txt");
+	ef_age_identities *other = corpus_ids("keys/flux-age-global.txt");
+	const char *fmt;
+	ef_sops_info info;
+
+	(void)state;
+	assert_int_equal(inspect(&fmt, &info, NULL, "real/humphd-secret.enc.json", "s.json", false),
+	                 1);
+	assert_string_equal(fmt, "json");
+	assert_int_equal(ef_strv_len(info.recipients), 3);
+	ef_sops_info_dispose(&info);
+	assert_int_equal(inspect(&fmt, &info, NULL, "real/humphd-secret.enc.yaml", "s.yaml", false),
+	                 1);
+	assert_string_equal(fmt, "yaml");
+	ef_sops_info_dispose(&info);
+	assert_int_equal(inspect(&fmt, &info, NULL, "real/flux-file.txt", "key.bin", false), 1);
+	assert_string_equal(fmt, "binary");
+	ef_sops_info_dispose(&info);
+	/* an env_file of any name is dotenv; its variable names are known */
+	assert_int_equal(inspect(&fmt, &info, NULL, "real/humphd-secret.enc.env", "app.conf", true),
+	                 1);
+	assert_string_equal(fmt, "dotenv");
+	assert_true(ef_strv_contains(info.keys, "another_secret"));
+	ef_sops_info_dispose(&info);
+	/* with a key: decrypted, MAC checked */
+	assert_int_equal(inspect(&fmt, &info, ids, "real/humphd-secret.enc.env", ".env", false), 1);
+	ef_sops_info_dispose(&info);
+	assert_int_equal(inspect(&fmt, &info, ids, "derived/bad-value.env", ".env", false),
+	                 EF_EREJECTED);
+	ef_sops_info_dispose(&info);
+	assert_int_equal(inspect(&fmt, &info, NULL, "derived/bad-value.env", ".env", false), 1);
+	ef_sops_info_dispose(&info);
+	assert_int_equal(
+	        inspect(&fmt, &info, other, "real/humphd-secret.enc.json", "s.json", false),
+	        EF_EREJECTED);
+	ef_sops_info_dispose(&info);
+	/* malformed without a key; plain text */
+	assert_int_equal(inspect(&fmt, &info, NULL, "derived/malformed.env", "m.env", false),
+	                 EF_EINVALID);
+	assert_non_null(strstr(ef_error_last(), "m.env"));
+	ef_sops_info_dispose(&info);
+	assert_int_equal(
+	        inspect(&fmt, &info, NULL, "real/humphd-secret.plain.json", "p.json", false), 0);
+	assert_null(fmt);
+	ef_sops_info_dispose(&info);
+	ef_age_identities_free(ids);
+	ef_age_identities_free(other);
+}
+
 /* The container's environment: `environment:` wins over env_file. */
 static void test_spec_env(void **state)
 {
@@ -411,6 +560,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_put_secret, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_env_file, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_spec_env, setup, teardown),
+	        cmocka_unit_test(test_interp_sops),
+	        cmocka_unit_test(test_inspect),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

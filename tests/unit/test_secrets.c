@@ -247,6 +247,70 @@ static void derived_files(void **state)
 	derived_json("derived/no-mac.json", EF_EINVALID, "not a SOPS document");
 }
 
+/* Without a key (edgeflip lint): the structure, never a value. What only
+ * the key can catch (a flipped ciphertext bit, a dropped value, a MAC that
+ * does not match) passes; what is malformed does not. */
+static void inspect_without_key(void **state)
+{
+	ef_sops_info info;
+	ef_buf in;
+	cJSON *doc = load_json("real/humphd-secret.enc.json");
+	char *before = cJSON_PrintUnformatted(doc), *after;
+
+	(void)state;
+	assert_int_equal(ef_sops_inspect_tree(&info, doc, "j"), 0);
+	/* 6 top-level values, complex.value and the 3 items of complex.array */
+	assert_int_equal(info.encrypted, 10);
+	assert_int_equal(info.plain, 0);
+	assert_int_equal(ef_strv_len(info.recipients), 3);
+	assert_string_equal(info.recipients[0],
+	                    "age1je6kjhzuhdjy3fqptpttxjh5k8q46vygzlgtpuq3030c947pc5tqz9dqvr");
+	assert_int_equal(info.age_stanzas, 3);
+	assert_string_equal(info.version, "3.9.2");
+	ef_sops_info_dispose(&info);
+	after = cJSON_PrintUnformatted(doc);
+	assert_string_equal(before, after); /* not modified */
+	free(before), free(after);
+	cJSON_Delete(doc);
+	readf(&in, "real/flux-env.env");
+	assert_int_equal(ef_sops_inspect_dotenv(&info, in.ptr, in.len, "e"), 0);
+	assert_int_equal(info.encrypted, 1);
+	assert_int_equal(ef_strv_len(info.recipients), 1);
+	ef_sops_info_dispose(&info);
+	ef_buf_dispose(&in);
+	/* only the key catches these */
+	readf(&in, "derived/bad-value.env");
+	assert_int_equal(ef_sops_inspect_dotenv(&info, in.ptr, in.len, "e"), 0);
+	ef_sops_info_dispose(&info);
+	ef_buf_dispose(&in);
+	doc = load_json("derived/dropped-value.json");
+	assert_int_equal(ef_sops_inspect_tree(&info, doc, "j"), 0);
+	ef_sops_info_dispose(&info);
+	cJSON_Delete(doc);
+	/* malformed: refused as by the decryption */
+	readf(&in, "derived/malformed.env");
+	assert_int_equal(ef_sops_inspect_dotenv(&info, in.ptr, in.len, "m.env"), EF_EINVALID);
+	assert_non_null(strstr(ef_error_last(), "not a SOPS value"));
+	ef_sops_info_dispose(&info);
+	ef_buf_dispose(&in);
+	doc = load_json("derived/no-mac.json");
+	assert_int_equal(ef_sops_inspect_tree(&info, doc, "n.json"), EF_EINVALID);
+	ef_sops_info_dispose(&info);
+	cJSON_Delete(doc);
+	/* a damaged age entry */
+	doc = load_json("real/humphd-secret.enc.json");
+	{
+		cJSON *age = cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "sops"), "age");
+		cJSON *e = cJSON_GetObjectItem(cJSON_GetArrayItem(age, 0), "enc");
+		cJSON_SetValuestring(e, "-----BEGIN AGE ENCRYPTED FILE-----\nnot base64!\n"
+		                        "-----END AGE ENCRYPTED FILE-----\n");
+	}
+	assert_int_equal(ef_sops_inspect_tree(&info, doc, "a.json"), EF_EINVALID);
+	assert_non_null(strstr(ef_error_last(), "age entry 0"));
+	ef_sops_info_dispose(&info);
+	cJSON_Delete(doc);
+}
+
 /* A value moved to another key fails: the key path is the additional data. */
 static void moved_value_refused(void **state)
 {
@@ -412,6 +476,7 @@ int main(void)
 	        cmocka_unit_test(dotenv_documents),
 	        cmocka_unit_test(wrong_identity_refused),
 	        cmocka_unit_test(derived_files),
+	        cmocka_unit_test(inspect_without_key),
 	        cmocka_unit_test(moved_value_refused),
 	        cmocka_unit_test(plaintext_value_refused),
 	        cmocka_unit_test(age_damage_refused),
