@@ -120,7 +120,19 @@ while IFS= read -r file; do
 	dir=$work/envs/$(printf '%s' "$rel" | tr '/' '_')
 	mkdir -p "$dir"
 	name=$(basename "$file")
-	[ -f "$(dirname "$file")/.env" ] && cp "$(dirname "$file")/.env" "$dir/.env"
+	# the project directory as it is (secret files, configs, .env), with
+	# only this compose file in it
+	cp -r "$(dirname "$file")/." "$dir/"
+	find "$dir" -maxdepth 1 -name '*compose*.y*ml' -type f -delete
+	# The corpus holds the compose files only: a secret or config file
+	# they name (`file: db/password.txt`, in the real repository) is made
+	# here, with a placeholder content, and said.
+	while IFS= read -r f; do
+		[ -e "$dir/$f" ] && continue
+		mkdir -p "$(dirname "$dir/$f")"
+		echo placeholder >"$dir/$f"
+		echo "note: $rel: made the file $f it names (not in the corpus copy)"
+	done < <(sed -nE 's/^[[:space:]]+file:[[:space:]]*\.?\/?([^[:space:]]+)[[:space:]]*$/\1/p' "$file")
 	changed=$(strip_build "$file" "$dir/$name")
 	[ -n "$changed" ] && echo "note: $rel: build: replaced by an image for: $changed"
 	if [ $reader = no ]; then
