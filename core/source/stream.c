@@ -11,6 +11,7 @@
  * give the wire bytes in the statistics. */
 #include "source_internal.h"
 #include "edgeflip/error.h"
+#include "edgeflip/features.h"
 #include "edgeflip/sys/clock.h"
 
 #include <git2.h>
