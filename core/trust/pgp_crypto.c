@@ -117,7 +117,7 @@ int pgp_rsa_verify(const uint8_t *n, size_t n_len, const uint8_t *e, size_t e_le
 	    e_len > 8 || sig_len > n_len)
 		return -1;
 	bits = n_len * 8;
-	for (uint8_t top = n[0]; !(top & 0x80); top <<= 1)
+	for (unsigned top = n[0]; !(top & 0x80); top <<= 1)
 		bits--;
 	if (bits < RSA_MIN_BITS || bits > RSA_MAX_BITS)
 		return -1;

@@ -66,9 +66,15 @@ ef_expect_eq "lint of a clean environment exits 0" 0 $?
 mkdir -p "$work/lintbad"
 printf '{"services": {"web": {"image": "%s/web:v1", "privileged": true}}}\n' "$EF_REGISTRY" \
 	>"$work/lintbad/compose.json"
+# Without --policy the device policy's findings are warnings (exit 0); with
+# the devices' [policy] they are errors (exit 3), one line per finding.
 ef_agent lint "$work/lintbad" >"$work/lint.out" 2>&1
-ef_expect_eq "lint with findings exits 3" 3 $?
-ef_expect_eq "lint prints one line per finding" 2 "$(wc -l <"$work/lint.out")"
+ef_expect_eq "lint without --policy: policy findings do not fail it" 0 $?
+ef_expect_eq "lint without --policy: two warnings" 2 "$(grep -c ': warning: ' "$work/lint.out")"
+printf '[policy]\n' >"$work/device-policy.ini"
+ef_agent lint "$work/lintbad" --policy "$work/device-policy.ini" >"$work/lint.out" 2>&1
+ef_expect_eq "lint with --policy and findings exits 3" 3 $?
+ef_expect_eq "lint prints one line per finding" 2 "$(grep -c 'compose.json:[0-9]*:[0-9]*: \$\.services\.web\.' "$work/lint.out")"
 ef_expect_contains "lint names the tag finding" "$(cat "$work/lint.out")" "digest"
 ef_expect_contains "lint names the privileged finding" "$(cat "$work/lint.out")" "privileged"
 
