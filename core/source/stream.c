@@ -4,15 +4,17 @@
  *
  * libgit2 1.5 has no network timeouts at all, and its transfer progress
  * callback only runs while a pack arrives, not during the TLS handshake or
- * the ref advertisement. Every read and write on this stream waits with
- * poll() until the deadline of the operation in progress and counts the
- * bytes, so a server that answers one byte per second, or sends an endless
- * advertisement, cannot hang the agent or fill its memory. The same counters
- * give the wire bytes in the statistics. */
+ * the ref advertisement. Every read and write on this stream waits (in the
+ * port, include/edgeflip/sys/net.h) until the deadline of the operation in
+ * progress, and this file counts the bytes, so a server that answers one
+ * byte per second, or sends an endless advertisement, cannot hang the agent
+ * or fill its memory. The same counters give the wire bytes in the
+ * statistics. */
 #include "source_internal.h"
 #include "edgeflip/error.h"
 #include "edgeflip/features.h"
 #include "edgeflip/sys/clock.h"
+#include "edgeflip/sys/net.h"
 
 #include <git2.h>
 #include <git2/sys/stream.h>
@@ -20,16 +22,10 @@
 #include <git2/sys/errors.h> /* git_error_set() from libgit2 1.8 on */
 #endif
 
-#include <errno.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 static _Thread_local struct ef_source_op *current_op;
@@ -61,44 +57,6 @@ void ef_source__op_fail(struct ef_source_op *op, int cause, const char *fmt, ...
 	va_end(ap);
 }
 
-/* Milliseconds left for poll(): -1 without a deadline, 0 when it passed. */
-static int time_left(const struct ef_source_op *op)
-{
-	uint64_t now;
-
-	if (!op || !op->deadline_ms)
-		return -1;
-	now = ef_clock_ms();
-	if (now >= op->deadline_ms)
-		return 0;
-	return op->deadline_ms - now > 60000 ? 60000 : (int)(op->deadline_ms - now);
-}
-
-/* Waits until `fd` is ready for `events` or the operation's deadline passes. */
-static int wait_fd(int fd, short events)
-{
-	struct ef_source_op *op = current_op;
-
-	for (;;) {
-		struct pollfd p = {.fd = fd, .events = events};
-		int left = time_left(op);
-		int n;
-
-		if (left == 0) {
-			ef_source__op_fail(op, EF_ETIMEOUT, "no answer before the deadline");
-			git_error_set(GIT_ERROR_NET, "timed out");
-			return -1;
-		}
-		n = poll(&p, 1, left);
-		if (n > 0)
-			return 0;
-		if (n < 0 && errno != EINTR) {
-			git_error_set(GIT_ERROR_OS, "poll failed");
-			return -1;
-		}
-	}
-}
-
 /* ---- the socket stream under libgit2's TLS layer ---- */
 
 struct deadline_stream {
@@ -108,68 +66,36 @@ struct deadline_stream {
 	int fd;
 };
 
-static int connect_one(const struct addrinfo *ai, int *err)
+/* A failure of the port (port/posix/net.c) on this stream: a passed deadline
+ * is the operation's cause, anything else `cause`; libgit2 hears `what`. */
+static int stream_fail(int rc, int cause, const char *what)
 {
-	socklen_t len = sizeof(*err);
-	int fd, one = 1;
+	struct ef_source_op *op = current_op;
 
-	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
-	if (fd < 0) {
-		*err = errno;
-		return -1;
-	}
-	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
-		if (errno != EINPROGRESS) {
-			*err = errno;
-			goto fail;
-		}
-		if (wait_fd(fd, POLLOUT) < 0) {
-			*err = ETIMEDOUT;
-			goto fail;
-		}
-		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, err, &len) < 0 || *err != 0)
-			goto fail;
-	}
-	/* Requests go out in several small writes: do not let Nagle delay them. */
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	return fd;
-fail:
-	close(fd);
+	if (op)
+		ef_source__op_fail(op, rc == EF_ETIMEOUT ? EF_ETIMEOUT : cause, "%s",
+		                   ef_error_last());
+	if (rc == EF_ETIMEOUT)
+		git_error_set(GIT_ERROR_NET, "timed out");
+	else
+		git_error_set(GIT_ERROR_NET, "%s: %s", what, ef_error_last());
 	return -1;
+}
+
+static uint64_t deadline(void)
+{
+	return current_op ? current_op->deadline_ms : 0;
 }
 
 static int stream_connect(git_stream *gs)
 {
 	struct deadline_stream *st = (struct deadline_stream *)gs;
-	struct addrinfo hints = {0}, *res = NULL, *ai;
-	struct ef_source_op *op = current_op;
-	int rc, err = 0;
+	int rc;
 
-	if (op)
-		op->connects++;
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	rc = getaddrinfo(st->host, st->port, &hints, &res);
-	if (rc != 0) {
-		if (op)
-			ef_source__op_fail(op, EF_EUNREACHABLE, "cannot resolve host %s: %s",
-			                   st->host, gai_strerror(rc));
-		git_error_set(GIT_ERROR_NET, "cannot resolve host %s", st->host);
-		return -1;
-	}
-	for (ai = res; ai; ai = ai->ai_next) {
-		st->fd = connect_one(ai, &err);
-		if (st->fd >= 0 || (op && op->cause))
-			break;
-	}
-	freeaddrinfo(res);
-	if (st->fd < 0) {
-		if (op)
-			ef_source__op_fail(op, EF_EUNREACHABLE, "cannot connect to %s port %s: %s",
-			                   st->host, st->port, strerror(err));
-		git_error_set(GIT_ERROR_NET, "cannot connect to %s port %s", st->host, st->port);
-		return -1;
-	}
+	if (current_op)
+		current_op->connects++;
+	if ((rc = ef_net_tcp_connect(&st->fd, st->host, st->port, deadline())) < 0)
+		return stream_fail(rc, EF_EUNREACHABLE, "cannot connect");
 	return 0;
 }
 
@@ -177,19 +103,15 @@ static ssize_t stream_read(git_stream *gs, void *data, size_t len)
 {
 	struct deadline_stream *st = (struct deadline_stream *)gs;
 	struct ef_source_op *op = current_op;
-	ssize_t n;
+	int64_t n = ef_net_read(st->fd, data, len, deadline());
 
-	for (;;) {
-		if (wait_fd(st->fd, POLLIN) < 0)
-			return -1;
-		n = recv(st->fd, data, len, 0);
-		if (n >= 0)
-			break;
-		if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
-			git_error_set(GIT_ERROR_NET, "cannot read from %s: %s", st->host,
-			              strerror(errno));
-			return -1;
-		}
+	if (n < 0) {
+		if (n == EF_ETIMEOUT)
+			return stream_fail(EF_ETIMEOUT, EF_ETIMEOUT, "read");
+		/* Not the operation's cause: libgit2 reports it (a reset
+		 * connection is worth the retry of a kept-alive one). */
+		git_error_set(GIT_ERROR_NET, "cannot read from %s: %s", st->host, ef_error_last());
+		return -1;
 	}
 	if (op) {
 		op->bytes_read += (uint64_t)n;
@@ -202,30 +124,22 @@ static ssize_t stream_read(git_stream *gs, void *data, size_t len)
 			return -1;
 		}
 	}
-	return n;
+	return (ssize_t)n;
 }
 
 static ssize_t stream_write(git_stream *gs, const char *data, size_t len, int flags)
 {
 	struct deadline_stream *st = (struct deadline_stream *)gs;
-	size_t done = 0;
+	int rc = ef_net_write_all(st->fd, data, len, deadline());
 
-	while (done < len) {
-		ssize_t n;
-
-		if (wait_fd(st->fd, POLLOUT) < 0)
-			return -1;
-		n = send(st->fd, data + done, len - done, MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
-				continue;
-			git_error_set(GIT_ERROR_NET, "cannot write to %s: %s", st->host,
-			              strerror(errno));
-			return -1;
-		}
-		done += (size_t)n;
+	(void)flags;
+	if (rc == EF_ETIMEOUT)
+		return stream_fail(EF_ETIMEOUT, EF_ETIMEOUT, "write");
+	if (rc < 0) {
+		git_error_set(GIT_ERROR_NET, "cannot write to %s: %s", st->host, ef_error_last());
+		return -1;
 	}
-	return (ssize_t)done;
+	return (ssize_t)len;
 }
 
 static int stream_close(git_stream *gs)

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -82,5 +83,146 @@ int ef_net_free_port(uint16_t *out, bool udp)
 	}
 	close(fd);
 	*out = ntohs(sa.sin_port);
+	return 0;
+}
+
+/* Milliseconds left for poll() until `deadline_ms`: -1 without one, 0 when
+ * it passed; at most a minute per wait, so the loop looks at the clock again. */
+static int time_left(uint64_t deadline_ms)
+{
+	uint64_t now;
+
+	if (!deadline_ms)
+		return -1;
+	now = ef_clock_ms();
+	if (now >= deadline_ms)
+		return 0;
+	return deadline_ms - now > 60000 ? 60000 : (int)(deadline_ms - now);
+}
+
+/* Waits until `fd` is ready for `events`: 0, EF_ETIMEOUT or EF_ERROR. */
+static int wait_fd(int fd, short events, uint64_t deadline_ms)
+{
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = events};
+		int left = time_left(deadline_ms);
+		int n;
+
+		if (left == 0) {
+			ef_error_set("no answer before the deadline");
+			return EF_ETIMEOUT;
+		}
+		n = poll(&p, 1, left);
+		if (n > 0)
+			return 0;
+		if (n < 0 && errno != EINTR) {
+			ef_error_set("poll: %s", strerror(errno));
+			return EF_ERROR;
+		}
+	}
+}
+
+/* One address: the connection, -1 with *err (an errno value) set, or -2
+ * when the deadline passed. */
+static int connect_one(const struct addrinfo *ai, uint64_t deadline_ms, int *err)
+{
+	socklen_t len = sizeof(*err);
+	int fd, one = 1;
+
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+	if (fd < 0) {
+		*err = errno;
+		return -1;
+	}
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+		int rc;
+
+		if (errno != EINPROGRESS) {
+			*err = errno;
+			goto fail;
+		}
+		if ((rc = wait_fd(fd, POLLOUT, deadline_ms)) < 0) {
+			close(fd);
+			*err = EIO;
+			return rc == EF_ETIMEOUT ? -2 : -1;
+		}
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, err, &len) < 0 || *err != 0)
+			goto fail;
+	}
+	/* Requests go out in several small writes: do not let Nagle delay them. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
+int ef_net_tcp_connect(int *fd, const char *host, const char *port, uint64_t deadline_ms)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	int rc, err = 0;
+
+	*fd = -1;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0) {
+		ef_error_set("cannot resolve host %s: %s", host, gai_strerror(rc));
+		return EF_EUNREACHABLE;
+	}
+	for (ai = res; ai; ai = ai->ai_next) {
+		*fd = connect_one(ai, deadline_ms, &err);
+		if (*fd >= 0 || *fd == -2)
+			break;
+	}
+	freeaddrinfo(res);
+	if (*fd >= 0)
+		return 0;
+	if (*fd == -2) {
+		*fd = -1;
+		ef_error_set("no answer before the deadline");
+		return EF_ETIMEOUT;
+	}
+	ef_error_set("cannot connect to %s port %s: %s", host, port, strerror(err));
+	return EF_EUNREACHABLE;
+}
+
+int64_t ef_net_read(int fd, void *buf, size_t len, uint64_t deadline_ms)
+{
+	for (;;) {
+		ssize_t n;
+		int rc;
+
+		if ((rc = wait_fd(fd, POLLIN, deadline_ms)) < 0)
+			return rc;
+		n = recv(fd, buf, len, 0);
+		if (n >= 0)
+			return n;
+		if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
+			ef_error_set("%s", strerror(errno));
+			return EF_ERROR;
+		}
+	}
+}
+
+int ef_net_write_all(int fd, const void *buf, size_t len, uint64_t deadline_ms)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n;
+		int rc;
+
+		if ((rc = wait_fd(fd, POLLOUT, deadline_ms)) < 0)
+			return rc;
+		n = send(fd, (const char *)buf + done, len - done, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+				continue;
+			ef_error_set("%s", strerror(errno));
+			return EF_ERROR;
+		}
+		done += (size_t)n;
+	}
 	return 0;
 }
