@@ -117,6 +117,7 @@ static const char *policy_key(const char *msg)
 	        {"sysctl ", "sysctls"},
 	        {"security_opt ", "security_opt"},
 	        {"privileged", "privileged"},
+	        {": device cgroup rule ", "device_cgroup_rules"},
 	        {": device ", "devices"},
 	        {"bind mount", "volumes"},
 	        {": network ", "networks"},

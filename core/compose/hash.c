@@ -312,6 +312,10 @@ void mf_spec_hash_sealed(ef_service *s, const ef_manifest *m, const mf_sealed *s
 	h_u64(&st, "health.disabled", h->disabled);
 	h_u64(&st, "strategy", (uint64_t)s->strategy);
 	hash_compose(&st, s, m);
+	/* Only when present: the hash of a service without them is what it was
+	 * before they were supported. */
+	if (s->device_cgroup_rules)
+		h_strv(&st, "device_cgroup_rules", s->device_cgroup_rules);
 	/* Only when present, so that the hash of every service without them is
 	 * what it was before they existed (no restart on an upgrade). They
 	 * live in the journal's routes, which only a deploy of the service

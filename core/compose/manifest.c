@@ -226,6 +226,7 @@ void mf_service_dispose(ef_service *s)
 	ef_strv_free(s->cap_add);
 	ef_strv_free(s->cap_drop);
 	ef_strv_free(s->devices);
+	ef_strv_free(s->device_cgroup_rules);
 	ef_strv_free(s->health.exec_argv);
 	free(s->health.http_path);
 	for (size_t i = 0; i < s->ndepends_on; i++)

@@ -258,6 +258,65 @@ static int f_devices(pctx *c, svc_ctx *sc, const cJSON *it)
 	return error;
 }
 
+/* A number (at most 9 digits) or "*"; returns the character after it, or NULL. */
+static const char *cgroup_number(const char *p)
+{
+	size_t n = 0;
+
+	if (*p == '*')
+		return p + 1;
+	while (p[n] >= '0' && p[n] <= '9' && n < 9)
+		n++;
+	return n && !(p[n] >= '0' && p[n] <= '9') ? p + n : NULL;
+}
+
+/* "TYPE MAJOR:MINOR ACCESS" as the kernel's devices controller and the
+ * engines take it: TYPE a, b or c; MAJOR and MINOR a number or *; ACCESS one
+ * to three of r, w, m, each once. */
+static bool cgroup_rule_ok(const char *r)
+{
+	const char *p = r;
+	bool seen[3] = {false, false, false};
+
+	if ((*p != 'a' && *p != 'b' && *p != 'c') || p[1] != ' ')
+		return false;
+	if (!(p = cgroup_number(p + 2)) || *p != ':' || !(p = cgroup_number(p + 1)) || *p != ' ')
+		return false;
+	if (!*++p)
+		return false;
+	for (; *p; p++) {
+		const char *k = strchr("rwm", *p);
+		if (!k || seen[k - "rwm"])
+			return false;
+		seen[k - "rwm"] = true;
+	}
+	return true;
+}
+
+static int f_device_cgroup_rules(pctx *c, svc_ctx *sc, const cJSON *it)
+{
+	size_t i = 0;
+	int error = 0;
+
+	if (!cJSON_IsArray(it))
+		return mf_fail(c, EF_EINVALID, "expected an array, found %s", mf_type_name(it));
+	if ((size_t)cJSON_GetArraySize(it) > MAX_LIST)
+		return mf_fail(c, EF_ETOOBIG, "%d device cgroup rules; at most %d are supported",
+		               cJSON_GetArraySize(it), MAX_LIST);
+	for (const cJSON *e = it->child; e && error == 0; e = e->next, i++) {
+		size_t saved = mf_push_index(c, i);
+		if (!cJSON_IsString(e) || !cgroup_rule_ok(e->valuestring))
+			error = mf_fail(c, EF_EINVALID,
+			                "expected a device cgroup rule \"TYPE MAJOR:MINOR ACCESS\" "
+			                "such as \"c 188:* rw\" (TYPE a, b or c; MAJOR and MINOR a "
+			                "number or *; ACCESS of r, w and m)");
+		else if (ef_strv_push(&sc->s->device_cgroup_rules, e->valuestring) < 0)
+			error = mf_fail(c, EF_ENOMEM, "out of memory");
+		mf_pop(c, saved);
+	}
+	return error;
+}
+
 static int get_probe_port(pctx *c, const cJSON *obj, uint16_t *out)
 {
 	const cJSON *v = mf_member(obj, "port");
@@ -535,6 +594,7 @@ const mf_key mf_service_keys[] = {
         S("cap_add", f_cap_add),
         S("cap_drop", f_cap_drop),
         S("devices", f_devices),
+        S("device_cgroup_rules", f_device_cgroup_rules),
         S("depends_on", mf_f_depends_on),
         S("links", mf_f_links),
         S("container_name", mf_f_container_name),
@@ -587,7 +647,6 @@ const mf_key mf_service_keys[] = {
         R("cpu_rt_period", "real-time scheduling is not supported"),
         R("cpu_rt_runtime", "real-time scheduling is not supported"),
         R("credential_spec", "Windows only"),
-        R("device_cgroup_rules", "list the devices under devices (checked by the device policy)"),
         R("extends", "write the service in full, or share settings with YAML anchors"),
         R("external_links", "legacy links to containers outside the stack; use a network"),
         R("gpus", "GPUs are not supported"),

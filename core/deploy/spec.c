@@ -564,6 +564,7 @@ int ef_spec_build(ef_container_spec *out, const ef_service *svc, const ef_spec_o
 	s->ipc = dups(svc->ipc, &ok);
 	s->cap_add = dupv(svc->cap_add, &ok);
 	s->cap_drop = dupv(svc->cap_drop, &ok);
+	s->device_cgroup_rules = dupv(svc->device_cgroup_rules, &ok);
 	s->memory = svc->mem_limit;
 	s->memory_reservation = svc->mem_reservation;
 	s->memory_swap = svc->memswap_limit;
@@ -677,6 +678,7 @@ void ef_spec_dispose(ef_container_spec *s)
 		free(s->devices[i].container_path);
 	}
 	free(s->devices);
+	ef_strv_free(s->device_cgroup_rules);
 	free(s->log_driver);
 	ef_strv_free(s->log_opts);
 	memset(s, 0, sizeof(*s));

@@ -292,6 +292,12 @@ static void check_service(report *r, const ef_policy *p, const ef_manifest *m, c
 		    "device %s is refused by the device policy; set [policy] allow_devices = true "
 		    "to allow it",
 		    s->devices[i]);
+	for (size_t i = 0; s->device_cgroup_rules && s->device_cgroup_rules[i] && !p->allow_devices;
+	     i++)
+		add(r, s,
+		    "device cgroup rule \"%s\" is refused by the device policy; set [policy] "
+		    "allow_devices = true to allow it",
+		    s->device_cgroup_rules[i]);
 	check_mounts(r, p, s);
 	check_sysctls(r, p, s);
 	check_security_opts(r, p, s);

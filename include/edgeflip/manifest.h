@@ -170,6 +170,7 @@ typedef struct {
 	char **cap_add;     /* sorted, upper case without "CAP_"; "ALL" = every capability */
 	char **cap_drop;    /* sorted, as cap_add */
 	char **devices;     /* "/dev/x[:/dev/y[:rwm]]" */
+	char **device_cgroup_rules; /* "c 188:* rw", as written (type major:minor access) */
 	bool read_only;
 	ef_health health;
 	ef_strategy strategy;    /* x-edgeflip.strategy */
@@ -280,7 +281,7 @@ typedef struct {
 	size_t nsecrets;
 	ef_file_source *configs; /* sorted by key */
 	size_t nconfigs;
-	char *name; /* the project name (`name`), or NULL */
+	char *name;         /* the project name (`name`), or NULL */
 	ef_rollout rollout; /* top-level x-edgeflip.rollout (docs/fleet.md) */
 } ef_manifest;
 

@@ -389,6 +389,28 @@ out:
 	return error;
 }
 
+static int docker_remove(ef_engine *e, const char *id);
+
+/* After a create that asked for device cgroup rules: the engine applied them,
+ * or the container is removed again and the create fails (EF_EINVALID, so
+ * the commit is blamed, not the weather). */
+static int check_cgroup_rules(ef_engine *e, const char *id, char *const *rules)
+{
+	struct call c = {.kind = REQ_INSPECT, .arg = id, .subject = id};
+	int error;
+
+	if ((error = call_engine(docker(e), &c)) == 0 &&
+	    (error = ef_docker_check_cgroup_rules(c.reply.ptr, c.reply.len, rules)) < 0) {
+		char msg[512];
+
+		snprintf(msg, sizeof(msg), "%s", ef_error_last());
+		docker_remove(e, id);
+		ef_error_set("%s", msg);
+	}
+	ef_buf_dispose(&c.reply);
+	return error;
+}
+
 static int docker_create(ef_engine *e, char out_id[65], const ef_create_req *req)
 {
 	struct call c = {.kind = REQ_CREATE, .arg = req->name, .subject = req->name};
@@ -405,11 +427,18 @@ static int docker_create(ef_engine *e, char out_id[65], const ef_create_req *req
 	c.body = body;
 	if ((error = call_engine(docker(e), &c)) < 0)
 		goto out;
-	if ((error = ef_docker_parse_id(out_id, c.reply.ptr, c.reply.len)) < 0)
+	if ((error = ef_docker_parse_id(out_id, c.reply.ptr, c.reply.len)) < 0) {
 		ef_error_prefix("container engine: create container %s", req->name);
-	else
-		ef_info("engine created", "container=%s id=%.12s image=%s", req->name, out_id,
-		        req->spec->image);
+		goto out;
+	}
+	if (req->spec->device_cgroup_rules &&
+	    (error = check_cgroup_rules(e, out_id, req->spec->device_cgroup_rules)) < 0) {
+		ef_error_prefix("container engine: create container %s", req->name);
+		out_id[0] = '\0';
+		goto out;
+	}
+	ef_info("engine created", "container=%s id=%.12s image=%s", req->name, out_id,
+	        req->spec->image);
 out:
 	ef_str_wipe(body); /* its Env may hold secrets */
 	free(body);

@@ -393,6 +393,32 @@ out:
 	return error;
 }
 
+int ef_docker_check_cgroup_rules(const char *json, size_t len, char *const *want)
+{
+	cJSON *root = parse_json(json, len);
+	const cJSON *host = cJSON_GetObjectItemCaseSensitive(root, "HostConfig");
+	const cJSON *have = cJSON_GetObjectItemCaseSensitive(host, "DeviceCgroupRules");
+	int error = 0;
+
+	for (size_t i = 0; want && want[i] && error == 0; i++) {
+		const cJSON *r;
+		bool found = false;
+
+		for (r = cJSON_IsArray(have) ? have->child : NULL; r && !found; r = r->next)
+			found = cJSON_IsString(r) && strcmp(r->valuestring, want[i]) == 0;
+		if (!found) {
+			ef_error_set(
+			        "the engine did not apply device cgroup rule \"%s\" "
+			        "(Podman 4.3's Docker API ignores device_cgroup_rules): list the "
+			        "devices under devices, or run an engine that applies them",
+			        want[i]);
+			error = EF_EINVALID;
+		}
+	}
+	cJSON_Delete(root);
+	return error;
+}
+
 int ef_docker_parse_exec_inspect(int *exit_code, bool *running, const char *json, size_t len)
 {
 	cJSON *root = parse_json(json, len);
@@ -915,6 +941,7 @@ int ef_docker_create_body(char **out, const ef_create_req *req)
 	    !add_str_if(host, "PidMode", spec->pid) || !add_str_if(host, "IpcMode", spec->ipc) ||
 	    !add_strv(host, "CapAdd", spec->cap_add) ||
 	    !add_strv(host, "CapDrop", spec->cap_drop) ||
+	    !add_strv(host, "DeviceCgroupRules", spec->device_cgroup_rules) ||
 	    !add_kv_object(host, "Sysctls", spec->sysctls, false) ||
 	    !add_strv(host, "ExtraHosts", spec->extra_hosts) || !add_strv(host, "Dns", spec->dns) ||
 	    !add_strv(host, "DnsSearch", spec->dns_search) ||

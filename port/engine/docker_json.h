@@ -32,6 +32,13 @@ int ef_docker_parse_inspect(ef_container *out, const char *json, size_t len);
 /* {"Id": "..."} from POST /containers/create and POST /containers/{id}/exec. */
 int ef_docker_parse_id(char out_id[65], const char *json, size_t len);
 
+/* GET /containers/{id}/json after a create that asked for device cgroup
+ * rules: 0 when HostConfig.DeviceCgroupRules holds each of `want`, else
+ * EF_EINVALID naming the first one missing. Podman 4.3's Docker API takes
+ * the field and applies nothing (nor reports it): a rule the engine dropped
+ * must not go unsaid. */
+int ef_docker_check_cgroup_rules(const char *json, size_t len, char *const *want);
+
 /* GET /exec/{id}/json: ExitCode and Running. */
 int ef_docker_parse_exec_inspect(int *exit_code, bool *running, const char *json, size_t len);
 

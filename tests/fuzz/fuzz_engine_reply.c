@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	json = (const char *)data + 2;
 	len = size - 2;
-	switch (data[0] % 8) {
+	switch (data[0] % 9) {
 	case 0: {
 		ef_container_list l;
 		if (ef_docker_parse_list(&l, json, len) == 0)
@@ -72,6 +72,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (label && ef_spec_aliases_parse(&eps, &n, label) == 0)
 			ef_spec_endpoints_free(eps, n);
 		free(label);
+		break;
+	}
+	case 7: {
+		/* An inspect reply checked for the device cgroup rules asked for. */
+		char *const want[] = {"c 188:* rw", "b 8:0 r", NULL};
+		ef_docker_check_cgroup_rules(json, len, want);
 		break;
 	}
 	default: {

@@ -92,6 +92,22 @@ expect "the connection is kept between requests" 0 "new_connection=0"
 ef_expect_eq "the first request opened one connection" 1 \
 	"$(grep -c 'new_connection=1' <<<"$out")"
 
+# --- device cgroup rules: applied, or the create fails and leaves nothing -------
+# Podman 4.3's Docker API takes HostConfig.DeviceCgroupRules and applies
+# nothing; Docker applies them and reports them. Either way nothing is dropped
+# without a word.
+PROBE_CGROUP_RULE='c 188:* rw' run_probe run edgeflip-cgrules "$ref" -
+if [ "$rc" -eq 0 ]; then
+	ef_check "a device cgroup rule the engine took is in force" \
+		$EF_PODMAN exec "$(field id)" grep -q '^c 188:\* rw' /sys/fs/cgroup/devices/devices.list
+	$EF_PODMAN rm -f edgeflip-cgrules >/dev/null 2>&1
+else
+	ef_expect_contains "an ignored device cgroup rule fails the create, naming it" "$out" \
+		'did not apply device cgroup rule "c 188:* rw"'
+	ef_expect_eq "the container the engine made without it is removed" "" \
+		"$($EF_PODMAN ps -a --filter name=edgeflip-cgrules --format '{{.Names}}')"
+fi
+
 label() { $EF_PODMAN inspect --format "{{index .Config.Labels \"$1\"}}" "$id" 2>/dev/null; }
 ef_expect_eq "label io.edgeflip.service" "edgeflip-web-green" "$(label io.edgeflip.service)"
 ef_expect_eq "label io.edgeflip.slot" "green" "$(label io.edgeflip.slot)"

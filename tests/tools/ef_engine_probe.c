@@ -161,6 +161,11 @@ int main(int argc, char **argv)
 			spec.cmd = shcmd;
 		if (getenv("PROBE_STOP_SIGNAL"))
 			spec.stop_signal = getenv("PROBE_STOP_SIGNAL");
+		if (getenv("PROBE_CGROUP_RULE")) {
+			static char *rules[2];
+			rules[0] = getenv("PROBE_CGROUP_RULE");
+			spec.device_cgroup_rules = rules;
+		}
 		if (getenv("PROBE_STOP_GRACE"))
 			spec.stop_grace_s = atoi(getenv("PROBE_STOP_GRACE"));
 		req.name = argv[i];

@@ -470,6 +470,18 @@ static void test_refusals(void **state)
 	        {WEB("\"platform\": \"arm64\""),
 	         F ": $.services.web.platform: 'arm64' is not a platform: expected "
 	           "\"os/arch[/variant]\" such as \"linux/arm64\" or \"linux/arm/v7\""},
+	        {WEB("\"device_cgroup_rules\": [\"c 188:* rw\", \"x 1:2 r\"]"),
+	         F ": $.services.web.device_cgroup_rules[1]: expected a device cgroup rule \"TYPE "
+	           "MAJOR:MINOR ACCESS\" such as \"c 188:* rw\" (TYPE a, b or c; MAJOR and MINOR a "
+	           "number or *; ACCESS of r, w and m)"},
+	        {WEB("\"device_cgroup_rules\": [\"c 188:* rwr\"]"),
+	         F ": $.services.web.device_cgroup_rules[0]: expected a device cgroup rule \"TYPE "
+	           "MAJOR:MINOR ACCESS\" such as \"c 188:* rw\" (TYPE a, b or c; MAJOR and MINOR a "
+	           "number or *; ACCESS of r, w and m)"},
+	        {WEB("\"device_cgroup_rules\": [\"c 188: rw\"]"),
+	         F ": $.services.web.device_cgroup_rules[0]: expected a device cgroup rule \"TYPE "
+	           "MAJOR:MINOR ACCESS\" such as \"c 188:* rw\" (TYPE a, b or c; MAJOR and MINOR a "
+	           "number or *; ACCESS of r, w and m)"},
 	        {WEB("\"deploy\": {\"replicas\": 3}"),
 	         F ": $.services.web.deploy.replicas: a device runs one instance of a service "
 	           "(blue/green gives two during an update); use 1 or remove it"},
@@ -716,6 +728,7 @@ static void test_hash_new_fields(void **state)
 	        "\"volumes\": [\"/x\"]",
 	        "\"healthcheck\": {\"start_interval\": \"1s\"}",
 	        "\"networks\": {\"default\": {\"aliases\": [\"a\"]}}",
+	        "\"device_cgroup_rules\": [\"c 188:* rw\"]",
 	};
 	char *base = hash_of(WEB("\"user\": \"1\""));
 

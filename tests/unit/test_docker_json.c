@@ -452,6 +452,7 @@ static void test_create_body_full(void **state)
 	     *env[] = {"A=1", "B=x=y", NULL},
 	     *labels[] = {"app=demo", "io.edgeflip.slot=evil", "flag", NULL},
 	     *caps[] = {"NET_ADMIN", NULL}, *drop[] = {"ALL", NULL},
+	     *cgrules[] = {"c 188:* rw", "b 8:0 r", NULL},
 	     *sysctls[] = {"net.core.somaxconn=1024", NULL}, *hosts[] = {"gw.local:10.0.0.1", NULL},
 	     *dns[] = {"10.0.0.53", NULL}, *search[] = {"lan", NULL}, *dopt[] = {"ndots:2", NULL},
 	     *groups[] = {"dialout", NULL}, *secopt[] = {"no-new-privileges:true", NULL},
@@ -522,6 +523,7 @@ static void test_create_body_full(void **state)
 	                          .cap_drop = drop,
 	                          .devices = devs,
 	                          .ndevices = 3,
+	                          .device_cgroup_rules = cgrules,
 	                          .privileged = true,
 	                          .read_only = true,
 	                          .init = 1,
@@ -659,6 +661,8 @@ static void test_create_body_full(void **state)
 	assert_string_equal(path(host, "PidMode", NULL, NULL)->valuestring, "host");
 	assert_string_equal(path(host, "IpcMode", NULL, NULL)->valuestring, "private");
 	assert_strv(path(host, "CapAdd", NULL, NULL), (const char *[]){"NET_ADMIN", NULL});
+	assert_strv(path(host, "DeviceCgroupRules", NULL, NULL),
+	            (const char *[]){"c 188:* rw", "b 8:0 r", NULL});
 	assert_strv(path(host, "CapDrop", NULL, NULL), (const char *[]){"ALL", NULL});
 	/* networks: the first is the network mode, each with its aliases */
 	assert_string_equal(path(host, "NetworkMode", NULL, NULL)->valuestring, "edgeflip_backend");
@@ -919,6 +923,26 @@ static void test_engine_open(void **state)
 	ef_container_list_dispose(NULL);
 }
 
+/* Docker reports the rules it applied; Podman 4.3 takes them and reports
+ * nothing (its inspect has no DeviceCgroupRules): that create must fail. */
+static void test_cgroup_rules_applied(void **state)
+{
+	char *const want[] = {"c 188:* rw", "b 8:0 r", NULL};
+	static const char docker[] = "{\"Id\": \"x\", \"HostConfig\": {\"DeviceCgroupRules\": "
+	                             "[\"b 8:0 r\", \"c 188:* rw\"]}}";
+	static const char partial[] = "{\"HostConfig\": {\"DeviceCgroupRules\": [\"c 188:* rw\"]}}";
+	static const char podman[] = "{\"Id\": \"x\", \"HostConfig\": {\"CgroupManager\": "
+	                             "\"cgroupfs\"}}";
+
+	(void)state;
+	assert_int_equal(ef_docker_check_cgroup_rules(docker, strlen(docker), want), 0);
+	assert_int_equal(ef_docker_check_cgroup_rules(partial, strlen(partial), want), EF_EINVALID);
+	assert_non_null(strstr(ef_error_last(), "\"b 8:0 r\""));
+	assert_int_equal(ef_docker_check_cgroup_rules(podman, strlen(podman), want), EF_EINVALID);
+	assert_non_null(strstr(ef_error_last(), "did not apply device cgroup rule \"c 188:* rw\""));
+	assert_int_equal(ef_docker_check_cgroup_rules("[", 1, want), EF_EINVALID);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -943,6 +967,7 @@ int main(void)
 	        cmocka_unit_test(test_inspect_networks),
 	        cmocka_unit_test(test_create_body_errors),
 	        cmocka_unit_test(test_exec_body),
+	        cmocka_unit_test(test_cgroup_rules_applied),
 	        cmocka_unit_test(test_engine_open),
 	};
 

@@ -95,6 +95,17 @@ static const policy_case cases[] = {
           "allow_devices = true to allow it",
           "service web: device /dev/i2c-1:/dev/i2c-1:rw is refused by the device policy; set "
           "[policy] allow_devices = true to allow it"}},
+        {"device cgroup rules",
+         {0},
+         WEB(PINNED ", \"device_cgroup_rules\": [\"c 188:* rw\", \"b 8:0 r\"]"),
+         {"service web: device cgroup rule \"c 188:* rw\" is refused by the device policy; set "
+          "[policy] allow_devices = true to allow it",
+          "service web: device cgroup rule \"b 8:0 r\" is refused by the device policy; set "
+          "[policy] allow_devices = true to allow it"}},
+        {"device cgroup rules allowed",
+         {.allow_devices = true},
+         WEB(PINNED ", \"device_cgroup_rules\": [\"c 188:* rw\", \"a *:* m\"]"),
+         {NULL}},
         {"devices allowed",
          {.allow_devices = true},
          WEB(PINNED ", \"devices\": [\"/dev/x\"]"),

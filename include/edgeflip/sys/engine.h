@@ -140,6 +140,7 @@ typedef struct {
 	char **cap_drop;
 	ef_engine_device *devices;
 	size_t ndevices;
+	char **device_cgroup_rules; /* "c 188:* rw" */
 	bool privileged;
 	bool read_only;
 	int init;         /* < 0: engine default; 0: no; 1: an init process as PID 1 */
