@@ -295,24 +295,18 @@ static bool cgroup_rule_ok(const char *r)
 
 static int f_device_cgroup_rules(pctx *c, svc_ctx *sc, const cJSON *it)
 {
-	size_t i = 0;
-	int error = 0;
+	char ***out = &sc->s->device_cgroup_rules;
+	int error = mf_get_string_list(c, it, MAX_LIST, out);
 
-	if (!cJSON_IsArray(it))
-		return mf_fail(c, EF_EINVALID, "expected an array, found %s", mf_type_name(it));
-	if ((size_t)cJSON_GetArraySize(it) > MAX_LIST)
-		return mf_fail(c, EF_ETOOBIG, "%d device cgroup rules; at most %d are supported",
-		               cJSON_GetArraySize(it), MAX_LIST);
-	for (const cJSON *e = it->child; e && error == 0; e = e->next, i++) {
-		size_t saved = mf_push_index(c, i);
-		if (!cJSON_IsString(e) || !cgroup_rule_ok(e->valuestring))
+	for (size_t i = 0; error == 0 && *out && (*out)[i]; i++) {
+		if (!cgroup_rule_ok((*out)[i])) {
+			size_t saved = mf_push_index(c, i);
 			error = mf_fail(c, EF_EINVALID,
 			                "expected a device cgroup rule \"TYPE MAJOR:MINOR ACCESS\" "
 			                "such as \"c 188:* rw\" (TYPE a, b or c; MAJOR and MINOR a "
 			                "number or *; ACCESS of r, w and m)");
-		else if (ef_strv_push(&sc->s->device_cgroup_rules, e->valuestring) < 0)
-			error = mf_fail(c, EF_ENOMEM, "out of memory");
-		mf_pop(c, saved);
+			mf_pop(c, saved);
+		}
 	}
 	return error;
 }
