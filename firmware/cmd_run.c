@@ -8,6 +8,7 @@
 #include "edgeflip/sys/engine_events.h"
 #include "edgeflip/sys/fs.h"
 #include "edgeflip/sys/notify.h"
+#include "edgeflip/sys/procwatch.h"
 
 #include "edgeflip/features.h"
 
@@ -58,6 +59,23 @@ static void watchdog_ping(void)
 	ef_notify("WATCHDOG=1");
 }
 
+/* The running set's main processes (docs/deploy.md "Drift", [engine] watch =
+ * pids): a pidfd each, so the daemon sees an exit the moment it happens
+ * without asking the engine anything between polls. Armed after a pass or a
+ * drift check when the running set differs from what is armed (one inspect
+ * per container), and after an exit. Where a process cannot be watched (a
+ * kernel before 5.3, the engine in another PID or cgroup namespace) the
+ * daemon follows the engine's event stream instead. */
+typedef struct {
+	const ef_agent *agent; /* whose running set is armed */
+	ef_agent_proc *procs;
+	int *fds; /* -1: not watched */
+	size_t n;
+	bool live;     /* every container of the set watched */
+	bool unusable; /* pids cannot work here: events instead */
+	bool said;
+} pidwatch;
+
 /* The engine's event stream (docs/engine.md "Events"): followed while the
  * daemon idles; reopened with backoff when the engine goes away. */
 typedef struct {
@@ -66,7 +84,118 @@ typedef struct {
 	uint64_t retry_at; /* when to reopen; 0: open now */
 	uint64_t drift_at; /* a drift check is due then; 0: none */
 	bool said_down;
+	pidwatch pw;
 } events;
+
+static bool watch_is(const ef_config *cfg, const char *mode)
+{
+	return strcmp(cfg->engine_watch, mode) == 0;
+}
+
+static void pids_clear(pidwatch *pw)
+{
+	for (size_t i = 0; i < pw->n; i++)
+		ef_proc_watch_close(pw->fds[i]);
+	free(pw->procs);
+	free(pw->fds);
+	pw->procs = NULL;
+	pw->fds = NULL;
+	pw->n = 0;
+	pw->live = false;
+}
+
+/* Whether the armed set is the journal's running set now. */
+static bool pids_current(const pidwatch *pw, const ef_agent *a, const ef_agent_proc *now, size_t n)
+{
+	if (pw->agent != a || pw->n != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(pw->procs[i].id, now[i].id) != 0 || pw->fds[i] < 0)
+			return false;
+	return true;
+}
+
+/* Container i runs by the engine's word with a pid that is not there: it
+ * may have exited since the inspect, or this daemon lives in another PID
+ * namespace than the engine (in a container of its own, under unshare).
+ * Asking again tells which: the same pid still running is the latter. */
+static bool pids_visible(pidwatch *pw, ef_agent *a, size_t i)
+{
+	ef_agent_proc again = pw->procs[i];
+
+	if (ef_agent_running_pids(a, &again, 1) < 0 || again.pid != pw->procs[i].pid)
+		return true;
+	ef_error_set("container %.12s runs as pid %ld by the engine's word, and no such process "
+	             "is visible here (the engine runs in another PID namespace)",
+	             again.id, again.pid);
+	return false;
+}
+
+/* Arms a pidfd on each container of the running set unless that is armed
+ * already. Leaves pw->live false (a pass then lists, as without a watch)
+ * when a container does not run or the engine cannot be asked. */
+static void pids_sync(pidwatch *pw, ef_agent *a, const ef_config *cfg)
+{
+	ef_agent_proc *now;
+	size_t n;
+	int error = 0;
+
+	if (!a || !watch_is(cfg, "pids") || pw->unusable)
+		return;
+	n = ef_agent_running_ids(a, NULL, 0);
+	if (!(now = calloc(n ? n : 1, sizeof(*now))))
+		return;
+	ef_agent_running_ids(a, now, n);
+	if (pids_current(pw, a, now, n)) {
+		free(now);
+		ef_agent_events_live(a, pw->live);
+		return;
+	}
+	pids_clear(pw);
+	pw->agent = a;
+	pw->procs = now;
+	pw->n = n;
+	if (!(pw->fds = malloc((n ? n : 1) * sizeof(int)))) {
+		pids_clear(pw);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		pw->fds[i] = -1;
+	if (n && (error = ef_agent_running_pids(a, pw->procs, n)) < 0) {
+		ef_warn("watch-failed", "error=\"%s\" what=\"the next poll lists containers\"",
+		        ef_error_last());
+		ef_agent_events_live(a, false);
+		return;
+	}
+	pw->live = true;
+	for (size_t i = 0; i < n; i++) {
+		error = ef_proc_watch_open(&pw->fds[i], pw->procs[i].pid, pw->procs[i].id);
+		if (error == EF_ENOTFOUND && pw->procs[i].pid > 0 && !pids_visible(pw, a, i))
+			error = EF_EUNREACHABLE;
+		if (error == EF_EUNREACHABLE) {
+			ef_warn("engine-watch",
+			        "mode=events error=\"%s\" what=\"cannot watch the containers' "
+			        "processes from here: following the engine's event stream "
+			        "instead\"",
+			        ef_error_last());
+			pw->unusable = true;
+			pids_clear(pw);
+			ef_agent_events_live(a, false);
+			return;
+		}
+		if (error < 0)
+			pw->live = false; /* not running: the next poll lists and repairs */
+	}
+	ef_agent_events_live(a, pw->live);
+	if (!pw->said) {
+		ef_info("engine-watch",
+		        "mode=pids containers=%zu what=\"an exit triggers a drift "
+		        "check; a pass lists containers every %u polls\"",
+		        n, EF_AGENT_LIST_EVERY);
+		pw->said = true;
+	}
+	ef_debug("watch-armed", "containers=%zu live=%s", n, pw->live ? "yes" : "no");
+}
 
 static void events_drop(events *ev, ef_agent *a, const char *why)
 {
@@ -85,10 +214,12 @@ static void events_drop(events *ev, ef_agent *a, const char *why)
 	ev->said_down = true;
 }
 
-/* [engine] events = off: never opened; the agent lists each poll. */
+/* watch = events, or pids where processes cannot be watched; never with
+ * watch = list (the agent lists each poll). */
 static bool events_wanted(const events *ev, const ef_agent *a, const ef_config *cfg)
 {
-	return a && !ev->w && cfg->engine_events;
+	return a && !ev->w &&
+	       (watch_is(cfg, "events") || (watch_is(cfg, "pids") && ev->pw.unusable));
 }
 
 static void events_open(events *ev, ef_agent *a, const ef_config *cfg)
@@ -110,9 +241,9 @@ static void events_open(events *ev, ef_agent *a, const ef_config *cfg)
 
 static void events_say_off(const ef_config *cfg)
 {
-	if (!cfg->engine_events)
+	if (watch_is(cfg, "list"))
 		ef_info("engine-events-off",
-		        "what=\"[engine] events = off: drift found by a full listing each poll\"");
+		        "what=\"[engine] watch = list: drift found by a full listing each poll\"");
 }
 
 static void events_read(events *ev, ef_agent *a)
@@ -137,34 +268,67 @@ static uint64_t earlier(uint64_t a, uint64_t b)
 	return a && a < b ? a : b;
 }
 
-/* Waits until the next pass: one poll() on the self-pipe and the event stream
- * with the exact time to the next deadline (the pass, the watchdog ping, a
- * drift check an event asked for, reopening the event stream). No slices: an
- * idle daemon wakes only for these. */
+/* A watched process exited: close its descriptor (it stays readable) and
+ * ask for one drift check, which finds what happened and repairs it. */
+static void pids_exited(events *ev, ef_agent *a, size_t i)
+{
+	pidwatch *pw = &ev->pw;
+
+	ef_info("process-exit", "container=%.12s pid=%ld what=\"checking for drift\"",
+	        pw->procs[i].id, pw->procs[i].pid);
+	ef_proc_watch_close(pw->fds[i]);
+	pw->fds[i] = -1;
+	pw->live = false;
+	ef_agent_events_live(a, false);
+	/* A burst (every container of a stopped engine) makes one check. */
+	if (!ev->drift_at)
+		ev->drift_at = ef_clock_ms() + 200;
+}
+
+/* Waits until the next pass: one poll() on the self-pipe, the event stream
+ * and the watched processes, with the exact time to the next deadline (the
+ * pass, the watchdog ping, a drift check an exit or event asked for,
+ * reopening the event stream). No slices: an idle daemon wakes only for
+ * these. */
 static void idle(uint64_t ms, events *ev, ef_agent *a, const ef_config *cfg)
 {
 	uint64_t end = ef_clock_ms() + ms;
 	int wake = ef_clock_wake_fd();
+	struct pollfd *p = NULL;
 
+	pids_sync(&ev->pw, a, cfg);
 	while (!stop_requested && !reload_requested && !poll_requested &&
 	       !ef_agent_rollback_requested) {
 		uint64_t now = ef_clock_ms(), until = end;
-		struct pollfd p[2] = {{wake, POLLIN, 0}, {ef_engine_watch_fd(ev->w), POLLIN, 0}};
+		size_t np = 0, first_pid;
+		struct pollfd *grown;
 		int n;
 
 		if (now >= end)
 			break;
+		if (!(grown = realloc(p, (2 + ev->pw.n) * sizeof(*p))))
+			break;
+		p = grown;
+		p[np++] = (struct pollfd){wake, POLLIN, 0};
+		if (ev->w)
+			p[np++] = (struct pollfd){ef_engine_watch_fd(ev->w), POLLIN, 0};
+		first_pid = np;
+		for (size_t i = 0; i < ev->pw.n; i++)
+			p[np++] = (struct pollfd){ev->pw.fds[i], POLLIN, 0}; /* -1: ignored */
 		if (events_wanted(ev, a, cfg))
 			until = earlier(ev->retry_at > now ? ev->retry_at : now, until);
 		until = earlier(ev->drift_at, until);
 		until = earlier(ef_clock_tick_due(now), until);
-		n = poll(p, ev->w ? 2 : 1,
+		n = poll(p, (nfds_t)np,
 		         until > now ? (int)(until - now > 0x7fffffff ? 0x7fffffff : until - now)
 		                     : 0);
 		if (n > 0 && (p[0].revents & POLLIN))
 			ef_clock_drain();
 		if (n > 0 && ev->w && p[1].revents)
 			events_read(ev, a);
+		for (size_t i = 0; n > 0 && i < ev->pw.n; i++)
+			if (ev->pw.fds[i] >= 0 && p[first_pid + i].revents)
+				pids_exited(ev, a, i);
 		events_open(ev, a, cfg);
 		if (ev->drift_at && ef_clock_ms() >= ev->drift_at && a) {
 			ev->drift_at = 0;
@@ -173,8 +337,12 @@ static void idle(uint64_t ms, events *ev, ef_agent *a, const ef_config *cfg)
 				        "error=\"%s\" what=\"next poll "
 				        "retries\"",
 				        ef_error_last());
+			/* The repair made new containers, or a restart policy
+			 * new processes: watch those. */
+			pids_sync(&ev->pw, a, cfg);
 		}
 	}
+	free(p);
 	poll_requested = 0;
 }
 
@@ -339,6 +507,9 @@ int cmd_run(const cli *c)
 				ef_engine_watch_close(ev.w);
 				ev.w = NULL; /* the endpoint may have changed */
 				ev.retry_at = 0;
+				pids_clear(&ev.pw);
+				ev.pw.unusable = false;
+				ev.pw.agent = NULL;
 				ef_agent_free(a);
 				a = NULL;
 				ef_config_dispose(&cfg);
@@ -418,6 +589,7 @@ int cmd_run(const cli *c)
 		idle(wait_ms, &ev, a, &cfg);
 	}
 	ef_engine_watch_close(ev.w);
+	pids_clear(&ev.pw);
 	ef_notify("STOPPING=1");
 	ef_info("stopping", "signal=TERM");
 	ef_agent_free(a);

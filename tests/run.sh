@@ -53,14 +53,21 @@ counts_of()
 run_suite()
 {
 	# run_suite NAME COMMAND...
-	local name=$1 out rc c
+	local name=$1 out rc
 	shift
 	out=$log_dir/$(echo "$name" | tr ' /' '__').log
 	local t0=$SECONDS
 	echo "--- $name"
 	"$@" >"$out" 2>&1
 	rc=$?
-	echo "    ($((SECONDS - t0)) s)"
+	report_suite "$name" "$rc" "$out" $((SECONDS - t0))
+}
+
+report_suite()
+{
+	# report_suite NAME RC LOG SECONDS: prints the outcome and counts it.
+	local name=$1 rc=$2 out=$3 c
+	echo "    ($4 s)"
 	c=$(counts_of "$out")
 	tail -n 40 "$out" | grep -E '^(FAIL|ok - |[0-9]+ passed|.*tests passed|.*\*\*\*Failed|.*Failed)' | tail -n 25
 	if [ "$rc" -ne 0 ]; then
@@ -123,14 +130,31 @@ case " $suites " in *" fuzz "*)
 	stage "fuzz smoke (${EF_FUZZ_SECONDS:-10}s per target)"
 	if CC=clang-14 cmake -S . -B build-fuzz -DEF_FUZZ=ON -DEF_TESTS=OFF >/dev/null &&
 		cmake --build build-fuzz -j"$jobs" >"$log_dir/fuzz-build.log" 2>&1; then
+		# The targets run $jobs at a time (each is one process on one
+		# core), then are reported in order.
+		fuzz_names=()
+		t0=$SECONDS
 		for f in build-fuzz/tests/fuzz/fuzz_*; do
 			[ -x "$f" ] || continue
 			name=$(basename "$f")
 			corpus=tests/fuzz/corpus/${name#fuzz_}
 			[ -d "$corpus" ] || corpus=tests/fuzz/corpus/$name
 			mkdir -p "build-fuzz/corpus/$name"
-			run_suite "$name" "$f" -max_total_time="${EF_FUZZ_SECONDS:-10}" -timeout=10 \
-				-rss_limit_mb=1024 "build-fuzz/corpus/$name" $( [ -d "$corpus" ] && echo "$corpus")
+			while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
+			(
+				"$f" -max_total_time="${EF_FUZZ_SECONDS:-10}" -timeout=10 -rss_limit_mb=1024 \
+					"build-fuzz/corpus/$name" $([ -d "$corpus" ] && echo "$corpus") \
+					>"$log_dir/$name.log" 2>&1
+				echo $? >"$log_dir/$name.rc"
+			) &
+			fuzz_names+=("$name")
+		done
+		wait
+		echo "    (${#fuzz_names[@]} targets in $((SECONDS - t0)) s, $jobs at a time)"
+		for name in "${fuzz_names[@]}"; do
+			echo "--- $name"
+			report_suite "$name" "$(cat "$log_dir/$name.rc" 2>/dev/null || echo 1)" \
+				"$log_dir/$name.log" "${EF_FUZZ_SECONDS:-10}"
 		done
 	else
 		tail -30 "$log_dir/fuzz-build.log"

@@ -49,7 +49,7 @@ static ef_deploy_ctx deploy_ctx(ef_agent *a)
 	return c;
 }
 
-static int open_engine(ef_agent *a)
+int ef_agent_open_engine(ef_agent *a)
 {
 	ef_engine_opts opts;
 	int error;
@@ -374,7 +374,7 @@ int ef_agent_recover(ef_agent *a)
 	ef_deploy_ctx c;
 	int error;
 
-	if ((error = open_engine(a)) < 0)
+	if ((error = ef_agent_open_engine(a)) < 0)
 		return error;
 	/* Rebuilt only when the journal was lost or damaged: a journal with an
 	 * open deploy and nothing running yet is the first deploy, not a loss. */
@@ -624,16 +624,11 @@ static int check_drift(ef_agent *a)
 	return error;
 }
 
-void ef_agent_events_live(ef_agent *a, bool live)
-{
-	a->events_live = live;
-}
-
 int ef_agent_check_drift(ef_agent *a)
 {
 	int error;
 
-	if ((error = open_engine(a)) < 0)
+	if ((error = ef_agent_open_engine(a)) < 0)
 		return error;
 	return check_drift(a);
 }
@@ -793,7 +788,7 @@ int ef_agent_pass(ef_agent *a)
 		ef_fleet_poll_failed(a);
 		return error;
 	}
-	if ((error = open_engine(a)) < 0) {
+	if ((error = ef_agent_open_engine(a)) < 0) {
 		ef_warn("engine-unreachable", "endpoint=%s error=\"%s\"", a->cfg->engine_endpoint,
 		        ef_error_last());
 		return error;
@@ -949,7 +944,7 @@ int ef_agent_import(ef_agent *a, const char *file)
 		ef_error("import-refused", "file=%s reason=\"%s\"", file, ef_error_last());
 		return error;
 	}
-	if ((error = open_engine(a)) < 0)
+	if ((error = ef_agent_open_engine(a)) < 0)
 		return error;
 	if (strcmp(head, a->st.revision) == 0) {
 		ef_info("import-current", "commit=%.12s what=\"already deployed\"", head);
@@ -977,7 +972,7 @@ int ef_agent_plan(ef_agent *a, FILE *out)
 	    (error = ef_source_fetch(a->src, head)) < 0 ||
 	    (error = ef_agent_load_manifest(a, &m, head)) < 0)
 		return error;
-	if ((error = open_engine(a)) < 0)
+	if ((error = ef_agent_open_engine(a)) < 0)
 		goto out;
 	memset(&l, 0, sizeof(l));
 	if ((error = a->engine->ops->list(a->engine, &l)) < 0)
@@ -1136,7 +1131,7 @@ int ef_agent_rollback(ef_agent *a)
 	}
 	snprintf(from, sizeof(from), "%s", st->revision);
 	snprintf(to, sizeof(to), "%s", st->previous);
-	if ((error = open_source(a)) < 0 || (error = open_engine(a)) < 0)
+	if ((error = open_source(a)) < 0 || (error = ef_agent_open_engine(a)) < 0)
 		return error;
 	/* Objects of the previous revision are in the cache: no network needed.
 	 * Verify again: the cache is on a disk an attacker may have touched. */

@@ -35,6 +35,8 @@ struct ef_agent {
 	bool previews_swept;    /* preview containers no record names were looked for */
 };
 
+/* Opens the engine backend on first use and pings it. */
+int ef_agent_open_engine(ef_agent *a);
 /* Shared by the production pass and the previews (previews.c). */
 int ef_agent_check_trust(ef_agent *a, ef_verify_result *vr, const char *commit);
 int ef_agent_load_manifest(ef_agent *a, ef_manifest **out, const char *commit);

@@ -70,6 +70,7 @@ static const key_spec keys[] = {
         {"engine", "pull_timeout", T_DURATION, C(pull_timeout_ms), "10m", false},
         {"engine", "project", T_STRING, C(engine_project), "edgeflip", false},
         {"engine", "events", T_BOOL, C(engine_events), "true", false},
+        {"engine", "watch", T_STRING, C(engine_watch), "pids", false},
 
         {"switch", "backend", T_STRING, C(switch_backend), "proxy", false},
         {"switch", "hook", T_STRING, C(switch_hook), NULL, false},
@@ -405,6 +406,29 @@ static void read_machine_id(ef_config *cfg)
 	ef_error_clear();
 }
 
+static size_t key_index(const char *section, const char *key)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (!strcmp(keys[i].section, section) && !strcmp(keys[i].key, key))
+			return i;
+	return NKEYS;
+}
+
+/* [engine] events, the older key: given alone, `off` means watch = list and
+ * `on` watch = events, as they did before watch existed. */
+static int watch_from_events(ef_config *cfg, const parse_ctx *ctx)
+{
+	char *w;
+
+	if (ctx->seen[key_index("engine", "watch")] || !ctx->seen[key_index("engine", "events")])
+		return 0;
+	if (!(w = strdup(cfg->engine_events ? "events" : "list")))
+		return EF_ENOMEM;
+	free(cfg->engine_watch);
+	cfg->engine_watch = w;
+	return 0;
+}
+
 static int validate(ef_config *cfg, parse_ctx *ctx)
 {
 	ef_log_level level;
@@ -462,6 +486,14 @@ static int validate(ef_config *cfg, parse_ctx *ctx)
 	}
 	if (!strcmp(cfg->switch_backend, "hook") && !cfg->switch_hook) {
 		ef_error_set("%s: [switch] hook is required when backend = hook", ctx->file);
+		return EF_EINVALID;
+	}
+	if (watch_from_events(cfg, ctx) < 0)
+		return EF_ENOMEM;
+	if (strcmp(cfg->engine_watch, "pids") && strcmp(cfg->engine_watch, "events") &&
+	    strcmp(cfg->engine_watch, "list")) {
+		ef_error_set("%s: [engine] watch: unknown value '%s' (use pids, events or list)",
+		             ctx->file, cfg->engine_watch);
 		return EF_EINVALID;
 	}
 	if (strncmp(cfg->engine_endpoint, "unix://", 7) != 0) {

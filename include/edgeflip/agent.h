@@ -57,11 +57,24 @@ int ef_agent_rollback(ef_agent *a);
 const ef_state *ef_agent_state(const ef_agent *a);
 
 /* Drift. A no-change pass lists the engine's containers to find drift, unless
- * the daemon follows the engine's event stream: then the events trigger
- * ef_agent_check_drift and a pass lists only every EF_AGENT_LIST_EVERY passes,
- * a slow safety net (docs/deploy.md "Drift"). */
+ * the daemon watches the running set's processes or follows the engine's
+ * event stream: then an exit or an event triggers ef_agent_check_drift and a
+ * pass lists only every EF_AGENT_LIST_EVERY passes, a slow safety net
+ * (docs/deploy.md "Drift"). */
 #define EF_AGENT_LIST_EVERY 10
 void ef_agent_events_live(ef_agent *a, bool live);
+
+/* A container of the running set and its main process. */
+typedef struct {
+	char id[65];
+	long pid; /* 0: unknown or not running */
+} ef_agent_proc;
+/* The running set's container ids from the journal (no engine call): up to
+ * `max` into `out`; returns how many there are (more than `max` when they did
+ * not fit). */
+size_t ef_agent_running_ids(const ef_agent *a, ef_agent_proc *out, size_t max);
+/* Fills in each one's pid by inspecting it (one engine request each). */
+int ef_agent_running_pids(ef_agent *a, ef_agent_proc *procs, size_t n);
 /* Lists the containers and puts back what was stopped or removed by hand. */
 int ef_agent_check_drift(ef_agent *a);
 /* After a pass or rollback that returned `pass_error`: delivers queued

@@ -75,7 +75,12 @@ typedef struct {
 	uint64_t engine_timeout_ms;
 	uint64_t pull_timeout_ms;
 	char *engine_project; /* prefix of the networks edgeflip makes ("edgeflip_default") */
-	bool engine_events;   /* follow GET /events; false: a full listing every poll */
+	bool engine_events;   /* older spelling: false is watch = list, true watch = events */
+	/* How the daemon notices drift between polls (docs/deploy.md "Drift"):
+	 * "pids" (default: a pidfd on each running container's process, the
+	 * event stream where that cannot work), "events" (the engine's event
+	 * stream), "list" (a full listing every poll). */
+	char *engine_watch;
 
 	/* [switch] */
 	char *switch_backend;

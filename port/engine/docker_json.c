@@ -357,6 +357,9 @@ int ef_docker_parse_inspect(ef_container *out, const char *json, size_t len)
 		out->exit_code = (int)v;
 	if (get_num(root, "RestartCount", 0, 2147483647LL, &v))
 		out->restart_count = (unsigned)v;
+	/* Linux caps PIDs at 2^22 (pid_max); anything else is not a PID. */
+	if (get_num(state, "Pid", 0, 4194304LL, &v))
+		out->pid = (long)v;
 	out->health = dup_nonempty(get_str(get(state, "Health"), "Status"), &ok);
 	out->ip_address = dup_nonempty(find_ip(settings), &ok);
 	if (!ok || !take_labels(out, get(config, "Labels")) ||

@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# The idle daemon (issue 17): drift repaired from the engine's event stream,
-# not by the poll (interval 30 s; the repair must come well before the next
-# poll), across a restart of the engine service; an idle daemon wakes up only
-# for its deadlines (few context switches in 5 s); status shows its cost.
+# The idle daemon (issue 17): drift repaired from the engine's event stream
+# ([engine] watch = events), not by the poll (interval 30 s; the repair must
+# come well before the next poll), across a restart of the engine service; an
+# idle daemon wakes up only for its deadlines (few context switches in 5 s);
+# status shows its cost. Then watch = list (a listing each poll, no stream)
+# and the default, watch = pids: a pidfd on each container's process, no
+# request to the engine while idle, an exit repaired at once; and its fallback
+# to the event stream when the engine's processes are not visible (the daemon
+# in a PID namespace of its own).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/e2e.sh"
@@ -15,7 +20,7 @@ stop_daemon()
 	DAEMON_PID=
 }
 trap 'stop_daemon; ef_e2e_stop' EXIT
-ef_agent_config "$work/agent" agent.interval=30s
+ef_agent_config "$work/agent" agent.interval=30s engine.watch=events
 api1=$(ef_image_build api v1 "api v1") || exit 1
 env=$EF_OPS_DIR/work/environments/production
 log=$work/daemon.log
@@ -135,7 +140,7 @@ stop_daemon
 
 interval=8
 : >"$spy_log"
-ef_ini_set "$EF_AGENT_INI" engine.events off
+ef_ini_set "$EF_AGENT_INI" engine.watch list
 ef_ini_set "$EF_AGENT_INI" agent.interval "${interval}s"
 log=$work/daemon-off.log
 "$EF_BIN" -c "$EF_AGENT_INI" run 2>"$log" &
@@ -167,5 +172,75 @@ ef_check "events off: no event followed" sh -c "! grep -qE 'engine-event event=|
 ef_check "events off: listings seen by the spy ($(listings))" test "$(listings)" -ge 3
 ef_check "events off: no error in the daemon's log" sh -c "! grep ' error ' '$log'"
 stop_daemon
+
+# --- [engine] watch = pids (the default): the processes, not the engine ------
+# Interval 30 s: a repair within 10 s of a kill comes from the pidfd. The spy
+# sees every request: none while idle, never GET /events.
+requests() { grep -c 'HTTP/1.1' "$spy_log" 2>/dev/null || true; }
+ef_ini_set "$EF_AGENT_INI" engine.watch ''
+ef_ini_set "$EF_AGENT_INI" agent.interval 30s
+: >"$spy_log"
+log=$work/daemon-pids.log
+"$EF_BIN" -c "$EF_AGENT_INI" run 2>"$log" &
+DAEMON_PID=$!
+ef_check "pids: the daemon watches the containers' processes" \
+	ef_wait_until 20 grep -q "engine-watch mode=pids containers=1" "$log"
+sleep 1
+q0=$(requests)
+c0=$(ctxt)
+sleep 8
+q1=$(requests)
+c1=$(ctxt)
+echo "# pids: idle 8 s: $((q1 - q0)) engine requests, $((c1 - c0)) context switches"
+ef_expect_eq "pids: no request to the engine while idle (8 s)" 0 $((q1 - q0))
+ef_check "pids: idle daemon wakes < 20 times in 8 s (got $((c1 - c0)))" test $((c1 - c0)) -lt 20
+for how in kill rm again; do
+	id=$(api_running)
+	t0=$SECONDS
+	d0=$(count ' drift ')
+	r0=$(count ' deployed ')
+	x0=$(count 'process-exit')
+	case $how in
+	rm) $EF_PODMAN rm -f -t 0 "$id" >/dev/null ;;
+	*) $EF_PODMAN kill "$id" >/dev/null ;;
+	esac
+	exited() { [ "$(count 'process-exit')" -gt "$x0" ]; }
+	ef_check "pids: $how: the exit seen at once (3 s)" ef_wait_until 3 exited
+	ef_check "pids: $how: drift found" ef_wait_until 5 drift_logged "$d0"
+	ef_check "pids: $how: repaired (interval 30 s)" ef_wait_until 18 repaired "$r0"
+	ef_check "pids: $how: the service runs" api_up
+	echo "# pids: $how -> running again in $((SECONDS - t0)) s"
+	# The new container's process is watched before the next round.
+	sleep 1
+done
+ef_expect_contains "pids: the log names the container that exited" "$(cat "$log")" \
+	"process-exit container=${id:0:12}"
+ef_check "pids: no GET /events reached the engine" sh -c "! grep -q '/events' '$spy_log'"
+ef_check "pids: no error in the daemon's log" sh -c "! grep ' error ' '$log'"
+stop_daemon
+
+# In a PID namespace of its own the daemon sees none of the engine's
+# processes: it says so and follows the event stream instead; a kill is
+# still repaired long before the next poll.
+log=$work/daemon-ns.log
+unshare --pid --fork --mount-proc "$EF_BIN" -c "$EF_AGENT_INI" run 2>"$log" &
+NS_PID=$!
+# unshare waits for its child and lets SIGTERM pass it by: stop the daemon
+# itself (the child), then unshare ends.
+ef__wait_for 50 pgrep -P "$NS_PID" >/dev/null
+DAEMON_PID=$(pgrep -P "$NS_PID" | head -1)
+ef_check "pids, other PID namespace: falls back to the event stream" \
+	ef_wait_until 20 grep -q "engine-watch mode=events" "$log"
+ef_check "pids, other PID namespace: follows the events" \
+	ef_wait_until 10 grep -q "engine-events endpoint" "$log"
+sleep 1
+d0=$(count ' drift ')
+r0=$(count ' deployed ')
+$EF_PODMAN kill "$(api_running)" >/dev/null
+ef_check "pids, other PID namespace: kill seen from the event" ef_wait_until 10 drift_logged "$d0"
+ef_check "pids, other PID namespace: repaired" ef_wait_until 18 repaired "$r0"
+[ -n "$DAEMON_PID" ] && kill "$DAEMON_PID" 2>/dev/null
+DAEMON_PID=
+wait "$NS_PID" 2>/dev/null
 stop_spy
 ef_summary

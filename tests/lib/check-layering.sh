@@ -44,27 +44,27 @@ ALLOW=(
 # and only the agent and firmware/ call it.
 owner_of_header() {
 	case $1 in
-	buf | error | log | fault | features | config | date) echo base ;;
-	source) echo source ;;
-	verify | imagesig) echo trust ;;
-	secrets) echo secrets ;;
-	manifest | compose | compose_read | pin | rollout) echo compose ;;
-	policy) echo policy ;;
-	plan | state | health | deploy | spec | files) echo deploy ;;
-	agent | backoff | fleet | previews) echo agent ;;
-	proxy) echo port/switch ;;
-	*) echo unknown ;;
+	buf | error | log | fault | features | config | date) OWNER=base ;;
+	source) OWNER=source ;;
+	verify | imagesig) OWNER=trust ;;
+	secrets) OWNER=secrets ;;
+	manifest | compose | compose_read | pin | rollout) OWNER=compose ;;
+	policy) OWNER=policy ;;
+	plan | state | health | deploy | spec | files) OWNER=deploy ;;
+	agent | backoff | fleet | previews) OWNER=agent ;;
+	proxy) OWNER=port/switch ;;
+	*) OWNER=unknown ;;
 	esac
 }
 
 rank_of() {
 	case $1 in
-	base) echo 0 ;;
-	source | trust | secrets | compose) echo 1 ;;
-	policy) echo 2 ;;
-	deploy) echo 3 ;;
-	agent) echo 4 ;;
-	*) echo 99 ;;
+	base) RANK=0 ;;
+	source | trust | secrets | compose) RANK=1 ;;
+	policy) RANK=2 ;;
+	deploy) RANK=3 ;;
+	agent) RANK=4 ;;
+	*) RANK=99 ;;
 	esac
 }
 
@@ -76,16 +76,19 @@ allowed() { # allowed FILE WHAT
 	return 1
 }
 
-# why_refused FILE PART INCLUDED QUOTED(1|0): prints why it is refused, or nothing.
+# why_refused FILE PART INCLUDED QUOTED(1|0): sets WHY to why it is refused,
+# or to nothing. (Variables, not output: a subshell per #include line made
+# this check take minutes.)
 why_refused() {
-	local part=$2 inc=$3 quoted=$4 name owner
+	local part=$2 inc=$3 quoted=$4 name owner rank
+	WHY=
 	if [ "$quoted" = 0 ]; then
 		case $part in
 		port/* | sys) return ;;
 		esac
 		case $inc in
 		curl/* | sys/socket.h | sys/un.h | netdb.h | getopt.h)
-			echo "core/ uses no <$inc>: sockets, HTTP and option parsing live in port/ or firmware/ behind include/edgeflip/sys/*.h"
+			WHY="core/ uses no <$inc>: sockets, HTTP and option parsing live in port/ or firmware/ behind include/edgeflip/sys/*.h"
 			;;
 		esac
 		return
@@ -95,27 +98,32 @@ why_refused() {
 	edgeflip/*.h)
 		name=${inc#edgeflip/}
 		name=${name%.h}
-		owner=$(owner_of_header "$name")
+		owner_of_header "$name"
+		owner=$OWNER
 		[ "$owner" = base ] && return
 		[ "$owner" = "$part" ] && return
 		case $part in
 		sys)
-			echo "a port interface may include only base headers and include/edgeflip/sys/*.h, not $inc (part $owner)"
+			WHY="a port interface may include only base headers and include/edgeflip/sys/*.h, not $inc (part $owner)"
 			;;
 		port/*)
-			echo "a port sees only base headers and include/edgeflip/sys/*.h, not $inc (part $owner): hand it what it needs through the interface"
+			WHY="a port sees only base headers and include/edgeflip/sys/*.h, not $inc (part $owner): hand it what it needs through the interface"
 			;;
 		*)
 			if [ "$owner" = unknown ]; then
-				echo "$inc belongs to no part: add it to owner_of_header in tests/lib/check-layering.sh and docs/architecture.md"
-			elif [ "$(rank_of "$owner")" -ge "$(rank_of "$part")" ]; then
-				echo "part $part may not include $inc of part $owner (same rank or above: data flows one way, see docs/architecture.md)"
+				WHY="$inc belongs to no part: add it to owner_of_header in tests/lib/check-layering.sh and docs/architecture.md"
+			else
+				rank_of "$owner"
+				rank=$RANK
+				rank_of "$part"
+				[ "$rank" -lt "$RANK" ] ||
+					WHY="part $part may not include $inc of part $owner (same rank or above: data flows one way, see docs/architecture.md)"
 			fi
 			;;
 		esac
 		;;
 	*/*)
-		echo "a private header of another folder ($inc): move what is shared into a public header of the part below"
+		WHY="a private header of another folder ($inc): move what is shared into a public header of the part below"
 		;;
 	esac
 }
@@ -123,60 +131,69 @@ why_refused() {
 # check_tree ROOT: prints one "file:line: message" per violation; sets
 # VIOLATIONS, CHECKED and USED (allowlist entries that matched).
 check_tree() {
-	local root=$1 f rel part line num inc quoted why n
+	local root=$1 f rel part line num inc quoted why n cur=
+	local -a files
 	VIOLATIONS=0
-	CHECKED=0
 	USED=()
-	while IFS= read -r f; do
+	mapfile -t files < <(find "$root/core" "$root/port" "$root/include/edgeflip" -name '*.[ch]' | sort)
+	CHECKED=${#files[@]}
+	# One grep and one wc for the whole tree: a process per file made this
+	# check (run on eleven trees) take minutes.
+	while IFS= read -r line; do
+		f=${line%%:*}
+		line=${line#*:}
+		num=${line%%:*}
+		line=${line#*:}
+		if [ "$f" != "$cur" ]; then
+			cur=$f
+			rel=${f#"$root"/}
+			case $rel in
+			core/*) part=${rel#core/} part=${part%%/*} ;;
+			port/*) part=port/${rel#port/} part=${part%/*} ;;
+			include/edgeflip/sys/*) part=sys ;;
+			include/edgeflip/*)
+				part=${rel#include/edgeflip/}
+				owner_of_header "${part%.h}"
+				part=$OWNER
+				;;
+			esac
+		fi
+		if [[ $line =~ ^[[:space:]]*#[[:space:]]*include[[:space:]]*\"([^\"]+)\" ]]; then
+			inc=${BASH_REMATCH[1]}
+			quoted=1
+		elif [[ $line =~ ^[[:space:]]*#[[:space:]]*include[[:space:]]*\<([^\>]+)\> ]]; then
+			inc=${BASH_REMATCH[1]}
+			quoted=0
+		elif [[ $rel == core/* && $line =~ (^|[^a-z_])getopt(_long)?[[:space:]]*\( ]]; then
+			inc=getopt.h
+			quoted=0
+		else
+			continue
+		fi
+		why_refused "$rel" "$part" "$inc" "$quoted"
+		why=$WHY
+		[ -n "$why" ] || continue
+		if allowed "$rel" "$inc"; then
+			USED+=("$rel $inc")
+			continue
+		fi
+		echo "$rel:$num: #include ${inc}: $why"
+		VIOLATIONS=$((VIOLATIONS + 1))
+	done < <(grep -nHE '#[[:space:]]*include|getopt' "${files[@]}")
+	while read -r n f; do
 		rel=${f#"$root"/}
 		case $rel in
-		core/*) part=${rel#core/} part=${part%%/*} ;;
-		port/*) part=port/${rel#port/} part=${part%/*} ;;
-		include/edgeflip/sys/*) part=sys ;;
-		include/edgeflip/*)
-			part=${rel#include/edgeflip/}
-			part=$(owner_of_header "${part%.h}")
-			;;
+		core/*.c | port/*.c) ;;
+		*) continue ;;
 		esac
-		CHECKED=$((CHECKED + 1))
-		while IFS= read -r line; do
-			num=${line%%:*}
-			line=${line#*:}
-			if [[ $line =~ ^[[:space:]]*#[[:space:]]*include[[:space:]]*\"([^\"]+)\" ]]; then
-				inc=${BASH_REMATCH[1]}
-				quoted=1
-			elif [[ $line =~ ^[[:space:]]*#[[:space:]]*include[[:space:]]*\<([^\>]+)\> ]]; then
-				inc=${BASH_REMATCH[1]}
-				quoted=0
-			elif [[ $rel == core/* && $line =~ (^|[^a-z_])getopt(_long)?[[:space:]]*\( ]]; then
-				inc=getopt.h
-				quoted=0
-			else
-				continue
-			fi
-			why=$(why_refused "$rel" "$part" "$inc" "$quoted")
-			[ -n "$why" ] || continue
-			if allowed "$rel" "$inc"; then
-				USED+=("$rel $inc")
-				continue
-			fi
-			echo "$rel:$num: #include ${inc}: $why"
+		[ "$n" -gt "$MAX_LINES" ] || continue
+		if allowed "$rel" lines; then
+			USED+=("$rel lines")
+		else
+			echo "$rel: $n lines, more than $MAX_LINES: split it by what it owns (docs/architecture.md)"
 			VIOLATIONS=$((VIOLATIONS + 1))
-		done < <(grep -nE '#[[:space:]]*include|getopt' "$f")
-		case $rel in
-		core/*.c | port/*.c)
-			n=$(wc -l <"$f")
-			if [ "$n" -gt "$MAX_LINES" ]; then
-				if allowed "$rel" lines; then
-					USED+=("$rel lines")
-				else
-					echo "$rel: $n lines, more than $MAX_LINES: split it by what it owns (docs/architecture.md)"
-					VIOLATIONS=$((VIOLATIONS + 1))
-				fi
-			fi
-			;;
-		esac
-	done < <(find "$root/core" "$root/port" "$root/include/edgeflip" -name '*.[ch]' | sort)
+		fi
+	done < <(wc -l "${files[@]}")
 }
 
 echo "# layering of $ROOT"

@@ -112,6 +112,8 @@ static const cfg_case bad_cases[] = {
          "t.ini: [switch] hook is required when backend = hook"},
         {BASE "[engine]\nendpoint = tcp://127.0.0.1:2375\n", EF_EINVALID,
          "t.ini: [engine] endpoint: 'tcp://127.0.0.1:2375' is not a unix:// socket path"},
+        {BASE "[engine]\nwatch = inotify\n", EF_EINVALID,
+         "t.ini: [engine] watch: unknown value 'inotify' (use pids, events or list)"},
         {BASE "[agent]\nlog_level = verbose\n", EF_EINVALID,
          "t.ini: [agent] log_level: unknown level 'verbose' (use error, warn, info, debug or "
          "trace)"},
@@ -157,6 +159,31 @@ static void test_bad_configs(void **state)
 		assert_null(cfg.url);
 		assert_null(cfg.path);
 		assert_null(cfg.policy.registries);
+		ef_config_dispose(&cfg);
+	}
+}
+
+/* [engine] watch, and the older [engine] events it replaces. */
+static void test_engine_watch(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *watch;
+	} t[] = {
+	        {BASE, "pids"},
+	        {BASE "[engine]\nwatch = events\n", "events"},
+	        {BASE "[engine]\nwatch = list\n", "list"},
+	        {BASE "[engine]\nevents = off\n", "list"},
+	        {BASE "[engine]\nevents = on\n", "events"},
+	        /* watch, when given, is what counts */
+	        {BASE "[engine]\nevents = off\nwatch = pids\n", "pids"},
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		ef_config cfg;
+		if (ef_config_parse_string(&cfg, t[i].text, strlen(t[i].text), "t.ini") != 0)
+			fail_msg("case %zu: %s", i, ef_error_last());
+		assert_string_equal(cfg.engine_watch, t[i].watch);
 		ef_config_dispose(&cfg);
 	}
 }
@@ -250,6 +277,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.engine_timeout_ms, 30000);
 	assert_int_equal(cfg.pull_timeout_ms, 600000);
 	assert_true(cfg.engine_events);
+	assert_string_equal(cfg.engine_watch, "pids");
 	assert_string_equal(cfg.switch_backend, "proxy");
 	assert_null(cfg.switch_hook);
 	assert_string_equal(cfg.public_address, "0.0.0.0");
@@ -294,6 +322,7 @@ static void test_every_key(void **state)
 	assert_int_equal(cfg.engine_timeout_ms, 45000);
 	assert_int_equal(cfg.pull_timeout_ms, 86400000);
 	assert_false(cfg.engine_events);
+	assert_string_equal(cfg.engine_watch, "list"); /* events = off, the older key */
 	assert_string_equal(cfg.switch_backend, "hook");
 	assert_string_equal(cfg.switch_hook, "/usr/libexec/edgeflip/switch-hook");
 	assert_string_equal(cfg.public_address, "192.0.2.10");
@@ -438,10 +467,15 @@ static void test_not_before(void **unused)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_bad_configs), cmocka_unit_test(test_good_variants),
-	        cmocka_unit_test(test_defaults),    cmocka_unit_test(test_every_key),
-	        cmocka_unit_test(test_files),       cmocka_unit_test(test_value_parsers),
-	        cmocka_unit_test(test_not_before),  cmocka_unit_test(test_size_fits_address_space),
+	        cmocka_unit_test(test_bad_configs),
+	        cmocka_unit_test(test_good_variants),
+	        cmocka_unit_test(test_engine_watch),
+	        cmocka_unit_test(test_defaults),
+	        cmocka_unit_test(test_every_key),
+	        cmocka_unit_test(test_files),
+	        cmocka_unit_test(test_value_parsers),
+	        cmocka_unit_test(test_not_before),
+	        cmocka_unit_test(test_size_fits_address_space),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

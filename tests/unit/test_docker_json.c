@@ -76,7 +76,8 @@ static void test_inspect_running(void **state)
 	assert_int_equal(c.state, EF_CSTATE_RUNNING);
 	assert_int_equal(c.exit_code, 0);
 	assert_int_equal(c.restart_count, 0);
-	assert_null(c.health); /* Podman says "" without a healthcheck */
+	assert_int_equal(c.pid, 8622); /* State.Pid: what the daemon watches */
+	assert_null(c.health);         /* Podman says "" without a healthcheck */
 	assert_string_equal(c.ip_address, "10.88.0.3");
 	assert_string_equal(c.service, "web");
 	assert_string_equal(c.slot, "blue");
@@ -100,6 +101,7 @@ static void test_inspect_created_and_exited(void **state)
 	assert_int_equal(ef_docker_parse_inspect(&c, b.ptr, b.len), 0);
 	assert_string_equal(c.id, DB_ID);
 	assert_int_equal(c.state, EF_CSTATE_CREATED);
+	assert_int_equal(c.pid, 0);
 	assert_null(c.ip_address);
 	assert_int_equal(c.nports, 0);
 	assert_null(c.revision);
@@ -278,6 +280,11 @@ static const struct {
          "\"RestartCount\":-1}",
          0},
         {"{\"Id\":\"abc\",\"Config\":{\"Labels\":[\"io.edgeflip.service\"]}}", 0},
+        /* Not a PID: negative, beyond pid_max, fractional, a string. */
+        {"{\"Id\":\"abc\",\"State\":{\"Pid\":-5}}", 0},
+        {"{\"Id\":\"abc\",\"State\":{\"Pid\":4194305}}", 0},
+        {"{\"Id\":\"abc\",\"State\":{\"Pid\":1e300}}", 0},
+        {"{\"Id\":\"abc\",\"State\":{\"Pid\":\"77\"}}", 0},
         {"{\"Id\":\"abc\",\"NetworkSettings\":{\"Ports\":[1,2]}}", 0},
         {"{\"Id\":\"abc\",\"NetworkSettings\":{\"Networks\":{\"a\":{\"IPAddress\":5}}}}", 0},
 };
@@ -294,6 +301,7 @@ static void test_inspect_hostile(void **state)
 			assert_int_equal(c.state, EF_CSTATE_UNKNOWN);
 			assert_int_equal(c.exit_code, 0);
 			assert_int_equal(c.restart_count, 0);
+			assert_int_equal(c.pid, 0);
 			assert_null(c.name);
 			assert_null(c.service);
 			assert_null(c.ip_address);

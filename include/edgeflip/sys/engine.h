@@ -175,6 +175,7 @@ typedef struct {
 	int exit_code;
 	unsigned restart_count;
 	char *health; /* engine's own healthcheck status, NULL if none */
+	long pid;     /* main process in the engine's PID namespace (inspect only; 0: none) */
 	/* published ports (inspect only): host_port per container port */
 	ef_engine_port *ports;
 	size_t nports;
