@@ -20,8 +20,10 @@
 # Prints "figure: value" lines and ratios; never asserts a timing.
 #
 #   IDLE_MINUTES=10   length of each phase (1..60)
-#   IDLE_EVENTS=off   run the daemon with [engine] events = off (a listing
-#                     every poll, no event stream) instead of the default
+#   IDLE_WATCH=pids   [engine] watch of the daemon: pids (the default: a
+#                     pidfd per container, no engine request while idle),
+#                     events (the event stream) or list (a listing each poll)
+#   IDLE_EVENTS=off   the older knob: IDLE_WATCH=list
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -38,7 +40,9 @@ source "$root/tests/lib/agent.sh"
 ef_e2e_start idle-bench
 DAEMON_PID=
 trap '[ -n "$DAEMON_PID" ] && kill "$DAEMON_PID" 2>/dev/null; ef_e2e_stop' EXIT
-ef_agent_config "$work/agent" agent.interval=60s ${IDLE_EVENTS:+engine.events=$IDLE_EVENTS}
+watch=${IDLE_WATCH:-pids}
+[ "${IDLE_EVENTS:-}" = off ] && watch=list
+ef_agent_config "$work/agent" agent.interval=60s engine.watch=$watch
 web=$(ef_image_build web v1 "web v1") || exit 1
 port=$(ef_free_port)
 ef_compose "$EF_OPS_DIR/work/environments/production/compose.json" "web=$web:$port"
@@ -56,12 +60,12 @@ reqs() { wc -l <"$EF_GIT_ACCESS_LOG" 2>/dev/null || echo 0; }
 per_h() { python3 -c "import sys; print(round(float(sys.argv[1]) * 3600 / float(sys.argv[2]), 1))" "$1" "$phase_s"; }
 ratio() { python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print(round(a / b, 1) if b > 0 else 'inf')" "$1" "$2"; }
 
-echo "idle_cost: $minutes min per phase; interval 60 s; [engine] events = ${IDLE_EVENTS:-on}; engine pid $EF_PODMAN_PID; proxy pid ${proxy_pid:-none}"
+echo "idle_cost: $minutes min per phase; interval 60 s; [engine] watch = $watch; engine pid $EF_PODMAN_PID; proxy pid ${proxy_pid:-none}"
 
 # --- A: the daemon idles ---------------------------------------------------------------
 "$EF_BIN" -c "$EF_AGENT_INI" run 2>"$work/daemon.log" &
 DAEMON_PID=$!
-ef_wait_until 30 grep -q "engine-events" "$work/daemon.log" || echo "idle_cost: the daemon does not follow engine events"
+ef_wait_until 30 grep -qE "engine-events|engine-watch" "$work/daemon.log" || echo "idle_cost: the daemon says nothing of how it watches the engine"
 # The start-up pass, the listing on connect and the first poll are not idle
 # cost: the first wait is the interval plus a random phase of up to another
 # interval, past nginx's 75 s keep-alive, so that poll may make a new TLS
