@@ -99,9 +99,8 @@ static int shell_split(pctx *c, const char *s, char ***out)
 		error = mf_fail(c, EF_ENOMEM, "out of memory");
 	else if (in_word && (error = ef_strv_push_owned(&v, ef_buf_detach(&w))) < 0)
 		error = mf_fail(c, EF_ENOMEM, "out of memory");
-	else if (!v)
-		error = mf_fail(c, EF_EINVALID,
-		                "must not be empty; remove the key to use the image's default");
+	else if (!v && !(v = calloc(1, sizeof(*v))))
+		error = mf_fail(c, EF_ENOMEM, "out of memory");
 	ef_buf_dispose(&w);
 	if (error < 0) {
 		ef_strv_free(v);
@@ -112,7 +111,10 @@ static int shell_split(pctx *c, const char *s, char ***out)
 	return 0;
 }
 
-/* command / entrypoint: null (not set), a string (split like a shell), or an array. */
+/* command / entrypoint: null (not set), a string (split like a shell), or an
+ * array. An empty array or a string of no words is set and empty (a
+ * NULL-terminated vector of no strings), as Compose passes it on: an empty
+ * entrypoint clears the image's, an empty command takes the image's. */
 int mf_get_argv(pctx *c, const cJSON *it, char ***out)
 {
 	int error;
@@ -126,9 +128,8 @@ int mf_get_argv(pctx *c, const cJSON *it, char ***out)
 		               mf_type_name(it));
 	if ((error = mf_get_string_list(c, it, MAX_ARGS, out)) < 0)
 		return error;
-	if (!*out)
-		return mf_fail(c, EF_EINVALID,
-		               "must not be empty; remove the key to use the image's default");
+	if (!*out && !(*out = calloc(1, sizeof(**out))))
+		return mf_fail(c, EF_ENOMEM, "out of memory");
 	return 0;
 }
 

@@ -2,12 +2,16 @@
  * dotenv parser of compose-go's dotenv package, and the variable table. */
 #include "edgeflip/compose_read.h"
 #include "edgeflip/error.h"
+#include "edgeflip/log.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define MAX_NESTING 32 /* ${A:-${B:-${C...}}} */
 
@@ -304,6 +308,8 @@ int ef_compose_interp_string(char **out, const char *tmpl, const ef_env *env, ef
 /* ---------------------------------------------------------------------------
  * The document tree */
 
+#define CAST_DEPTH 8 /* the longest path of the cast table, and some */
+
 typedef struct {
 	const ef_env *env;
 	const ef_compose_pos *pos;
@@ -311,6 +317,8 @@ typedef struct {
 	ef_findings *findings;
 	ef_buf path;
 	int error;
+	const char *keys[CAST_DEPTH]; /* the path as keys; NULL for a list index */
+	size_t depth;
 } ictx;
 
 static void finding(ictx *c, const cJSON *n, const char *msg)
@@ -331,6 +339,140 @@ static void finding(ictx *c, const cJSON *n, const char *msg)
 	}
 }
 
+/* Typed keys given as strings. Compose converts a string at these paths to the
+ * key's type after interpolation (compose-go loader/interpolate.go), so that
+ * `read_only: ${RO:-false}` and `privileged: "false"` mean the boolean and
+ * `pids_limit: "100"` the number. "*" is any key, "[]" any list index; the
+ * paths are under services.NAME unless they start with "/". Modes of
+ * secrets and configs stay strings: they are octal and read as such. */
+enum cast { CAST_BOOL, CAST_INT, CAST_FLOAT };
+static const struct {
+	const char *path;
+	enum cast to;
+} casts[] = {
+        {"cpu_count", CAST_INT},
+        {"cpu_percent", CAST_FLOAT},
+        {"cpu_period", CAST_INT},
+        {"cpu_quota", CAST_INT},
+        {"cpu_rt_period", CAST_INT},
+        {"cpu_rt_runtime", CAST_INT},
+        {"cpus", CAST_FLOAT},
+        {"cpu_shares", CAST_INT},
+        {"init", CAST_BOOL},
+        {"depends_on.*.required", CAST_BOOL},
+        {"depends_on.*.restart", CAST_BOOL},
+        {"deploy.replicas", CAST_INT},
+        {"deploy.update_config.parallelism", CAST_INT},
+        {"deploy.update_config.max_failure_ratio", CAST_FLOAT},
+        {"deploy.rollback_config.parallelism", CAST_INT},
+        {"deploy.rollback_config.max_failure_ratio", CAST_FLOAT},
+        {"deploy.restart_policy.max_attempts", CAST_INT},
+        {"deploy.placement.max_replicas_per_node", CAST_INT},
+        {"healthcheck.retries", CAST_INT},
+        {"healthcheck.disable", CAST_BOOL},
+        {"oom_kill_disable", CAST_BOOL},
+        {"oom_score_adj", CAST_INT},
+        {"pids_limit", CAST_INT},
+        {"ports.[].target", CAST_INT},
+        {"privileged", CAST_BOOL},
+        {"read_only", CAST_BOOL},
+        {"scale", CAST_INT},
+        {"stdin_open", CAST_BOOL},
+        {"tty", CAST_BOOL},
+        {"ulimits.*", CAST_INT},
+        {"ulimits.*.hard", CAST_INT},
+        {"ulimits.*.soft", CAST_INT},
+        {"volumes.[].read_only", CAST_BOOL},
+        {"volumes.[].volume.nocopy", CAST_BOOL},
+        {"/networks.*.external", CAST_BOOL},
+        {"/networks.*.internal", CAST_BOOL},
+        {"/networks.*.attachable", CAST_BOOL},
+        {"/networks.*.enable_ipv6", CAST_BOOL},
+        {"/volumes.*.external", CAST_BOOL},
+        {"/secrets.*.external", CAST_BOOL},
+        {"/configs.*.external", CAST_BOOL},
+};
+
+/* Whether the keys (NULL for a list index) match the dotted pattern. */
+static bool path_is(const char *const *keys, size_t n, const char *pat)
+{
+	size_t i = 0;
+
+	for (const char *p = pat; i < n; i++) {
+		const char *dot = strchr(p, '.');
+		size_t len = dot ? (size_t)(dot - p) : strlen(p);
+
+		if (len == 2 && !memcmp(p, "[]", 2)) {
+			if (keys[i])
+				return false;
+		} else if (!keys[i] || (!(len == 1 && *p == '*') &&
+		                        (strlen(keys[i]) != len || memcmp(keys[i], p, len)))) {
+			return false;
+		}
+		if (!dot)
+			return i + 1 == n;
+		p = dot + 1;
+	}
+	return false;
+}
+
+static int cast_to(ictx *c)
+{
+	for (size_t i = 0; i < sizeof(casts) / sizeof(casts[0]); i++) {
+		const char *p = casts[i].path;
+
+		if (*p == '/' ? path_is(c->keys, c->depth, p + 1)
+		              : c->depth > 2 && c->keys[0] && !strcmp(c->keys[0], "services") &&
+		                        path_is(c->keys + 2, c->depth - 2, p))
+			return (int)casts[i].to;
+	}
+	return -1;
+}
+
+/* Converts the string node n in place (its position stays known) to the type
+ * of its path, as compose-go's toBoolean, strconv.Atoi and ParseFloat do. */
+static int cast(ictx *c, cJSON *n)
+{
+	static const char *const yes[] = {"y", "yes", "true", "on"};
+	static const char *const no[] = {"n", "no", "false", "off"};
+	const char *s = n->valuestring;
+	char *end, msg[300], shown[64];
+	int to = cast_to(c);
+	double d;
+
+	if (to < 0)
+		return 0;
+	if (to == CAST_BOOL) {
+		for (size_t i = 0; i < 4; i++) {
+			if (!strcasecmp(s, yes[i]) || !strcasecmp(s, no[i])) {
+				int type = strcasecmp(s, yes[i]) ? cJSON_False : cJSON_True;
+				free(n->valuestring);
+				n->valuestring = NULL;
+				n->type = type;
+				return 0;
+			}
+		}
+	} else {
+		errno = 0;
+		d = to == CAST_INT ? (double)strtoll(s, &end, 10) : strtod(s, &end);
+		if (*s && !strchr(" \t\n\v\f\r", *s) && !*end && !errno && isfinite(d)) {
+			free(n->valuestring);
+			n->valuestring = NULL;
+			n->type = cJSON_Number;
+			cJSON_SetNumberValue(n, d);
+			return 0;
+		}
+	}
+	ef_log_escape(shown, sizeof(shown), s);
+	snprintf(msg, sizeof(msg),
+	         "'%s' is not %s (Compose converts this key's value after interpolation)", shown,
+	         to == CAST_BOOL  ? "a boolean: write true or false"
+	         : to == CAST_INT ? "a whole number"
+	                          : "a number");
+	finding(c, n, msg);
+	return 0;
+}
+
 static int walk(ictx *c, cJSON *n)
 {
 	if (cJSON_IsString(n)) {
@@ -339,7 +481,7 @@ static int walk(ictx *c, cJSON *n)
 		int error;
 
 		if (!strchr(n->valuestring, '$'))
-			return 0;
+			return cast(c, n);
 		error = interp(&v, n->valuestring, c->env, NULL, &err, &unset);
 		if (error == EF_ENOMEM) {
 			ef_buf_dispose(&err);
@@ -361,6 +503,8 @@ static int walk(ictx *c, cJSON *n)
 		free(v);
 		ef_strv_free(unset);
 		ef_buf_dispose(&err);
+		if (error == 0)
+			return cast(c, n);
 		return error == EF_ENOMEM ? error : 0;
 	}
 	if (cJSON_IsObject(n) || cJSON_IsArray(n)) {
@@ -371,7 +515,11 @@ static int walk(ictx *c, cJSON *n)
 				ef_buf_printf(&c->path, ".%s", e->string);
 			else
 				ef_buf_printf(&c->path, "[%zu]", i);
+			if (c->depth < CAST_DEPTH)
+				c->keys[c->depth] = cJSON_IsObject(n) ? e->string : NULL;
+			c->depth++;
 			error = walk(c, e);
+			c->depth--;
 			c->path.len = plen;
 			if (c->path.ptr)
 				c->path.ptr[plen] = '\0';
@@ -385,7 +533,7 @@ static int walk(ictx *c, cJSON *n)
 int ef_compose_interpolate(cJSON *doc, const ef_env *env, const ef_compose_pos *pos,
                            const char *file, ef_findings *findings)
 {
-	ictx c = {env, pos, file, findings, EF_BUF_INIT(4096), 0};
+	ictx c = {env, pos, file, findings, EF_BUF_INIT(4096), 0, {NULL}, 0};
 	int error;
 
 	ef_buf_puts(&c.path, "$");

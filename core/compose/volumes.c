@@ -85,8 +85,10 @@ static int short_options(pctx *c, const char *spec, const char *opts, ef_mount *
 			m->read_only = false;
 		else if (!strcmp(tok, "nocopy") && m->type == EF_MOUNT_VOLUME)
 			m->nocopy = true;
-		else if ((!strcmp(tok, "z") || !strcmp(tok, "Z")) && m->type == EF_MOUNT_BIND)
-			error = (m->selinux = strdup(tok)) ? 0 : EF_ENOMEM;
+		else if (!strcmp(tok, "z") || !strcmp(tok, "Z"))
+			/* on a named volume too, as Compose takes it (nextcloud's
+			 * examples write "nextcloud:/var/www/html:z") */
+			error = (free(m->selinux), m->selinux = strdup(tok)) ? 0 : EF_ENOMEM;
 		else if (is_propagation(tok) && m->type == EF_MOUNT_BIND)
 			error = (m->propagation = strdup(tok)) ? 0 : EF_ENOMEM;
 		else if (!strcmp(tok, "cached") || !strcmp(tok, "delegated") ||
@@ -94,8 +96,8 @@ static int short_options(pctx *c, const char *spec, const char *opts, ef_mount *
 			; /* macOS file sharing hints: no meaning on Linux */
 		else
 			error = mf_fail(c, EF_EINVALID,
-			                "'%s': option '%s' is not supported here (use ro, rw; z, Z "
-			                "or a propagation for a bind; nocopy for a volume)",
+			                "'%s': option '%s' is not supported here (use ro, rw, z, Z; "
+			                "a propagation for a bind; nocopy for a volume)",
 			                spec, tok);
 	}
 	free(copy);

@@ -14,7 +14,8 @@ static char **dupv(char *const *v, bool *ok)
 
 	if (!v)
 		return NULL;
-	if (!(copy = ef_strv_dup(v)))
+	/* set and empty stays set: "Entrypoint": [] clears the image's */
+	if (!(copy = v[0] ? ef_strv_dup(v) : calloc(1, sizeof(*copy))))
 		*ok = false;
 	return copy;
 }

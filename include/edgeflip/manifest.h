@@ -36,7 +36,7 @@ typedef struct {
 	bool create_host_path; /* bind: create a missing source (Compose: true in the short form) */
 	char *propagation;     /* bind: NULL | "rprivate" | "private" | "rshared" | "shared" |
 	                          "rslave" | "slave" */
-	char *selinux;         /* bind: NULL | "z" | "Z" */
+	char *selinux;         /* NULL | "z" | "Z" (bind, volume) */
 	bool nocopy;           /* volume: do not copy the image's content into a new volume */
 	char *subpath;         /* volume: NULL or a relative path inside the volume */
 	int64_t tmpfs_size;    /* tmpfs: bytes, 0 = engine default */

@@ -74,6 +74,8 @@ deploy() { ef_gitops_commit "$1" && ef_agent once 2>"$log"; }
 # (./cgi/q, a relative bind); the command has no "$" for Compose to
 # interpolate. Prints the "command", "environment" and "volumes" members.
 mkdir -p "$env/cgi"
+# Each client in the chain waits longer than the one it calls may retry: the
+# load client 12 s, the frontend 10 s, the backend's retries to the db 7.5 s.
 # Like database drivers and HTTP clients it has a connect timeout (TMO s) and
 # tries again (TRIES attempts): a lookup just before the old instance gave
 # the name up can return its old address, gone a moment later (its address
@@ -111,7 +113,7 @@ $health
 services:
   frontend:
     image: $app
-$(cgi frontend backend cgi-bin/q 4 1)
+$(cgi frontend backend cgi-bin/q 10 1)
     ports: ["$port:8080"]
     networks: [public]
     depends_on: [backend]
@@ -153,7 +155,7 @@ ef_expect_eq "1: expose publishes nothing" "" "$($EF_PODMAN port "$(cid db)")"
 blue_db=$(cid db)
 blue_ip=$(ip_on "$blue_db" $(net private))
 ef_expect_eq "1: db resolves to blue" "$blue_ip" "$(resolve "$(cid backend)" db $(net private))"
-ef_load_start "$url" s1-update
+ef_load_start "$url" s1-update --timeout 12
 stack1 "$db2"
 deploy "stack 1: db v2"
 rc=$?
@@ -169,7 +171,7 @@ ef_expect_eq "1: after the flip, db resolves to the active slot only" \
 	"$(ip_on "$green_db" $(net private))" "$(resolve "$(cid backend)" db $(net private))"
 ef_expect_contains "1: the names moved" "$(cat "$log")" "aliases-on"
 
-ef_load_start "$url" s1-rollback
+ef_load_start "$url" s1-rollback --timeout 12
 stack1 "$dbbad"
 deploy "stack 1: bad db"
 rc=$?

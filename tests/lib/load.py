@@ -7,7 +7,7 @@ summary to OUT: total, failed, the bodies seen in order of first appearance
 with their counts, and the first few errors.
 
   load.py URL OUT [--max N] [--seconds S] [--stop-file F] [--pause-ms P]
-          [--phase-log LOG --phase-re RE]
+          [--timeout S] [--phase-log LOG --phase-re RE]
 
 With --phase-log, the lines of LOG (the agent's log, read as it grows) that
 match RE set the current phase (RE's first group); answers are also counted
@@ -30,6 +30,7 @@ ap.add_argument("--max", type=int, default=20000)
 ap.add_argument("--seconds", type=float, default=120)
 ap.add_argument("--stop-file", default=None)
 ap.add_argument("--pause-ms", type=float, default=5)
+ap.add_argument("--timeout", type=float, default=5)
 ap.add_argument("--phase-log", default=None)
 ap.add_argument("--phase-re", default=None)
 a = ap.parse_args()
@@ -75,7 +76,7 @@ while total < a.max and time.monotonic() < end:
         read_phase()
     answered = False
     try:
-        c = http.client.HTTPConnection(u.hostname, u.port, timeout=5)
+        c = http.client.HTTPConnection(u.hostname, u.port, timeout=a.timeout)
         c.request("GET", u.path or "/")
         r = c.getresponse()
         body = r.read().decode(errors="replace").strip()

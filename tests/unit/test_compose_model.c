@@ -134,7 +134,7 @@ static void test_volumes_and_mounts(void **state)
 	ef_manifest *m = parse_ok(
 	        "{\"services\": {\"web\": {" IMG
 	        ", \"volumes\": [\"./config/app.conf:/etc/app.conf:ro\", "
-	        "\"./data//x/../y/:/data\", \"~/cache:/cache\", \"/anon\", \"named:/n:nocopy\", "
+	        "\"./data//x/../y/:/data\", \"~/cache:/cache\", \"/anon\", \"named:/n:nocopy,Z\", "
 	        "\"/srv:/srv:rshared,z\", {\"type\": \"tmpfs\", \"target\": \"/t\", \"tmpfs\": "
 	        "{\"size\": \"64m\", \"mode\": 1023}}, {\"type\": \"bind\", \"source\": \".\", "
 	        "\"target\": \"/env\", \"bind\": {\"create_host_path\": true, \"propagation\": "
@@ -162,6 +162,7 @@ static void test_volumes_and_mounts(void **state)
 	assert_string_equal(v[3].target, "/anon");
 	assert_string_equal(v[4].source, "shop_named");
 	assert_true(v[4].nocopy);
+	assert_string_equal(v[4].selinux, "Z"); /* as Compose reads "vol:/p:z" */
 	assert_string_equal(v[5].propagation, "rshared");
 	assert_string_equal(v[5].selinux, "z");
 	assert_false(v[5].relative);

@@ -236,6 +236,70 @@ static void test_document(void **state)
 	ef_env_dispose(&e);
 }
 
+/* Typed keys given as strings become the key's type after interpolation, as
+ * Compose converts them; other strings, keys of other objects and x- fields
+ * stay strings; a string that is not of the type is a finding at its line. */
+static void test_typed_keys(void **state)
+{
+	const char *y =
+	        "services:\n"
+	        "  web:\n"
+	        "    read_only: ${RO:-false}\n"
+	        "    privileged: \"FALSE\"\n"
+	        "    tty: yes\n"
+	        "    pids_limit: \"100\"\n"
+	        "    cpus: \"0.5\"\n"
+	        "    ulimits: {nofile: {soft: \"1024\", hard: \"${HARD:-2048}\"}, nproc: \"-1\"}\n"
+	        "    volumes: [{type: volume, source: d, target: /d, read_only: \"on\"}]\n"
+	        "    depends_on: {db: {condition: service_started, required: \"n\"}}\n"
+	        "    labels: {read_only: \"true\"}\n"
+	        "    x-tty: \"true\"\n"
+	        "    hostname: \"1\"\n"
+	        "  bad:\n"
+	        "    init: maybe\n"
+	        "    scale: \"1.5\"\n"
+	        "    cpus: \" 1\"\n"
+	        "networks: {n: {internal: \"true\"}}\n";
+	ef_compose_pos *pos;
+	ef_findings f;
+	cJSON *doc;
+	ef_env e;
+	char *s;
+
+	(void)state;
+	defaults(&e);
+	ef_findings_init(&f);
+	assert_int_equal(ef_compose_pos_new(&pos), 0);
+	assert_int_equal(ef_compose_yaml_read(&doc, y, strlen(y), "env/compose.yaml", pos, &f), 0);
+	assert_int_equal(ef_compose_interpolate(doc, &e, pos, "env/compose.yaml", &f), EF_EINVALID);
+	assert_int_equal(f.n, 3);
+	assert_int_equal(f.v[0].line, 15);
+	assert_string_equal(f.v[0].path, "$.services.bad.init");
+	assert_non_null(strstr(f.v[0].message, "'maybe' is not a boolean"));
+	assert_int_equal(f.v[1].line, 16);
+	assert_non_null(strstr(f.v[1].message, "'1.5' is not a whole number"));
+	assert_int_equal(f.v[2].line, 17);
+	assert_non_null(strstr(f.v[2].message, "' 1' is not a number"));
+	s = cJSON_PrintUnformatted(
+	        cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "services"), "web"));
+	assert_string_equal(
+	        s,
+	        "{\"read_only\":false,\"privileged\":false,\"tty\":true,\"pids_limit\":100,"
+	        "\"cpus\":0.5,\"ulimits\":{\"nofile\":{\"soft\":1024,\"hard\":2048},\"nproc\":-1},"
+	        "\"volumes\":[{\"type\":\"volume\",\"source\":\"d\",\"target\":\"/d\","
+	        "\"read_only\":true}],\"depends_on\":{\"db\":{\"condition\":"
+	        "\"service_started\",\"required\":false}},\"labels\":{\"read_only\":\"true\"},"
+	        "\"x-tty\":\"true\",\"hostname\":\"1\"}");
+	free(s);
+	s = cJSON_PrintUnformatted(cJSON_GetObjectItem(doc, "networks"));
+	assert_string_equal(s, "{\"n\":{\"internal\":true}}");
+	free(s);
+	cJSON_Delete(doc);
+	ef_compose_pos_free(pos);
+	ef_findings_dispose(&f);
+	ef_env_dispose(&e);
+}
+
 /* ---------------------------------------------------------------------------
  * .env */
 
@@ -331,9 +395,9 @@ static void test_dotenv_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_template_ok),   cmocka_unit_test(test_template_errors),
-	        cmocka_unit_test(test_document),      cmocka_unit_test(test_dotenv),
-	        cmocka_unit_test(test_dotenv_errors),
+	        cmocka_unit_test(test_template_ok), cmocka_unit_test(test_template_errors),
+	        cmocka_unit_test(test_document),    cmocka_unit_test(test_typed_keys),
+	        cmocka_unit_test(test_dotenv),      cmocka_unit_test(test_dotenv_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -129,12 +129,6 @@ static const bad_case bad_cases[] = {
         /* command, entrypoint */
         {WEB(IMG ", \"command\": \"echo 'hi\""), EF_EINVALID,
          F ": $.services.web.command: unterminated single quote"},
-        {WEB(IMG ", \"command\": \"  \""), EF_EINVALID,
-         F ": $.services.web.command: must not be empty; remove the key to use the image's "
-           "default"},
-        {WEB(IMG ", \"entrypoint\": []"), EF_EINVALID,
-         F ": $.services.web.entrypoint: must not be empty; remove the key to use the image's "
-           "default"},
         {WEB(IMG ", \"command\": [\"a\", 1]"), EF_EINVALID,
          F ": $.services.web.command[1]: expected a string, found a number"},
         {WEB(IMG ", \"command\": {}"), EF_EINVALID,
@@ -206,8 +200,8 @@ static const bad_case bad_cases[] = {
            "directory; keep the file inside it (or use an absolute path, checked by the device "
            "policy)"},
         {WEB(IMG ", \"volumes\": [\"/a:/b:q\"]"), EF_EINVALID,
-         F ": $.services.web.volumes[0]: '/a:/b:q': option 'q' is not supported here (use ro, rw; "
-           "z, Z or a propagation for a bind; nocopy for a volume)"},
+         F ": $.services.web.volumes[0]: '/a:/b:q': option 'q' is not supported here (use ro, rw, "
+           "z, Z; a propagation for a bind; nocopy for a volume)"},
         {WEB(IMG ", \"volumes\": [\"/a:b\"]"), EF_EINVALID,
          F ": $.services.web.volumes[0]: '/a:b': the target 'b' must be an absolute path"},
         {WEB(IMG ", \"volumes\": [\"data:/data\"]"), EF_EINVALID,
@@ -560,6 +554,7 @@ static void test_volumes_forms(void **state)
 
 static void test_command_split(void **state)
 {
+	ef_manifest *m;
 	static const struct {
 		const char *json;
 		const char *argv[6];
@@ -569,17 +564,21 @@ static void test_command_split(void **state)
 	        {"\"sh -c 'echo \\\"hi there\\\"'\"", {"sh", "-c", "echo \"hi there\""}},
 	        {"\"echo \\\"a \\\\\\\" b\\\" c\\\\ d ''\"", {"echo", "a \" b", "c d", ""}},
 	        {"[\"sh\", \"-c\", \"a b\"]", {"sh", "-c", "a b"}},
+	        /* set and empty, as Compose passes it: not the same as unset */
+	        {"[]", {NULL}},
+	        {"\"\"", {NULL}},
+	        {"\"  \"", {NULL}},
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		char json[256];
-		ef_manifest *m;
 		char **argv;
 		size_t n = 0;
 
 		snprintf(json, sizeof(json), WEB(IMG ", \"command\": %s"), t[i].json);
 		m = parse_ok(json);
 		argv = m->services[0].command;
+		assert_non_null(argv);
 		for (; t[i].argv[n]; n++) {
 			assert_non_null(argv[n]);
 			assert_string_equal(argv[n], t[i].argv[n]);
@@ -587,6 +586,10 @@ static void test_command_split(void **state)
 		assert_null(argv[n]);
 		ef_manifest_free(m);
 	}
+	m = parse_ok(WEB(IMG));
+	assert_null(m->services[0].command);
+	assert_null(m->services[0].entrypoint);
+	ef_manifest_free(m);
 }
 
 static void test_environment_forms(void **state)
