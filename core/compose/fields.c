@@ -149,6 +149,23 @@ static int cmp_kv(const void *a, const void *b)
 	return nx < ny ? -1 : nx > ny;
 }
 
+/* Removes the entries of v ("K=V") whose name is that of kv ("K=..." or "K"):
+ * in the list form a name given again replaces the earlier one, as Compose
+ * reads it. */
+static void drop_name(char **v, const char *kv)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; v && v[i]; i++) {
+		if (cmp_kv(&v[i], &kv) == 0)
+			free(v[i]);
+		else
+			v[j++] = v[i];
+	}
+	if (v)
+		v[j] = NULL;
+}
+
 static int scalar_string(const cJSON *v, char *tmp, size_t tmpsize, const char **out)
 {
 	int64_t n;
@@ -230,6 +247,7 @@ int mf_get_kv(pctx *c, const cJSON *it, size_t max, int mode, char ***out)
 				error = mf_fail(c, EF_EINVALID, "'%s' has no name before '='",
 				                e->valuestring);
 			else if (!strchr(e->valuestring, '=') && mode == KV_ENV) {
+				drop_name(v, e->valuestring); /* unset: "A=1", "A" */
 				mf_pop(c, saved);
 				continue;
 			} else if (!strchr(e->valuestring, '=') && mode == KV_OPTS)
@@ -248,6 +266,8 @@ int mf_get_kv(pctx *c, const cJSON *it, size_t max, int mode, char ***out)
 			error = mf_fail(c, EF_EINVALID, "control characters are not allowed in %s",
 			                labels ? "labels" : "names");
 		mf_pop(c, saved);
+		if (error == 0)
+			drop_name(v, kv);
 		if (error == 0 && (error = ef_strv_push_owned(&v, kv)) < 0)
 			error = mf_fail(c, EF_ENOMEM, "out of memory");
 		else if (error < 0)
@@ -258,13 +278,6 @@ int mf_get_kv(pctx *c, const cJSON *it, size_t max, int mode, char ***out)
 	n = ef_strv_len(v);
 	if (n > 1)
 		qsort(v, n, sizeof(*v), cmp_kv);
-	for (i = 1; i < n; i++) {
-		if (cmp_kv(&v[i - 1], &v[i]) == 0) {
-			error = mf_fail(c, EF_EINVALID, "'%.*s' is set twice; keep one",
-			                (int)key_len(v[i]), v[i]);
-			goto out;
-		}
-	}
 	ef_strv_free(*out);
 	*out = v;
 	v = NULL;

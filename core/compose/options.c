@@ -358,8 +358,11 @@ static int host_name(pctx *c, const cJSON *it, const char *what, char **out)
 {
 	int error = mf_get_name(c, it, out);
 
-	if (error == 0 && !mf_valid_name(*out, "-.", 253))
-		return mf_fail(c, EF_EINVALID, "'%s' is not a %s (letters, digits, '-', '.')", *out,
+	/* '_' as the engine takes it (nextcloud's examples use it); at most 64
+	 * bytes, what the kernel's sethostname() and setdomainname() take. */
+	if (error == 0 && !mf_valid_name(*out, "-._", 64))
+		return mf_fail(c, EF_EINVALID,
+		               "'%s' is not a %s (at most 64 letters, digits, '-', '_', '.')", *out,
 		               what);
 	return error;
 }

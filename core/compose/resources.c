@@ -292,14 +292,24 @@ static int deploy_restart(pctx *c, svc_ctx *sc, const cJSON *it)
 				return error;
 		}
 	}
-	if (!cond || (cJSON_IsString(cond) && !strcmp(cond->valuestring, "any")))
+	/* The specification's none, on-failure and any, and the engine's words
+	 * for them, which docker compose maps the same way (no, always,
+	 * unless-stopped). */
+	if (cond && !cJSON_IsString(cond))
+		return mf_fail_at(c, "condition", "expected a string, found %s",
+		                  mf_type_name(cond));
+	if (!cond || !strcmp(cond->valuestring, "any") || !strcmp(cond->valuestring, "always"))
 		r = strdup("always");
-	else if (cJSON_IsString(cond) && !strcmp(cond->valuestring, "none"))
+	else if (!strcmp(cond->valuestring, "none") || !strcmp(cond->valuestring, "no"))
 		r = strdup("no");
-	else if (cJSON_IsString(cond) && !strcmp(cond->valuestring, "on-failure"))
+	else if (!strcmp(cond->valuestring, "unless-stopped"))
+		r = strdup("unless-stopped");
+	else if (!strcmp(cond->valuestring, "on-failure"))
 		r = max ? mf_str_printf("on-failure:%lld", (long long)max) : strdup("on-failure");
 	else
-		return mf_fail_at(c, "condition", "expected \"none\", \"on-failure\" or \"any\"");
+		return mf_fail_at(c, "condition",
+		                  "expected \"none\", \"on-failure\" or \"any\" (or the engine's "
+		                  "\"no\", \"always\", \"unless-stopped\")");
 	if (!r)
 		return oom(c);
 	if (sc->s->restart && strcmp(sc->s->restart, r)) {

@@ -95,10 +95,11 @@ static int short_options(pctx *c, const char *spec, const char *opts, ef_mount *
 		         !strcmp(tok, "consistent"))
 			; /* macOS file sharing hints: no meaning on Linux */
 		else
-			error = mf_fail(c, EF_EINVALID,
-			                "'%s': option '%s' is not supported here (use ro, rw, z, Z; "
-			                "a propagation for a bind; nocopy for a volume)",
-			                spec, tok);
+			error = mf_fail(
+			        c, EF_EINVALID,
+			        "'%s': option '%s' is not supported here (use ro, rw, z, Z; "
+			        "a propagation for a bind; nocopy for a volume)",
+			        spec, tok);
 	}
 	free(copy);
 	return error == EF_ENOMEM ? mf_fail(c, EF_ENOMEM, "out of memory") : error;

@@ -213,7 +213,7 @@ static void test_scalars(void **state)
 	        "\"stop_signal\": \"SIGQUIT\", \"stop_grace_period\": \"1m30s\", \"init\": true, "
 	        "\"extra_hosts\": [\"b.local=10.0.0.2\", \"a.local:10.0.0.1\", "
 	        "\"v6=[::1]\", \"gw:host-gateway\"], \"dns\": \"1.1.1.1\", \"dns_search\": "
-	        "[\"lan\"], \"dns_opt\": [\"ndots:1\"], \"hostname\": \"gw1\", \"domainname\": "
+	        "[\"lan\"], \"dns_opt\": [\"ndots:1\"], \"hostname\": \"gw_1\", \"domainname\": "
 	        "\"example.org\", \"sysctls\": {\"net.core.somaxconn\": 1024, "
 	        "\"net.ipv4.ip_forward\": \"1\"}, \"ulimits\": {\"nproc\": 512, \"nofile\": "
 	        "{\"soft\": 1024, \"hard\": 4096}}, \"shm_size\": \"64m\", \"group_add\": "
@@ -245,7 +245,7 @@ static void test_scalars(void **state)
 	strv_is(s->extra_hosts, hosts);
 	assert_string_equal(s->dns[0], "1.1.1.1");
 	assert_string_equal(s->dns_search[0], "lan");
-	assert_string_equal(s->hostname, "gw1");
+	assert_string_equal(s->hostname, "gw_1");
 	strv_is(s->sysctls, sysctls);
 	assert_int_equal(s->nulimits, 2);
 	assert_string_equal(s->ulimits[0].name, "nofile");
@@ -287,6 +287,22 @@ static void test_deploy(void **state)
 	assert_int_equal(s->mem_reservation, 64 << 20);
 	assert_string_equal(s->restart, "on-failure:3");
 	ef_manifest_free(m);
+
+	/* the engine's words for the conditions, as docker compose maps them */
+	static const char *const cond[][2] = {{"any", "always"},
+	                                      {"always", "always"},
+	                                      {"none", "no"},
+	                                      {"no", "no"},
+	                                      {"unless-stopped", "unless-stopped"}};
+	for (size_t i = 0; i < sizeof(cond) / sizeof(cond[0]); i++) {
+		char json[200];
+		snprintf(json, sizeof(json),
+		         WEB("\"deploy\": {\"restart_policy\": {\"condition\": \"%s\"}}"),
+		         cond[i][0]);
+		m = parse_ok(json);
+		assert_string_equal(web(m)->restart, cond[i][1]);
+		ef_manifest_free(m);
+	}
 }
 
 static void test_healthcheck_new(void **state)
@@ -450,7 +466,13 @@ static void test_refusals(void **state)
 	        {WEB("\"dns\": [\"dns.google\"]"),
 	         F ": $.services.web.dns: 'dns.google' is not an IPv4 or IPv6 address"},
 	        {WEB("\"hostname\": \"a b\""), F
-	         ": $.services.web.hostname: 'a b' is not a host name (letters, digits, '-', '.')"},
+	         ": $.services.web.hostname: 'a b' is not a host name (at most 64 letters, digits, "
+	         "'-', '_', '.')"},
+	        {WEB("\"hostname\": "
+	             "\"a1234567890123456789012345678901234567890123456789012345678901234\""),
+	         F ": $.services.web.hostname: "
+	           "'a1234567890123456789012345678901234567890123456789012345678901234' "
+	           "is not a host name (at most 64 letters, digits, '-', '_', '.')"},
 	        {WEB("\"hostname\": \"a\\u0007b\""),
 	         F ": $.services.web.hostname: control characters are not allowed here; write a "
 	           "plain name"},
@@ -529,8 +551,8 @@ static void test_refusals(void **state)
 	         F ": $.services.web.mem_reservation: expected a number of bytes or a size such as "
 	           "\"512m\", \"1g\" or \"256k\""},
 	        {"{\"services\": {\"web\": {\"image\": \"nginx:1.25\", \"domainname\": \"a b\"}}}",
-	         F ": $.services.web.domainname: 'a b' is not a domain name (letters, digits, '-', "
-	           "'.')"},
+	         F ": $.services.web.domainname: 'a b' is not a domain name (at most 64 letters, "
+	           "digits, '-', '_', '.')"},
 	        {"{\"services\": {\"web\": {\"image\": \"nginx:1.25\", \"dns_search\": [\"\"]}}}",
 	         F ": $.services.web.dns_search[0]: '' is not a domain name"},
 	        {"{\"services\": {\"web\": {\"image\": \"nginx:1.25\", \"env_file\": [{\"path\": "

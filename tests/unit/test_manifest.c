@@ -138,8 +138,6 @@ static const bad_case bad_cases[] = {
         {WEB(IMG ", \"environment\": {\"A\": [1]}"), EF_EINVALID,
          F ": $.services.web.environment.A: expected a string, number, boolean or null, found an "
            "array"},
-        {WEB(IMG ", \"environment\": [\"A=1\", \"B=2\", \"A=3\"]"), EF_EINVALID,
-         F ": $.services.web.environment: 'A' is set twice; keep one"},
         {WEB(IMG ", \"environment\": [\"=1\"]"), EF_EINVALID,
          F ": $.services.web.environment[0]: '=1' has no name before '='"},
         {WEB(IMG ", \"environment\": \"A=1\""), EF_EINVALID,
@@ -596,9 +594,11 @@ static void test_environment_forms(void **state)
 {
 	ef_manifest *a = parse_ok(WEB(IMG ", \"environment\": {\"Z\": \"last\", \"N\": 42, \"F\": "
 	                                  "0.5, \"T\": true, \"E\": null, \"B\": \"x=y\"}"));
-	ef_manifest *b = parse_ok(WEB(IMG ", \"environment\": [\"T=true\", \"Z=last\", \"E\", "
-	                                  "\"N=42\", \"B=x=y\", \"F=0.5\"]"));
-	/* "E" has no value: left out (unset), as Compose does */
+	ef_manifest *b = parse_ok(WEB(IMG ", \"environment\": [\"T=true\", \"Z=first\", \"E\", "
+	                                  "\"N=42\", \"B=x=y\", \"E=1\", \"F=0.5\", \"Z=last\", "
+	                                  "\"E\"]"));
+	/* "E" has no value: left out (unset), as Compose does; in the list form a
+	 * name given again replaces the earlier entry (Z), an unset one too (E) */
 	static const char *const want[] = {"B=x=y", "F=0.5", "N=42", "T=true", "Z=last", NULL};
 
 	for (size_t i = 0; i < 6; i++) {
