@@ -473,9 +473,9 @@ int mf_get_ports(pctx *c, const cJSON *it, ef_service *s)
 		return mf_fail(c, EF_ENOMEM, "out of memory");
 	for (const cJSON *e = it->child; e; e = e->next, i++) {
 		size_t saved = mf_push_index(c, i);
-		ef_port *p = &s->ports[i];
+		ef_port *p = &s->ports[s->nports];
 
-		s->nports = i + 1;
+		s->nports++;
 		if (cJSON_IsString(e))
 			error = parse_short_port(c, e->valuestring, p);
 		else if (cJSON_IsNumber(e))
@@ -493,6 +493,21 @@ int mf_get_ports(pctx *c, const cJSON *it, ef_service *s)
 		mf_pop(c, saved);
 		if (error < 0)
 			return error;
+		/* The same binding written twice is one binding, as the engine's
+		 * port map makes it (a file that lists "1883:1883" twice). */
+		for (size_t k = 0; k + 1 < s->nports; k++) {
+			const ef_port *o = &s->ports[k];
+			if (o->host_port == p->host_port &&
+			    o->container_port == p->container_port &&
+			    !strcmp(o->protocol, p->protocol) &&
+			    (o->host_ip && p->host_ip ? !strcmp(o->host_ip, p->host_ip)
+			                              : o->host_ip == p->host_ip)) {
+				free(p->host_ip);
+				memset(p, 0, sizeof(*p));
+				s->nports--;
+				break;
+			}
+		}
 	}
 	return 0;
 }

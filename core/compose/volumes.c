@@ -309,9 +309,22 @@ static int parse_long_volume(pctx *c, const cJSON *it, const ef_manifest *man, e
 	return error;
 }
 
+/* Whether the short-syntax entry e is written, byte for byte, by an earlier
+ * entry of the list (after interpolation: "${DATA:-./data}:/data" beside
+ * "./data:/data"): one mount, as the engine would make it. */
+static bool repeated(const cJSON *list, const cJSON *e)
+{
+	if (!cJSON_IsString(e))
+		return false;
+	for (const cJSON *o = list->child; o && o != e; o = o->next)
+		if (cJSON_IsString(o) && !strcmp(o->valuestring, e->valuestring))
+			return true;
+	return false;
+}
+
 int mf_get_volumes(pctx *c, const cJSON *it, const ef_manifest *man, ef_service *s)
 {
-	size_t i = 0, n;
+	size_t i = 0, n, at[MAX_VOLUMES]; /* at[k]: the list index of volumes[k] */
 	int error = 0, first = 0;
 
 	if (!cJSON_IsArray(it))
@@ -325,13 +338,17 @@ int mf_get_volumes(pctx *c, const cJSON *it, const ef_manifest *man, ef_service 
 	if (!(s->volumes = calloc(n, sizeof(*s->volumes))))
 		return mf_fail(c, EF_ENOMEM, "out of memory");
 	for (const cJSON *e = it->child; e; e = e->next, i++) {
-		size_t saved = mf_push_index(c, i);
+		size_t saved;
+		ef_mount *m = &s->volumes[s->nvolumes];
 
-		s->nvolumes = i + 1;
+		if (repeated(it, e))
+			continue;
+		saved = mf_push_index(c, i);
+		at[s->nvolumes++] = i;
 		if (cJSON_IsString(e))
-			error = parse_short_volume(c, e->valuestring, man, &s->volumes[i]);
+			error = parse_short_volume(c, e->valuestring, man, m);
 		else if (cJSON_IsObject(e))
-			error = parse_long_volume(c, e, man, &s->volumes[i]);
+			error = parse_long_volume(c, e, man, m);
 		else
 			error = mf_fail(c, EF_EINVALID,
 			                "expected a \"SOURCE:TARGET[:ro]\" string or an object "
@@ -345,8 +362,10 @@ int mf_get_volumes(pctx *c, const cJSON *it, const ef_manifest *man, ef_service 
 		for (size_t b = 0; b < a; b++)
 			if (s->volumes[a].target && s->volumes[b].target &&
 			    !strcmp(s->volumes[a].target, s->volumes[b].target)) {
-				size_t saved = mf_push_index(c, a);
-				first = mf_fail(c, EF_EINVALID, "target '%s' is mounted twice",
+				size_t saved = mf_push_index(c, at[a]);
+				first = mf_fail(c, EF_EINVALID,
+				                "target '%s' is mounted twice, differently (docker "
+				                "compose would keep only the last); keep one",
 				                s->volumes[a].target);
 				mf_pop(c, saved);
 			}

@@ -134,7 +134,8 @@ static void test_volumes_and_mounts(void **state)
 	ef_manifest *m = parse_ok(
 	        "{\"services\": {\"web\": {" IMG
 	        ", \"volumes\": [\"./config/app.conf:/etc/app.conf:ro\", "
-	        "\"./data//x/../y/:/data\", \"~/cache:/cache\", \"/anon\", \"named:/n:nocopy,Z\", "
+	        "\"./data//x/../y/:/data\", \"~/cache:/cache\", \"/anon\", \"/anon\", "
+	        "\"named:/n:nocopy,Z\", "
 	        "\"/srv:/srv:rshared,z\", {\"type\": \"tmpfs\", \"target\": \"/t\", \"tmpfs\": "
 	        "{\"size\": \"64m\", \"mode\": 1023}}, {\"type\": \"bind\", \"source\": \".\", "
 	        "\"target\": \"/env\", \"bind\": {\"create_host_path\": true, \"propagation\": "
@@ -148,7 +149,7 @@ static void test_volumes_and_mounts(void **state)
 	static const char *const tmpfs[] = {"/a", "/run:size=1m", NULL};
 
 	(void)state;
-	assert_int_equal(s->nvolumes, 9);
+	assert_int_equal(s->nvolumes, 9); /* the repeated "/anon" is one mount */
 	assert_int_equal(v[0].type, EF_MOUNT_BIND);
 	assert_true(v[0].relative);
 	assert_string_equal(v[0].source, "config/app.conf");
@@ -521,7 +522,11 @@ static void test_refusals(void **state)
 	        {WEB("\"profiles\": [\"a b\"]"),
 	         F ": $.services.web.profiles[0]: 'a b' is not a profile name"},
 	        {WEB("\"volumes\": [\"/a:/x\", \"/b:/x\"]"),
-	         F ": $.services.web.volumes[1]: target '/x' is mounted twice"},
+	         F ": $.services.web.volumes[1]: target '/x' is mounted twice, differently (docker "
+	           "compose would keep only the last); keep one"},
+	        {WEB("\"volumes\": [\"/a:/y\", \"/a:/y\", \"/b:/x\", \"/b:/x:ro\"]"),
+	         F ": $.services.web.volumes[3]: target '/x' is mounted twice, differently (docker "
+	           "compose would keep only the last); keep one"},
 	        {WEB("\"scale\": 2"),
 	         F ": $.services.web.scale: a device runs one instance of a service (blue/green "
 	           "gives two during an update); use 1 or remove it"},

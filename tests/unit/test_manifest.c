@@ -523,6 +523,18 @@ static void test_short_ports(void **state)
 		assert_string_equal(p->protocol, t[i].proto);
 		ef_manifest_free(m);
 	}
+
+	/* the same binding written twice is one binding; the rest stay in order */
+	ef_manifest *m = parse_ok(WEB(IMG ", \"ports\": [\"1883:1883\", \"1883:1883\", "
+	                                  "\"127.0.0.1:9001:9001\", \"9001:9001/udp\", "
+	                                  "\"127.0.0.1:9001:9001\", \"80\", \"80\"]"));
+	const ef_service *s = &m->services[0];
+	assert_int_equal(s->nports, 4);
+	assert_int_equal(s->ports[0].host_port, 1883);
+	assert_string_equal(s->ports[1].host_ip, "127.0.0.1");
+	assert_string_equal(s->ports[2].protocol, "udp");
+	assert_int_equal(s->ports[3].container_port, 80);
+	ef_manifest_free(m);
 }
 
 static void test_volumes_forms(void **state)
