@@ -208,11 +208,11 @@ def hold(port, secs):
     t0 = time.monotonic()
     try:
         d = s.recv(100)
-        print("closed %.1f" % (time.monotonic() - t0) if not d else "data")
+        print("closed %.2f" % (time.monotonic() - t0) if not d else "data")
     except socket.timeout:
         print("open")
     except OSError:
-        print("closed %.1f" % (time.monotonic() - t0))
+        print("closed %.2f" % (time.monotonic() - t0))
 
 
 def fullserver(port):
