@@ -342,9 +342,14 @@ int mf_f_deploy(pctx *c, svc_ctx *sc, const cJSON *it)
 		first = mf_fail_at(c, "replicas",
 		                   "a device runs one instance of a service (blue/green gives two "
 		                   "during an update); use 1 or remove it");
+	/* global: one instance on each node, and a device is one node (docker
+	 * compose runs one too) */
 	if ((v = mf_member(it, "mode")) &&
-	    !(cJSON_IsString(v) && !strcmp(v->valuestring, "replicated")))
-		first = mf_fail_at(c, "mode", "only \"replicated\" (one instance) is supported");
+	    !(cJSON_IsString(v) &&
+	      (!strcmp(v->valuestring, "replicated") || !strcmp(v->valuestring, "global"))))
+		first = mf_fail_at(c, "mode",
+		                   "only \"replicated\" and \"global\" (one instance on the "
+		                   "device) are supported");
 	if ((v = mf_member(it, "labels"))) {
 		/* service labels in swarm: checked, not used (docs/manifest.md) */
 		char **tmp = NULL;

@@ -275,7 +275,8 @@ static void test_scalars(void **state)
 static void test_deploy(void **state)
 {
 	ef_manifest *m = parse_ok(WEB(
-	        "\"deploy\": {\"replicas\": 1, \"resources\": {\"limits\": {\"cpus\": \"1.5\", "
+	        "\"deploy\": {\"mode\": \"global\", \"replicas\": 1, \"resources\": {\"limits\": "
+	        "{\"cpus\": \"1.5\", "
 	        "\"memory\": \"256M\", \"pids\": 64}, \"reservations\": {\"cpus\": \"0.25\", "
 	        "\"memory\": \"64M\"}}, \"restart_policy\": {\"condition\": \"on-failure\", "
 	        "\"max_attempts\": 3, \"delay\": \"5s\"}, \"placement\": {\"constraints\": []}}"));
@@ -506,6 +507,9 @@ static void test_refusals(void **state)
 	         F ": $.services.web.device_cgroup_rules[0]: expected a device cgroup rule \"TYPE "
 	           "MAJOR:MINOR ACCESS\" such as \"c 188:* rw\" (TYPE a, b or c; MAJOR and MINOR a "
 	           "number or *; ACCESS of r, w and m)"},
+	        {WEB("\"deploy\": {\"mode\": \"global-job\"}"),
+	         F ": $.services.web.deploy.mode: only \"replicated\" and \"global\" (one instance "
+	           "on the device) are supported"},
 	        {WEB("\"deploy\": {\"replicas\": 3}"),
 	         F ": $.services.web.deploy.replicas: a device runs one instance of a service "
 	           "(blue/green gives two during an update); use 1 or remove it"},
