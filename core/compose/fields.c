@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "manifest_internal.h"
 
@@ -298,12 +299,13 @@ static int check_host_ip(pctx *c, const char *ip)
 	return mf_fail(c, EF_EINVALID, "'%s' is not an IPv4 or IPv6 address", ip);
 }
 
+/* "tcp" or "udp", in any case ("53:53/UDP"): compose-go lower-cases it. */
 static int set_protocol(pctx *c, ef_port *p, const char *proto)
 {
-	if (strcmp(proto, "tcp") && strcmp(proto, "udp"))
+	if (strcasecmp(proto, "tcp") && strcasecmp(proto, "udp"))
 		return mf_fail(c, EF_EINVALID, "protocol '%s' is not supported (use tcp or udp)",
 		               proto);
-	snprintf(p->protocol, sizeof(p->protocol), "%s", proto);
+	snprintf(p->protocol, sizeof(p->protocol), "%s", strcasecmp(proto, "tcp") ? "udp" : "tcp");
 	return 0;
 }
 
@@ -400,14 +402,19 @@ out:
 
 static int parse_long_port(pctx *c, const cJSON *it, ef_port *p)
 {
-	static const char *const keys[] = {"target",   "published", "host_ip",
-	                                   "protocol", "mode",      NULL};
+	static const char *const keys[] = {"target", "published", "host_ip",      "protocol",
+	                                   "mode",   "name",      "app_protocol", NULL};
 	const cJSON *v;
 	size_t saved;
 	int error;
 
 	if ((error = mf_check_keys(c, it, keys, false)) < 0)
 		return error;
+	/* name and app_protocol only describe the port (for tools and people) */
+	for (size_t k = 5; k < 7; k++)
+		if ((v = mf_member(it, keys[k])) && !cJSON_IsString(v))
+			return mf_fail_at(c, keys[k], "expected a string, found %s",
+			                  mf_type_name(v));
 	snprintf(p->protocol, sizeof(p->protocol), "tcp");
 	if (!(v = mf_member(it, "target")))
 		return mf_fail_at(c, "target", "missing; give the container port");

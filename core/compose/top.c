@@ -66,6 +66,38 @@ static int opt_kv(pctx *c, const cJSON *obj, const char *key, int mode, char ***
 	return error;
 }
 
+/* external: a boolean, or the older form {name: X} (external and named X), as
+ * compose-go still reads it. *name is set from the older form. */
+static int opt_external(pctx *c, const cJSON *obj, bool *external, char **name)
+{
+	const cJSON *v = mf_member(obj, "external"), *n, *top = mf_member(obj, "name");
+	size_t saved;
+	int error;
+
+	if (!v || !cJSON_IsObject(v))
+		return opt_bool(c, obj, "external", external);
+	saved = mf_push_key(c, "external");
+	for (const cJSON *m = v->child; m; m = m->next) {
+		if (strcmp(m->string, "name")) {
+			error = mf_fail_at(c, m->string,
+			                   "expected only name in the older form "
+			                   "external: {name: X}; write name: X and "
+			                   "external: true");
+			mf_pop(c, saved);
+			return error;
+		}
+	}
+	*external = true;
+	error = opt_name(c, v, "name", name);
+	if (error == 0 && (n = mf_member(v, "name")) && top &&
+	    !(cJSON_IsString(top) && !strcmp(top->valuestring, *name)))
+		error = mf_fail_at(c, "name",
+		                   "external.name and name differ; keep name and write "
+		                   "external: true");
+	mf_pop(c, saved);
+	return error;
+}
+
 static int external_only(pctx *c, const cJSON *obj)
 {
 	for (const cJSON *m = obj->child; m; m = m->next)
@@ -165,7 +197,7 @@ static int parse_network(pctx *c, const char *key, const cJSON *e, ef_network *n
 		return 0;
 	if ((error = mf_check_table(c, e, mf_network_keys, "network")) < 0)
 		return error;
-	if ((error = opt_bool(c, e, "external", &n->external)) < 0)
+	if ((error = opt_external(c, e, &n->external, &n->name)) < 0)
 		return error;
 	if (n->external && (error = external_only(c, e)) < 0)
 		return error;
@@ -203,7 +235,7 @@ static int parse_volume(pctx *c, const char *key, const cJSON *e, ef_volume *vol
 	if (!cJSON_IsNull(e)) {
 		if ((error = mf_check_table(c, e, mf_volume_keys, "volume")) < 0)
 			return error;
-		if ((error = opt_bool(c, e, "external", &vol->external)) < 0)
+		if ((error = opt_external(c, e, &vol->external, &vol->name)) < 0)
 			return error;
 		if (vol->external && (error = external_only(c, e)) < 0)
 			return error;

@@ -119,6 +119,17 @@ static void test_networks(void **state)
 	assert_string_equal(n->driver_opts[0], "com.docker.network.bridge.name=br-front");
 	ef_manifest_free(m);
 
+	/* the older external: {name: X}, as compose-go still reads it */
+	m = parse_ok("{\"services\": {\"web\": {" IMG ", \"networks\": [\"lan\"], \"volumes\": "
+	             "[\"data:/d\"]}}, \"networks\": {\"lan\": {\"external\": {\"name\": "
+	             "\"site-lan\"}, \"name\": \"site-lan\"}}, \"volumes\": {\"data\": "
+	             "{\"external\": {\"name\": \"mydata\"}}}}");
+	n = ef_manifest_network(m, "lan");
+	assert_true(n->external);
+	assert_string_equal(n->name, "site-lan");
+	assert_string_equal(web(m)->volumes[0].source, "mydata");
+	ef_manifest_free(m);
+
 	/* a fixed address: recreate */
 	m = parse_ok(
 	        "{\"services\": {\"web\": {" IMG ", \"networks\": {\"n\": {\"ipv4_address\": "
@@ -593,6 +604,14 @@ static void test_refusals(void **state)
 	         "\"10.0.0.1\"}]}}}}",
 	         F ": $.networks.n.ipam.config[0].subnet: '10.0.0.1' is not an address range such "
 	           "as \"172.28.0.0/16\""},
+	        {"{\"services\": {}, \"volumes\": {\"v\": {\"external\": {\"name\": \"a\"}, "
+	         "\"name\": \"b\"}}}",
+	         F ": $.volumes.v.external.name: external.name and name differ; keep name and "
+	           "write external: true"},
+	        {"{\"services\": {}, \"volumes\": {\"v\": {\"external\": {\"driver\": "
+	         "\"x\"}}}}",
+	         F ": $.volumes.v.external.driver: expected only name in the older form external: "
+	           "{name: X}; write name: X and external: true"},
 	        {"{\"services\": {}, \"volumes\": {\"v\": {\"external\": true, \"driver\": "
 	         "\"x\"}}}",
 	         F ": $.volumes.v.driver: an external entry is made outside the stack: only name "

@@ -159,9 +159,12 @@ static const bad_case bad_cases[] = {
          F ": $.services.web.ports[0].target: missing; give the container port"},
         {WEB(IMG ", \"ports\": [{\"target\": 80, \"protocol\": \"sctp\"}]"), EF_EINVALID,
          F ": $.services.web.ports[0].protocol: protocol 'sctp' is not supported (use tcp or udp)"},
-        {WEB(IMG ", \"ports\": [{\"target\": 80, \"name\": \"http\"}]"), EF_EINVALID,
-         F ": $.services.web.ports[0].name: unsupported key 'name' (supported: target, published, "
-           "host_ip, protocol, mode); remove it or see docs/manifest.md"},
+        {WEB(IMG ", \"ports\": [{\"target\": 80, \"label\": \"http\"}]"), EF_EINVALID,
+         F ": $.services.web.ports[0].label: unsupported key 'label' (supported: target, "
+           "published, host_ip, protocol, mode, name, app_protocol); remove it or see "
+           "docs/manifest.md"},
+        {WEB(IMG ", \"ports\": [{\"target\": 80, \"name\": 1}]"), EF_EINVALID,
+         F ": $.services.web.ports[0].name: expected a string, found a number"},
         {WEB(IMG
              ", \"ports\": [{\"target\": 80, \"published\": 8080, \"host_ip\": \"localhost\"}]"),
          EF_EINVALID,
@@ -504,6 +507,11 @@ static void test_short_ports(void **state)
 	         "10.0.0.1", 8080, 80, "tcp"},
 	        {"{\"target\": \"81\", \"published\": \"\", \"protocol\": \"udp\"}", NULL, 0, 81,
 	         "udp"},
+	        /* the protocol in any case; name and app_protocol only describe */
+	        {"\"53:53/UDP\"", NULL, 53, 53, "udp"},
+	        {"{\"target\": 80, \"published\": \"8080\", \"protocol\": \"TCP\", \"name\": "
+	         "\"web\", \"app_protocol\": \"http\"}",
+	         NULL, 8080, 80, "tcp"},
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
