@@ -123,7 +123,16 @@ static int f_network_mode(pctx *c, svc_ctx *sc, const cJSON *it)
 		               "instances are separate containers; put both services on one "
 		               "network instead");
 	sc->have_network_mode = true;
-	return get_enum(c, it, modes, "\"bridge\", \"host\" or \"none\"", &sc->s->network_mode);
+	/* "default" is the engine's word for its default network: bridge on
+	 * Linux (Docker's NetworkMode.IsDefault) */
+	if (cJSON_IsString(it) && !strcmp(it->valuestring, "default")) {
+		free(sc->s->network_mode);
+		return (sc->s->network_mode = strdup("bridge"))
+		               ? 0
+		               : mf_fail(c, EF_ENOMEM, "out of memory");
+	}
+	return get_enum(c, it, modes, "\"bridge\", \"default\", \"host\" or \"none\"",
+	                &sc->s->network_mode);
 }
 
 static int f_pid(pctx *c, svc_ctx *sc, const cJSON *it)

@@ -119,6 +119,12 @@ static void test_networks(void **state)
 	assert_string_equal(n->driver_opts[0], "com.docker.network.bridge.name=br-front");
 	ef_manifest_free(m);
 
+	/* network_mode default: the engine's default network, bridge */
+	m = parse_ok("{\"services\": {\"web\": {" IMG ", \"network_mode\": \"default\"}}}");
+	assert_string_equal(web(m)->network_mode, "bridge");
+	assert_int_equal(web(m)->nnetworks, 0);
+	ef_manifest_free(m);
+
 	/* the older external: {name: X}, as compose-go still reads it */
 	m = parse_ok("{\"services\": {\"web\": {" IMG ", \"networks\": [\"lan\"], \"volumes\": "
 	             "[\"data:/d\"]}}, \"networks\": {\"lan\": {\"external\": {\"name\": "

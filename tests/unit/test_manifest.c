@@ -267,6 +267,9 @@ static const bad_case bad_cases[] = {
            "\"1g\" or \"256k\""},
         {WEB(IMG ", \"privileged\": 1"), EF_EINVALID,
          F ": $.services.web.privileged: expected true or false, found a number"},
+        {WEB(IMG ", \"network_mode\": \"mynet\""), EF_EINVALID,
+         F ": $.services.web.network_mode: expected \"bridge\", \"default\", \"host\" or "
+           "\"none\""},
         {WEB(IMG ", \"network_mode\": \"service:db\""), EF_EINVALID,
          F ": $.services.web.network_mode: sharing another container's network is refused: blue "
            "and green instances are separate containers; put both services on one network "
