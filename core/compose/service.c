@@ -478,12 +478,21 @@ static int healthcheck_test(pctx *c, ef_health *h, const cJSON *it)
 		argv = rest;
 		goto done;
 	}
-	if (argv && !strcmp(argv[0], "CMD-SHELL") && argv[1] && !argv[2]) {
-		char *cmd = argv[1];
-		argv[1] = NULL;
+	if (argv && !strcmp(argv[0], "CMD-SHELL") && argv[1]) {
+		/* Several strings are one command joined with spaces, as Podman
+		 * runs them and as their authors mean them (["CMD-SHELL",
+		 * "pg_isready", "-U", "postgres"]). */
+		ef_buf joined = EF_BUF_INIT((size_t)64 << 20);
+		char *cmd = NULL;
+		int e = 0;
+		for (size_t k = 1; argv[k] && e == 0; k++)
+			e = ef_buf_printf(&joined, "%s%s", k > 1 ? " " : "", argv[k]);
+		if (e == 0)
+			cmd = ef_buf_detach(&joined);
+		ef_buf_dispose(&joined);
 		ef_strv_free(argv);
 		argv = NULL;
-		if (ef_strv_push(&argv, "/bin/sh") < 0 || ef_strv_push(&argv, "-c") < 0 ||
+		if (!cmd || ef_strv_push(&argv, "/bin/sh") < 0 || ef_strv_push(&argv, "-c") < 0 ||
 		    ef_strv_push_owned(&argv, cmd) < 0) {
 			ef_strv_free(argv);
 			return mf_fail(c, EF_ENOMEM, "out of memory");
