@@ -46,7 +46,10 @@ typedef struct {
 	ef_findings *findings;
 	mf_sealed *sealed; /* the variables of SOPS .env files */
 	size_t nsealed;
-	char name[4200]; /* "DIR/FILE" for messages */
+	char name[4200];    /* "DIR/FILE" for messages */
+	int extends_depth;  /* files read for extends.file, nested */
+	int extends_reads;  /* and in all: each read resolves its own extends */
+	bool extends_limit; /* a limit was reported: said once */
 } lctx;
 
 static const char *shown(lctx *c, const char *file)
@@ -57,8 +60,11 @@ static const char *shown(lctx *c, const char *file)
 
 static int problem(lctx *c, const char *file, const char *msg)
 {
-	ef_findings_add(c->findings, file, 0, 0, "$", msg);
-	ef_error_set("%s: %s", file, msg);
+	char copy[1024]; /* msg may be ef_error_last(), which ef_error_set() writes */
+
+	snprintf(copy, sizeof(copy), "%s", msg);
+	ef_findings_add(c->findings, file, 0, 0, "$", copy);
+	ef_error_set("%s: %s", file, copy);
 	return EF_EINVALID;
 }
 
@@ -370,8 +376,51 @@ static int find_layers(lctx *c, layer *v, size_t *n, const ef_compose_opts *opts
 }
 
 static int read_one(lctx *c, cJSON **out, const char *file, size_t cap, const ef_env *env,
+                    ef_compose_pos *pos);
+
+/* extends.file: another file of the directory of the file being read. */
+typedef struct {
+	lctx *c;
+	const char *file; /* the extending file, relative to the environment directory */
+	size_t cap;
+	const ef_env *env;
+	ef_compose_pos *pos;
+} xread;
+
+static int read_for_extends(void *ctx, cJSON **out, const char *name)
+{
+	xread *x = ctx;
+	const char *slash = strrchr(x->file, '/');
+	char rel[400];
+	int error;
+
+	snprintf(rel, sizeof(rel), "%.*s%s%s", slash ? (int)(slash - x->file) : 0, x->file,
+	         slash ? "/" : "", name);
+	/* services of two files extending each other's would otherwise read
+	 * them (services ^ depth) times; a limit is said once */
+	if (x->c->extends_limit)
+		return EF_EINVALID;
+	if (x->c->extends_depth >= 8 || ++x->c->extends_reads > 64) {
+		x->c->extends_limit = true;
+		return problem(
+		        x->c, shown(x->c, rel),
+		        x->c->extends_depth >= 8
+		                ? "more than 8 files extend one another; write the service "
+		                  "in full"
+		                : "more than 64 reads of files for extends.file; extend fewer "
+		                  "services from other files");
+	}
+	x->c->extends_depth++;
+	error = read_one(x->c, out, rel, x->cap, x->env, x->pos);
+	x->c->extends_depth--;
+	return error;
+}
+
+static int read_one(lctx *c, cJSON **out, const char *file, size_t cap, const ef_env *env,
                     ef_compose_pos *pos)
 {
+	xread x = {c, file, cap, env, pos};
+	mf_extends_io io = {read_for_extends, &x};
 	ef_buf b;
 	int error;
 	char *name;
@@ -391,6 +440,8 @@ static int read_one(lctx *c, cJSON **out, const char *file, size_t cap, const ef
 		error = problem(c, name, "a compose file is a mapping (services:, ...)");
 	if (error == 0)
 		error = ef_compose_interpolate(*out, env, pos, name, c->findings);
+	if (error == 0)
+		error = mf_apply_extends(*out, name, pos, c->findings, &io);
 	free(name);
 	return error;
 }

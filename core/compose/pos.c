@@ -2,6 +2,8 @@
 #include "edgeflip/compose.h"
 #include "edgeflip/error.h"
 
+#include <cjson/cJSON.h>
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -188,6 +190,41 @@ int ef_compose_pos_find(const ef_compose_pos *p, const void *node, const char **
 		}
 	}
 	return EF_ENOTFOUND;
+}
+
+/* A copy of n that keeps the positions and tags of the original; NULL when
+ * out of memory or (with *too_deep set) n nests deeper than max_depth. */
+cJSON *ef_compose_pos_copy(ef_compose_pos *p, const cJSON *n, int max_depth, bool *too_deep)
+{
+	cJSON *c;
+	const char *file;
+	unsigned line, col;
+
+	if (max_depth < 0) {
+		*too_deep = true;
+		return NULL;
+	}
+	if (cJSON_IsArray(n) || cJSON_IsObject(n)) {
+		c = cJSON_IsArray(n) ? cJSON_CreateArray() : cJSON_CreateObject();
+		for (const cJSON *e = c ? n->child : NULL; e; e = e->next) {
+			cJSON *ec = ef_compose_pos_copy(p, e, max_depth - 1, too_deep);
+			if (!ec || !(cJSON_IsObject(n) ? cJSON_AddItemToObject(c, e->string, ec)
+			                               : cJSON_AddItemToArray(c, ec))) {
+				cJSON_Delete(ec);
+				cJSON_Delete(c);
+				return NULL;
+			}
+		}
+	} else {
+		c = cJSON_Duplicate(n, false);
+	}
+	if (c && p && ef_compose_pos_find(p, n, &file, &line, &col) == 0 &&
+	    (ef_compose_pos_add(p, c, file, line, col) < 0 ||
+	     ef_compose_pos_set_tag(p, c, ef_compose_pos_tag(p, n)) < 0)) {
+		cJSON_Delete(c);
+		return NULL;
+	}
+	return c;
 }
 
 /* ---------------------------------------------------------------------------

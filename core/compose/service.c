@@ -112,6 +112,17 @@ static int get_enum(pctx *c, const cJSON *it, const char *const *allowed, const 
 	return mf_fail(c, EF_EINVALID, "expected %s", hint);
 }
 
+/* The compose reader resolves extends (extends.c) before the model is read:
+ * a document that still has one did not come through it. */
+static int f_extends(pctx *c, svc_ctx *sc, const cJSON *it)
+{
+	(void)sc;
+	(void)it;
+	return mf_fail(c, EF_EINVALID,
+	               "extends is resolved when the compose files are read; this document was "
+	               "not read through them");
+}
+
 static int f_network_mode(pctx *c, svc_ctx *sc, const cJSON *it)
 {
 	static const char *const modes[] = {"bridge", "host", "none", NULL};
@@ -600,6 +611,7 @@ const mf_key mf_service_keys[] = {
         S("privileged", f_privileged),
         S("read_only", f_read_only),
         S("network_mode", f_network_mode),
+        S("extends", f_extends),
         S("networks", mf_f_networks),
         S("pid", f_pid),
         S("ipc", f_ipc),
@@ -659,7 +671,6 @@ const mf_key mf_service_keys[] = {
         R("cpu_rt_period", "real-time scheduling is not supported"),
         R("cpu_rt_runtime", "real-time scheduling is not supported"),
         R("credential_spec", "Windows only"),
-        R("extends", "write the service in full, or share settings with YAML anchors"),
         R("external_links", "legacy links to containers outside the stack; use a network"),
         R("gpus", "GPUs are not supported"),
         R("isolation", "Windows only"),

@@ -334,42 +334,14 @@ static int add_anchor(reader *r, const char *name, cJSON *node, size_t count)
 /* A copy of `n` that keeps the positions of the original. */
 static cJSON *copy(reader *r, const cJSON *n, int depth, const yaml_mark_t *m)
 {
-	cJSON *c;
-	const char *file;
-	unsigned line, col;
+	bool too_deep = false;
+	cJSON *c = ef_compose_pos_copy(r->pos, n, EF_COMPOSE_MAX_DEPTH - depth, &too_deep);
 
-	if (depth > EF_COMPOSE_MAX_DEPTH) {
+	if (!c && too_deep)
 		fail(r, m, "nesting deeper than %d levels (EF_COMPOSE_MAX_DEPTH) through an alias",
 		     EF_COMPOSE_MAX_DEPTH);
-		return NULL;
-	}
-	if (cJSON_IsArray(n) || cJSON_IsObject(n)) {
-		c = cJSON_IsArray(n) ? cJSON_CreateArray() : cJSON_CreateObject();
-		for (const cJSON *e = c ? n->child : NULL; e; e = e->next) {
-			cJSON *ec = copy(r, e, depth + 1, m);
-			if (!ec) {
-				cJSON_Delete(c);
-				return NULL;
-			}
-			if (cJSON_IsObject(n))
-				cJSON_AddItemToObject(c, e->string, ec);
-			else
-				cJSON_AddItemToArray(c, ec);
-		}
-	} else {
-		c = cJSON_Duplicate(n, false);
-	}
-	if (!c) {
+	else if (!c)
 		oom(r);
-		return NULL;
-	}
-	if (r->pos && ef_compose_pos_find(r->pos, n, &file, &line, &col) == 0 &&
-	    (ef_compose_pos_add(r->pos, c, file, line, col) < 0 ||
-	     ef_compose_pos_set_tag(r->pos, c, ef_compose_pos_tag(r->pos, n)) < 0)) {
-		cJSON_Delete(c);
-		oom(r);
-		return NULL;
-	}
 	return c;
 }
 

@@ -30,6 +30,11 @@ int ef_compose_pos_add(ef_compose_pos *p, const void *node, const char *file, un
 /* 0 and the position, or EF_ENOTFOUND. `*file` is borrowed from `p`. */
 int ef_compose_pos_find(const ef_compose_pos *p, const void *node, const char **file,
                         unsigned *line, unsigned *col);
+/* A copy of the cJSON tree `n` whose nodes keep the positions and tags of the
+ * originals; NULL when out of memory or, with *too_deep set, when n nests
+ * deeper than max_depth. */
+struct cJSON *ef_compose_pos_copy(ef_compose_pos *p, const struct cJSON *n, int max_depth,
+                                  bool *too_deep);
 /* Compose's merge tags on a node (`!reset`, `!override` in YAML), kept beside
  * its position: set after ef_compose_pos_add() (which clears them). */
 enum { EF_COMPOSE_TAG_RESET = 1, EF_COMPOSE_TAG_OVERRIDE = 2 };

@@ -457,12 +457,17 @@ static void put(const char *name, const char *text)
 	put_in(tmpdir, name, text);
 }
 
-static void rm(const char *name)
+static void rm_in(const char *dir, const char *name)
 {
 	char path[512];
 
-	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	unlink(path);
+}
+
+static void rm(const char *name)
+{
+	rm_in(tmpdir, name);
 }
 
 static void test_load_dir(void **state)
@@ -579,6 +584,139 @@ static void test_load_dir(void **state)
 	rm(".env");
 	rm("device.env");
 	rmdir(tmpdir);
+}
+
+static char xdir[] = "/tmp/ef-extends-XXXXXX";
+
+static void xput(const char *name, const char *text)
+{
+	put_in(xdir, name, text);
+}
+
+/* extends: the base copied, the service merged into it with the override
+ * rules; from the same file or a file beside it; each file interpolated
+ * first; positions of inherited values are the base's lines. */
+static void test_load_extends(void **state)
+{
+	ef_compose_src src;
+	ef_compose_pos *pos = NULL;
+	ef_manifest *m = NULL;
+	ef_findings f;
+	cJSON *doc = NULL, *web;
+	const char *file;
+	unsigned line, col;
+	char *j;
+
+	(void)state;
+	assert_non_null(mkdtemp(xdir));
+	ef_compose_src_dir(&src, xdir);
+	xput("compose.yaml", "services:\n"
+	                     "  base:\n"
+	                     "    image: nginx:1.25\n"
+	                     "    environment: {A: \"1\", B: \"2\"}\n"
+	                     "    command: [\"a\", \"b\"]\n"
+	                     "  web:\n"
+	                     "    extends: base\n"
+	                     "    environment: {B: \"3\"}\n"
+	                     "    command: [\"c\"]\n"
+	                     "  top:\n"
+	                     "    extends: {service: web}\n"
+	                     "    labels: [k=v]\n"
+	                     "  cache:\n"
+	                     "    extends: {file: common.yml, service: redis}\n"
+	                     "    tmpfs: [/x]\n");
+	xput("common.yml", "services:\n"
+	                   "  redis:\n"
+	                   "    image: \"redis:${TAG:-7}\"\n"
+	                   "    tmpfs: [/data]\n"
+	                   "  other:\n"
+	                   "    extends: redis\n");
+	xput(".env", "TAG=7.2\n");
+	ef_findings_init(&f);
+	if (ef_compose_load(&m, &doc, &pos, &src, NULL, &f) != 0)
+		fail_msg("%s", ef_error_last());
+	web = cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "services"), "web");
+	j = cJSON_PrintUnformatted(web);
+	assert_string_equal(j,
+	                    "{\"image\":\"nginx:1.25\",\"environment\":{\"A\":\"1\",\"B\":\"3\"},"
+	                    "\"command\":[\"c\"]}");
+	free(j);
+	j = cJSON_PrintUnformatted(
+	        cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "services"), "top"));
+	assert_string_equal(j,
+	                    "{\"image\":\"nginx:1.25\",\"environment\":{\"A\":\"1\",\"B\":\"3\"},"
+	                    "\"command\":[\"c\"],\"labels\":[\"k=v\"]}");
+	free(j);
+	j = cJSON_PrintUnformatted(
+	        cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "services"), "cache"));
+	assert_string_equal(j, "{\"image\":\"redis:7.2\",\"tmpfs\":[\"/data\",\"/x\"]}");
+	free(j);
+	/* the services keep their order; web's image is the base's line */
+	assert_string_equal(cJSON_GetObjectItem(doc, "services")->child->next->string, "web");
+	assert_int_equal(
+	        ef_compose_pos_find(pos, cJSON_GetObjectItem(web, "image"), &file, &line, &col), 0);
+	assert_non_null(strstr(file, "/compose.yaml"));
+	assert_int_equal(line, 3);
+	assert_int_equal(
+	        ef_compose_pos_find(
+	                pos,
+	                cJSON_GetObjectItem(
+	                        cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "services"), "cache"),
+	                        "image"),
+	                &file, &line, &col),
+	        0);
+	assert_non_null(strstr(file, "/common.yml"));
+	assert_int_equal(line, 3);
+	assert_non_null(ef_manifest_find(m, "cache"));
+	ef_manifest_free(m);
+	cJSON_Delete(doc);
+	ef_compose_pos_free(pos);
+	ef_findings_dispose(&f);
+
+	/* what is refused, each once, at the extends line */
+	static const struct {
+		const char *yaml;
+		unsigned line;
+		const char *msg;
+	} bad[] = {
+	        {"services:\n  b: {image: x, extends: a}\n  a: {image: x, extends: b}\n", 3,
+	         "services extend one another in a circle (b)"},
+	        {"services:\n  a: {image: x, extends: a}\n", 2,
+	         "services extend one another in a circle (a)"},
+	        {"services:\n  a:\n    extends: nope\n", 3,
+	         "service nope, which it extends, is not in this file"},
+	        {"services:\n  a:\n    extends: {service: b, file: sub/c.yml}\n", 3,
+	         "extends.file 'sub/c.yml' is not a file of this directory"},
+	        {"services:\n  a:\n    extends: {service: b, file: common.yml}\n", 3,
+	         "extends.file common.yml has no service b"},
+	        {"services:\n  a:\n    extends: {service: b, from: x}\n  b: {image: x}\n", 3,
+	         "unknown key 'from' (extends takes service and file)"},
+	        {"services:\n  a:\n    extends: [b]\n", 3,
+	         "expected a service name or {service, file}, found an array"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		xput("compose.yaml", bad[i].yaml);
+		ef_findings_init(&f);
+		assert_int_equal(ef_compose_load(&m, NULL, NULL, &src, NULL, &f), EF_EINVALID);
+		if (f.n != 1 || f.v[0].line != bad[i].line || !strstr(f.v[0].message, bad[i].msg))
+			fail_msg("case %zu: %zu findings, first %u: %s", i, f.n,
+			         f.n ? f.v[0].line : 0, f.n ? f.v[0].message : "");
+		assert_string_equal(f.v[0].path, "$.services.a.extends");
+		ef_findings_dispose(&f);
+	}
+	/* files extending one another in a circle end at the limit */
+	xput("compose.yaml", "services:\n  a:\n    extends: {service: b, file: c.yml}\n");
+	xput("c.yml", "services:\n  b:\n    extends: {service: a, file: compose.yaml}\n");
+	ef_findings_init(&f);
+	assert_int_equal(ef_compose_load(&m, NULL, NULL, &src, NULL, &f), EF_EINVALID);
+	assert_non_null(strstr(ef_error_last(), "more than 8 files extend one another"));
+	ef_findings_dispose(&f);
+
+	rm_in(xdir, "compose.yaml");
+	rm_in(xdir, "common.yml");
+	rm_in(xdir, "c.yml");
+	rm_in(xdir, ".env");
+	rmdir(xdir);
 }
 
 /* Per-device layers: labels/KEY=VALUE/ (sorted by key), then devices/ID/,
@@ -772,6 +910,7 @@ int main(void)
 	        cmocka_unit_test(test_merge_reset_override),
 	        cmocka_unit_test(test_merge_errors_and_positions),
 	        cmocka_unit_test(test_load_dir),
+	        cmocka_unit_test(test_load_extends),
 	        cmocka_unit_test(test_load_layers),
 	        cmocka_unit_test(test_corpus),
 	};
