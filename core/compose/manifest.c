@@ -294,6 +294,26 @@ static bool active(const ef_service *s, char *const *profiles)
 	return false;
 }
 
+/* Whether the service object's `profiles` (a list of strings, as written)
+ * names none of the active profiles. A value of another shape counts as
+ * active: the model then says what is wrong with it. */
+static bool inactive_json(const cJSON *svc, char *const *profiles)
+{
+	const cJSON *p =
+	        cJSON_IsObject(svc) ? cJSON_GetObjectItemCaseSensitive(svc, "profiles") : NULL;
+
+	if (!cJSON_IsArray(p) || !p->child)
+		return false;
+	for (const cJSON *e = p->child; e; e = e->next) {
+		if (!cJSON_IsString(e) || !mf_valid_name(e->valuestring, "_.-", 64))
+			return false;
+		for (size_t k = 0; profiles && profiles[k]; k++)
+			if (!strcmp(e->valuestring, profiles[k]) || !strcmp(profiles[k], "*"))
+				return false;
+	}
+	return true;
+}
+
 /* Leaves out the services whose profiles are not active, and the optional
  * dependencies (required: false) on them. */
 static int apply_profiles(pctx *c, ef_manifest *m, char *const *profiles)
@@ -392,10 +412,16 @@ static int parse_tree(pctx *c, ef_manifest **out, const cJSON *root, char *const
 		error = mf_fail(c, EF_ENOMEM, "out of memory");
 		goto out;
 	}
-	for (const cJSON *s = services->child; s && !c->oom; s = s->next, i++) {
+	for (const cJSON *s = services->child; s && !c->oom; s = s->next) {
 		size_t saved2 = mf_push_key(c, s->string);
-		m->nservices = i + 1;
-		mf_parse_service(c, &m->services[i], s->string, s, m);
+		/* A service of profiles that are not active is not part of what
+		 * the device runs: what the device would refuse in it (scale: 2
+		 * in zabbix's selenium services) is not a finding. lint
+		 * --profile NAME reads it as such a device would. */
+		if (!inactive_json(s, profiles)) {
+			m->nservices = i + 1;
+			mf_parse_service(c, &m->services[i++], s->string, s, m);
+		}
 		mf_pop(c, saved2);
 	}
 	mf_pop(c, saved);

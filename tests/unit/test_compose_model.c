@@ -722,8 +722,10 @@ static void test_profiles(void **state)
 	        "{\"debug\": {\"required\": false}}}, \"debug\": {\"image\": \"busybox\", "
 	        "\"profiles\": [\"dev\"]}, \"tool\": {\"image\": \"busybox\", "
 	        "\"profiles\": [\"ops\", \"dev\"], \"ports\": [\"80:80\"]}, \"web2\": "
-	        "{\"image\": \"nginx\", \"ports\": [\"80:80\"], \"profiles\": [\"prod\"]}}}";
+	        "{\"image\": \"nginx\", \"ports\": [\"80:80\"], \"profiles\": [\"prod\"]}, "
+	        "\"grid\": {\"image\": \"selenium\", \"scale\": 2, \"profiles\": [\"grid\"]}}}";
 	cJSON *doc = cJSON_Parse(json);
+	char *grid[] = {"grid", NULL};
 	char *dev[] = {"dev", NULL};
 	ef_manifest *m = NULL;
 
@@ -738,6 +740,11 @@ static void test_profiles(void **state)
 	assert_int_equal(m->nservices, 3);
 	assert_int_equal(ef_manifest_find(m, "web")->ndepends_on, 1);
 	ef_manifest_free(m);
+	/* what the device refuses in a service is found where its profile is
+	 * active, not elsewhere (zabbix's selenium services: scale: 2) */
+	assert_int_equal(ef_manifest_parse_doc_profiles(&m, doc, F, NULL, NULL, grid), EF_EINVALID);
+	assert_non_null(
+	        strstr(ef_error_last(), "$.services.grid.scale: a device runs one instance"));
 	cJSON_Delete(doc);
 }
 
