@@ -55,12 +55,14 @@ static int fail(xctx *c, const cJSON *n, const char *service, const char *fmt, .
 
 static int resolve(xctx *c, cJSON *services, cJSON *svc, int depth);
 
-/* The base service `name` of another file of the directory (read, interpolated
- * and with its own extends resolved by io->read). */
+/* A copy of the base service `name` of another file of the directory (read,
+ * interpolated and with its own extends resolved by io->read, once). */
 static cJSON *from_file(xctx *c, const cJSON *at, const char *service, const char *file,
                         const char *name)
 {
-	cJSON *other = NULL, *base = NULL, *services;
+	const cJSON *other = NULL, *services, *base;
+	bool too_deep = false;
+	cJSON *copy;
 	int error;
 
 	if (strchr(file, '/') || !strcmp(file, ".") || !strcmp(file, "..")) {
@@ -72,7 +74,6 @@ static cJSON *from_file(xctx *c, const cJSON *at, const char *service, const cha
 		return NULL;
 	}
 	if ((error = c->io->read(c->io->ctx, &other, file)) < 0) {
-		cJSON_Delete(other); /* read, with problems found after */
 		if (error == EF_ENOMEM || !c->error)
 			c->error = error;
 		return NULL;
@@ -81,12 +82,11 @@ static cJSON *from_file(xctx *c, const cJSON *at, const char *service, const cha
 	if (!cJSON_IsObject(services) ||
 	    !(base = cJSON_GetObjectItemCaseSensitive(services, name))) {
 		fail(c, at, service, "extends.file %s has no service %s", file, name);
-		cJSON_Delete(other);
 		return NULL;
 	}
-	cJSON_DetachItemViaPointer(services, base);
-	cJSON_Delete(other);
-	return base;
+	if (!(copy = ef_compose_pos_copy(c->pos, base, EF_COMPOSE_MAX_DEPTH, &too_deep)))
+		c->error = too_deep ? fail(c, at, service, "nested too deep") : EF_ENOMEM;
+	return copy;
 }
 
 /* Resolves the `extends` of svc (a member of services), bases first. */

@@ -30,8 +30,9 @@ static const char *const override_names[] = {"compose.override.yaml",
 static const char *const layer_override_names[] = {"compose.override.yaml", "compose.override.yml",
                                                    "compose.override.json", NULL};
 
-#define MAX_LAYER_LABELS 32
-#define MAX_LAYER_NAME   128
+#define MAX_LAYER_LABELS  32
+#define MAX_EXTENDS_FILES 16
+#define MAX_LAYER_NAME    128
 
 /* One directory that contributes files: "" (the environment directory),
  * "labels/KEY=VALUE" or "devices/ID". */
@@ -48,8 +49,16 @@ typedef struct {
 	size_t nsealed;
 	char name[4200];    /* "DIR/FILE" for messages */
 	int extends_depth;  /* files read for extends.file, nested */
-	int extends_reads;  /* and in all: each read resolves its own extends */
 	bool extends_limit; /* a limit was reported: said once */
+	/* The files read for extends.file, each read once (with its
+	 * problems, said once): an error, or the document (its extends
+	 * resolved), from which the bases are copied. */
+	struct {
+		char rel[400];
+		cJSON *doc;
+		int error;
+	} xfiles[MAX_EXTENDS_FILES];
+	size_t nxfiles;
 } lctx;
 
 static const char *shown(lctx *c, const char *file)
@@ -387,32 +396,53 @@ typedef struct {
 	ef_compose_pos *pos;
 } xread;
 
-static int read_for_extends(void *ctx, cJSON **out, const char *name)
+static int read_for_extends(void *ctx, const cJSON **out, const char *name)
 {
 	xread *x = ctx;
+	lctx *c = x->c;
 	const char *slash = strrchr(x->file, '/');
 	char rel[400];
+	cJSON *doc = NULL;
 	int error;
 
+	*out = NULL;
 	snprintf(rel, sizeof(rel), "%.*s%s%s", slash ? (int)(slash - x->file) : 0, x->file,
 	         slash ? "/" : "", name);
-	/* services of two files extending each other's would otherwise read
-	 * them (services ^ depth) times; a limit is said once */
-	if (x->c->extends_limit)
-		return EF_EINVALID;
-	if (x->c->extends_depth >= 8 || ++x->c->extends_reads > 64) {
-		x->c->extends_limit = true;
-		return problem(
-		        x->c, shown(x->c, rel),
-		        x->c->extends_depth >= 8
-		                ? "more than 8 files extend one another; write the service "
-		                  "in full"
-		                : "more than 64 reads of files for extends.file; extend fewer "
-		                  "services from other files");
+	for (size_t i = 0; i < c->nxfiles; i++) {
+		if (!strcmp(c->xfiles[i].rel, rel)) {
+			*out = c->xfiles[i].doc;
+			return c->xfiles[i].error;
+		}
 	}
-	x->c->extends_depth++;
-	error = read_one(x->c, out, rel, x->cap, x->env, x->pos);
-	x->c->extends_depth--;
+	/* Files extending one another in a circle read each other until the
+	 * depth limit (a file is cached once read whole); said once. */
+	if (c->extends_limit)
+		return EF_EINVALID;
+	if (c->extends_depth >= 8 || c->nxfiles >= MAX_EXTENDS_FILES) {
+		c->extends_limit = true;
+		return problem(c, shown(c, rel),
+		               c->extends_depth >= 8
+		                       ? "more than 8 files extend one another; write the service "
+		                         "in full"
+		                       : "services extend services of more than 16 other files");
+	}
+	c->extends_depth++;
+	error = read_one(c, &doc, rel, x->cap, x->env, x->pos);
+	c->extends_depth--;
+	if (error < 0) {
+		cJSON_Delete(doc);
+		doc = NULL;
+	}
+	if (c->nxfiles < MAX_EXTENDS_FILES) {
+		snprintf(c->xfiles[c->nxfiles].rel, sizeof(c->xfiles[0].rel), "%s", rel);
+		c->xfiles[c->nxfiles].doc = doc;
+		c->xfiles[c->nxfiles].error = error;
+		c->nxfiles++;
+	} else {
+		cJSON_Delete(doc);
+		doc = NULL;
+	}
+	*out = doc;
 	return error;
 }
 
@@ -566,6 +596,11 @@ out:
 		wipe_tree(doc);
 	}
 	sealed_dispose(&c);
+	for (size_t i = 0; i < c.nxfiles; i++) {
+		if (c.nsealed)
+			wipe_tree(c.xfiles[i].doc);
+		cJSON_Delete(c.xfiles[i].doc);
+	}
 	cJSON_Delete(base);
 	cJSON_Delete(over);
 	cJSON_Delete(doc);

@@ -192,10 +192,11 @@ static inline const cJSON *mf_member(const cJSON *obj, const char *key)
 }
 
 /* extends.c: resolves every service's `extends` in doc (one file, after
- * interpolation). io->read reads another file of the same directory as
- * the loader reads files (interpolated, its own extends resolved). */
+ * interpolation). io->read gives another file of the same directory as the
+ * loader reads files (interpolated, its own extends resolved), borrowed:
+ * the bases are copied from it. */
 typedef struct {
-	int (*read)(void *ctx, cJSON **out, const char *file);
+	int (*read)(void *ctx, const cJSON **out, const char *file);
 	void *ctx;
 } mf_extends_io;
 int mf_apply_extends(cJSON *doc, const char *file, ef_compose_pos *pos, ef_findings *findings,
