@@ -905,8 +905,15 @@ int ef_docker_create_body(char **out, const ef_create_req *req)
 		error = body ? EF_EINVALID : EF_ENOMEM;
 		goto out;
 	}
+	/* An entrypoint set and empty (Compose's entrypoint: [] or '') clears the
+	 * image's: [""] says so to Docker and to Podman alike (Podman 4.3 reads
+	 * [] as "keep the image's", checked in test_engine.sh). An empty command
+	 * is the image's command on both, as Compose means it. */
+	static char *const clear[] = {"", NULL};
 	if (!cJSON_AddStringToObject(body, "Image", spec->image) ||
-	    !add_strv(body, "Cmd", spec->cmd) || !add_strv(body, "Entrypoint", spec->entrypoint) ||
+	    !add_strv(body, "Cmd", spec->cmd && spec->cmd[0] ? spec->cmd : NULL) ||
+	    !add_strv(body, "Entrypoint",
+	              spec->entrypoint && !spec->entrypoint[0] ? clear : spec->entrypoint) ||
 	    !add_strv(body, "Env", spec->env) || !add_str_if(body, "User", spec->user) ||
 	    !add_str_if(body, "WorkingDir", spec->working_dir) ||
 	    !add_str_if(body, "Hostname", spec->hostname) ||

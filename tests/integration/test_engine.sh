@@ -92,6 +92,22 @@ expect "the connection is kept between requests" 0 "new_connection=0"
 ef_expect_eq "the first request opened one connection" 1 \
 	"$(grep -c 'new_connection=1' <<<"$out")"
 
+# --- entrypoint: [] clears the image's entrypoint --------------------------------
+# Compose's `entrypoint: []` (or '') runs the command without the image's
+# entrypoint. Podman 4.3's Docker API keeps the image's for "Entrypoint": [],
+# so the backend sends [""], which Docker and Podman both read as "clear".
+ef__base_rootfs
+cp "$EF_PODMAN_DIR/cache/base.tar" "$work/ep.tar"
+$EF_PODMAN import --quiet --change 'ENTRYPOINT ["/bin/echo", "from-the-entrypoint"]' \
+	"$work/ep.tar" localhost/edgeflip-ep:1 >/dev/null
+PROBE_NO_ENTRYPOINT=1 run_probe --cmd 'echo from-the-command; sleep 30' \
+	run edgeflip-noentry localhost/edgeflip-ep:1 -
+expect "a container with entrypoint: [] is created" 0 "id="
+ef_wait_until 10 sh -c "$EF_PODMAN logs edgeflip-noentry 2>&1 | grep -q from-the-command"
+ef_expect_eq "entrypoint: [] runs the command alone, not the image's entrypoint" \
+	"from-the-command" "$($EF_PODMAN logs edgeflip-noentry 2>&1 | head -1)"
+$EF_PODMAN rm -f -t 0 edgeflip-noentry >/dev/null 2>&1
+
 # --- device cgroup rules: applied, or the create fails and leaves nothing -------
 # Podman 4.3's Docker API takes HostConfig.DeviceCgroupRules and applies
 # nothing; Docker applies them and reports them. Either way nothing is dropped

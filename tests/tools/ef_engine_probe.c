@@ -168,6 +168,10 @@ int main(int argc, char **argv)
 		}
 		if (getenv("PROBE_STOP_GRACE"))
 			spec.stop_grace_s = atoi(getenv("PROBE_STOP_GRACE"));
+		if (getenv("PROBE_NO_ENTRYPOINT")) { /* entrypoint: [] */
+			static char *none[1];
+			spec.entrypoint = none;
+		}
 		req.name = argv[i];
 		req.spec = &spec;
 		req.service = argv[i];

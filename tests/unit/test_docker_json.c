@@ -739,6 +739,19 @@ static void test_create_body_minimal(void **state)
 	assert_string_equal(path(j, "HostConfig", "NetworkMode", NULL)->valuestring, "host");
 	assert_true(cJSON_IsFalse(path(j, "HostConfig", "Init", NULL)));
 	assert_null(path(j, "HostConfig", "RestartPolicy", NULL));
+	assert_null(path(j, "Entrypoint", NULL, NULL));
+	cJSON_Delete(j);
+	free(body);
+
+	/* entrypoint set and empty: [""], which Docker and Podman both read as
+	 * "clear the image's" (Podman keeps the image's for []); an empty
+	 * command is left to the image */
+	spec.entrypoint = (char *[]){NULL};
+	spec.cmd = (char *[]){NULL};
+	assert_int_equal(ef_docker_create_body(&body, &req), 0);
+	j = cJSON_Parse(body);
+	assert_strv(path(j, "Entrypoint", NULL, NULL), (const char *[]){"", NULL});
+	assert_null(path(j, "Cmd", NULL, NULL));
 	cJSON_Delete(j);
 	free(body);
 }
