@@ -118,6 +118,7 @@ static const char *policy_key(const char *msg)
 	        {"security_opt ", "security_opt"},
 	        {"privileged", "privileged"},
 	        {": device cgroup rule ", "device_cgroup_rules"},
+	        {": device request ", "deploy"},
 	        {": device ", "devices"},
 	        {"bind mount", "volumes"},
 	        {": network ", "networks"},

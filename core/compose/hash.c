@@ -316,6 +316,14 @@ void mf_spec_hash_sealed(ef_service *s, const ef_manifest *m, const mf_sealed *s
 	 * before they were supported. */
 	if (s->device_cgroup_rules)
 		h_strv(&st, "device_cgroup_rules", s->device_cgroup_rules);
+	for (size_t i = 0; i < s->ndevice_requests; i++) {
+		const ef_device_request *dr = &s->device_requests[i];
+		h_bytes(&st, "device_request.driver", dr->driver);
+		h_u64(&st, "device_request.count", (uint64_t)dr->count);
+		h_strv(&st, "device_request.device_ids", dr->device_ids);
+		h_strv(&st, "device_request.capabilities", dr->capabilities);
+		h_strv(&st, "device_request.options", dr->options);
+	}
 	/* Only when present, so that the hash of every service without them is
 	 * what it was before they existed (no restart on an upgrade). They
 	 * live in the journal's routes, which only a deploy of the service

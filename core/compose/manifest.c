@@ -227,6 +227,13 @@ void mf_service_dispose(ef_service *s)
 	ef_strv_free(s->cap_drop);
 	ef_strv_free(s->devices);
 	ef_strv_free(s->device_cgroup_rules);
+	for (size_t i = 0; i < s->ndevice_requests; i++) {
+		free(s->device_requests[i].driver);
+		ef_strv_free(s->device_requests[i].device_ids);
+		ef_strv_free(s->device_requests[i].capabilities);
+		ef_strv_free(s->device_requests[i].options);
+	}
+	free(s->device_requests);
 	ef_strv_free(s->health.exec_argv);
 	free(s->health.http_path);
 	for (size_t i = 0; i < s->ndepends_on; i++)

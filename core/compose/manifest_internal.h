@@ -133,6 +133,7 @@ void mf_sort_strv(char **v);
 bool mf_valid_name(const char *s, const char *extra, size_t max);
 int mf_get_name(pctx *c, const cJSON *it, char **out);
 int mf_get_string_or_list(pctx *c, const cJSON *it, size_t max, char ***out);
+int mf_f_gpus(pctx *c, svc_ctx *sc, const cJSON *it);
 int mf_get_size(pctx *c, const cJSON *it, int64_t *out);
 int mf_rel_path(pctx *c, const char *raw, const char *what, char **out);
 bool mf_is_relative_source(const char *s);

@@ -199,6 +199,125 @@ int mf_f_env_file(pctx *c, svc_ctx *sc, const cJSON *it)
 }
 
 /* ---------------------------------------------------------------------------
+ * Device requests (GPUs): deploy.resources.reservations.devices and gpus */
+
+#define MAX_DEVICE_REQUESTS 8
+
+static int device_request(pctx *c, const cJSON *it, ef_device_request *d, bool gpus)
+{
+	static const char *const keys[] = {"capabilities", "driver",  "count",
+	                                   "device_ids",   "options", NULL};
+	const cJSON *v, *ids;
+	size_t saved;
+	int error;
+
+	if (!cJSON_IsObject(it))
+		return mf_fail(
+		        c, EF_EINVALID,
+		        "expected {capabilities, driver, count, device_ids, options}, found %s",
+		        mf_type_name(it));
+	if ((error = mf_check_keys(c, it, keys, false)) < 0)
+		return error;
+	if ((v = mf_member(it, "capabilities"))) {
+		saved = mf_push_key(c, "capabilities");
+		error = mf_get_string_list(c, v, MAX_LIST, &d->capabilities);
+		mf_pop(c, saved);
+		if (error < 0)
+			return error;
+	}
+	/* gpus: the capability is gpu unless given */
+	if (!d->capabilities && gpus && ef_strv_push(&d->capabilities, "gpu") < 0)
+		return mf_fail(c, EF_ENOMEM, "out of memory");
+	if (!d->capabilities)
+		return mf_fail_at(c, "capabilities",
+		                  "missing; list what the device must offer, such as [gpu]");
+	for (size_t i = 0; d->capabilities[i]; i++)
+		if (!mf_valid_name(d->capabilities[i], "_.-", 64)) {
+			saved = mf_push_key(c, "capabilities");
+			error = mf_fail(c, EF_EINVALID, "'%s' is not a capability name",
+			                d->capabilities[i]);
+			mf_pop(c, saved);
+			return error;
+		}
+	if ((v = mf_member(it, "driver"))) {
+		saved = mf_push_key(c, "driver");
+		error = mf_get_name(c, v, &d->driver);
+		mf_pop(c, saved);
+		if (error < 0)
+			return error;
+	}
+	if ((ids = mf_member(it, "device_ids"))) {
+		saved = mf_push_key(c, "device_ids");
+		error = mf_get_string_list(c, ids, MAX_LIST, &d->device_ids);
+		mf_pop(c, saved);
+		if (error < 0)
+			return error;
+	}
+	d->count = d->device_ids ? 0 : -1; /* neither: all that have the capabilities */
+	if ((v = mf_member(it, "count"))) {
+		if (ids)
+			return mf_fail_at(
+			        c, "count",
+			        "count and device_ids exclude each other (as in Compose); "
+			        "keep one");
+		if (!(cJSON_IsString(v) && !strcmp(v->valuestring, "all")) &&
+		    !mf_whole_number(v, 1, 1024, &d->count))
+			return mf_fail_at(c, "count",
+			                  "expected a number of devices 1-1024 or \"all\"");
+	}
+	if ((v = mf_member(it, "options"))) {
+		saved = mf_push_key(c, "options");
+		error = mf_get_kv(c, v, MAX_LIST, KV_OPTS, &d->options);
+		mf_pop(c, saved);
+		if (error < 0)
+			return error;
+	}
+	return 0;
+}
+
+/* Appends the requests of `it` (a list; for gpus also "all") to the service. */
+static int device_requests(pctx *c, const cJSON *it, ef_service *s, bool gpus)
+{
+	size_t n, i = 0;
+	ef_device_request *v;
+	int error = 0;
+
+	if (gpus && cJSON_IsString(it) && !strcmp(it->valuestring, "all")) {
+		static const char *const all_json = "[{}]";
+		cJSON *list = cJSON_Parse(all_json);
+		if (!list)
+			return mf_fail(c, EF_ENOMEM, "out of memory");
+		error = device_requests(c, list, s, true);
+		cJSON_Delete(list);
+		return error;
+	}
+	if (!cJSON_IsArray(it))
+		return mf_fail(c, EF_EINVALID, "expected a list of device requests%s, found %s",
+		               gpus ? " or \"all\"" : "", mf_type_name(it));
+	n = (size_t)cJSON_GetArraySize(it);
+	if (s->ndevice_requests + n > MAX_DEVICE_REQUESTS)
+		return mf_fail(c, EF_ETOOBIG, "more than %d device requests", MAX_DEVICE_REQUESTS);
+	if (!n)
+		return 0;
+	if (!(v = realloc(s->device_requests, (s->ndevice_requests + n) * sizeof(*v))))
+		return mf_fail(c, EF_ENOMEM, "out of memory");
+	s->device_requests = v;
+	for (const cJSON *e = it->child; e && error == 0; e = e->next, i++) {
+		size_t saved = mf_push_index(c, i);
+		ef_device_request *d = &s->device_requests[s->ndevice_requests++];
+		memset(d, 0, sizeof(*d));
+		error = device_request(c, e, d, gpus);
+		mf_pop(c, saved);
+	}
+	return error;
+}
+
+int mf_f_gpus(pctx *c, svc_ctx *sc, const cJSON *it)
+{
+	return device_requests(c, it, sc->s, true);
+}
+
+/* ---------------------------------------------------------------------------
  * deploy */
 
 static int deploy_resources(pctx *c, svc_ctx *sc, const cJSON *it)
@@ -252,11 +371,11 @@ static int deploy_resources(pctx *c, svc_ctx *sc, const cJSON *it)
 				error = mf_get_size(c, v, &s->mem_reservation);
 				mf_pop(c, s2);
 			}
-			if (error == 0 && mf_member(r, "devices"))
-				error = mf_fail_at(
-				        c, "devices",
-				        "device reservations (GPUs) are not supported; list "
-				        "the device under the service's devices");
+			if (error == 0 && (v = mf_member(r, "devices"))) {
+				size_t s2 = mf_push_key(c, "devices");
+				error = device_requests(c, v, s, false);
+				mf_pop(c, s2);
+			}
 			if (error == 0 && mf_member(r, "generic_resources"))
 				error = mf_fail_at(
 				        c, "generic_resources",

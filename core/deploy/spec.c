@@ -566,6 +566,19 @@ int ef_spec_build(ef_container_spec *out, const ef_service *svc, const ef_spec_o
 	s->cap_add = dupv(svc->cap_add, &ok);
 	s->cap_drop = dupv(svc->cap_drop, &ok);
 	s->device_cgroup_rules = dupv(svc->device_cgroup_rules, &ok);
+	if (svc->ndevice_requests &&
+	    !(s->device_requests = calloc(svc->ndevice_requests, sizeof(*s->device_requests))))
+		ok = false;
+	for (size_t i = 0; s->device_requests && i < svc->ndevice_requests; i++) {
+		const ef_device_request *d = &svc->device_requests[i];
+		ef_engine_device_request *o = &s->device_requests[i];
+		s->ndevice_requests = i + 1;
+		o->driver = dups(d->driver, &ok);
+		o->count = d->count;
+		o->device_ids = dupv(d->device_ids, &ok);
+		o->capabilities = dupv(d->capabilities, &ok);
+		o->options = dupv(d->options, &ok);
+	}
 	s->memory = svc->mem_limit;
 	s->memory_reservation = svc->mem_reservation;
 	s->memory_swap = svc->memswap_limit;
@@ -680,6 +693,13 @@ void ef_spec_dispose(ef_container_spec *s)
 	}
 	free(s->devices);
 	ef_strv_free(s->device_cgroup_rules);
+	for (size_t i = 0; i < s->ndevice_requests; i++) {
+		free(s->device_requests[i].driver);
+		ef_strv_free(s->device_requests[i].device_ids);
+		ef_strv_free(s->device_requests[i].capabilities);
+		ef_strv_free(s->device_requests[i].options);
+	}
+	free(s->device_requests);
 	free(s->log_driver);
 	ef_strv_free(s->log_opts);
 	memset(s, 0, sizeof(*s));

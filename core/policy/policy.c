@@ -298,6 +298,13 @@ static void check_service(report *r, const ef_policy *p, const ef_manifest *m, c
 		    "device cgroup rule \"%s\" is refused by the device policy; set [policy] "
 		    "allow_devices = true to allow it",
 		    s->device_cgroup_rules[i]);
+	for (size_t i = 0; i < s->ndevice_requests && !p->allow_devices; i++)
+		add(r, s,
+		    "device request (GPUs: driver %s, capabilities %s%s) is refused by the device "
+		    "policy; set [policy] allow_devices = true to allow it",
+		    s->device_requests[i].driver ? s->device_requests[i].driver : "any",
+		    s->device_requests[i].capabilities[0],
+		    s->device_requests[i].capabilities[1] ? ", ..." : "");
 	check_mounts(r, p, s);
 	check_sysctls(r, p, s);
 	check_security_opts(r, p, s);

@@ -100,6 +100,16 @@ typedef struct {
 	bool proxy_protocol; /* PROXY protocol v2 towards the container */
 } ef_port_opts;
 
+/* deploy.resources.reservations.devices[] and gpus: devices (GPUs) the
+ * engine finds by driver and capabilities (Docker's DeviceRequests). */
+typedef struct {
+	char *driver;        /* NULL: any driver that has the capabilities */
+	int64_t count;       /* -1: all; 0 when device_ids are given */
+	char **device_ids;   /* NULL unless given */
+	char **capabilities; /* all of them, at least one ("gpu", "compute", ...) */
+	char **options;      /* "key=value", sorted; driver specific */
+} ef_device_request;
+
 typedef enum {
 	EF_DEP_STARTED = 0, /* service_started */
 	EF_DEP_HEALTHY,     /* service_healthy */
@@ -170,7 +180,9 @@ typedef struct {
 	char **cap_add;     /* sorted, upper case without "CAP_"; "ALL" = every capability */
 	char **cap_drop;    /* sorted, as cap_add */
 	char **devices;     /* "/dev/x[:/dev/y[:rwm]]" */
-	char **device_cgroup_rules; /* "c 188:* rw", as written (type major:minor access) */
+	char **device_cgroup_rules;         /* "c 188:* rw", as written (type major:minor access) */
+	ef_device_request *device_requests; /* GPUs: reservations.devices and gpus, as written */
+	size_t ndevice_requests;
 	bool read_only;
 	ef_health health;
 	ef_strategy strategy;    /* x-edgeflip.strategy */

@@ -394,13 +394,20 @@ static int docker_remove(ef_engine *e, const char *id);
 /* After a create that asked for device cgroup rules: the engine applied them,
  * or the container is removed again and the create fails (EF_EINVALID, so
  * the commit is blamed, not the weather). */
-static int check_cgroup_rules(ef_engine *e, const char *id, char *const *rules)
+/* What the engine may take and not apply (device cgroup rules, device
+ * requests), read back from the container: a container never runs without
+ * them; it is removed and the create fails, naming what is missing. */
+static int check_applied(ef_engine *e, const char *id, const ef_container_spec *spec)
 {
 	struct call c = {.kind = REQ_INSPECT, .arg = id, .subject = id};
 	int error;
 
 	if ((error = call_engine(docker(e), &c)) == 0 &&
-	    (error = ef_docker_check_cgroup_rules(c.reply.ptr, c.reply.len, rules)) < 0) {
+	    ((error = ef_docker_check_cgroup_rules(c.reply.ptr, c.reply.len,
+	                                           spec->device_cgroup_rules)) < 0 ||
+	     (error = ef_docker_check_device_requests(c.reply.ptr, c.reply.len,
+	                                              spec->device_requests,
+	                                              spec->ndevice_requests)) < 0)) {
 		char msg[512];
 
 		snprintf(msg, sizeof(msg), "%s", ef_error_last());
@@ -431,8 +438,8 @@ static int docker_create(ef_engine *e, char out_id[65], const ef_create_req *req
 		ef_error_prefix("container engine: create container %s", req->name);
 		goto out;
 	}
-	if (req->spec->device_cgroup_rules &&
-	    (error = check_cgroup_rules(e, out_id, req->spec->device_cgroup_rules)) < 0) {
+	if ((req->spec->device_cgroup_rules || req->spec->ndevice_requests) &&
+	    (error = check_applied(e, out_id, req->spec)) < 0) {
 		ef_error_prefix("container engine: create container %s", req->name);
 		out_id[0] = '\0';
 		goto out;

@@ -422,6 +422,56 @@ int ef_docker_check_cgroup_rules(const char *json, size_t len, char *const *want
 	return error;
 }
 
+int ef_docker_check_device_requests(const char *json, size_t len,
+                                    const ef_engine_device_request *want, size_t n)
+{
+	cJSON *root = parse_json(json, len);
+	const cJSON *host = cJSON_GetObjectItemCaseSensitive(root, "HostConfig");
+	const cJSON *have = cJSON_GetObjectItemCaseSensitive(host, "DeviceRequests");
+	int error = 0;
+
+	for (size_t i = 0; i < n && error == 0; i++) {
+		const char *driver = want[i].driver ? want[i].driver : "";
+		bool found = false;
+
+		for (const cJSON *r = cJSON_IsArray(have) ? have->child : NULL; r && !found;
+		     r = r->next) {
+			const cJSON *d = cJSON_GetObjectItemCaseSensitive(r, "Driver");
+			const cJSON *caps = cJSON_GetObjectItemCaseSensitive(r, "Capabilities");
+			const cJSON *set = cJSON_IsArray(caps) ? caps->child : NULL;
+			bool all = cJSON_IsArray(set);
+
+			for (size_t k = 0; all && want[i].capabilities && want[i].capabilities[k];
+			     k++) {
+				bool has = false;
+				for (const cJSON *c = set->child; c && !has; c = c->next)
+					has = cJSON_IsString(c) &&
+					      !strcmp(c->valuestring, want[i].capabilities[k]);
+				all = has;
+			}
+			found = all &&
+			        (cJSON_IsString(d) ? !strcmp(d->valuestring, driver) : !*driver);
+		}
+		if (!found) {
+			ef_error_set(
+			        "the engine did not apply the device request (driver %s, "
+			        "capabilities %s%s) (Podman 4.3's Docker API ignores "
+			        "DeviceRequests): run an engine that applies them (Docker with "
+			        "the device's container toolkit), or list the devices under "
+			        "devices",
+			        *driver ? driver : "any",
+			        want[i].capabilities ? want[i].capabilities[0] : "",
+			        want[i].capabilities && want[i].capabilities[0] &&
+			                        want[i].capabilities[1]
+			                ? ", ..."
+			                : "");
+			error = EF_EINVALID;
+		}
+	}
+	cJSON_Delete(root);
+	return error;
+}
+
 int ef_docker_parse_exec_inspect(int *exit_code, bool *running, const char *json, size_t len)
 {
 	cJSON *root = parse_json(json, len);
@@ -574,6 +624,22 @@ void ef_docker_pull_dispose(ef_docker_pull *p)
 
 /* --- request bodies ------------------------------------------------------- */
 
+/* A JSON array of the strings of v (none for NULL), or NULL out of memory. */
+static cJSON *strv_array(char *const *v)
+{
+	cJSON *arr = cJSON_CreateArray();
+
+	for (size_t i = 0; arr && v && v[i]; i++) {
+		cJSON *s = cJSON_CreateString(v[i]);
+		if (!s || !cJSON_AddItemToArray(arr, s)) {
+			cJSON_Delete(s);
+			cJSON_Delete(arr);
+			return NULL;
+		}
+	}
+	return arr;
+}
+
 /* Adds a JSON string array under key unless v is NULL. */
 static bool add_strv(cJSON *obj, const char *key, char *const *v)
 {
@@ -581,14 +647,9 @@ static bool add_strv(cJSON *obj, const char *key, char *const *v)
 
 	if (!v)
 		return true;
-	if (!(arr = cJSON_AddArrayToObject(obj, key)))
+	if (!(arr = strv_array(v)) || !cJSON_AddItemToObject(obj, key, arr)) {
+		cJSON_Delete(arr);
 		return false;
-	for (size_t i = 0; v[i]; i++) {
-		cJSON *s = cJSON_CreateString(v[i]);
-		if (!s || !cJSON_AddItemToArray(arr, s)) {
-			cJSON_Delete(s);
-			return false;
-		}
 	}
 	return true;
 }
@@ -626,6 +687,38 @@ static bool add_kv_object(cJSON *obj, const char *key, char *const *items, bool 
 		free(k);
 		if (!ok)
 			return false;
+	}
+	return true;
+}
+
+/* HostConfig.DeviceRequests: [{Driver, Count, DeviceIDs, Capabilities: [[...]],
+ * Options}], the capabilities one set the device must have all of. */
+static bool add_device_requests(cJSON *host, const ef_container_spec *spec)
+{
+	cJSON *arr;
+
+	if (!spec->ndevice_requests)
+		return true;
+	if (!(arr = cJSON_AddArrayToObject(host, "DeviceRequests")))
+		return false;
+	for (size_t i = 0; i < spec->ndevice_requests; i++) {
+		const ef_engine_device_request *d = &spec->device_requests[i];
+		cJSON *o = cJSON_CreateObject(), *caps, *set;
+
+		if (!o || !cJSON_AddItemToArray(arr, o)) {
+			cJSON_Delete(o);
+			return false;
+		}
+		if (!cJSON_AddStringToObject(o, "Driver", d->driver ? d->driver : "") ||
+		    !cJSON_AddNumberToObject(o, "Count", (double)d->count) ||
+		    !add_strv(o, "DeviceIDs", d->device_ids) ||
+		    !(caps = cJSON_AddArrayToObject(o, "Capabilities")) ||
+		    !add_kv_object(o, "Options", d->options, true))
+			return false;
+		if (!(set = strv_array(d->capabilities)) || !cJSON_AddItemToArray(caps, set)) {
+			cJSON_Delete(set);
+			return false;
+		}
 	}
 	return true;
 }
@@ -952,6 +1045,7 @@ int ef_docker_create_body(char **out, const ef_create_req *req)
 	    !add_strv(host, "CapAdd", spec->cap_add) ||
 	    !add_strv(host, "CapDrop", spec->cap_drop) ||
 	    !add_strv(host, "DeviceCgroupRules", spec->device_cgroup_rules) ||
+	    !add_device_requests(host, spec) ||
 	    !add_kv_object(host, "Sysctls", spec->sysctls, false) ||
 	    !add_strv(host, "ExtraHosts", spec->extra_hosts) || !add_strv(host, "Dns", spec->dns) ||
 	    !add_strv(host, "DnsSearch", spec->dns_search) ||

@@ -38,6 +38,11 @@ int ef_docker_parse_id(char out_id[65], const char *json, size_t len);
  * the field and applies nothing (nor reports it): a rule the engine dropped
  * must not go unsaid. */
 int ef_docker_check_cgroup_rules(const char *json, size_t len, char *const *want);
+/* 0 when the inspect reply's HostConfig.DeviceRequests holds each of `want`
+ * (same driver, all its capabilities); else EF_EINVALID naming the first
+ * missing (Podman 4.3 takes the field and applies nothing). */
+int ef_docker_check_device_requests(const char *json, size_t len,
+                                    const ef_engine_device_request *want, size_t n);
 
 /* GET /exec/{id}/json: ExitCode and Running. */
 int ef_docker_parse_exec_inspect(int *exit_code, bool *running, const char *json, size_t len);

@@ -75,9 +75,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	}
 	case 7: {
-		/* An inspect reply checked for the device cgroup rules asked for. */
+		/* An inspect reply checked for the device cgroup rules and the
+		 * device requests asked for. */
 		char *const want[] = {"c 188:* rw", "b 8:0 r", NULL};
+		char *caps[] = {"gpu", "compute", NULL};
+		const ef_engine_device_request reqs[] = {{"nvidia", 1, NULL, caps, NULL},
+		                                         {NULL, -1, NULL, caps, NULL}};
 		ef_docker_check_cgroup_rules(json, len, want);
+		ef_docker_check_device_requests(json, len, reqs, 2);
 		break;
 	}
 	default: {

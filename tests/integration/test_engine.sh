@@ -108,6 +108,21 @@ ef_expect_eq "entrypoint: [] runs the command alone, not the image's entrypoint"
 	"from-the-command" "$($EF_PODMAN logs edgeflip-noentry 2>&1 | head -1)"
 $EF_PODMAN rm -f -t 0 edgeflip-noentry >/dev/null 2>&1
 
+# --- device requests (GPUs): applied, or the create fails and leaves nothing -----
+# Podman 4.3's Docker API takes HostConfig.DeviceRequests and applies nothing
+# (no device, no error): a container must not run without the GPU it asked for.
+PROBE_GPU=nvidia run_probe run edgeflip-gpu "$ref" -
+if [ "$rc" -eq 0 ]; then
+	ef_check "a device request the engine took is reported back" \
+		sh -c "$EF_PODMAN inspect edgeflip-gpu | grep -q nvidia"
+	$EF_PODMAN rm -f edgeflip-gpu >/dev/null 2>&1
+else
+	ef_expect_contains "an ignored device request fails the create, naming it" "$out" \
+		'did not apply the device request (driver nvidia, capabilities gpu)'
+	ef_expect_eq "the container the engine made without it is removed" "" \
+		"$($EF_PODMAN ps -a --filter name=edgeflip-gpu --format '{{.Names}}')"
+fi
+
 # --- device cgroup rules: applied, or the create fails and leaves nothing -------
 # Podman 4.3's Docker API takes HostConfig.DeviceCgroupRules and applies
 # nothing; Docker applies them and reports them. Either way nothing is dropped

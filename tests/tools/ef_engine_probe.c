@@ -168,6 +168,13 @@ int main(int argc, char **argv)
 		}
 		if (getenv("PROBE_STOP_GRACE"))
 			spec.stop_grace_s = atoi(getenv("PROBE_STOP_GRACE"));
+		if (getenv("PROBE_GPU")) { /* gpus: [{driver: PROBE_GPU}] */
+			static char *gpu[] = {"gpu", NULL};
+			static ef_engine_device_request r = {NULL, -1, NULL, gpu, NULL};
+			r.driver = getenv("PROBE_GPU");
+			spec.device_requests = &r;
+			spec.ndevice_requests = 1;
+		}
 		if (getenv("PROBE_NO_ENTRYPOINT")) { /* entrypoint: [] */
 			static char *none[1];
 			spec.entrypoint = none;

@@ -307,6 +307,26 @@ static void test_deploy(void **state)
 	assert_string_equal(s->restart, "on-failure:3");
 	ef_manifest_free(m);
 
+	/* device requests: reservations.devices, then gpus */
+	m = parse_ok(
+	        WEB("\"deploy\": {\"resources\": {\"reservations\": {\"devices\": [{\"driver\": "
+	            "\"nvidia\", \"count\": 1, \"capabilities\": [\"compute\", \"video\"], "
+	            "\"options\": {\"virtualization\": false}}, {\"capabilities\": [\"gpu\"], "
+	            "\"device_ids\": [\"0\", \"3\"]}]}}}, \"gpus\": \"all\""));
+	s = web(m);
+	assert_int_equal(s->ndevice_requests, 3);
+	assert_string_equal(s->device_requests[0].driver, "nvidia");
+	assert_int_equal(s->device_requests[0].count, 1);
+	strv_is(s->device_requests[0].capabilities,
+	        (const char *const[]){"compute", "video", NULL});
+	strv_is(s->device_requests[0].options, (const char *const[]){"virtualization=false", NULL});
+	assert_null(s->device_requests[1].driver);
+	assert_int_equal(s->device_requests[1].count, 0);
+	strv_is(s->device_requests[1].device_ids, (const char *const[]){"0", "3", NULL});
+	assert_int_equal(s->device_requests[2].count, -1); /* gpus: all */
+	strv_is(s->device_requests[2].capabilities, (const char *const[]){"gpu", NULL});
+	ef_manifest_free(m);
+
 	/* the engine's words for the conditions, as docker compose maps them */
 	static const char *const cond[][2] = {{"any", "always"},
 	                                      {"always", "always"},
@@ -530,9 +550,19 @@ static void test_refusals(void **state)
 	        {WEB("\"deploy\": {\"replicas\": 3}"),
 	         F ": $.services.web.deploy.replicas: a device runs one instance of a service "
 	           "(blue/green gives two during an update); use 1 or remove it"},
-	        {WEB("\"deploy\": {\"resources\": {\"reservations\": {\"devices\": []}}}"),
-	         F ": $.services.web.deploy.resources.reservations.devices: device reservations "
-	           "(GPUs) are not supported; list the device under the service's devices"},
+	        {WEB("\"deploy\": {\"resources\": {\"reservations\": {\"devices\": [{\"driver\": "
+	             "\"nvidia\"}]}}}"),
+	         F
+	         ": $.services.web.deploy.resources.reservations.devices[0].capabilities: missing; "
+	         "list what the device must offer, such as [gpu]"},
+	        {WEB("\"gpus\": [{\"count\": 1, \"device_ids\": [\"0\"]}]"),
+	         F ": $.services.web.gpus[0].count: count and device_ids exclude each other (as in "
+	           "Compose); keep one"},
+	        {WEB("\"gpus\": [{\"count\": 0}]"), F
+	         ": $.services.web.gpus[0].count: expected a number of devices 1-1024 or \"all\""},
+	        {WEB("\"gpus\": \"some\""),
+	         F ": $.services.web.gpus: expected a list of device requests or \"all\", found a "
+	           "string"},
 	        {WEB("\"restart\": \"always\", \"deploy\": {\"restart_policy\": {\"condition\": "
 	             "\"none\"}}"),
 	         F ": $.services.web.deploy.restart_policy: restart_policy gives 'no' but the "

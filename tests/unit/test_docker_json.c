@@ -964,9 +964,62 @@ static void test_cgroup_rules_applied(void **state)
 	assert_int_equal(ef_docker_check_cgroup_rules("[", 1, want), EF_EINVALID);
 }
 
+/* Device requests (GPUs) in the create body, and read back: Docker reports
+ * them, Podman 4.3 takes them and reports nothing (that create must fail). */
+static void test_device_requests(void **state)
+{
+	char *caps[] = {"compute", "video", NULL}, *gpu[] = {"gpu", NULL}, *ids[] = {"0", NULL};
+	char *opts[] = {"a=1", NULL};
+	ef_engine_device_request reqs[] = {{"nvidia", 1, NULL, caps, opts},
+	                                   {NULL, 0, ids, gpu, NULL}};
+	ef_container_spec spec = {.image = "img",
+	                          .stop_grace_s = -1,
+	                          .init = -1,
+	                          .device_requests = reqs,
+	                          .ndevice_requests = 2};
+	ef_create_req req = {
+	        .name = "n", .spec = &spec, .service = "web", .slot = "green", .revision = "r"};
+	static const char docker[] =
+	        "{\"HostConfig\": {\"DeviceRequests\": [{\"Driver\": \"\", \"Count\": 0, "
+	        "\"DeviceIDs\": [\"0\"], \"Capabilities\": [[\"gpu\"]]}, {\"Driver\": \"nvidia\", "
+	        "\"Count\": 1, \"Capabilities\": [[\"video\", \"compute\", \"utility\"]]}]}}";
+	static const char fewer[] = "{\"HostConfig\": {\"DeviceRequests\": [{\"Driver\": "
+	                            "\"nvidia\", \"Capabilities\": [[\"compute\"]]}]}}";
+	static const char podman[] = "{\"HostConfig\": {\"DeviceRequests\": null}}";
+	char *body;
+	cJSON *j, *d;
+
+	(void)state;
+	assert_int_equal(ef_docker_create_body(&body, &req), 0);
+	j = cJSON_Parse(body);
+	d = cJSON_GetArrayItem(path(j, "HostConfig", "DeviceRequests", NULL), 0);
+	assert_string_equal(path(d, "Driver", NULL, NULL)->valuestring, "nvidia");
+	assert_int_equal(path(d, "Count", NULL, NULL)->valueint, 1);
+	assert_strv(cJSON_GetArrayItem(path(d, "Capabilities", NULL, NULL), 0),
+	            (const char *[]){"compute", "video", NULL});
+	assert_string_equal(path(d, "Options", "a", NULL)->valuestring, "1");
+	assert_null(path(d, "DeviceIDs", NULL, NULL));
+	d = cJSON_GetArrayItem(path(j, "HostConfig", "DeviceRequests", NULL), 1);
+	assert_string_equal(path(d, "Driver", NULL, NULL)->valuestring, "");
+	assert_strv(path(d, "DeviceIDs", NULL, NULL), (const char *[]){"0", NULL});
+	cJSON_Delete(j);
+	free(body);
+
+	assert_int_equal(ef_docker_check_device_requests(docker, strlen(docker), reqs, 2), 0);
+	assert_int_equal(ef_docker_check_device_requests(fewer, strlen(fewer), reqs, 2),
+	                 EF_EINVALID);
+	assert_non_null(strstr(ef_error_last(), "driver nvidia, capabilities compute, ..."));
+	assert_int_equal(ef_docker_check_device_requests(podman, strlen(podman), reqs, 2),
+	                 EF_EINVALID);
+	assert_non_null(strstr(ef_error_last(), "did not apply the device request"));
+	assert_int_equal(ef_docker_check_device_requests("[", 1, reqs, 1), EF_EINVALID);
+	assert_int_equal(ef_docker_check_device_requests(podman, strlen(podman), reqs, 0), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_device_requests),
 	        cmocka_unit_test(test_list_recorded),
 	        cmocka_unit_test(test_inspect_running),
 	        cmocka_unit_test(test_inspect_created_and_exited),

@@ -110,6 +110,19 @@ static const policy_case cases[] = {
          {.allow_devices = true},
          WEB(PINNED ", \"devices\": [\"/dev/x\"]"),
          {NULL}},
+        {"device requests (GPUs)",
+         {0},
+         WEB(PINNED ", \"gpus\": \"all\", \"deploy\": {\"resources\": {\"reservations\": "
+                    "{\"devices\": [{\"driver\": \"nvidia\", \"capabilities\": [\"compute\", "
+                    "\"video\"]}]}}}"),
+         {"service web: device request (GPUs: driver any, capabilities gpu) is refused by the "
+          "device policy; set [policy] allow_devices = true to allow it",
+          "service web: device request (GPUs: driver nvidia, capabilities compute, ...) is "
+          "refused by the device policy; set [policy] allow_devices = true to allow it"}},
+        {"device requests allowed",
+         {.allow_devices = true},
+         WEB(PINNED ", \"gpus\": \"all\""),
+         {NULL}},
         {"bind mounts: component prefixes",
          {.binds = "/data/, /srv/app"},
          WEB(PINNED ", \"volumes\": [\"/data:/a\", \"/data/x/y:/b\", \"/data//x/./y:/c\", "

@@ -86,6 +86,15 @@ typedef struct {
 	char perms[4]; /* "rwm" or a subset */
 } ef_engine_device;
 
+/* HostConfig.DeviceRequests[]: devices found by driver and capabilities. */
+typedef struct {
+	char *driver;        /* NULL: any */
+	int64_t count;       /* -1: all */
+	char **device_ids;   /* NULL unless given */
+	char **capabilities; /* one set: the device must have all of them */
+	char **options;      /* "key=value" */
+} ef_engine_device_request;
+
 typedef enum {
 	EF_RESTART_NO = 0,
 	EF_RESTART_ALWAYS,
@@ -141,6 +150,8 @@ typedef struct {
 	ef_engine_device *devices;
 	size_t ndevices;
 	char **device_cgroup_rules; /* "c 188:* rw" */
+	ef_engine_device_request *device_requests;
+	size_t ndevice_requests;
 	bool privileged;
 	bool read_only;
 	int init;         /* < 0: engine default; 0: no; 1: an init process as PID 1 */
