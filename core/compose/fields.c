@@ -464,6 +464,140 @@ static int parse_long_port(pctx *c, const cJSON *it, ef_port *p)
 	return 0;
 }
 
+/* "A-B" or "A": 0 and the bounds, or -1. */
+static int port_range(const char *s, uint64_t *lo, uint64_t *hi)
+{
+	const char *dash = strchr(s, '-');
+	char a[8], b[8];
+
+	if (!dash) {
+		if (!mf_digits_number(s, 1, 65535, lo))
+			return -1;
+		*hi = *lo;
+		return 0;
+	}
+	if ((size_t)(dash - s) >= sizeof(a) || strlen(dash + 1) >= sizeof(b))
+		return -1;
+	memcpy(a, s, (size_t)(dash - s));
+	a[dash - s] = '\0';
+	snprintf(b, sizeof(b), "%s", dash + 1);
+	return mf_digits_number(a, 1, 65535, lo) && mf_digits_number(b, 1, 65535, hi) && *lo <= *hi
+	               ? 0
+	               : -1;
+}
+
+/* A short-syntax range, "[IP:]A-B:C-D[/proto]" or "C-D[/proto]", as the
+ * single mappings it stands for ("IP:A:C/proto", ...): *out NULL when spec
+ * has no range. Host and container ranges have one length: edgeflip
+ * publishes fixed host ports, so Compose's "8000-8010:80" (any free one of
+ * them) is refused. */
+static int expand_port_range(pctx *c, const char *spec, char ***out)
+{
+	char *s = strdup(spec), *proto, *cpart, *host = NULL, *ip = NULL, *colon;
+	uint64_t clo, chi, hlo = 0, hhi = 0;
+	int error = 0;
+
+	*out = NULL;
+	if (!s)
+		return mf_fail(c, EF_ENOMEM, "out of memory");
+	if ((proto = strrchr(s, '/')))
+		*proto++ = '\0';
+	cpart = (colon = strrchr(s, ':')) ? colon + 1 : s;
+	if (colon) {
+		*colon = '\0';
+		host = (colon = strrchr(s, ':')) && colon > strrchr(s, ']') ? colon + 1 : s;
+		if (host != s) {
+			*colon = '\0';
+			ip = s;
+		} else if (s[0] == '[') {
+			host = NULL; /* "[::1]:80": parse_short_port says what is wrong */
+		}
+	}
+	if (!strchr(cpart, '-') && !(host && strchr(host, '-')))
+		goto out;
+	if (port_range(cpart, &clo, &chi) < 0 || (host && port_range(host, &hlo, &hhi) < 0)) {
+		error = mf_fail(c, EF_EINVALID,
+		                "'%s' is not a port range mapping (use \"8000-8010:8000-8010\", "
+		                "ports 1-65535, the lower first)",
+		                spec);
+		goto out;
+	}
+	if (host && hhi - hlo != chi - clo) {
+		error = mf_fail(c, EF_EINVALID,
+		                "'%s': the host range and the container range differ in length; "
+		                "edgeflip publishes fixed host ports, one for each container port",
+		                spec);
+		goto out;
+	}
+	if (chi - clo >= MAX_PORTS) {
+		error = mf_fail(c, EF_ETOOBIG, "'%s': %llu ports; at most %d are supported", spec,
+		                (unsigned long long)(chi - clo + 1), MAX_PORTS);
+		goto out;
+	}
+	for (uint64_t k = 0; k <= chi - clo && error == 0; k++) {
+		char *one = host ? mf_str_printf("%s%s%llu:%llu%s%s", ip ? ip : "", ip ? ":" : "",
+		                                 (unsigned long long)(hlo + k),
+		                                 (unsigned long long)(clo + k), proto ? "/" : "",
+		                                 proto ? proto : "")
+		                 : mf_str_printf("%llu%s%s", (unsigned long long)(clo + k),
+		                                 proto ? "/" : "", proto ? proto : "");
+		if (!one || ef_strv_push_owned(out, one) < 0)
+			error = mf_fail(c, EF_ENOMEM, "out of memory");
+	}
+out:
+	free(s);
+	if (error < 0) {
+		ef_strv_free(*out);
+		*out = NULL;
+	}
+	return error;
+}
+
+/* Adds one mapping (a string, a number or an object) to s->ports; the same
+ * binding written twice is one binding, as the engine's port map makes it
+ * (a file that lists "1883:1883" twice). */
+static int add_port(pctx *c, const cJSON *e, const char *str, ef_service *s)
+{
+	ef_port *p, *v;
+	int error;
+
+	if (s->nports >= MAX_PORTS)
+		return mf_fail(c, EF_ETOOBIG, "more than %d ports; at most %d are supported",
+		               MAX_PORTS, MAX_PORTS);
+	if (!(v = realloc(s->ports, (s->nports + 1) * sizeof(*v))))
+		return mf_fail(c, EF_ENOMEM, "out of memory");
+	s->ports = v;
+	p = &s->ports[s->nports++];
+	memset(p, 0, sizeof(*p));
+	if (str)
+		error = parse_short_port(c, str, p);
+	else if (cJSON_IsNumber(e))
+		error = mf_get_port(c, e, &p->container_port);
+	else if (cJSON_IsObject(e))
+		error = parse_long_port(c, e, p);
+	else
+		error = mf_fail(c, EF_EINVALID,
+		                "expected a \"HOST:CONTAINER\" string or an object {target, "
+		                "published, ...}, found %s",
+		                mf_type_name(e));
+	if (error == 0 && !p->protocol[0])
+		snprintf(p->protocol, sizeof(p->protocol), "tcp");
+	if (error < 0)
+		return error;
+	for (size_t k = 0; k + 1 < s->nports; k++) {
+		const ef_port *o = &s->ports[k];
+		if (o->host_port == p->host_port && o->container_port == p->container_port &&
+		    !strcmp(o->protocol, p->protocol) &&
+		    (o->host_ip && p->host_ip ? !strcmp(o->host_ip, p->host_ip)
+		                              : o->host_ip == p->host_ip)) {
+			free(p->host_ip);
+			s->nports--;
+			break;
+		}
+	}
+	return 0;
+}
+
 int mf_get_ports(pctx *c, const cJSON *it, ef_service *s)
 {
 	size_t i = 0, n;
@@ -474,47 +608,19 @@ int mf_get_ports(pctx *c, const cJSON *it, ef_service *s)
 	n = (size_t)cJSON_GetArraySize(it);
 	if (n > MAX_PORTS)
 		return mf_fail(c, EF_ETOOBIG, "%zu ports; at most %d are supported", n, MAX_PORTS);
-	if (n == 0)
-		return 0;
-	if (!(s->ports = calloc(n, sizeof(*s->ports))))
-		return mf_fail(c, EF_ENOMEM, "out of memory");
-	for (const cJSON *e = it->child; e; e = e->next, i++) {
+	for (const cJSON *e = it->child; e && error == 0; e = e->next, i++) {
 		size_t saved = mf_push_index(c, i);
-		ef_port *p = &s->ports[s->nports];
+		char **range = NULL;
 
-		s->nports++;
-		if (cJSON_IsString(e))
-			error = parse_short_port(c, e->valuestring, p);
-		else if (cJSON_IsNumber(e))
-			error = mf_get_port(c, e, &p->container_port);
-		else if (cJSON_IsObject(e))
-			error = parse_long_port(c, e, p);
-		else
-			error = mf_fail(
-			        c, EF_EINVALID,
-			        "expected a \"HOST:CONTAINER\" string or an object {target, "
-			        "published, ...}, found %s",
-			        mf_type_name(e));
-		if (error == 0 && !p->protocol[0])
-			snprintf(p->protocol, sizeof(p->protocol), "tcp");
-		mf_pop(c, saved);
-		if (error < 0)
-			return error;
-		/* The same binding written twice is one binding, as the engine's
-		 * port map makes it (a file that lists "1883:1883" twice). */
-		for (size_t k = 0; k + 1 < s->nports; k++) {
-			const ef_port *o = &s->ports[k];
-			if (o->host_port == p->host_port &&
-			    o->container_port == p->container_port &&
-			    !strcmp(o->protocol, p->protocol) &&
-			    (o->host_ip && p->host_ip ? !strcmp(o->host_ip, p->host_ip)
-			                              : o->host_ip == p->host_ip)) {
-				free(p->host_ip);
-				memset(p, 0, sizeof(*p));
-				s->nports--;
-				break;
-			}
+		if (cJSON_IsString(e) &&
+		    (error = expand_port_range(c, e->valuestring, &range)) == 0 && range) {
+			for (size_t k = 0; range[k] && error == 0; k++)
+				error = add_port(c, e, range[k], s);
+		} else if (error == 0) {
+			error = add_port(c, e, cJSON_IsString(e) ? e->valuestring : NULL, s);
 		}
+		ef_strv_free(range);
+		mf_pop(c, saved);
 	}
-	return 0;
+	return error;
 }

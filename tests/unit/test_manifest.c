@@ -178,9 +178,18 @@ static const bad_case bad_cases[] = {
         {WEB(IMG ", \"ports\": [\"127.0.0.1::80\"]"), EF_EINVALID,
          F ": $.services.web.ports[0]: '127.0.0.1::80' has no host port; edgeflip publishes fixed "
            "host ports only"},
-        {WEB(IMG ", \"ports\": [\"8080-8081:80-81\"]"), EF_EINVALID,
-         F ": $.services.web.ports[0]: port ranges are not supported ('8080-8081:80-81'); list "
-           "each port on its own"},
+        {WEB(IMG ", \"ports\": [\"8080-8082:80-81\"]"), EF_EINVALID,
+         F ": $.services.web.ports[0]: '8080-8082:80-81': the host range and the container "
+           "range differ in length; edgeflip publishes fixed host ports, one for each container "
+           "port"},
+        {WEB(IMG ", \"ports\": [\"8080-8081:80\"]"), EF_EINVALID,
+         F ": $.services.web.ports[0]: '8080-8081:80': the host range and the container range "
+           "differ in length; edgeflip publishes fixed host ports, one for each container port"},
+        {WEB(IMG ", \"ports\": [\"81-80\"]"), EF_EINVALID,
+         F ": $.services.web.ports[0]: '81-80' is not a port range mapping (use "
+           "\"8000-8010:8000-8010\", ports 1-65535, the lower first)"},
+        {WEB(IMG ", \"ports\": [\"1-100:1-100\"]"), EF_ETOOBIG,
+         F ": $.services.web.ports[0]: '1-100:1-100': 100 ports; at most 64 are supported"},
         {WEB(IMG ", \"ports\": [\"80/sctp\"]"), EF_EINVALID,
          F ": $.services.web.ports[0]: protocol 'sctp' is not supported (use tcp or udp)"},
         {WEB(IMG ", \"ports\": [\"8080:80\", \"8080:81\"]"), EF_EINVALID,
@@ -534,6 +543,23 @@ static void test_short_ports(void **state)
 		assert_string_equal(p->protocol, t[i].proto);
 		ef_manifest_free(m);
 	}
+
+	/* ranges: one mapping per port, as Compose publishes them */
+	ef_manifest *r =
+	        parse_ok(WEB(IMG ", \"ports\": [\"127.0.0.1:50000-50002:60000-60002/udp\", "
+	                         "\"7000-7001\", \"[::1]:8000-8001:80-81\"]"));
+	const ef_service *rs = &r->services[0];
+	assert_int_equal(rs->nports, 7);
+	assert_string_equal(rs->ports[2].host_ip, "127.0.0.1");
+	assert_int_equal(rs->ports[2].host_port, 50002);
+	assert_int_equal(rs->ports[2].container_port, 60002);
+	assert_string_equal(rs->ports[2].protocol, "udp");
+	assert_int_equal(rs->ports[4].host_port, 0);
+	assert_int_equal(rs->ports[4].container_port, 7001);
+	assert_string_equal(rs->ports[6].host_ip, "::1");
+	assert_int_equal(rs->ports[6].host_port, 8001);
+	assert_int_equal(rs->ports[6].container_port, 81);
+	ef_manifest_free(r);
 
 	/* the same binding written twice is one binding; the rest stay in order */
 	ef_manifest *m = parse_ok(WEB(IMG ", \"ports\": [\"1883:1883\", \"1883:1883\", "
