@@ -32,8 +32,6 @@ static int fail(xctx *c, const cJSON *n, const char *service, const char *fmt, .
         __attribute__((format(printf, 4, 5)));
 static int fail(xctx *c, const cJSON *n, const char *service, const char *fmt, ...)
 {
-	const char *file = c->file;
-	unsigned line = 0, col = 0;
 	char msg[600], path[300];
 	va_list ap;
 
@@ -41,15 +39,9 @@ static int fail(xctx *c, const cJSON *n, const char *service, const char *fmt, .
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	snprintf(path, sizeof(path), "$.services.%s.extends", service);
-	ef_compose_pos_find(c->pos, n, &file, &line, &col);
-	ef_findings_add(c->findings, file, line, col, path, msg);
-	if (!c->error) {
-		if (line)
-			ef_error_set("%s:%u:%u: %s: %s", file, line, col, path, msg);
-		else
-			ef_error_set("%s: %s: %s", file, path, msg);
+	ef_findings_at(c->findings, c->pos, n, c->file, path, msg, !c->error);
+	if (!c->error)
 		c->error = EF_EINVALID;
-	}
 	return EF_EINVALID;
 }
 

@@ -323,20 +323,9 @@ typedef struct {
 
 static void finding(ictx *c, const cJSON *n, const char *msg)
 {
-	const char *file = c->file;
-	unsigned line = 0, col = 0;
-
-	if (c->pos)
-		ef_compose_pos_find(c->pos, n, &file, &line, &col);
-	if (c->findings)
-		ef_findings_add(c->findings, file, line, col, c->path.ptr, msg);
-	if (!c->error) {
-		if (line)
-			ef_error_set("%s:%u:%u: %s: %s", file, line, col, c->path.ptr, msg);
-		else
-			ef_error_set("%s: %s: %s", file, c->path.ptr, msg);
+	ef_findings_at(c->findings, c->pos, n, c->file, c->path.ptr, msg, !c->error);
+	if (!c->error)
 		c->error = EF_EINVALID;
-	}
 }
 
 /* Typed keys given as strings. Compose converts a string at these paths to the

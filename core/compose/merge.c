@@ -90,8 +90,6 @@ static int fail(mctx *c, const cJSON *n, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 static int fail(mctx *c, const cJSON *n, const char *fmt, ...)
 {
-	const char *file = c->file;
-	unsigned line = 0, col = 0;
 	char path[1024], msg[600];
 	va_list ap;
 
@@ -99,12 +97,7 @@ static int fail(mctx *c, const cJSON *n, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	path_of(c, path, sizeof(path));
-	if (c->pos)
-		ef_compose_pos_find(c->pos, n, &file, &line, &col);
-	if (c->findings)
-		ef_findings_add(c->findings, file, line, col, path, msg);
-	if (!c->error)
-		ef_error_set("%s:%u:%u: %s: %s", file, line, col, path, msg);
+	ef_findings_at(c->findings, c->pos, n, c->file, path, msg, !c->error);
 	c->error = EF_EINVALID;
 	return EF_EINVALID;
 }

@@ -283,6 +283,23 @@ int ef_findings_add(ef_findings *f, const char *file, unsigned line, unsigned co
 	return 0;
 }
 
+void ef_findings_at(ef_findings *f, const ef_compose_pos *pos, const void *node, const char *file,
+                    const char *path, const char *msg, bool set_error)
+{
+	unsigned line = 0, col = 0;
+
+	if (pos)
+		ef_compose_pos_find(pos, node, &file, &line, &col);
+	if (f)
+		ef_findings_add(f, file, line, col, path, msg);
+	if (!set_error)
+		return;
+	if (line)
+		ef_error_set("%s:%u:%u: %s: %s", file, line, col, path, msg);
+	else
+		ef_error_set("%s: %s: %s", file, path, msg);
+}
+
 int ef_findings_format(ef_buf *out, const ef_findings *f)
 {
 	int error = 0;

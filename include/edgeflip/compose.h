@@ -67,6 +67,11 @@ void ef_findings_init(ef_findings *f);
 void ef_findings_dispose(ef_findings *f);
 int ef_findings_add(ef_findings *f, const char *file, unsigned line, unsigned col, const char *path,
                     const char *message);
+/* Adds a finding at the position of `node` (`file` alone where it has none)
+ * and, with set_error, makes it ef_error_last() as "file:line:col: path:
+ * message". */
+void ef_findings_at(ef_findings *f, const ef_compose_pos *pos, const void *node, const char *file,
+                    const char *path, const char *msg, bool set_error);
 /* "file:line:col: path: message" (or "file: path: message" without a line),
  * one per line, into `out`. */
 int ef_findings_format(ef_buf *out, const ef_findings *f);
