@@ -652,10 +652,15 @@ static int flip(deploy *d)
 	        (unsigned long long)(ef_clock_ms() - t0));
 	/* The old instances give the names up once the connections they still
 	 * serve had the drain time (until then a name resolves to both). */
+	/* An old instance stopped at the handover below keeps its names until
+	 * then: the stop takes them away (one DNS change for clients that
+	 * look the name up, not a reconnect and then a stop, two reloads of
+	 * aardvark-dns in a row during which lookups went unanswered). */
 	for (size_t i = 0; i < d->plan->count; i++) {
 		const ef_action *act = &d->plan->actions[i];
 		if (act->kind != EF_ACT_REPLACE || !act->old_id ||
-		    strategy_of(act->spec) == EF_STRATEGY_RECREATE)
+		    strategy_of(act->spec) == EF_STRATEGY_RECREATE ||
+		    strategy_of(act->spec) == EF_STRATEGY_HANDOVER)
 			continue;
 		if (ef_clock_ms() - d->flipped_ms < c->cfg->drain_ms)
 			ef_clock_sleep(c->cfg->drain_ms - (ef_clock_ms() - d->flipped_ms));
@@ -696,6 +701,8 @@ static int flip(deploy *d)
 		const ef_action *act = &d->plan->actions[i];
 		if (act->kind == EF_ACT_REPLACE && act->old_id &&
 		    strategy_of(act->spec) == EF_STRATEGY_HANDOVER) {
+			if (ef_clock_ms() - d->flipped_ms < c->cfg->drain_ms)
+				ef_clock_sleep(c->cfg->drain_ms - (ef_clock_ms() - d->flipped_ms));
 			ef_info("stopped",
 			        "service=%s container=%.12s why=\"handover: the new "
 			        "instance is healthy\"",

@@ -245,6 +245,10 @@ ef__base_rootfs()
 # httpd: /www/index.html holds VERSION_TEXT (default "NAME TAG"), /www/health
 # answers 200 "ok" when HEALTH is "pass" (the default) and 404 when "fail".
 # A running container's health can be broken with `$EF_PODMAN exec C rm /www/health`.
+# Its PID 1 is a shell that exits on SIGTERM, as a well-behaved service does:
+# busybox httpd as PID 1 ignores SIGTERM, and every stop of it waited the whole
+# stop timeout (a third of test_crash's time). Tests of stop_signal and
+# stop_grace_period give a command of their own that ignores SIGTERM.
 ef_image_build()
 {
 	local name=$1 tag=$2 text=${3:-"$1 $2"} health=${4:-pass} work digest
@@ -259,7 +263,7 @@ ef_image_build()
 	cp "$EF_PODMAN_DIR/cache/base.tar" "$work/image.tar"
 	tar -C "$work" --owner=0 --group=0 -rf "$work/image.tar" ./www
 	if ! $EF_PODMAN import --quiet \
-		--change 'CMD ["/bin/busybox", "httpd", "-f", "-p", "8080", "-h", "/www"]' \
+		--change 'CMD ["/bin/sh", "-c", "trap \"exit 0\" TERM; httpd -f -p 8080 -h /www & wait"]' \
 		--change 'EXPOSE 8080' \
 		"$work/image.tar" "localhost/$name:$tag" >/dev/null ||
 		! $EF_PODMAN push --quiet --digestfile "$work/digest" "localhost/$name:$tag" \
