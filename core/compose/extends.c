@@ -45,7 +45,7 @@ static int fail(xctx *c, const cJSON *n, const char *service, const char *fmt, .
 	return EF_EINVALID;
 }
 
-static int resolve(xctx *c, cJSON *services, cJSON *svc, int depth);
+static int resolve(xctx *c, cJSON *services, cJSON *svc);
 
 /* A copy of the base service `name` of another file of the directory (read,
  * interpolated and with its own extends resolved by io->read, once). */
@@ -81,12 +81,26 @@ static cJSON *from_file(xctx *c, const cJSON *at, const char *service, const cha
 	return copy;
 }
 
-/* Resolves the `extends` of svc (a member of services), bases first. */
-static int resolve_one(xctx *c, cJSON *services, cJSON *svc, int depth)
+/* Moves every member of `from` to the end of `to`, nodes and positions kept. */
+static int move_members(cJSON *from, cJSON *to)
+{
+	while (from->child) {
+		cJSON *m = cJSON_DetachItemViaPointer(from, from->child);
+		if (!cJSON_AddItemToObject(to, m->string, m)) {
+			cJSON_Delete(m);
+			return EF_ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* Resolves the `extends` of svc (a member of services), bases first;
+ * c->chain holds the services of this file being resolved. */
+static int resolve_one(xctx *c, cJSON *services, cJSON *svc)
 {
 	cJSON *ext = cJSON_IsObject(svc) ? cJSON_GetObjectItemCaseSensitive(svc, "extends") : NULL;
 	const cJSON *name_node, *file_node;
-	cJSON *base, *wb = NULL, *wo = NULL, *sb, *so;
+	cJSON *base, *wb = NULL, *wo = NULL, *sb, *so, *own;
 	const char *name, *file = NULL;
 	bool too_deep = false;
 	int error;
@@ -115,7 +129,7 @@ static int resolve_one(xctx *c, cJSON *services, cJSON *svc, int depth)
 		return fail(c, file_node, svc->string, "extends.file: give a file name");
 	name = name_node->valuestring;
 	file = file_node ? file_node->valuestring : NULL;
-	if (depth >= MAX_EXTENDS || c->nchain >= MAX_EXTENDS)
+	if (c->nchain >= MAX_EXTENDS)
 		return fail(c, ext, svc->string,
 		            "more than %d services extend one another here; write one in full",
 		            MAX_EXTENDS);
@@ -132,7 +146,7 @@ static int resolve_one(xctx *c, cJSON *services, cJSON *svc, int depth)
 				return fail(c, name_node, svc->string,
 				            "services extend one another in a circle (%s)", name);
 		c->chain[c->nchain++] = svc->string;
-		error = resolve(c, services, orig, depth + 1);
+		error = resolve(c, services, orig);
 		c->nchain--;
 		if (error < 0)
 			return error;
@@ -152,37 +166,16 @@ static int resolve_one(xctx *c, cJSON *services, cJSON *svc, int depth)
 		error = EF_ENOMEM;
 		goto out;
 	}
-	{
-		cJSON *own = cJSON_AddObjectToObject(so, svc->string);
-		if (!own) {
-			error = EF_ENOMEM;
-			goto out;
-		}
-		while (svc->child) {
-			cJSON *m = svc->child;
-			char *key = m->string;
-			m = cJSON_DetachItemViaPointer(svc, m);
-			if (!cJSON_AddItemToObject(own, key, m)) {
-				cJSON_Delete(m);
-				error = EF_ENOMEM;
-				goto out;
-			}
-		}
+	if (!(own = cJSON_AddObjectToObject(so, svc->string)) ||
+	    (error = move_members(svc, own)) < 0) {
+		error = EF_ENOMEM;
+		goto out;
 	}
 	error = ef_compose_merge(wb, wo, c->pos, c->file, c->findings);
 	wo = NULL; /* consumed */
-	if (error < 0)
-		goto out;
-	base = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(wb, "services"),
-	                                        svc->string);
-	while (base && base->child) {
-		cJSON *m = cJSON_DetachItemViaPointer(base, base->child);
-		if (!cJSON_AddItemToObject(svc, m->string, m)) {
-			cJSON_Delete(m);
-			error = EF_ENOMEM;
-			goto out;
-		}
-	}
+	if (error == 0 && (base = cJSON_GetObjectItemCaseSensitive(
+	                           cJSON_GetObjectItemCaseSensitive(wb, "services"), svc->string)))
+		error = move_members(base, svc);
 out:
 	cJSON_Delete(wb);
 	cJSON_Delete(wo);
@@ -195,9 +188,9 @@ out:
 
 /* On failure the extends key goes: one problem is reported once, not again
  * for each service of a circle. */
-static int resolve(xctx *c, cJSON *services, cJSON *svc, int depth)
+static int resolve(xctx *c, cJSON *services, cJSON *svc)
 {
-	int error = resolve_one(c, services, svc, depth);
+	int error = resolve_one(c, services, svc);
 
 	if (error < 0 && cJSON_IsObject(svc))
 		cJSON_DeleteItemFromObjectCaseSensitive(svc, "extends");
@@ -218,7 +211,7 @@ int mf_apply_extends(cJSON *doc, const char *file, ef_compose_pos *pos, ef_findi
 	if (!cJSON_IsObject(services))
 		return 0;
 	for (cJSON *s = services->child; s; s = s->next)
-		if (resolve(&c, services, s, 0) == EF_ENOMEM)
+		if (resolve(&c, services, s) == EF_ENOMEM)
 			break;
 	if (c.error == EF_ENOMEM)
 		ef_error_set("out of memory");

@@ -313,10 +313,6 @@ static int short_port_number(pctx *c, const char *s, const char *spec, uint16_t 
 {
 	uint64_t v;
 
-	if (strchr(s, '-'))
-		return mf_fail(c, EF_EINVALID,
-		               "port ranges are not supported ('%s'); list each port on its own",
-		               spec);
 	if (!mf_digits_number(s, 1, 65535, &v))
 		return mf_fail(c, EF_EINVALID,
 		               "'%s' is not a port mapping (use \"80\", \"8080:80\" or "
@@ -411,10 +407,9 @@ static int parse_long_port(pctx *c, const cJSON *it, ef_port *p)
 	if ((error = mf_check_keys(c, it, keys, false)) < 0)
 		return error;
 	/* name and app_protocol only describe the port (for tools and people) */
-	for (size_t k = 5; k < 7; k++)
-		if ((v = mf_member(it, keys[k])) && !cJSON_IsString(v))
-			return mf_fail_at(c, keys[k], "expected a string, found %s",
-			                  mf_type_name(v));
+	for (const char *const *k = (const char *const[]){"name", "app_protocol", NULL}; *k; k++)
+		if ((v = mf_member(it, *k)) && !cJSON_IsString(v))
+			return mf_fail_at(c, *k, "expected a string, found %s", mf_type_name(v));
 	snprintf(p->protocol, sizeof(p->protocol), "tcp");
 	if (!(v = mf_member(it, "target")))
 		return mf_fail_at(c, "target", "missing; give the container port");

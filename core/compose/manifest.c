@@ -290,17 +290,6 @@ static int cmp_service(const void *a, const void *b)
 	return strcmp(((const ef_service *)a)->name, ((const ef_service *)b)->name);
 }
 
-static bool active(const ef_service *s, char *const *profiles)
-{
-	if (!s->profiles)
-		return true;
-	for (size_t i = 0; s->profiles[i]; i++)
-		for (size_t k = 0; profiles && profiles[k]; k++)
-			if (!strcmp(s->profiles[i], profiles[k]) || !strcmp(profiles[k], "*"))
-				return true;
-	return false;
-}
-
 /* Whether the service object's `profiles` (a list of strings, as written)
  * names none of the active profiles. A value of another shape counts as
  * active: the model then says what is wrong with it. */
@@ -321,19 +310,10 @@ static bool inactive_json(const cJSON *svc, char *const *profiles)
 	return true;
 }
 
-/* Leaves out the services whose profiles are not active, and the optional
- * dependencies (required: false) on them. */
-static int apply_profiles(pctx *c, ef_manifest *m, char *const *profiles)
+/* The optional dependencies (required: false) on services that are not in
+ * the model (their profiles are not active: inactive_json()) go. */
+static void drop_absent_optional(ef_manifest *m)
 {
-	size_t kept = 0;
-
-	for (size_t i = 0; i < m->nservices; i++) {
-		if (active(&m->services[i], profiles))
-			m->services[kept++] = m->services[i];
-		else
-			mf_service_dispose(&m->services[i]);
-	}
-	m->nservices = kept;
 	for (size_t i = 0; i < m->nservices; i++) {
 		ef_service *s = &m->services[i];
 		size_t k2 = 0;
@@ -346,8 +326,6 @@ static int apply_profiles(pctx *c, ef_manifest *m, char *const *profiles)
 		}
 		s->ndepends_on = k2;
 	}
-	(void)c;
-	return 0;
 }
 
 static int parse_tree(pctx *c, ef_manifest **out, const cJSON *root, char *const *profiles)
@@ -436,7 +414,7 @@ static int parse_tree(pctx *c, ef_manifest **out, const cJSON *root, char *const
 		goto out;
 	if (m->nservices > 1)
 		qsort(m->services, m->nservices, sizeof(*m->services), cmp_service);
-	apply_profiles(c, m, profiles);
+	drop_absent_optional(m);
 	for (i = 0; i < m->nservices; i++) {
 		if (m->services[i].nnetworks && ef_manifest_network(m, "default") == NULL) {
 			for (size_t k = 0; k < m->services[i].nnetworks; k++)
