@@ -40,13 +40,13 @@ EF_ENGINE_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # Prints a TCP port on 127.0.0.1 that nothing listens on right now, below
 # the kernel's ephemeral range: the agent's loopback slot ports and every
 # client connection take ports from that range, so a public port picked in
-# it could be taken by another agent or test on the machine before the
-# proxy binds it (seen: "cannot listen on tcp 0.0.0.0:53580: Address already
-# in use" with a second suite running beside CI).
+# it can be held by a connection (test_proxy's flood just before) or by
+# another agent on the machine when the proxy binds it (CI saw "cannot
+# listen on tcp 0.0.0.0:53580: Address already in use" in test_secrets).
 ef_free_port()
 {
 	local port i low
-	read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || low=32768
+	read -r low _ 2>/dev/null </proc/sys/net/ipv4/ip_local_port_range || low=32768
 	[ "$low" -gt 12000 ] 2>/dev/null || low=32768
 	for i in $(seq 1 50); do
 		port=$((10000 + (RANDOM * 32768 + RANDOM) % (low - 10000)))
