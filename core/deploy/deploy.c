@@ -353,7 +353,7 @@ static int stage_one(deploy *d, const ef_action *act)
 		        "service=%s container=%.12s why=\"recreate: frees its "
 		        "exclusive resources for the new one\"",
 		        s->name, act->old_id);
-		if ((error = e->ops->stop(e, act->old_id, EF_STOP_CONFIGURED)) < 0)
+		if ((error = ef_names_stop(e, act->old_id)) < 0)
 			goto out;
 	}
 	if ((error = e->ops->start(e, id)) < 0) {
@@ -653,9 +653,8 @@ static int flip(deploy *d)
 	/* The old instances give the names up once the connections they still
 	 * serve had the drain time (until then a name resolves to both). */
 	/* An old instance stopped at the handover below keeps its names until
-	 * then: the stop takes them away (one DNS change for clients that
-	 * look the name up, not a reconnect and then a stop, two reloads of
-	 * aardvark-dns in a row during which lookups went unanswered). */
+	 * then: it leaves its networks with them and is stopped (one DNS change
+	 * for clients that look the name up, ef_names_stop). */
 	for (size_t i = 0; i < d->plan->count; i++) {
 		const ef_action *act = &d->plan->actions[i];
 		if (act->kind != EF_ACT_REPLACE || !act->old_id ||
@@ -707,7 +706,7 @@ static int flip(deploy *d)
 			        "service=%s container=%.12s why=\"handover: the new "
 			        "instance is healthy\"",
 			        act->service, act->old_id);
-			c->engine->ops->stop(c->engine, act->old_id, EF_STOP_CONFIGURED);
+			ef_names_stop(c->engine, act->old_id);
 		}
 	}
 	return 0;

@@ -77,6 +77,63 @@ out:
 	return error;
 }
 
+/* Takes container `id` off each network where it holds DNS names; the
+ * networks it left are appended to `*left`. A container of edgeflip's
+ * without names, gone, or not running is left alone. */
+static void leave_names(ef_engine *e, const char *id, char ***left)
+{
+	ef_engine_endpoint *eps = NULL;
+	size_t neps = 0;
+	ef_container c;
+
+	memset(&c, 0, sizeof(c));
+	if (e->ops->inspect(e, &c, id) < 0 || c.state != EF_CSTATE_RUNNING ||
+	    ef_spec_aliases_parse(&eps, &neps, c.aliases) < 0)
+		goto out;
+	for (size_t i = 0; i < neps; i++) {
+		bool joined;
+
+		/* No name of its own there (or not joined): nothing to take. */
+		if (has_aliases(&c, &eps[i], false, &joined) || !joined)
+			continue;
+		if (e->ops->network_disconnect(e, eps[i].network, id) < 0) {
+			ef_warn("names-leave-failed", "container=%.12s network=%s error=\"%s\"", id,
+			        eps[i].network, ef_error_last());
+			continue;
+		}
+		ef_info("names-left", "container=%.12s network=%s", id, eps[i].network);
+		if (left && ef_strv_push(left, eps[i].network) < 0) {
+			ef_warn("names-leave-failed", "container=%.12s network=%s error=\"%s\"", id,
+			        eps[i].network, "out of memory: not joined again");
+		}
+	}
+out:
+	ef_spec_endpoints_free(eps, neps);
+	ef_container_dispose(&c);
+}
+
+void ef_names_leave(ef_engine *e, const char *id)
+{
+	leave_names(e, id, NULL);
+}
+
+int ef_names_stop(ef_engine *e, const char *id)
+{
+	char **left = NULL;
+	int error;
+
+	leave_names(e, id, &left);
+	error = e->ops->stop(e, id, EF_STOP_CONFIGURED);
+	/* Stopped, it joins again without names: only its configuration
+	 * changes, and a restart (a rollback) finds its networks. */
+	for (size_t i = 0; left && left[i]; i++)
+		if (e->ops->network_connect(e, left[i], id, NULL) < 0)
+			ef_warn("names-rejoin-failed", "container=%.12s network=%s error=\"%s\"",
+			        id, left[i], ef_error_last());
+	ef_strv_free(left);
+	return error;
+}
+
 /* Renames container `id` to `to` when it is called `from` now. */
 int ef_names_rename_if(ef_engine *e, const char *id, const char *from, const char *to)
 {

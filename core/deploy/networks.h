@@ -13,6 +13,15 @@
  * disconnecting and connecting it again. A network where it already has what
  * is wanted is left alone (safe to repeat); an exited container is left. */
 int ef_names_move(ef_engine *e, const char *id, bool on);
+/* Before a running container is stopped or removed, it leaves the
+ * networks where it holds DNS names, so that a name answers with the new
+ * instance at once rather than with one that is shutting down until it has
+ * exited (docs/deploy.md, "Stopping old instances"). ef_names_leave is for
+ * a removal; ef_names_stop stops it (its configured signal and grace
+ * period) and joins the networks again without the names while stopped,
+ * so that a restart (a rollback) finds them. */
+void ef_names_leave(ef_engine *e, const char *id);
+int ef_names_stop(ef_engine *e, const char *id);
 /* Renames container `id` to `to` when it is called `from` now. */
 int ef_names_rename_if(ef_engine *e, const char *id, const char *from, const char *to);
 /* Creates the networks the manifest's services join, as declared. */

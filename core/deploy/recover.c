@@ -64,6 +64,7 @@ int ef_deploy_remove(ef_deploy_ctx *c, const char *id, const char *service, cons
 		ef_error_set("container %.12s serves traffic; not removed", id);
 		return EF_EINVALID;
 	}
+	ef_names_leave(c->engine, id);
 	/* An engine may refuse while the container is between two restarts of a
 	 * crash loop: try again a few times. */
 	for (int attempt = 0; attempt < 4; attempt++) {
@@ -367,6 +368,8 @@ int ef_deploy_finish_commit(ef_deploy_ctx *c)
 		const char *id = st->staged[i].container_id;
 		int error;
 
+		if (id && !serves(st, id))
+			ef_names_leave(c->engine, id);
 		/* Its stop_signal, then SIGKILL after its stop_grace_period. */
 		if (id && !serves(st, id) &&
 		    (error = c->engine->ops->stop(c->engine, id, EF_STOP_CONFIGURED)) < 0 &&
