@@ -36,6 +36,8 @@ typedef struct {
 
 static fake_container containers[4];
 static int removes;
+/* Stops and removals of a running container that still held its DNS name. */
+static int gone_named;
 static char removed[8][65];
 
 static fake_container *find(const char *id)
@@ -76,6 +78,8 @@ static int fake_stop(ef_engine *e, const char *id, unsigned timeout_s)
 	(void)timeout_s;
 	if (!c)
 		return EF_ENOTFOUND;
+	if (c->running && c->named)
+		gone_named++;
 	c->running = false;
 	return 0;
 }
@@ -105,9 +109,14 @@ static int fake_connect(ef_engine *e, const char *network, const char *id, char 
 
 static int fake_disconnect(ef_engine *e, const char *network, const char *id)
 {
+	fake_container *c = find(id);
+
 	(void)e;
 	(void)network;
-	return find(id) ? 0 : EF_ENOTFOUND;
+	if (!c)
+		return EF_ENOTFOUND;
+	c->named = false;
+	return 0;
 }
 
 static int fake_start(ef_engine *e, const char *id)
@@ -130,6 +139,8 @@ static int fake_remove(ef_engine *e, const char *id)
 		snprintf(removed[removes++], sizeof(removed[0]), "%s", id);
 	if (!c)
 		return EF_ENOTFOUND;
+	if (c->running && c->named)
+		gone_named++;
 	c->exists = false;
 	return 0;
 }
@@ -216,6 +227,7 @@ static ef_deploy_ctx setup(ef_phase phase, bool first, bool blue_exists, bool gr
 
 	memset(containers, 0, sizeof(containers));
 	removes = 0;
+	gone_named = 0;
 	nrouted = 0;
 	routed_port = 0;
 	containers[0] = (fake_container){"b1ue", blue_exists,        true, live_port[0], true,
@@ -414,6 +426,31 @@ static void commit_stops_then_removes_old(void **unused)
 	assert_false(containers[0].exists);
 }
 
+/* A running container that holds its DNS name leaves the network before it
+ * is stopped or removed (docs/deploy.md, "Stopping old instances"): green,
+ * named after the flip, removed by recovery; blue, still named, retired at
+ * commit. */
+static void names_left_before_stop_or_remove(void **unused)
+{
+	ef_deploy_ctx c = setup(EF_PHASE_SOAK, false, true, true);
+
+	(void)unused;
+	containers[1].named = true;
+	assert_int_equal(ef_deploy_recover(&c), 0);
+	assert_true(was_removed("9reen"));
+	assert_true(containers[0].named);
+	assert_int_equal(gone_named, 0);
+
+	c = setup(EF_PHASE_COMMIT, false, true, true);
+	ef_state_service tmp = st.services[0];
+	st.services[0] = st.staged[0];
+	st.staged[0] = tmp;
+	assert_true(containers[0].named && containers[0].running);
+	assert_int_equal(ef_deploy_recover(&c), 0);
+	assert_false(containers[0].exists);
+	assert_int_equal(gone_named, 0);
+}
+
 /* The journal's route lines carry the proxy options of x-edgeflip.ports
  * (docs/state.md): written by ef_deploy_route_line, read back by every
  * route the switch gets (here: recovery's); the five-field lines of older
@@ -484,6 +521,7 @@ int main(void)
 	        cmocka_unit_test(commit_retires_old_only),
 	        cmocka_unit_test(names_come_back_with_blue),
 	        cmocka_unit_test(commit_stops_then_removes_old),
+	        cmocka_unit_test(names_left_before_stop_or_remove),
 	};
 	int rc;
 
