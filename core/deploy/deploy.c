@@ -353,7 +353,10 @@ static int stage_one(deploy *d, const ef_action *act)
 		        "service=%s container=%.12s why=\"recreate: frees its "
 		        "exclusive resources for the new one\"",
 		        s->name, act->old_id);
-		if ((error = ef_names_stop(e, act->old_id)) < 0)
+		/* Stopped on its networks, not taken off them first: it may
+		 * hold a fixed address (ipv4_address) that a disconnect would
+		 * give up, and a rollback restarts it as it was. */
+		if ((error = e->ops->stop(e, act->old_id, EF_STOP_CONFIGURED)) < 0)
 			goto out;
 	}
 	if ((error = e->ops->start(e, id)) < 0) {
