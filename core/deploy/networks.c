@@ -102,10 +102,10 @@ static void leave_names(ef_engine *e, const char *id, char ***left)
 			continue;
 		}
 		ef_info("names-left", "container=%.12s network=%s", id, eps[i].network);
-		if (left && ef_strv_push(left, eps[i].network) < 0) {
-			ef_warn("names-leave-failed", "container=%.12s network=%s error=\"%s\"", id,
-			        eps[i].network, "out of memory: not joined again");
-		}
+		if (left && ef_strv_push(left, eps[i].network) < 0)
+			ef_warn("names-rejoin-failed",
+			        "container=%.12s network=%s error=\"out of memory\"", id,
+			        eps[i].network);
 	}
 out:
 	ef_spec_endpoints_free(eps, neps);

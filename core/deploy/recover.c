@@ -368,14 +368,15 @@ int ef_deploy_finish_commit(ef_deploy_ctx *c)
 		const char *id = st->staged[i].container_id;
 		int error;
 
-		if (id && !serves(st, id))
+		if (id && !serves(st, id)) {
+			/* Off its names first, then its stop_signal, then
+			 * SIGKILL after its stop_grace_period. */
 			ef_names_leave(c->engine, id);
-		/* Its stop_signal, then SIGKILL after its stop_grace_period. */
-		if (id && !serves(st, id) &&
-		    (error = c->engine->ops->stop(c->engine, id, EF_STOP_CONFIGURED)) < 0 &&
-		    error != EF_ENOTFOUND)
-			ef_warn("stop-failed", "container=%.12s service=%s error=\"%s\"", id,
-			        st->staged[i].name, ef_error_last());
+			error = c->engine->ops->stop(c->engine, id, EF_STOP_CONFIGURED);
+			if (error < 0 && error != EF_ENOTFOUND)
+				ef_warn("stop-failed", "container=%.12s service=%s error=\"%s\"",
+				        id, st->staged[i].name, ef_error_last());
+		}
 		ef_deploy_remove(c, id, st->staged[i].name,
 		                 "retired: replaced by the committed revision");
 		ef_fault_point("during-retire");
