@@ -578,6 +578,49 @@ static void conn_watch(struct proxy *p, struct handle *h)
 		h->events = e.events;
 }
 
+/* Right after the accept and the connect, before the two sockets are
+ * registered: on loopback the client's first bytes are often here already
+ * and the connect to the target often done, so the bytes go on now rather
+ * than a turn of the event loop later (speculative I/O, as HAProxy does).
+ * What is still to come after this arrives as an edge once registered: a
+ * short read left the client socket empty, an unsent rest waits in the
+ * buffer for EPOLLOUT. Returns -1 when the connect failed. */
+static int forward_early(struct proxy *p, struct conn *c)
+{
+	struct dir_buf *b = &c->c2t;
+	ssize_t r;
+
+	if (!(b->data = buf_get(p)))
+		return 0;
+	r = recv(c->client.fd, b->data, TCP_BUF, 0);
+	if (r <= 0) {
+		/* Nothing yet, or an end or error the events will say. */
+		buf_put(p, b->data);
+		b->data = NULL;
+		return 0;
+	}
+	b->len = (uint32_t)r;
+	b->full = r == TCP_BUF;
+	observe(c, false, b->data, (size_t)r);
+	r = send(c->target.fd, b->data, b->len, MSG_NOSIGNAL);
+	if (r < 0)
+		/* EAGAIN: still connecting; the bytes wait for EPOLLOUT. */
+		return errno == EAGAIN || errno == EINTR ? 0 : -1;
+	if (!c->connected) {
+		list_remove(&c->l->connecting, c);
+		c->connected = true;
+		list_append(&c->l->active, c);
+	}
+	b->off = (uint32_t)r;
+	b->len -= (uint32_t)r;
+	if (b->len == 0) {
+		b->off = 0;
+		buf_put(p, b->data);
+		b->data = NULL;
+	}
+	return 0;
+}
+
 void ef_proxy_tcp_accept(struct proxy *p, struct listener *l)
 {
 	for (int i = 0; i < 64; i++) {
@@ -641,6 +684,15 @@ void ef_proxy_tcp_accept(struct proxy *p, struct listener *l)
 			c->connected = true;
 			list_append(&l->active, c);
 		} else if (errno != EINPROGRESS) {
+			if (ef_proxy_warn_now(W_CONNECT))
+				ef_warn("proxy-connect-failed",
+				        "listener=\"%s\" target=%s error=\"%s\"", l->desc,
+				        slot ? l->canary_desc : l->target_desc, strerror(errno));
+			count_connect_failed(c);
+			ef_proxy_conn_close(p, c);
+			continue;
+		}
+		if (!l->proxy_protocol && forward_early(p, c) < 0) {
 			if (ef_proxy_warn_now(W_CONNECT))
 				ef_warn("proxy-connect-failed",
 				        "listener=\"%s\" target=%s error=\"%s\"", l->desc,
