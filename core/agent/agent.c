@@ -692,83 +692,6 @@ int ef_agent_below_floor(ef_agent *a, char *why, size_t n, const char *head)
 	return 1;
 }
 
-/* FNV-1a over the trust files: tells that they changed, nothing more (who
- * can write them owns the device anyway). */
-static uint64_t fnv1a(uint64_t h, const char *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)p[i];
-		h *= 0x100000001b3ull;
-	}
-	return h;
-}
-
-/* Commits refused for their signature are examined again when the trust
- * configuration changes: a typo fixed in allowed_signers must not leave a
- * good commit refused for ever. The hash of the files that decided is kept
- * in STATE_DIR/trust.hash. */
-static void recheck_trust_refusals(ef_agent *a)
-{
-	const char *files[] = {a->cfg->allowed_signers, a->cfg->openpgp_keys};
-	char path[4200], now[32];
-	uint64_t h = 0xcbf29ce484222325ull;
-	ef_buf old;
-	int n;
-
-	for (size_t i = 0; i < 2; i++) {
-		ef_buf b;
-
-		h = fnv1a(h, "|", 1);
-		if (!files[i] || ef_read_file(&b, files[i], 16u << 20) < 0)
-			continue;
-		h = fnv1a(h, b.ptr, b.len);
-		ef_buf_dispose(&b);
-	}
-	snprintf(now, sizeof(now), "%016llx\n", (unsigned long long)h);
-	snprintf(path, sizeof(path), "%s/trust.hash", a->cfg->state_dir);
-	if (ef_read_file(&old, path, 64) == 0) {
-		bool same = old.len == strlen(now) && memcmp(old.ptr, now, old.len) == 0;
-
-		ef_buf_dispose(&old);
-		if (same)
-			return;
-		n = ef_state_unquarantine(&a->st, NULL, "signature");
-		if (n > 0) {
-			ef_info("trust-changed",
-			        "requeued=%d what=\"commits refused for their "
-			        "signature are examined again\"",
-			        n);
-			save_journal(a);
-		}
-	}
-	ef_fs_write_atomic(path, now, strlen(now));
-}
-
-/* `edgeflip retry [REV]` beside a running daemon leaves its request in
- * STATE_DIR/retry (one revision prefix or "*" per line). */
-static void apply_retry_requests(ef_agent *a)
-{
-	char path[4200];
-	ef_buf b;
-	int total = 0;
-
-	snprintf(path, sizeof(path), "%s/retry", a->cfg->state_dir);
-	if (ef_read_file(&b, path, 64u << 10) < 0)
-		return;
-	for (char *line = b.ptr, *next; line && *line; line = next) {
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		if (*line)
-			total += ef_state_unquarantine(&a->st, strcmp(line, "*") ? line : NULL,
-			                               NULL);
-	}
-	ef_buf_dispose(&b);
-	unlink(path);
-	ef_info("retry-requested", "released=%d", total);
-	if (total > 0)
-		save_journal(a);
-}
 static int apply_commit(ef_agent *a, const char *head);
 
 int ef_agent_pass(ef_agent *a)
@@ -777,8 +700,8 @@ int ef_agent_pass(ef_agent *a)
 	char head[EF_OID_HEX];
 	int error;
 
-	apply_retry_requests(a);
-	recheck_trust_refusals(a);
+	ef_agent_apply_retry_requests(a);
+	ef_agent_recheck_trust(a);
 	if ((error = open_source(a)) < 0)
 		return error;
 	/* In memory only: a no-change poll writes nothing (docs/state.md). */

@@ -11,6 +11,7 @@
 #include "edgeflip/source.h"
 #include "edgeflip/verify.h"
 #include "edgeflip/sys/engine.h"
+#include "edgeflip/sys/fs.h"
 #include "edgeflip/sys/switch.h"
 
 #include <stdbool.h>
@@ -30,11 +31,23 @@ struct ef_agent {
 	 * a no-change pass lists containers only every EF_AGENT_LIST_EVERY passes. */
 	bool events_live;
 	unsigned passes_unlisted;
+	/* The trust files as last read (recheck_trust_refusals): a pass whose
+	 * stamps match reads neither them nor trust.hash, except every
+	 * EF_AGENT_TRUST_REREAD passes, for file systems with coarse times. */
+	ef_fs_stamp trust_stamp[2];
+	bool trust_stamped;
+	unsigned trust_unread;
+#define EF_AGENT_TRUST_REREAD 60
 	struct ef_fleet *fleet; /* metrics, webhook events, rollout (fleet.c) */
 	char *previews_prefix;  /* the literal part of [source] previews, NULL: none */
 	bool previews_swept;    /* preview containers no record names were looked for */
 };
 
+/* Commits refused for their signature are examined again when the trust
+ * files changed; the keys are then loaded again (requests.c). */
+void ef_agent_recheck_trust(ef_agent *a);
+/* Quarantines lifted by `edgeflip retry` beside the daemon (requests.c). */
+void ef_agent_apply_retry_requests(ef_agent *a);
 /* Opens the engine backend on first use and pings it. */
 int ef_agent_open_engine(ef_agent *a);
 /* Shared by the production pass and the previews (previews.c). */

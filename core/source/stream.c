@@ -59,11 +59,20 @@ void ef_source__op_fail(struct ef_source_op *op, int cause, const char *fmt, ...
 
 /* ---- the socket stream under libgit2's TLS layer ---- */
 
+/* Writes wait in `out` until the stream is read (or `out` is full): a
+ * request that libgit2 writes as headers and body, each its own TLS record,
+ * leaves in one segment, so the server wakes once and the poll makes one
+ * send. Every exchange on this stream ends in a read (TLS, HTTP), so nothing
+ * waits for long; close sends what is left if the socket takes it within a millisecond. */
+#define OUT_MAX 4096
+
 struct deadline_stream {
 	git_stream parent;
 	char *host;
 	char *port;
 	int fd;
+	size_t out_len;
+	char out[OUT_MAX];
 };
 
 /* A failure of the port (port/posix/net.c) on this stream: a passed deadline
@@ -99,12 +108,33 @@ static int stream_connect(git_stream *gs)
 	return 0;
 }
 
+/* Sends what waits in `out`: 0, or -1 with libgit2's error set. */
+static int flush_out(struct deadline_stream *st)
+{
+	int rc;
+
+	if (!st->out_len)
+		return 0;
+	rc = ef_net_write_all(st->fd, st->out, st->out_len, deadline());
+	st->out_len = 0;
+	if (rc == EF_ETIMEOUT)
+		return stream_fail(EF_ETIMEOUT, EF_ETIMEOUT, "write");
+	if (rc < 0) {
+		git_error_set(GIT_ERROR_NET, "cannot write to %s: %s", st->host, ef_error_last());
+		return -1;
+	}
+	return 0;
+}
+
 static ssize_t stream_read(git_stream *gs, void *data, size_t len)
 {
 	struct deadline_stream *st = (struct deadline_stream *)gs;
 	struct ef_source_op *op = current_op;
-	int64_t n = ef_net_read(st->fd, data, len, deadline());
+	int64_t n;
 
+	if (flush_out(st) < 0)
+		return -1;
+	n = ef_net_read(st->fd, data, len, deadline());
 	if (n < 0) {
 		if (n == EF_ETIMEOUT)
 			return stream_fail(EF_ETIMEOUT, EF_ETIMEOUT, "read");
@@ -130,9 +160,17 @@ static ssize_t stream_read(git_stream *gs, void *data, size_t len)
 static ssize_t stream_write(git_stream *gs, const char *data, size_t len, int flags)
 {
 	struct deadline_stream *st = (struct deadline_stream *)gs;
-	int rc = ef_net_write_all(st->fd, data, len, deadline());
+	int rc;
 
 	(void)flags;
+	if (len > OUT_MAX - st->out_len && flush_out(st) < 0)
+		return -1;
+	if (len <= OUT_MAX - st->out_len) {
+		memcpy(st->out + st->out_len, data, len);
+		st->out_len += len;
+		return (ssize_t)len;
+	}
+	rc = ef_net_write_all(st->fd, data, len, deadline());
 	if (rc == EF_ETIMEOUT)
 		return stream_fail(EF_ETIMEOUT, EF_ETIMEOUT, "write");
 	if (rc < 0) {
@@ -146,9 +184,14 @@ static int stream_close(git_stream *gs)
 {
 	struct deadline_stream *st = (struct deadline_stream *)gs;
 
-	if (st->fd >= 0)
+	if (st->fd >= 0) {
+		/* TLS's close_notify, if the socket takes it now. */
+		if (st->out_len)
+			(void)ef_net_write_all(st->fd, st->out, st->out_len, ef_clock_ms() + 1);
 		close(st->fd);
+	}
 	st->fd = -1;
+	st->out_len = 0;
 	return 0;
 }
 

@@ -349,6 +349,27 @@ int ef_fs_exists(const char *path)
 	return lstat(path, &st) == 0;
 }
 
+int ef_fs_stamp_of(ef_fs_stamp *out, const char *path)
+{
+	struct stat st;
+
+	memset(out, 0, sizeof(*out));
+	if (stat(path, &st) < 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return 0;
+		ef_error_set("cannot stat %s: %s", path, strerror(errno));
+		return EF_ERROR;
+	}
+	out->v[0] = (uint64_t)st.st_dev;
+	out->v[1] = (uint64_t)st.st_ino;
+	out->v[2] = (uint64_t)st.st_size;
+	out->v[3] = (uint64_t)st.st_mtim.tv_sec * 1000000000u + (uint64_t)st.st_mtim.tv_nsec;
+	out->v[4] = (uint64_t)st.st_ctim.tv_sec * 1000000000u + (uint64_t)st.st_ctim.tv_nsec;
+	out->changed_s =
+	        st.st_mtim.tv_sec > st.st_ctim.tv_sec ? st.st_mtim.tv_sec : st.st_ctim.tv_sec;
+	return 0;
+}
+
 int ef_fs_rename(const char *from, const char *to)
 {
 	char dir[PATH_MAX];

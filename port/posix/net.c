@@ -187,21 +187,37 @@ int ef_net_tcp_connect(int *fd, const char *host, const char *port, uint64_t dea
 	return EF_EUNREACHABLE;
 }
 
+/* EF_ETIMEOUT when `deadline_ms` has passed: data that keeps coming does
+ * not carry an operation past its deadline. */
+static int past(uint64_t deadline_ms)
+{
+	if (deadline_ms && ef_clock_ms() >= deadline_ms) {
+		ef_error_set("no answer before the deadline");
+		return EF_ETIMEOUT;
+	}
+	return 0;
+}
+
+/* Reads and writes try first and wait only when the socket is not ready:
+ * the answer of a request is usually there by the second read of a TLS
+ * record, and a socket is writable, so no poll() is spent on either. */
 int64_t ef_net_read(int fd, void *buf, size_t len, uint64_t deadline_ms)
 {
 	for (;;) {
 		ssize_t n;
 		int rc;
 
-		if ((rc = wait_fd(fd, POLLIN, deadline_ms)) < 0)
+		if ((rc = past(deadline_ms)) < 0)
 			return rc;
-		n = recv(fd, buf, len, 0);
+		n = recv(fd, buf, len, MSG_DONTWAIT);
 		if (n >= 0)
 			return n;
 		if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
 			ef_error_set("%s", strerror(errno));
 			return EF_ERROR;
 		}
+		if (errno != EINTR && (rc = wait_fd(fd, POLLIN, deadline_ms)) < 0)
+			return rc;
 	}
 }
 
@@ -213,16 +229,19 @@ int ef_net_write_all(int fd, const void *buf, size_t len, uint64_t deadline_ms)
 		ssize_t n;
 		int rc;
 
-		if ((rc = wait_fd(fd, POLLOUT, deadline_ms)) < 0)
+		if ((rc = past(deadline_ms)) < 0)
 			return rc;
-		n = send(fd, (const char *)buf + done, len - done, MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
-				continue;
+		n = send(fd, (const char *)buf + done, len - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n >= 0) {
+			done += (size_t)n;
+			continue;
+		}
+		if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
 			ef_error_set("%s", strerror(errno));
 			return EF_ERROR;
 		}
-		done += (size_t)n;
+		if (errno != EINTR && (rc = wait_fd(fd, POLLOUT, deadline_ms)) < 0)
+			return rc;
 	}
 	return 0;
 }

@@ -224,6 +224,24 @@ ef_expect_contains "pids: the log names the container that exited" "$(cat "$log"
 	"process-exit container=${id:0:12}"
 ef_check "pids: no GET /events reached the engine" sh -c "! grep -q '/events' '$spy_log'"
 ef_check "pids: no error in the daemon's log" sh -c "! grep ' error ' '$log'"
+
+# --- a key added to allowed_signers while the daemon runs ------------------------
+# The daemon reads its trust files only when stat tells they changed: a key
+# appended by hand between two polls must still lift the refusal it caused.
+ssh-keygen -q -t ed25519 -N '' -C ops@example.com -f "$work/ops-key"
+ef_git -C "$EF_OPS_DIR/work" -c gpg.format=ssh -c user.signingkey="$work/ops-key" \
+	commit -q -S --allow-empty -m "signed by a key not yet trusted"
+ef_git -C "$EF_OPS_DIR/work" push -q origin HEAD:main
+ops_commit=$(ef_gitops_head)
+rejected() { grep -q "rejected commit=${ops_commit:0:12}" "$log"; }
+"$EF_BIN" -c "$EF_AGENT_INI" kick >/dev/null
+ef_check "trust: the commit by an untrusted key is refused" ef_wait_until 15 rejected
+printf 'ops@example.com namespaces="git" %s\n' "$(cut -d' ' -f1,2 "$work/ops-key.pub")" \
+	>>"$EF_OPS_DIR/keys/allowed_signers"
+"$EF_BIN" -c "$EF_AGENT_INI" kick >/dev/null
+now_ops() { [ "$(ef_status_field revision)" = "$ops_commit" ]; }
+ef_check "trust: the key added while running lifts the refusal" ef_wait_until 15 now_ops
+ef_expect_contains "trust: the daemon says why it looked again" "$(cat "$log")" "trust-changed requeued=1"
 stop_daemon
 
 # In a PID namespace of its own the daemon sees none of the engine's

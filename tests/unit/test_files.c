@@ -7,6 +7,7 @@
 #include "edgeflip/spec.h"
 #include "edgeflip/sys/fs.h"
 
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -552,6 +554,52 @@ static void test_spec_env(void **state)
 	free(envt);
 }
 
+/* port/posix/fs.c: the stamp that lets the agent skip reading its trust
+ * files when they were not touched. */
+static void test_stamp(void **state)
+{
+	char path[4200], other[4200];
+	ef_fs_stamp a, b, none;
+	struct timespec old[2] = {{.tv_sec = 1000000000}, {.tv_sec = 1000000000}};
+	FILE *f;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/keys", root);
+	snprintf(other, sizeof(other), "%s/keys.new", root);
+	assert_int_equal(ef_fs_stamp_of(&none, path), 0);
+	for (size_t i = 0; i < 5; i++)
+		assert_true(none.v[i] == 0); /* missing: all zero */
+	assert_int_equal(ef_fs_write_atomic(path, "key one\n", 8), 0);
+	assert_int_equal(ef_fs_stamp_of(&a, path), 0);
+	assert_int_equal(ef_fs_stamp_of(&b, path), 0);
+	assert_memory_equal(&a, &b, sizeof(a)); /* untouched: equal */
+	assert_memory_not_equal(&a, &none, sizeof(a));
+	assert_true(a.changed_s + 2 >= (int64_t)time(NULL)); /* just written */
+	/* an edit in place that keeps the size, with the same modification
+	 * time put back: the change time still tells (one clock tick later) */
+	assert_int_equal(utimensat(AT_FDCWD, path, old, 0), 0);
+	assert_int_equal(ef_fs_stamp_of(&a, path), 0);
+	assert_true(a.changed_s + 2 >= (int64_t)time(NULL)); /* ctime: now */
+	usleep(30000);
+	assert_non_null(f = fopen(path, "r+"));
+	assert_int_equal(fputs("key two\n", f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(utimensat(AT_FDCWD, path, old, 0), 0);
+	assert_int_equal(ef_fs_stamp_of(&b, path), 0);
+	assert_true(a.v[3] == b.v[3] && a.v[2] == b.v[2] && a.v[1] == b.v[1]);
+	assert_memory_not_equal(&a, &b, sizeof(a));
+	/* replaced by a rename (what editors and ef_fs_write_atomic do): another inode */
+	assert_int_equal(ef_fs_stamp_of(&a, path), 0);
+	assert_int_equal(ef_fs_write_atomic(other, "key two\n", 8), 0);
+	assert_int_equal(rename(other, path), 0);
+	assert_int_equal(ef_fs_stamp_of(&b, path), 0);
+	assert_true(a.v[1] != b.v[1]);
+	/* gone again */
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(ef_fs_stamp_of(&b, path), 0);
+	assert_memory_equal(&b, &none, sizeof(b));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -562,6 +610,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_spec_env, setup, teardown),
 	        cmocka_unit_test(test_interp_sops),
 	        cmocka_unit_test(test_inspect),
+	        cmocka_unit_test_setup_teardown(test_stamp, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,7 +16,7 @@ static inline int32_t ef_clock_timeout(uint64_t ms)
 
 /* Monotonic milliseconds: immune to clock jumps; use for every deadline. */
 uint64_t ef_clock_ms(void);
-/* Wall clock, unix seconds: only for records and key validity. */
+/* Wall clock, unix seconds: only for records, key validity and file times. */
 int64_t ef_clock_wall(void);
 /* Sleeps up to `ms`; returns early (true) when ef_clock_interrupt() was called,
  * e.g. from a signal handler. */

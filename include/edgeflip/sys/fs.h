@@ -3,6 +3,7 @@
 #define EDGEFLIP_SYS_FS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Replaces `path` with `data` so that after a crash at any instant the file
  * holds either the old or the new contents: write PATH.tmp, fsync, rename,
@@ -23,6 +24,17 @@ int ef_fs_list(char ***out, const char *dir);
 int ef_fs_in_memory(const char *path);
 /* Whether `path` exists (any kind). */
 int ef_fs_exists(const char *path);
+/* What a write or a replacement of a file changes, as stat(2) tells it
+ * (following links): device, inode, size, modification and change times in
+ * nanoseconds; all zero for a file that does not exist. Equal stamps mean
+ * the file was not touched, as far as the file system can tell: not when
+ * two writes fall in one tick of its clock, so a stamp taken less than a
+ * few seconds after `changed_s` (wall clock, seconds) is not to be trusted. */
+typedef struct ef_fs_stamp {
+	uint64_t v[5];
+	int64_t changed_s;
+} ef_fs_stamp;
+int ef_fs_stamp_of(ef_fs_stamp *out, const char *path);
 /* rename(2), then fsync of the target's directory. */
 int ef_fs_rename(const char *from, const char *to);
 /* Permission bits, and the owner when uid/gid are not negative. */
