@@ -96,7 +96,9 @@ void ef_agent_apply_retry_requests(ef_agent *a)
 	int total = 0;
 
 	snprintf(path, sizeof(path), "%s/retry", a->cfg->state_dir);
-	if (ef_read_file(&b, path, 64u << 10) < 0)
+	/* Most passes: no request. lstat says so without the message that a
+	 * failed open formats (strerror, which looks up its translation). */
+	if (!ef_fs_exists(path) || ef_read_file(&b, path, 64u << 10) < 0)
 		return;
 	for (char *line = b.ptr, *next; line && *line; line = next) {
 		next = strchr(line, '\n');

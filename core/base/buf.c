@@ -229,8 +229,10 @@ int ef_read_file(ef_buf *out, const char *path, size_t cap)
 	ef_buf_init(out, cap);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		ef_error_set("cannot open %s: %s", path, strerror(errno));
-		return errno == ENOENT ? EF_ENOTFOUND : EF_ERROR;
+		int e = errno;
+
+		ef_error_set("cannot open %s: %s", path, strerror(e));
+		return e == ENOENT ? EF_ENOTFOUND : EF_ERROR;
 	}
 	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
 		if (n < 0) {

@@ -242,6 +242,26 @@ printf 'ops@example.com namespaces="git" %s\n' "$(cut -d' ' -f1,2 "$work/ops-key
 now_ops() { [ "$(ef_status_field revision)" = "$ops_commit" ]; }
 ef_check "trust: the key added while running lifts the refusal" ef_wait_until 15 now_ops
 ef_expect_contains "trust: the daemon says why it looked again" "$(cat "$log")" "trust-changed requeued=1"
+
+# --- `edgeflip retry` beside the running daemon: handed over in STATE_DIR/retry -----
+# A commit by a key nobody trusts is refused; the retry makes the daemon look
+# at it again (and refuse it again: the key is still not trusted).
+ssh-keygen -q -t ed25519 -N '' -C stranger@example.com -f "$work/stranger-key"
+ef_git -C "$EF_OPS_DIR/work" -c gpg.format=ssh -c user.signingkey="$work/stranger-key" \
+	commit -q -S --allow-empty -m "signed by a stranger"
+ef_git -C "$EF_OPS_DIR/work" push -q origin HEAD:main
+stranger=$(ef_gitops_head)
+refusals() { grep -c "rejected commit=${stranger:0:12}" "$log" 2>/dev/null || true; }
+"$EF_BIN" -c "$EF_AGENT_INI" kick >/dev/null
+refused_once() { [ "$(refusals)" -ge 1 ]; }
+ef_check "retry: the stranger's commit is refused" ef_wait_until 15 refused_once
+out=$("$EF_BIN" -c "$EF_AGENT_INI" retry "${stranger:0:12}" 2>&1)
+ef_expect_contains "retry: handed to the daemon" "$out" "asked the daemon (pid $DAEMON_PID)"
+refused_twice() { [ "$(refusals)" -ge 2 ]; }
+ef_check "retry: the daemon examines the commit again" ef_wait_until 15 refused_twice
+ef_expect_contains "retry: the daemon says what it released" "$(cat "$log")" "retry-requested released=1"
+ef_check "retry: the request file is gone" test ! -e "$work/agent/state/retry"
+ef_expect_eq "retry: the trusted commit keeps running" "$ops_commit" "$(ef_status_field revision)"
 stop_daemon
 
 # In a PID namespace of its own the daemon sees none of the engine's
