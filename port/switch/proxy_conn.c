@@ -180,6 +180,27 @@ static void count_connect_failed(struct conn *c)
  * start of a response: its status line is read from them (up to 12 bytes
  * over one or more reads). `data` is NULL for bytes spliced through a
  * pipe, which pump() never does while a status line is awaited. */
+/* The connect to the target failed (`err`): said (rate-limited), counted,
+ * the connection closed. */
+static void connect_failed(struct proxy *p, struct conn *c, int err)
+{
+	if (ef_proxy_warn_now(W_CONNECT))
+		ef_warn("proxy-connect-failed", "listener=\"%s\" target=%s error=\"%s\"",
+		        c->l->desc, c->slot == 1 ? c->l->canary_desc : c->l->target_desc,
+		        strerror(err));
+	count_connect_failed(c);
+	ef_proxy_conn_close(p, c);
+}
+
+/* The connect to the target completed: from the connecting list to the
+ * active one. */
+static void mark_connected(struct conn *c)
+{
+	list_remove(&c->l->connecting, c);
+	c->connected = true;
+	list_append(&c->l->active, c);
+}
+
 static void observe(struct conn *c, bool t2c, const char *data, size_t n)
 {
 	ef_slot_counters *k = slot_count(c);
@@ -383,20 +404,12 @@ void ef_proxy_conn_event(struct proxy *p, struct conn *c, bool on_target, uint32
 
 			if (getsockopt(c->target.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 				err = errno;
-			if (ef_proxy_warn_now(W_CONNECT))
-				ef_warn("proxy-connect-failed",
-				        "listener=\"%s\" target=%s error=\"%s\"", c->l->desc,
-				        c->slot == 1 ? c->l->canary_desc : c->l->target_desc,
-				        strerror(err ? err : ECONNRESET));
-			count_connect_failed(c);
-			ef_proxy_conn_close(p, c);
+			connect_failed(p, c, err ? err : ECONNRESET);
 			return;
 		}
 		if (!(ev & EPOLLOUT))
 			return;
-		list_remove(&c->l->connecting, c);
-		c->connected = true;
-		list_append(&c->l->active, c);
+		mark_connected(c);
 		c->last_ms = p->now;
 	}
 	/* Activity: the idle deadline moves on, to the list's tail. Connecting
@@ -606,11 +619,8 @@ static int forward_early(struct proxy *p, struct conn *c)
 	if (r < 0)
 		/* EAGAIN: still connecting; the bytes wait for EPOLLOUT. */
 		return errno == EAGAIN || errno == EINTR ? 0 : -1;
-	if (!c->connected) {
-		list_remove(&c->l->connecting, c);
-		c->connected = true;
-		list_append(&c->l->active, c);
-	}
+	if (!c->connected)
+		mark_connected(c);
 	b->off = (uint32_t)r;
 	b->len -= (uint32_t)r;
 	if (b->len == 0) {
@@ -680,25 +690,13 @@ void ef_proxy_tcp_accept(struct proxy *p, struct listener *l)
 			continue;
 		}
 		if (connect(tfd, (const struct sockaddr *)to, tolen) == 0) {
-			list_remove(&l->connecting, c);
-			c->connected = true;
-			list_append(&l->active, c);
+			mark_connected(c);
 		} else if (errno != EINPROGRESS) {
-			if (ef_proxy_warn_now(W_CONNECT))
-				ef_warn("proxy-connect-failed",
-				        "listener=\"%s\" target=%s error=\"%s\"", l->desc,
-				        slot ? l->canary_desc : l->target_desc, strerror(errno));
-			count_connect_failed(c);
-			ef_proxy_conn_close(p, c);
+			connect_failed(p, c, errno);
 			continue;
 		}
 		if (!l->proxy_protocol && forward_early(p, c) < 0) {
-			if (ef_proxy_warn_now(W_CONNECT))
-				ef_warn("proxy-connect-failed",
-				        "listener=\"%s\" target=%s error=\"%s\"", l->desc,
-				        slot ? l->canary_desc : l->target_desc, strerror(errno));
-			count_connect_failed(c);
-			ef_proxy_conn_close(p, c);
+			connect_failed(p, c, errno);
 			continue;
 		}
 		ef_trace("proxy-accept", "listener=\"%s\" target=%s", l->desc, l->target_desc);
