@@ -29,6 +29,10 @@ void cli_release_lock(int fd);
 #define CLI_PASS_WAIT_MS (15u * 60u * 1000u)
 /* STATE_DIR/pass.lock, waiting up to wait_ms (saying so on stderr). */
 int cli_take_pass_lock(int *fd, const ef_config *cfg, unsigned wait_ms);
+/* The daemon's pass lock: taken again on *fd, kept open from the last pass
+ * (-1: none yet), or opened anew when the file was replaced. Between passes
+ * ef_fs_lock_drop(*fd) releases it; ef_fs_unlock(*fd) closes it. */
+int cli_hold_pass_lock(int *fd, const ef_config *cfg);
 /* The daemon's pid, read from a lock some process holds; EF_ENOTFOUND (with
  * the reason) when no daemon holds it. */
 int cli_find_daemon(long *out_pid, const ef_config *cfg);

@@ -26,6 +26,9 @@
 #include <unistd.h>
 
 static volatile sig_atomic_t stop_requested, reload_requested, poll_requested;
+/* A kick: besides polling now, look for requests in STATE_DIR (import,
+ * retry), which a pass otherwise looks for only now and then. */
+static volatile sig_atomic_t kicked;
 static uint64_t watchdog_every_ms;
 
 /* SIGTERM and SIGUSR2 interrupt what the agent is doing (a health wait, a
@@ -49,6 +52,7 @@ static void on_signal(int sig)
 		break;
 	default: /* SIGUSR1: poll now */
 		poll_requested = 1;
+		kicked = 1;
 		break;
 	}
 	ef_clock_wake();
@@ -512,6 +516,8 @@ int cmd_run(const cli *c)
 				ev.pw.agent = NULL;
 				ef_agent_free(a);
 				a = NULL;
+				ef_fs_unlock(pass); /* state_dir may have changed */
+				pass = -1;
 				ef_config_dispose(&cfg);
 				cfg = next;
 				/* interval and max_backoff may have changed. */
@@ -524,7 +530,7 @@ int cmd_run(const cli *c)
 			ef_notify("READY=1");
 		}
 		/* plan, verify and retry wait for the pass to finish. */
-		if ((error = cli_take_pass_lock(&pass, &cfg, UINT_MAX)) < 0) {
+		if ((error = cli_hold_pass_lock(&pass, &cfg)) < 0) {
 			ef_error("lock-failed", "error=\"%s\"", ef_error_last());
 			goto wait;
 		}
@@ -558,7 +564,14 @@ int cmd_run(const cli *c)
 		{
 			char before[EF_OID_HEX];
 			snprintf(before, sizeof(before), "%s", ef_agent_state(a)->revision);
-			cli_serve_import(a, &cfg);
+			/* Cleared before the files are looked for: a request
+			 * written after the look comes with a kick of its own. */
+			if (kicked) {
+				kicked = 0;
+				ef_agent_requests_due(a);
+			}
+			if (ef_agent_requests_now(a))
+				cli_serve_import(a, &cfg);
 			error = ef_agent_pass(a);
 			ef_agent_report(a, error);
 			if (!trimmed || error != 0 ||
@@ -568,8 +581,7 @@ int cmd_run(const cli *c)
 			}
 		}
 	wait:
-		ef_fs_unlock(pass);
-		pass = -1;
+		ef_fs_lock_drop(pass);
 		ef_clock_clear_interrupt();
 		if (stop_requested)
 			break;

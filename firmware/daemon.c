@@ -9,12 +9,15 @@
  *
  * STATE_DIR/pass.lock is held during a pass (recovery, reconcile, rollback)
  * and by `plan`, `verify` and `retry`, so that none of them reads the cache
- * or the journal while a pass changes them. */
+ * or the journal while a pass changes them. The daemon keeps it open between
+ * passes and only drops and takes the lock (cli_hold_pass_lock). */
 #include "cli.h"
 #include "edgeflip/error.h"
+#include "edgeflip/log.h"
 #include "edgeflip/sys/fs.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,6 +94,23 @@ int cli_take_pass_lock(int *fd, const ef_config *cfg, unsigned wait_ms)
 		ef_error_set("a pass of the daemon still holds %s after %u s; try again later",
 		             path, wait_ms / 1000);
 	return error;
+}
+
+int cli_hold_pass_lock(int *fd, const ef_config *cfg)
+{
+	if (*fd >= 0) {
+		int error = ef_fs_relock(*fd, "pass.lock", UINT_MAX);
+
+		if (error == 0)
+			return 0;
+		/* Removed or replaced (or a descriptor gone bad): open it anew. */
+		ef_info("pass-lock-reopened", "error=\"%s\"",
+		        error == EF_ENOTFOUND ? "STATE_DIR/pass.lock was removed or replaced"
+		                              : ef_error_last());
+		ef_fs_unlock(*fd);
+		*fd = -1;
+	}
+	return cli_take_pass_lock(fd, cfg, UINT_MAX);
 }
 
 int cli_find_daemon(long *out_pid, const ef_config *cfg)

@@ -243,6 +243,7 @@ int ef_agent_new(ef_agent **out, const ef_config *cfg, const char *self_exe)
 	if (!a)
 		return EF_ENOMEM;
 	a->cfg = cfg;
+	a->requests_due = true; /* the first pass looks for requests left over */
 	a->self_exe = strdup(self_exe);
 	ef_state_init(&a->st);
 	snprintf(a->cache_dir, sizeof(a->cache_dir), "%s/cache.git", cfg->state_dir);
@@ -700,7 +701,9 @@ int ef_agent_pass(ef_agent *a)
 	char head[EF_OID_HEX];
 	int error;
 
-	ef_agent_apply_retry_requests(a);
+	if (ef_agent_requests_now(a))
+		ef_agent_apply_retry_requests(a);
+	a->requests_decided = false;
 	ef_agent_recheck_trust(a);
 	if ((error = open_source(a)) < 0)
 		return error;

@@ -38,6 +38,11 @@ struct ef_agent {
 	bool trust_stamped;
 	unsigned trust_unread;
 #define EF_AGENT_TRUST_REREAD 60
+	/* Requests in STATE_DIR (ef_agent_requests_now): looked for when
+	 * due, or after EF_AGENT_REQUESTS_EVERY passes that did not look. */
+	bool requests_due;
+	bool requests_decided, requests_look; /* for this pass */
+	unsigned requests_unlooked;
 	struct ef_fleet *fleet; /* metrics, webhook events, rollout (fleet.c) */
 	char *previews_prefix;  /* the literal part of [source] previews, NULL: none */
 	bool previews_swept;    /* preview containers no record names were looked for */

@@ -87,6 +87,26 @@ void ef_agent_recheck_trust(ef_agent *a)
 	ef_fs_write_atomic(path, now, strlen(now));
 }
 
+void ef_agent_requests_due(ef_agent *a)
+{
+	a->requests_due = true;
+}
+
+/* Decided once a pass: the daemon asks before it serves `import`, the
+ * pass asks again for STATE_DIR/retry and gets the same answer. */
+bool ef_agent_requests_now(ef_agent *a)
+{
+	if (a->requests_decided)
+		return a->requests_look;
+	a->requests_decided = true;
+	a->requests_look = a->requests_due || ++a->requests_unlooked >= EF_AGENT_REQUESTS_EVERY;
+	if (a->requests_look) {
+		a->requests_due = false;
+		a->requests_unlooked = 0;
+	}
+	return a->requests_look;
+}
+
 /* `edgeflip retry [REV]` beside a running daemon leaves its request in
  * STATE_DIR/retry (one revision prefix or "*" per line). */
 void ef_agent_apply_retry_requests(ef_agent *a)

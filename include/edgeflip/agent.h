@@ -64,6 +64,16 @@ const ef_state *ef_agent_state(const ef_agent *a);
 #define EF_AGENT_LIST_EVERY 10
 void ef_agent_events_live(ef_agent *a, bool live);
 
+/* Requests left in STATE_DIR by commands beside the daemon (`edgeflip retry`
+ * writes STATE_DIR/retry, then kicks). A pass looks for them on its first
+ * pass, after ef_agent_requests_due (the daemon calls it on a kick), and
+ * every EF_AGENT_REQUESTS_EVERY passes for a request whose kick was lost;
+ * other passes touch no file for them. Returns whether this pass looks
+ * (the daemon serves `import` requests on the same rhythm). */
+#define EF_AGENT_REQUESTS_EVERY 60
+void ef_agent_requests_due(ef_agent *a);
+bool ef_agent_requests_now(ef_agent *a);
+
 /* A container of the running set and its main process. */
 typedef struct {
 	char id[65];

@@ -173,6 +173,21 @@ int ef_fs_list(char ***out, const char *dir)
 	return 0;
 }
 
+static int lock_wait(int fd, const char *path, unsigned wait_ms)
+{
+	for (unsigned waited = 0;; waited += 100) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK || waited >= wait_ms) {
+			ef_error_set("%s is held by another edgeflip process (the daemon is "
+			             "mid-pass?); try again",
+			             path);
+			return EF_EAGAIN;
+		}
+		usleep(100000);
+	}
+}
+
 int ef_fs_lock(int *out_fd, const char *path, unsigned wait_ms)
 {
 	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -181,20 +196,33 @@ int ef_fs_lock(int *out_fd, const char *path, unsigned wait_ms)
 		ef_error_set("cannot open lock %s: %s", path, strerror(errno));
 		return EF_ERROR;
 	}
-	for (unsigned waited = 0;; waited += 100) {
-		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
-			break;
-		if (errno != EWOULDBLOCK || waited >= wait_ms) {
-			ef_error_set("%s is held by another edgeflip process (the daemon is "
-			             "mid-pass?); try again",
-			             path);
-			close(fd);
-			return EF_EAGAIN;
-		}
-		usleep(100000);
+	if (lock_wait(fd, path, wait_ms) < 0) {
+		close(fd);
+		return EF_EAGAIN;
 	}
 	*out_fd = fd;
 	return 0;
+}
+
+int ef_fs_relock(int fd, const char *path, unsigned wait_ms)
+{
+	struct stat st;
+	int error;
+
+	if ((error = lock_wait(fd, path, wait_ms)) < 0)
+		return error;
+	/* Checked under the lock: once the name leads to another file, a
+	 * command that opens it would lock that one, and both would run. */
+	if (fstat(fd, &st) == 0 && st.st_nlink > 0)
+		return 0;
+	flock(fd, LOCK_UN);
+	return EF_ENOTFOUND;
+}
+
+void ef_fs_lock_drop(int fd)
+{
+	if (fd >= 0)
+		flock(fd, LOCK_UN);
 }
 
 void ef_fs_unlock(int fd)

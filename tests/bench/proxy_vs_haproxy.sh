@@ -179,6 +179,45 @@ for load in keepalive newconn 1mib; do
 	echo "$load-edgeflip-vs-haproxy-cpu: $(ratio "$ec" "$hc")"
 done
 
+# --- syscalls and context switches per request (perf, when it can count) ---
+# A separate run per load and proxy, after the timed rounds: counting every
+# syscall costs the proxy CPU, so these runs give no throughput figure. The
+# counts are what the CPU figure cannot hide behind the machine's noise.
+count_run()
+{
+	local load=$1 target=$2 port pid c=$conns path=/small hdr=() n
+	case $target in
+	edgeflip) port=$eport pid=$epid ;;
+	haproxy) port=$hport pid=$hpid ;;
+	esac
+	case $load in
+	newconn) hdr=(-H "Connection: close") ;;
+	1mib) path=/1m c=4 ;;
+	esac
+	perf stat -x, -e raw_syscalls:sys_enter,context-switches -p "$pid" -o "$tmp/perf.out" \
+		-- sleep "$secs" >/dev/null 2>&1 &
+	local perf_pid=$!
+	sleep 0.2
+	wrk -t2 -c"$c" -d"$((secs - 1))s" "${hdr[@]}" "http://127.0.0.1:$port$path" >"$tmp/wrk.out" 2>&1
+	wait "$perf_pid"
+	n=$(awk '/requests in/ {print $1}' "$tmp/wrk.out")
+	awk -F, -v n="${n:-0}" '
+		$3 == "raw_syscalls:sys_enter" {s = $1}
+		$3 == "context-switches" {x = $1}
+		END { if (n > 0 && s != "") printf "%.2f %.3f\n", s / n, x / n }' "$tmp/perf.out"
+}
+if command -v perf >/dev/null && perf stat -e raw_syscalls:sys_enter true >/dev/null 2>&1; then
+	for load in keepalive newconn 1mib; do
+		for target in edgeflip haproxy; do
+			read -r sc cs < <(count_run "$load" "$target")
+			echo "$load-$target-syscalls-per-request: ${sc:-?}"
+			echo "$load-$target-context-switches-per-request: ${cs:-?}"
+		done
+	done
+else
+	echo "syscalls-per-request: not counted (perf cannot count raw_syscalls:sys_enter here)"
+fi
+
 # --- private memory per 1,000 idle connections ---
 cat >"$tmp/idle.py" <<'EOF'
 import socket, sys, time

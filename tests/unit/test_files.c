@@ -600,6 +600,42 @@ static void test_stamp(void **state)
 	assert_memory_equal(&b, &none, sizeof(b));
 }
 
+/* The daemon's pass lock, kept open between passes: dropped, another
+ * opener gets it; taken again; and when the file is removed or replaced
+ * under the holder, relock says so rather than lock a file nobody else
+ * would open. */
+static void test_relock(void **state)
+{
+	char path[4200], other[4200];
+	int held = -1, them = -1;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/pass.lock", root);
+	snprintf(other, sizeof(other), "%s/pass.lock.new", root);
+	assert_int_equal(ef_fs_lock(&held, path, 0), 0);
+	assert_int_equal(ef_fs_lock(&them, path, 0), EF_EAGAIN); /* held */
+	ef_fs_lock_drop(held);
+	assert_int_equal(ef_fs_lock(&them, path, 0), 0); /* dropped: free */
+	assert_int_equal(ef_fs_relock(held, path, 0), EF_EAGAIN);
+	ef_fs_unlock(them);
+	assert_int_equal(ef_fs_relock(held, path, 0), 0);
+	assert_int_equal(ef_fs_lock(&them, path, 0), EF_EAGAIN); /* held again */
+	ef_fs_lock_drop(held);
+	/* replaced by a rename: the kept descriptor is another file now */
+	assert_int_equal(ef_fs_write_atomic(other, "", 0), 0);
+	assert_int_equal(rename(other, path), 0);
+	assert_int_equal(ef_fs_relock(held, path, 0), EF_ENOTFOUND);
+	assert_int_equal(ef_fs_lock(&them, path, 0), 0); /* and not left locked */
+	ef_fs_unlock(them);
+	ef_fs_unlock(held);
+	/* removed */
+	assert_int_equal(ef_fs_lock(&held, path, 0), 0);
+	ef_fs_lock_drop(held);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(ef_fs_relock(held, path, 0), EF_ENOTFOUND);
+	ef_fs_unlock(held);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -611,6 +647,7 @@ int main(void)
 	        cmocka_unit_test(test_interp_sops),
 	        cmocka_unit_test(test_inspect),
 	        cmocka_unit_test_setup_teardown(test_stamp, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_relock, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

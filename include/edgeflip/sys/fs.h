@@ -44,6 +44,14 @@ int ef_fs_set_mode(const char *path, unsigned mode, long uid, long gid);
  * `wait_ms`. *out_fd keeps it; ef_fs_unlock releases. EF_EAGAIN when busy. */
 int ef_fs_lock(int *out_fd, const char *path, unsigned wait_ms);
 void ef_fs_unlock(int fd);
+/* A lock held for a while, dropped and taken again on the descriptor kept
+ * open (the daemon's pass lock: no path walk, open and close per pass).
+ * ef_fs_relock takes it again on `fd` from ef_fs_lock; EF_ENOTFOUND when the
+ * file was removed or replaced since (then nobody else locks that one:
+ * ef_fs_unlock it and ef_fs_lock `path` again). `path` only names it in
+ * errors. ef_fs_lock_drop releases the lock and keeps the descriptor. */
+int ef_fs_relock(int fd, const char *path, unsigned wait_ms);
+void ef_fs_lock_drop(int fd);
 
 /* Replaces the contents of the held lock file `fd` with `text` (the daemon's
  * pid; "" for other holders). */
