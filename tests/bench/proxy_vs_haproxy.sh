@@ -126,19 +126,27 @@ hz=$(getconf CLK_TCK)
 med() { sort -g | awk '{v[NR] = $1} END {print NR ? v[int((NR + 1) / 2)] : 0}'; }
 ratio() { python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print('%.2f' % (a / b if b else 0))" "$1" "$2"; }
 
-# run LOAD TARGET ROUND: one wrk run; appends "rps cpu_ms_per_10k" to $tmp/LOAD.TARGET
-run()
+# load_of LOAD TARGET: sets port, pid (none for direct), c (connections),
+# path and hdr (wrk's extra arguments) for one wrk run.
+load_of()
 {
-	local load=$1 target=$2 port pid="" c=$conns path=/small hdr=() t0 t1 rps n
-	case $target in
+	pid="" c=$conns path=/small hdr=()
+	case $2 in
 	direct) port=$backend ;;
 	edgeflip) port=$eport pid=$epid ;;
 	haproxy) port=$hport pid=$hpid ;;
 	esac
-	case $load in
+	case $1 in
 	newconn) hdr=(-H "Connection: close") ;;
 	1mib) path=/1m c=4 ;;
 	esac
+}
+
+# run LOAD TARGET ROUND: one wrk run; appends "rps cpu_ms_per_10k" to $tmp/LOAD.TARGET
+run()
+{
+	local load=$1 target=$2 port pid c path hdr t0 t1 rps n
+	load_of "$load" "$target"
 	[ -n "$pid" ] && t0=$(cpu_ticks "$pid")
 	wrk -t2 -c"$c" -d"${secs}s" "${hdr[@]}" "http://127.0.0.1:$port$path" >"$tmp/wrk.out" 2>&1
 	[ -n "$pid" ] && t1=$(cpu_ticks "$pid")
@@ -185,15 +193,8 @@ done
 # counts are what the CPU figure cannot hide behind the machine's noise.
 count_run()
 {
-	local load=$1 target=$2 port pid c=$conns path=/small hdr=() n
-	case $target in
-	edgeflip) port=$eport pid=$epid ;;
-	haproxy) port=$hport pid=$hpid ;;
-	esac
-	case $load in
-	newconn) hdr=(-H "Connection: close") ;;
-	1mib) path=/1m c=4 ;;
-	esac
+	local port pid c path hdr n
+	load_of "$1" "$2"
 	perf stat -x, -e raw_syscalls:sys_enter,context-switches -p "$pid" -o "$tmp/perf.out" \
 		-- sleep "$secs" >/dev/null 2>&1 &
 	local perf_pid=$!
