@@ -175,11 +175,6 @@ static void count_connect_failed(struct conn *c)
 		k->connect_failed++;
 }
 
-/* Looks at bytes as they pass, never changes or keeps them. On an http
- * port the first bytes the target sends after the client's bytes are the
- * start of a response: its status line is read from them (up to 12 bytes
- * over one or more reads). `data` is NULL for bytes spliced through a
- * pipe, which pump() never does while a status line is awaited. */
 /* The connect to the target failed (`err`): said (rate-limited), counted,
  * the connection closed. */
 static void connect_failed(struct proxy *p, struct conn *c, int err)
@@ -201,6 +196,11 @@ static void mark_connected(struct conn *c)
 	list_append(&c->l->active, c);
 }
 
+/* Looks at bytes as they pass, never changes or keeps them. On an http
+ * port the first bytes the target sends after the client's bytes are the
+ * start of a response: its status line is read from them (up to 12 bytes
+ * over one or more reads). `data` is NULL for bytes spliced through a
+ * pipe, which pump() never does while a status line is awaited. */
 static void observe(struct conn *c, bool t2c, const char *data, size_t n)
 {
 	ef_slot_counters *k = slot_count(c);
