@@ -9,7 +9,7 @@ pkgs=(
 	# build
 	build-essential cmake pkg-config clang-format
 	libgit2-dev libmbedtls-dev libinih-dev libcjson-dev libyaml-dev zlib1g-dev libsodium-dev
-	libcurl4-openssl-dev libcmocka-dev
+	libcurl4-openssl-dev libcmocka-dev liburing-dev
 	# fuzzing
 	clang-14 libclang-rt-14-dev
 	# the real servers the tests start: HTTPS Git, registry, container engine

@@ -123,6 +123,14 @@ case " $suites " in *" integration "*)
 		case $t in */test_cross.sh | */test_cross_e2e.sh | */test_board_system.sh | */test_firmware_build.sh) continue ;; esac
 		run_suite "$(basename "$t" .sh)" timeout 1500 bash "$t"
 	done
+	# The proxy's io_uring path, where the build has it and the kernel allows it.
+	if grep -q "define EF_HAVE_URING 1" "$EF_BUILD_DIR/generated/edgeflip/features.h" 2>/dev/null &&
+		[ "$(cat /proc/sys/kernel/io_uring_disabled 2>/dev/null || echo 0)" = 0 ]; then
+		run_suite "test_proxy_uring" env EDGEFLIP_PROXY_IO=io_uring timeout 1500 \
+			bash tests/integration/test_proxy.sh
+	else
+		echo "test_proxy_uring: skipped (no liburing in the build, or io_uring disabled)"
+	fi
 	;;
 esac
 

@@ -188,6 +188,7 @@ static void udp_receive(struct proxy *p, struct listener *l)
 		f->last_ms = p->now;
 		send(f->h.fd, p->udp_buf, (size_t)r, MSG_DONTWAIT);
 	}
+	p->epoll_more = true;
 }
 
 static void flow_receive(struct proxy *p, struct flow *f)
@@ -212,6 +213,7 @@ static void flow_receive(struct proxy *p, struct flow *f)
 		sendto(f->l->h.fd, p->udp_buf, (size_t)r, MSG_DONTWAIT, (struct sockaddr *)&f->peer,
 		       f->peerlen);
 	}
+	p->epoll_more = true;
 }
 
 /* ---- listeners and reload ---- */
@@ -721,6 +723,7 @@ static int64_t expire(struct proxy *p)
 		p->trim = false;
 		p->trim_at = 0;
 		ef_proxy_pool_release(p);
+		ef_proxy_uring_trim(p);
 #ifdef __GLIBC__
 		malloc_trim(0);
 #endif
@@ -797,11 +800,13 @@ static int run_loop(struct proxy *p)
 			timeout = next - p->now > INT_MAX
 			                  ? INT_MAX
 			                  : (int)(next > p->now ? next - p->now : 0);
-		n = epoll_wait(p->epfd, events, 64, timeout);
+		n = p->ur ? ef_proxy_uring_wait(p, timeout, events, 64)
+		          : epoll_wait(p->epfd, events, 64, timeout);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			ef_error("proxy-epoll-failed", "error=\"%s\"", strerror(errno));
+			ef_error("proxy-wait-failed", "io=%s error=\"%s\"",
+			         p->ur ? "io_uring" : "epoll", strerror(errno));
 			return 1;
 		}
 		p->now = ef_proxy_now();
@@ -846,7 +851,7 @@ static int usage(void)
 	fprintf(stderr,
 	        "usage: edgeflip proxy --state-dir DIR [--max-conns N] [--idle-timeout SECS] "
 	        "[--connect-timeout SECS] [--drain-timeout SECS] [--udp-idle SECS] "
-	        "[--log-level LEVEL]\n");
+	        "[--io epoll|io_uring] [--log-level LEVEL]\n");
 	return 2;
 }
 
@@ -904,6 +909,8 @@ int ef_proxy_main(int argc, char **argv)
 	char pid_path[PATH_MAX];
 	struct sockaddr_un sun;
 	sigset_t mask;
+	const char *io = getenv("EDGEFLIP_PROXY_IO");
+	char why[128];
 	int i = 1, status = 1, lock_fd = -1, sig_fd = -1, ctl_fd = -1;
 	unsigned long v;
 
@@ -931,6 +938,10 @@ int ef_proxy_main(int argc, char **argv)
 				return usage();
 		} else if (strcmp(opt, "--drain-timeout") == 0) {
 			if (!parse_secs(&p->drain_ms, argv[++i]))
+				return usage();
+		} else if (strcmp(opt, "--io") == 0) {
+			io = argv[++i];
+			if (strcmp(io, "io_uring") && strcmp(io, "epoll"))
 				return usage();
 		} else if (strcmp(opt, "--log-level") == 0) {
 			if (ef_log_parse_level(&ef_log_threshold, argv[++i]) < 0) {
@@ -1012,6 +1023,22 @@ int ef_proxy_main(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (!io || !*io)
+		io = "epoll";
+	if (strcmp(io, "io_uring") && strcmp(io, "epoll")) {
+		ef_warn("proxy-io-invalid",
+		        "EDGEFLIP_PROXY_IO=\"%s\" expected=epoll|io_uring using=epoll", io);
+		io = "epoll";
+	}
+	if (strcmp(io, "io_uring") == 0) {
+		if (ef_proxy_uring_init(p, why, sizeof(why)) < 0) {
+			ef_error("proxy-start-failed", "io=io_uring error=\"%s\"", why);
+			goto out;
+		}
+		ef_info("proxy-io", "mode=io_uring");
+	} else {
+		ef_info("proxy-io", "mode=epoll");
+	}
 	p->sig = (struct handle){.kind = K_SIGNAL, .fd = sig_fd};
 	p->ctl = (struct handle){.kind = K_CTL_LISTEN, .fd = ctl_fd};
 	ef_proxy_set_events(p, &p->sig, EPOLLIN);
@@ -1028,8 +1055,10 @@ int ef_proxy_main(int argc, char **argv)
 	        (unsigned long long)p->fd_limit, p->max_conns, p->max_pipes, (long long)p->idle_ms);
 	status = run_loop(p);
 	proxy_shutdown(p);
+	ef_proxy_uring_free(p);
 	unlink(sun.sun_path);
 out:
+	ef_proxy_uring_free(p);
 	if (p->reserve_fd >= 0)
 		close(p->reserve_fd);
 	if (ctl_fd >= 0)

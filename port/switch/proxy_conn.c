@@ -77,7 +77,7 @@ static struct conn_list *home(struct conn *c)
 
 /* ---- buffers ---- */
 
-static char *buf_get(struct proxy *p)
+char *ef_proxy_buf_get(struct proxy *p)
 {
 	char *b = p->pool;
 
@@ -89,7 +89,7 @@ static char *buf_get(struct proxy *p)
 	return malloc(TCP_BUF);
 }
 
-static void buf_put(struct proxy *p, char *b)
+void ef_proxy_buf_put(struct proxy *p, char *b)
 {
 	if (!b)
 		return;
@@ -131,13 +131,20 @@ void ef_proxy_conn_close(struct proxy *p, struct conn *c)
 
 	if (c->client.dead)
 		return;
-	ef_proxy_close_handle(&c->client);
-	ef_proxy_close_handle(&c->target);
+	/* On the ring, the sockets stay open while operations on them are in
+	 * flight (their numbers must not be reused under them); the ring
+	 * gives back its buffers itself. */
+	if (!c->ring || !ef_proxy_uring_close(p, c)) {
+		ef_proxy_close_handle(&c->client);
+		ef_proxy_close_handle(&c->target);
+	}
 	dir_close_pipe(p, &c->c2t);
 	dir_close_pipe(p, &c->t2c);
-	buf_put(p, c->c2t.data);
-	buf_put(p, c->t2c.data);
-	c->c2t.data = c->t2c.data = NULL;
+	if (!c->ring) {
+		ef_proxy_buf_put(p, c->c2t.data);
+		ef_proxy_buf_put(p, c->t2c.data);
+		c->c2t.data = c->t2c.data = NULL;
+	}
 	c->target.dead = true;
 	list_remove(home(c), c);
 	if (c->is_draining) {
@@ -155,6 +162,10 @@ void ef_proxy_conn_close(struct proxy *p, struct conn *c)
 
 void ef_proxy_conn_free(struct conn *c)
 {
+	if (c->ops) {
+		c->orphan = true; /* the ring frees it at its last completion */
+		return;
+	}
 	free(c);
 }
 
@@ -177,7 +188,7 @@ static void count_connect_failed(struct conn *c)
 
 /* The connect to the target failed (`err`): said (rate-limited), counted,
  * the connection closed. */
-static void connect_failed(struct proxy *p, struct conn *c, int err)
+void ef_proxy_connect_failed(struct proxy *p, struct conn *c, int err)
 {
 	if (ef_proxy_warn_now(W_CONNECT))
 		ef_warn("proxy-connect-failed", "listener=\"%s\" target=%s error=\"%s\"",
@@ -189,7 +200,7 @@ static void connect_failed(struct proxy *p, struct conn *c, int err)
 
 /* The connect to the target completed: from the connecting list to the
  * active one. */
-static void mark_connected(struct conn *c)
+void ef_proxy_mark_connected(struct conn *c)
 {
 	list_remove(&c->l->connecting, c);
 	c->connected = true;
@@ -201,7 +212,7 @@ static void mark_connected(struct conn *c)
  * start of a response: its status line is read from them (up to 12 bytes
  * over one or more reads). `data` is NULL for bytes spliced through a
  * pipe, which pump() never does while a status line is awaited. */
-static void observe(struct conn *c, bool t2c, const char *data, size_t n)
+void ef_proxy_observe(struct conn *c, bool t2c, const char *data, size_t n)
 {
 	ef_slot_counters *k = slot_count(c);
 	int code;
@@ -244,7 +255,7 @@ static void dir_try_pipe(struct proxy *p, struct dir_buf *b)
 		return;
 	}
 	p->npipes++;
-	buf_put(p, b->data);
+	ef_proxy_buf_put(p, b->data);
 	b->data = NULL;
 }
 
@@ -284,7 +295,7 @@ static int pump(struct proxy *p, struct conn *c, bool t2c, bool open, bool last)
 				if (b->len == 0) {
 					/* Drained: the buffer goes back to the pool. */
 					b->off = 0;
-					buf_put(p, b->data);
+					ef_proxy_buf_put(p, b->data);
 					b->data = NULL;
 				}
 			} else {
@@ -311,14 +322,14 @@ static int pump(struct proxy *p, struct conn *c, bool t2c, bool open, bool last)
 			           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 			if (r > 0) {
 				b->inpipe = (uint32_t)r;
-				observe(c, t2c, NULL, (size_t)r);
+				ef_proxy_observe(c, t2c, NULL, (size_t)r);
 			}
 		} else {
 			/* Also a bulk direction's first read of an HTTP response:
 			 * its status line is read in user space, the rest of the
 			 * response is spliced. */
 			/* A buffer only now that the socket says it has data. */
-			if (!b->data && !(b->data = buf_get(p))) {
+			if (!b->data && !(b->data = ef_proxy_buf_get(p))) {
 				errno = ENOMEM;
 				return -1;
 			}
@@ -326,7 +337,7 @@ static int pump(struct proxy *p, struct conn *c, bool t2c, bool open, bool last)
 			if (r > 0) {
 				b->len = (uint32_t)r;
 				b->full = r == TCP_BUF;
-				observe(c, t2c, b->data, (size_t)r);
+				ef_proxy_observe(c, t2c, b->data, (size_t)r);
 				/* A short read emptied the socket: the next data
 				 * brings a new edge, no recv() just to hear EAGAIN.
 				 * A FIN reported before this read comes after all
@@ -338,7 +349,7 @@ static int pump(struct proxy *p, struct conn *c, bool t2c, bool open, bool last)
 				else if (!b->full && !src->rdhup)
 					src->rd = false;
 			} else {
-				buf_put(p, b->data);
+				ef_proxy_buf_put(p, b->data);
 				b->data = NULL;
 			}
 		}
@@ -356,6 +367,16 @@ static int pump(struct proxy *p, struct conn *c, bool t2c, bool open, bool last)
 	return 1;
 }
 
+void ef_proxy_conn_reset(struct proxy *p, struct conn *c, int err)
+{
+	ef_slot_counters *k = slot_count(c);
+
+	if (k && !c->answered)
+		k->resets++;
+	ef_debug("proxy-conn-reset", "listener=\"%s\" error=\"%s\"", c->l->desc, strerror(err));
+	ef_proxy_conn_close(p, c);
+}
+
 static void conn_run(struct proxy *p, struct conn *c)
 {
 	int a, b = 0;
@@ -364,13 +385,7 @@ static void conn_run(struct proxy *p, struct conn *c)
 	if (a >= 0 && c->connected)
 		b = pump(p, c, true, true, c->c2t.shut);
 	if (a < 0 || b < 0) {
-		ef_slot_counters *k = slot_count(c);
-
-		if (k && !c->answered)
-			k->resets++;
-		ef_debug("proxy-conn-reset", "listener=\"%s\" error=\"%s\"", c->l->desc,
-		         strerror(errno));
-		ef_proxy_conn_close(p, c);
+		ef_proxy_conn_reset(p, c, errno);
 		return;
 	}
 	if (c->c2t.shut && c->t2c.shut) {
@@ -404,24 +419,28 @@ void ef_proxy_conn_event(struct proxy *p, struct conn *c, bool on_target, uint32
 
 			if (getsockopt(c->target.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 				err = errno;
-			connect_failed(p, c, err ? err : ECONNRESET);
+			ef_proxy_connect_failed(p, c, err ? err : ECONNRESET);
 			return;
 		}
 		if (!(ev & EPOLLOUT))
 			return;
-		mark_connected(c);
-		c->last_ms = p->now;
+		ef_proxy_mark_connected(c);
 	}
-	/* Activity: the idle deadline moves on, to the list's tail. Connecting
-	 * ones keep their accept time: the connect deadline counts from it. */
-	if (c->connected) {
-		c->last_ms = p->now;
-		if (c->l->active.tail != c) {
-			list_remove(&c->l->active, c);
-			list_append(&c->l->active, c);
-		}
-	}
+	ef_proxy_conn_touch(p, c);
 	conn_run(p, c);
+}
+
+/* Activity: the idle deadline moves on, to the list's tail. Connecting
+ * ones keep their accept time: the connect deadline counts from it. */
+void ef_proxy_conn_touch(struct proxy *p, struct conn *c)
+{
+	if (!c->connected)
+		return;
+	c->last_ms = p->now;
+	if (c->l->active.tail != c) {
+		list_remove(&c->l->active, c);
+		list_append(&c->l->active, c);
+	}
 }
 
 /* Pumps the connections that stopped at PUMP_ROUNDS in the last turn. */
@@ -465,7 +484,7 @@ static int pp2_header(struct proxy *p, struct conn *c)
 
 	if (getpeername(c->client.fd, (struct sockaddr *)&src, &slen) < 0 ||
 	    getsockname(c->client.fd, (struct sockaddr *)&dst, &dlen) < 0 ||
-	    !(h = c->c2t.data = buf_get(p)))
+	    !(h = c->c2t.data = ef_proxy_buf_get(p)))
 		return -1;
 	memcpy(h, pp2_sig, sizeof(pp2_sig));
 	h[12] = 0x21; /* version 2, PROXY */
@@ -574,6 +593,7 @@ static void accept_and_drop(struct proxy *p, struct listener *l)
 	fd = accept4(l->h.fd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd >= 0)
 		close(fd);
+	p->epoll_more = true; /* level-triggered: the rest is still there */
 	p->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	p->shed++;
 	if (ef_proxy_warn_now(W_CAP))
@@ -591,6 +611,17 @@ static void conn_watch(struct proxy *p, struct handle *h)
 		h->events = e.events;
 }
 
+void ef_proxy_conn_to_epoll(struct proxy *p, struct conn *c)
+{
+	c->ring = false;
+	c->to_epoll = false;
+	conn_watch(p, &c->client);
+	conn_watch(p, &c->target);
+	/* Not known to be empty or full: pump() finds out. */
+	c->client.rd = c->client.wr = c->target.rd = c->target.wr = true;
+	conn_run(p, c);
+}
+
 /* Right after the accept and the connect, before the two sockets are
  * registered: on loopback the client's first bytes are often here already
  * and the connect to the target often done, so the bytes go on now rather
@@ -603,29 +634,29 @@ static int forward_early(struct proxy *p, struct conn *c)
 	struct dir_buf *b = &c->c2t;
 	ssize_t r;
 
-	if (!(b->data = buf_get(p)))
+	if (!(b->data = ef_proxy_buf_get(p)))
 		return 0;
 	r = recv(c->client.fd, b->data, TCP_BUF, 0);
 	if (r <= 0) {
 		/* Nothing yet, or an end or error the events will say. */
-		buf_put(p, b->data);
+		ef_proxy_buf_put(p, b->data);
 		b->data = NULL;
 		return 0;
 	}
 	b->len = (uint32_t)r;
 	b->full = r == TCP_BUF;
-	observe(c, false, b->data, (size_t)r);
+	ef_proxy_observe(c, false, b->data, (size_t)r);
 	r = send(c->target.fd, b->data, b->len, MSG_NOSIGNAL);
 	if (r < 0)
 		/* EAGAIN: still connecting; the bytes wait for EPOLLOUT. */
 		return errno == EAGAIN || errno == EINTR ? 0 : -1;
 	if (!c->connected)
-		mark_connected(c);
+		ef_proxy_mark_connected(c);
 	b->off = (uint32_t)r;
 	b->len -= (uint32_t)r;
 	if (b->len == 0) {
 		b->off = 0;
-		buf_put(p, b->data);
+		ef_proxy_buf_put(p, b->data);
 		b->data = NULL;
 	}
 	return 0;
@@ -673,6 +704,7 @@ void ef_proxy_tcp_accept(struct proxy *p, struct listener *l)
 			continue;
 		}
 		c->c2t.pipe[0] = c->c2t.pipe[1] = c->t2c.pipe[0] = c->t2c.pipe[1] = -1;
+		c->c2t.bid = c->t2c.bid = -1;
 		/* cfd has TCP_NODELAY from the listener. */
 		setsockopt(tfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c->client = (struct handle){.kind = K_CONN_CLIENT, .fd = cfd};
@@ -690,13 +722,20 @@ void ef_proxy_tcp_accept(struct proxy *p, struct listener *l)
 			continue;
 		}
 		if (connect(tfd, (const struct sockaddr *)to, tolen) == 0) {
-			mark_connected(c);
+			ef_proxy_mark_connected(c);
 		} else if (errno != EINPROGRESS) {
-			connect_failed(p, c, errno);
+			ef_proxy_connect_failed(p, c, errno);
+			continue;
+		}
+		if (p->ur) {
+			/* On the ring the first read is a queued operation too:
+			 * it runs at once if the bytes are here. */
+			if (ef_proxy_uring_start(p, c) < 0)
+				ef_proxy_conn_reset(p, c, errno);
 			continue;
 		}
 		if (!l->proxy_protocol && forward_early(p, c) < 0) {
-			connect_failed(p, c, errno);
+			ef_proxy_connect_failed(p, c, errno);
 			continue;
 		}
 		ef_trace("proxy-accept", "listener=\"%s\" target=%s", l->desc, l->target_desc);
@@ -705,6 +744,7 @@ void ef_proxy_tcp_accept(struct proxy *p, struct listener *l)
 		conn_watch(p, &c->client);
 		conn_watch(p, &c->target);
 	}
+	p->epoll_more = true; /* stopped at 64 with more perhaps waiting */
 }
 
 /* ---- deadlines ---- */

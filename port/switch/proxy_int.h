@@ -9,7 +9,11 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stddef.h>
 #include <sys/socket.h>
+
+struct epoll_event;
+struct ef_uring;
 
 #define TCP_BUF         16384 /* one direction's buffer, taken only while data waits */
 #define BUF_POOL_MAX    64    /* free buffers kept for reuse: no malloc/free per request */
@@ -101,6 +105,7 @@ struct dir_buf {
 	bool full;       /* the last recv() filled the buffer */
 	bool eof;        /* the source sent FIN */
 	bool shut;       /* FIN passed on to the destination */
+	int16_t bid;     /* io_uring: the ring buffer `data` is in, or -1 (a pool buffer) */
 };
 
 struct conn {
@@ -120,6 +125,14 @@ struct conn {
 	struct conn *prev, *next;   /* in l->connecting or l->active */
 	struct conn *dprev, *dnext; /* in l->draining */
 	struct conn *ready_next;
+	/* io_uring (proxy_uring.c): a connection starts on the ring and moves
+	 * to epoll (for good) when a direction turns bulk or a destination
+	 * is full. */
+	bool ring;         /* its I/O goes through the ring, its sockets are not in epoll */
+	bool to_epoll;     /* moves to epoll once nothing of it is in flight */
+	bool orphan;       /* the graveyard is done with it: freed at its last completion */
+	uint8_t ops;       /* operations in flight on the ring, a bit each */
+	uint8_t cancelled; /* operations asked to stop for the move to epoll */
 };
 
 struct flow {
@@ -165,6 +178,8 @@ struct proxy {
 	int64_t trim_at;
 	bool trim; /* the last connection closed: give freed memory back when quiet */
 	bool stop;
+	bool epoll_more;     /* a handler stopped with work left on a level-triggered fd */
+	struct ef_uring *ur; /* the io_uring path, or NULL: epoll only */
 };
 
 /* proxy.c */
@@ -193,5 +208,32 @@ void ef_proxy_listener_retarget(struct proxy *p, struct listener *l,
 /* Closes what is past its deadline; returns the next deadline or INT64_MAX. */
 int64_t ef_proxy_tcp_expire(struct proxy *p, struct listener *l);
 void ef_proxy_pool_release(struct proxy *p);
+/* For the ring path: */
+char *ef_proxy_buf_get(struct proxy *p);
+void ef_proxy_buf_put(struct proxy *p, char *b);
+void ef_proxy_observe(struct conn *c, bool t2c, const char *data, size_t n);
+void ef_proxy_mark_connected(struct conn *c);
+void ef_proxy_connect_failed(struct proxy *p, struct conn *c, int err);
+/* Activity: the idle deadline moves on. */
+void ef_proxy_conn_touch(struct proxy *p, struct conn *c);
+/* An error on a socket (`err`): counted, the connection closed. */
+void ef_proxy_conn_reset(struct proxy *p, struct conn *c, int err);
+/* Registers both sockets with epoll and moves what is pending. */
+void ef_proxy_conn_to_epoll(struct proxy *p, struct conn *c);
+
+/* proxy_uring.c. 0: the ring is up (p->ur); -1: it cannot be, `why`
+ * says why. */
+int ef_proxy_uring_init(struct proxy *p, char *why, size_t n);
+void ef_proxy_uring_free(struct proxy *p);
+/* Waits like epoll_wait() (timeout in ms, -1: forever), handles the
+ * ring's completions and returns the epoll events to dispatch, or -1. */
+int ef_proxy_uring_wait(struct proxy *p, int timeout, struct epoll_event *ev, int max);
+/* A new connection (connected or connecting) starts on the ring. */
+int ef_proxy_uring_start(struct proxy *p, struct conn *c);
+/* Closing a ring connection: cancels what is in flight. True when its
+ * sockets must stay open until the last completion. */
+bool ef_proxy_uring_close(struct proxy *p, struct conn *c);
+/* Quiet: the ring's buffers go back to the system. */
+void ef_proxy_uring_trim(struct proxy *p);
 
 #endif

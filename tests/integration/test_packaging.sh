@@ -397,6 +397,11 @@ has "$YOCTO_BB" '^inherit cmake pkgconfig systemd update-rc\.d ptest$' \
 	'^PACKAGECONFIG\[tests\] = "-DEF_TESTS=ON -DEF_TEST_DATA_DIR=\$\{PTEST_PATH\}/data ' \
 	'^S = "\$\{UNPACKDIR\}/\$\{BP\}"$' '^DEPENDS = .*libyaml' \
 	'^PACKAGECONFIG\[podman\] = ",,,podman"$' '^PACKAGECONFIG\[docker\] = ",,,docker-moby"$'
+# liburing (the proxy's io_uring path) is never picked up unasked from a
+# staging directory: each package decides, with the dependency declared.
+has "$YOCTO_BB" '^PACKAGECONFIG\[uring\] = "-DEF_URING=ON,-DEF_URING=OFF,liburing"$'
+has "$BUILDROOT_MK" '^EDGEFLIP_DEPENDENCIES \+= liburing$' '^EDGEFLIP_CONF_OPTS \+= -DEF_URING=OFF$'
+has "$OPENWRT_MK" '^\s+-DEF_URING=OFF \\$'
 # The engines are opt-in: the default PACKAGECONFIG names neither.
 ef_check_log "Yocto: podman/docker not in the default PACKAGECONFIG" \
 	bash -c "! grep -E '^PACKAGECONFIG \?\?=.*(podman|docker)' '$YOCTO_BB'"

@@ -18,6 +18,14 @@
   fullserver PORT             listens with a full accept queue (never accepts): further
                               SYNs are dropped, so connecting to it hangs
   ctl SOCKET CMD              sends CMD to the proxy's control socket, prints the answer
+  echoserver PORT             echoes each connection's bytes back as they come; closes
+                              after the client's FIN (threads, until killed)
+  burst PORT N                N clients at once, each sends its own bytes (1 B to 64 KiB,
+                              some bulk) and a FIN, reads the echo to the end; prints
+                              "intact N/N" or what went wrong
+  stall PORT MB               a client that sends MB MiB and reads none of the echo for
+                              2 s while 20 other clients are served; prints "others=K/20
+                              in S s" and whether the stalled one got all its bytes back
 """
 import os
 import resource
@@ -25,6 +33,7 @@ import selectors
 import socket
 import struct
 import sys
+import threading
 import time
 
 
@@ -238,6 +247,86 @@ def ctl(path, cmd):
     print(s.recv(2000).decode().strip())
 
 
+def echoserver(port):
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("127.0.0.1", port))
+    ls.listen(512)
+
+    def echo(c):
+        with c:
+            while True:
+                d = c.recv(65536)
+                if not d:
+                    break
+                c.sendall(d)
+
+    while True:
+        c, _ = ls.accept()
+        threading.Thread(target=echo, args=(c,), daemon=True).start()
+
+
+def echo_once(port, payload, stall=0.0, timeout=20):
+    """Sends payload (from a thread), reads the echo to EOF; True if intact."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+
+    def send():
+        try:
+            s.sendall(payload)
+            s.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    t = threading.Thread(target=send, daemon=True)
+    t.start()
+    if stall:
+        time.sleep(stall)
+    got = []
+    try:
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            got.append(d)
+    except OSError:
+        pass
+    t.join(timeout)
+    s.close()
+    return b"".join(got) == payload
+
+
+def burst(port, n):
+    go = threading.Barrier(n)
+    ok = [False] * n
+
+    def one(i):
+        size = 1 if i == 0 else (i * 7919) % 65536 + 1
+        payload = bytes((i + k) % 251 for k in range(size))
+        go.wait()
+        ok[i] = echo_once(port, payload)
+
+    ts = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(60)
+    print("intact %d/%d" % (sum(ok), n))
+
+
+def stall(port, mb):
+    payload = os.urandom(mb << 20)
+    res = {}
+    t = threading.Thread(target=lambda: res.update(ok=echo_once(port, payload, stall=2.0)))
+    t.start()
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    others = sum(echo_once(port, b"x" * 100, timeout=5) for _ in range(20))
+    took = time.monotonic() - t0
+    t.join(60)
+    print("others=%d/20 in %.1f s; stalled %s" % (others, took,
+          "intact" if res.get("ok") else "broken"))
+
+
 if __name__ == "__main__":
     # The flood and its backend hold thousands of sockets: a soft limit of
     # 1024 (a usual default) would not do.
@@ -261,5 +350,11 @@ if __name__ == "__main__":
         fullserver(int(a[1]))
     elif a[0] == "ctl":
         ctl(a[1], a[2])
+    elif a[0] == "echoserver":
+        echoserver(int(a[1]))
+    elif a[0] == "burst":
+        burst(int(a[1]), int(a[2]))
+    elif a[0] == "stall":
+        stall(int(a[1]), int(a[2]))
     else:
         sys.exit(__doc__)

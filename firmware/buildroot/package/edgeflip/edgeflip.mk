@@ -34,6 +34,15 @@ EDGEFLIP_CONF_OPTS = \
 	-DEF_INSTALL_CONFIG=ON \
 	-DEF_INSTALL_DOCS=OFF
 
+# The proxy's io_uring path (--io io_uring) when liburing is in the image;
+# never picked up unasked from the staging directory.
+ifeq ($(BR2_PACKAGE_LIBURING),y)
+EDGEFLIP_DEPENDENCIES += liburing
+EDGEFLIP_CONF_OPTS += -DEF_URING=ON
+else
+EDGEFLIP_CONF_OPTS += -DEF_URING=OFF
+endif
+
 # Podman ships no init script for BusyBox/SysV init: S60podman serves its
 # Engine API on /run/podman/podman.sock before S90edgeflip starts.
 ifeq ($(BR2_PACKAGE_PODMAN),y)

@@ -38,12 +38,14 @@ inherit cmake pkgconfig systemd update-rc.d ptest
 
 # podman / docker: which container engine the image brings (the agent talks
 # to either through the Engine API); both come from meta-virtualization
-# (LAYERRECOMMENDS in layer.conf) and are off by default. nftables: the nftables switch backend. tests: the
-# cmocka unit tests, on with ptest.
+# (LAYERRECOMMENDS in layer.conf) and are off by default. nftables: the nftables switch backend.
+# uring: the proxy's io_uring path (--io io_uring; liburing), off by default.
+# tests: the cmocka unit tests, on with ptest.
 PACKAGECONFIG ??= "${@bb.utils.contains('PTEST_ENABLED', '1', 'tests', '', d)}"
 PACKAGECONFIG[podman] = ",,,podman"
 PACKAGECONFIG[docker] = ",,,docker-moby"
 PACKAGECONFIG[nftables] = ",,,nftables"
+PACKAGECONFIG[uring] = "-DEF_URING=ON,-DEF_URING=OFF,liburing"
 PACKAGECONFIG[tests] = "-DEF_TESTS=ON -DEF_TEST_DATA_DIR=${PTEST_PATH}/data -DEF_TEST_SOURCE_DIR=${PTEST_PATH},-DEF_TESTS=OFF,cmocka"
 
 # cmake.bbclass passes CMAKE_INSTALL_SYSCONFDIR=${sysconfdir}: the example
