@@ -458,7 +458,7 @@ int ef_proxy_uring_wait(struct proxy *p, int timeout, struct epoll_event *ev, in
 	if (p->epoll_more)
 		timeout = 0;
 	if (timeout == 0) {
-		r = io_uring_submit(&u->ring);
+		r = io_uring_submit_and_get_events(&u->ring);
 	} else if (timeout < 0) {
 		r = io_uring_submit_and_wait(&u->ring, 1);
 	} else {
@@ -504,11 +504,14 @@ int ef_proxy_uring_init(struct proxy *p, char *why, size_t n)
 		snprintf(why, n, "out of memory");
 		return -1;
 	}
-	/* Completions are picked up when we enter the ring anyway: no
-	 * interrupt of the proxy for each (5.19, 6.0); plain before that. */
+	/* Completions are run in our own io_uring_enter(), not in whoever
+	 * woke the socket, and without an interrupt of the proxy for each
+	 * (6.1); without, as they come (5.19). */
 	r = io_uring_queue_init(RING_ENTRIES, &u->ring,
-	                        IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
-	                                IORING_SETUP_SINGLE_ISSUER);
+	                        IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN);
+	if (r == -EINVAL)
+		r = io_uring_queue_init(RING_ENTRIES, &u->ring,
+		                        IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG);
 	if (r == -EINVAL)
 		r = io_uring_queue_init(RING_ENTRIES, &u->ring, 0);
 	if (r < 0) {

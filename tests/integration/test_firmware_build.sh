@@ -141,8 +141,10 @@ if deps host; then
 	P=$CACHE/host
 	B=$BUILD_ROOT/host
 	t0=$(date +%s)
+	# -DEF_URING=OFF as the firmware packages pin it (pkg-config would also
+	# find the build host's own liburing here).
 	if PKG_CONFIG_PATH=$P/lib/pkgconfig cmake -S "$ROOT" -B "$B" -DCMAKE_PREFIX_PATH="$P" \
-		-DEF_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$B.log" 2>&1 &&
+		-DEF_WERROR=ON -DEF_URING=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$B.log" 2>&1 &&
 		cmake --build "$B" -j"$JOBS" >>"$B.log" 2>&1; then
 		ef_pass "host: edgeflip and the unit tests against the firmware libraries, -DEF_WERROR=ON ($(($(date +%s) - t0)) s)"
 		feat=$B/generated/edgeflip/features.h
@@ -151,7 +153,7 @@ if deps host; then
 			ef_check "host: feature check found $f" grep -q "^#define $f 1" "$feat"
 		done
 		libs=$(ldd "$B/edgeflip" 2>&1)
-		if grep -qE 'libgit2|libmbed|libcurl|libsodium|libcjson|libinih|libz\.' <<<"$libs"; then
+		if grep -qE 'libgit2|libmbed|libcurl|libsodium|libcjson|libinih|libz\.|liburing' <<<"$libs"; then
 			ef_fail "host: edgeflip links a system library: $libs"
 		else
 			ef_pass "host: edgeflip links only the C library dynamically"
@@ -214,7 +216,7 @@ if deps host; then
 	S=$BUILD_ROOT/host-static
 	t0=$(date +%s)
 	if PKG_CONFIG_PATH=$P/lib/pkgconfig cmake -S "$ROOT" -B "$S" -DCMAKE_PREFIX_PATH="$P" \
-		-DEF_WERROR=ON -DEF_STATIC=ON -DEF_TESTS=OFF -DCMAKE_BUILD_TYPE=MinSizeRel >"$S.log" 2>&1 &&
+		-DEF_WERROR=ON -DEF_URING=OFF -DEF_STATIC=ON -DEF_TESTS=OFF -DCMAKE_BUILD_TYPE=MinSizeRel >"$S.log" 2>&1 &&
 		cmake --build "$S" -j"$JOBS" --target edgeflip >>"$S.log" 2>&1; then
 		ef_pass "host: static edgeflip, -DEF_STATIC=ON -DEF_WERROR=ON ($(($(date +%s) - t0)) s)"
 		if file -b "$S/edgeflip" | grep -q 'statically linked'; then
