@@ -382,10 +382,10 @@ static void on_cqe(struct proxy *p, uint64_t ud, int res, unsigned flags)
 		on_connect(p, c, res);
 		break;
 	}
+	/* Closed by this completion: with nothing else in flight it was
+	 * closed whole; otherwise its last completion ends it (above). */
 	if (!c->client.dead)
 		conn_step(p, c);
-	else if (c->ops == 0)
-		limbo_end(p, c);
 }
 
 /* ---- the interface ---- */
