@@ -288,20 +288,34 @@ done
 
 unit_of() { if [ "$1" = 1mib ]; then echo MiB-per-s; else echo requests-per-s; fi; } # 1 MiB a request
 declare -A rps cpu
+# tput_lines NAME UNIT FILES: each edgeflip target's median throughput
+# (rps[]) and its ratios to HAProxy's, of medians and paired (FILES.TARGET).
+tput_lines()
+{
+	local e
+	for e in "${edgeflips[@]}"; do
+		echo "$1-$e-$2: ${rps[$e]}"
+		echo "$1-$e-vs-haproxy-throughput: $(ratio "${rps[$e]}" "${rps[haproxy]}")"
+		echo "$1-$e-vs-haproxy-throughput-paired: $(paired "$3.$e" "$3.haproxy" 1)"
+	done
+}
+# medians FILES CPU_COLUMN TARGET...: rps[] and cpu[] of each TARGET, the
+# medians over the rounds in FILES.TARGET.
+medians()
+{
+	local f=$1 col=$2 t
+	shift 2
+	for t in "$@"; do
+		rps[$t]=$(awk '{print $1}' "$f.$t" | med)
+		cpu[$t]=$(awk -v c="$col" '{print $c}' "$f.$t" | med)
+	done
+}
 for load in keepalive newconn 1mib; do
 	unit=$(unit_of "$load")
-	for target in "${targets[@]}"; do
-		rps[$target]=$(awk '{print $1}' "$tmp/$load.$target" | med)
-		cpu[$target]=$(awk '{print $2}' "$tmp/$load.$target" | med)
-	done
+	medians "$tmp/$load" 2 "${targets[@]}"
 	echo "$load-direct-$unit: ${rps[direct]}"
 	echo "$load-haproxy-$unit: ${rps[haproxy]}"
-	for e in "${edgeflips[@]}"; do
-		echo "$load-$e-$unit: ${rps[$e]}"
-		echo "$load-$e-vs-haproxy-throughput: $(ratio "${rps[$e]}" "${rps[haproxy]}")"
-		echo "$load-$e-vs-haproxy-throughput-paired:" \
-			"$(paired "$tmp/$load.$e" "$tmp/$load.haproxy" 1)"
-	done
+	tput_lines "$load" "$unit" "$tmp/$load"
 	echo "$load-haproxy-cpu-ms-per-10k-requests: ${cpu[haproxy]}"
 	for e in "${edgeflips[@]}"; do
 		echo "$load-$e-cpu-ms-per-10k-requests: ${cpu[$e]}"
@@ -407,17 +421,9 @@ fi
 if [ "$cap_done" = 1 ]; then
 	for load in keepalive newconn 1mib; do
 		unit=$(unit_of "$load")
-		for target in "${proxies[@]}"; do
-			rps[$target]=$(awk '{print $1}' "$tmp/cap.$load.$target" | med)
-			cpu[$target]=$(awk '{print $3}' "$tmp/cap.$load.$target" | med)
-		done
+		medians "$tmp/cap.$load" 3 "${proxies[@]}"
 		echo "$load-capped-haproxy-$unit: ${rps[haproxy]}"
-		for e in "${edgeflips[@]}"; do
-			echo "$load-capped-$e-$unit: ${rps[$e]}"
-			echo "$load-capped-$e-vs-haproxy-throughput: $(ratio "${rps[$e]}" "${rps[haproxy]}")"
-			echo "$load-capped-$e-vs-haproxy-throughput-paired:" \
-				"$(paired "$tmp/cap.$load.$e" "$tmp/cap.$load.haproxy" 1)"
-		done
+		tput_lines "$load-capped" "$unit" "$tmp/cap.$load"
 		if [ "${#edgeflips[@]}" = 2 ]; then
 			echo "$load-capped-uring-vs-edgeflip-throughput-paired:" \
 				"$(paired "$tmp/cap.$load.uring" "$tmp/cap.$load.edgeflip" 1)"

@@ -255,10 +255,7 @@ def echoserver(port):
 
     def echo(c):
         with c:
-            while True:
-                d = c.recv(65536)
-                if not d:
-                    break
+            for d in iter(lambda: c.recv(65536), b""):
                 c.sendall(d)
 
     while True:
@@ -283,11 +280,7 @@ def echo_once(port, payload, stall=0.0, timeout=20):
         time.sleep(stall)
     got = []
     try:
-        while True:
-            d = s.recv(65536)
-            if not d:
-                break
-            got.append(d)
+        got.extend(iter(lambda: s.recv(65536), b""))
     except OSError:
         pass
     t.join(timeout)
