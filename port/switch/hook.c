@@ -6,8 +6,8 @@
  * environment. A route reads "tcp:0.0.0.0:8080>127.0.0.1:41001"; a list of
  * routes is comma-separated. A canary route (strategy canary) adds its second
  * backend and the percent of new connections it gets:
- * "tcp:0.0.0.0:8080>127.0.0.1:41001+127.0.0.1:41002@10". Exit status 0 means the routes are in
- * force; anything else, or running longer than the timeout, is a failure. */
+ * "tcp:0.0.0.0:8080>127.0.0.1:41001+127.0.0.1:41002@10". Exit status 0 means the routes are in force;
+ * anything else, or running longer than the timeout, is a failure. */
 #include "switch_int.h"
 #include "edgeflip/error.h"
 #include "edgeflip/log.h"

@@ -1055,10 +1055,9 @@ int ef_proxy_main(int argc, char **argv)
 	        (unsigned long long)p->fd_limit, p->max_conns, p->max_pipes, (long long)p->idle_ms);
 	status = run_loop(p);
 	proxy_shutdown(p);
-	ef_proxy_uring_free(p);
 	unlink(sun.sun_path);
 out:
-	ef_proxy_uring_free(p);
+	ef_proxy_uring_free(p); /* after proxy_shutdown(): waits for the closed connections */
 	if (p->reserve_fd >= 0)
 		close(p->reserve_fd);
 	if (ctl_fd >= 0)
