@@ -1030,15 +1030,15 @@ int ef_proxy_main(int argc, char **argv)
 		        "EDGEFLIP_PROXY_IO=\"%s\" expected=epoll|io_uring using=epoll", io);
 		io = "epoll";
 	}
-	if (strcmp(io, "io_uring") == 0) {
-		if (ef_proxy_uring_init(p, why, sizeof(why)) < 0) {
-			ef_error("proxy-start-failed", "io=io_uring error=\"%s\"", why);
-			goto out;
-		}
-		ef_info("proxy-io", "mode=io_uring");
-	} else {
-		ef_info("proxy-io", "mode=epoll");
+	/* io_uring is a preference, never a reason to forward nothing: a
+	 * seccomp filter (systemd's @system-service, a container engine's
+	 * default profile), kernel.io_uring_disabled, an old kernel or a build
+	 * without liburing each refuse it, and the proxy goes on with epoll. */
+	if (strcmp(io, "io_uring") == 0 && ef_proxy_uring_init(p, why, sizeof(why)) < 0) {
+		ef_warn("proxy-io-fallback", "wanted=io_uring using=epoll error=\"%s\"", why);
+		io = "epoll";
 	}
+	ef_info("proxy-io", "mode=%s", io);
 	p->sig = (struct handle){.kind = K_SIGNAL, .fd = sig_fd};
 	p->ctl = (struct handle){.kind = K_CTL_LISTEN, .fd = ctl_fd};
 	ef_proxy_set_events(p, &p->sig, EPOLLIN);

@@ -26,7 +26,12 @@
 # rounds are interleaved, so a busy spell hits both figures of a round and
 # the paired ratio is the steadier one). With the uring target, the same for
 # each of its figures, and uring-vs-edgeflip (io_uring against epoll).
-# Then system calls and context switches per request (perf stat, where it
+# "...-paired-range": the lowest and highest of the rounds' own ratios.
+# For every target also the whole machine's CPU per request (all processes
+# and the kernel's softirq work: client, proxy, backend; /proc/stat) with its
+# paired ratio, and the TCP segments sent per request (/proc/net/snmp): what
+# the whole path costs, and a check that both proxies put the same packets
+# on the wire. Then system calls and context switches per request (perf stat, where it
 # can count) and idle memory, for each proxy.
 #
 # CPU-capped rounds (BENCH_CAP_ROUNDS of them, interleaved the same way,
@@ -246,6 +251,14 @@ paired()
 	paste -d' ' <(awk -v k="$3" '{print $k}' "$1") <(awk -v k="$3" '{print $k}' "$2") |
 		awk '{printf "%.6f\n", ($2 > 0 ? $1 / $2 : 0)}' | med | awk '{printf "%.2f\n", $1}'
 }
+# paired_range FILE_A FILE_B COLUMN: the lowest and the highest of the
+# rounds' ratios, "min-max": how far one round is from the median
+paired_range()
+{
+	paste -d' ' <(awk -v k="$3" '{print $k}' "$1") <(awk -v k="$3" '{print $k}' "$2") |
+		awk '{r = ($2 > 0 ? $1 / $2 : 0); if (NR == 1 || r < lo) lo = r; if (NR == 1 || r > hi) hi = r}
+			END {printf "%.2f-%.2f\n", lo, hi}'
+}
 
 # load_of LOAD TARGET: sets port, pid (none for direct), c (connections),
 # path and hdr (wrk's extra arguments) for one wrk run.
@@ -258,23 +271,38 @@ load_of()
 	esac
 }
 
-# run LOAD TARGET FILE: one wrk run; appends "rps cpu_ms_per_10k cpu_percent"
-# to FILE (cpu_percent: the proxy's CPU over the run, percent of one core)
+# machine_ticks: the busy time of all CPUs (user, nice, system, irq, softirq)
+machine_ticks() { awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
+# tcp_out_segs: TCP segments sent by this network namespace (both ends of
+# every loopback hop)
+tcp_out_segs()
+{
+	awk '$1 == "Tcp:" {if (!k) {for (i = 2; i <= NF; i++) if ($i == "OutSegs") k = i}
+		else print $k}' /proc/net/snmp
+}
+# run LOAD TARGET FILE: one wrk run; appends "rps cpu_ms_per_10k cpu_percent
+# machine_us_per_request segments_per_request" to FILE (cpu_percent: the
+# proxy's CPU over the run, percent of one core; machine: every process and
+# the kernel's softirq work, client and backend included: what the whole
+# path costs)
 run()
 {
-	local load=$1 target=$2 out=$3 port pid c path hdr t0 t1 rps n
+	local load=$1 target=$2 out=$3 port pid c path hdr t0=0 t1=0 m0 m1 s0 s1 rps n
 	load_of "$load" "$target"
 	[ -n "$pid" ] && t0=$(cpu_ticks "$pid")
+	m0=$(machine_ticks) s0=$(tcp_out_segs)
 	timeout -k 5 $((secs + 30)) wrk -t2 -c"$c" -d"${secs}s" "${hdr[@]}" \
 		"http://127.0.0.1:$port$path" >"$tmp/wrk.out" 2>&1
+	m1=$(machine_ticks) s1=$(tcp_out_segs)
 	[ -n "$pid" ] && t1=$(cpu_ticks "$pid")
 	rps=$(awk '/^Requests\/sec:/ {print $2}' "$tmp/wrk.out")
 	n=$(awk '/requests in/ {print $1}' "$tmp/wrk.out")
-	if [ -n "$pid" ] && [ "${n:-0}" -gt 0 ]; then
-		echo "$rps $(python3 -c "print('%.1f %.1f' % (($t1 - $t0) * 1000.0 / $hz / $n * 10000,
-			($t1 - $t0) * 100.0 / $hz / $secs))")" >>"$out"
+	if [ "${n:-0}" -gt 0 ]; then
+		echo "${rps:-0} $(python3 -c "print('%.1f %.1f %.2f %.2f' % (
+			($t1 - $t0) * 1000.0 / $hz / $n * 10000, ($t1 - $t0) * 100.0 / $hz / $secs,
+			($m1 - $m0) * 1e6 / $hz / $n, ($s1 - $s0) / $n))")" >>"$out"
 	else
-		echo "${rps:-0} 0 0" >>"$out"
+		echo "${rps:-0} 0 0 0 0" >>"$out"
 	fi
 }
 
@@ -297,6 +325,7 @@ tput_lines()
 		echo "$1-$e-$2: ${rps[$e]}"
 		echo "$1-$e-vs-haproxy-throughput: $(ratio "${rps[$e]}" "${rps[haproxy]}")"
 		echo "$1-$e-vs-haproxy-throughput-paired: $(paired "$3.$e" "$3.haproxy" 1)"
+		echo "$1-$e-vs-haproxy-throughput-paired-range: $(paired_range "$3.$e" "$3.haproxy" 1)"
 	done
 }
 # medians FILES CPU_COLUMN TARGET...: rps[] and cpu[] of each TARGET, the
@@ -321,6 +350,16 @@ for load in keepalive newconn 1mib; do
 		echo "$load-$e-cpu-ms-per-10k-requests: ${cpu[$e]}"
 		echo "$load-$e-vs-haproxy-cpu: $(ratio "${cpu[$e]}" "${cpu[haproxy]}")"
 		echo "$load-$e-vs-haproxy-cpu-paired: $(paired "$tmp/$load.$e" "$tmp/$load.haproxy" 2)"
+		echo "$load-$e-vs-haproxy-cpu-paired-range: $(paired_range "$tmp/$load.$e" "$tmp/$load.haproxy" 2)"
+	done
+	# The whole machine's CPU and the TCP segments per request: the work
+	# of the path (client, proxy, backend and the kernel between them)
+	for t in "${targets[@]}"; do
+		echo "$load-$t-machine-cpu-us-per-request: $(awk '{print $4}' "$tmp/$load.$t" | med)"
+		echo "$load-$t-tcp-segments-per-request: $(awk '{print $5}' "$tmp/$load.$t" | med)"
+	done
+	for e in "${edgeflips[@]}"; do
+		echo "$load-$e-vs-haproxy-machine-cpu-paired: $(paired "$tmp/$load.$e" "$tmp/$load.haproxy" 4)"
 	done
 	if [ "${#edgeflips[@]}" = 2 ]; then
 		echo "$load-uring-vs-edgeflip-throughput-paired:" \
