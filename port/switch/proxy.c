@@ -1031,9 +1031,10 @@ int ef_proxy_main(int argc, char **argv)
 		io = "epoll";
 	}
 	/* io_uring is a preference, never a reason to forward nothing: a
-	 * seccomp filter (systemd's @system-service, a container engine's
-	 * default profile), kernel.io_uring_disabled, an old kernel or a build
-	 * without liburing each refuse it, and the proxy goes on with epoll. */
+	 * seccomp filter (a container engine's default profile, a unit's
+	 * SystemCallFilter= without @aio), kernel.io_uring_disabled, an old
+	 * kernel or a build without liburing each refuse it, and the proxy
+	 * goes on with epoll. */
 	if (strcmp(io, "io_uring") == 0 && ef_proxy_uring_init(p, why, sizeof(why)) < 0) {
 		ef_warn("proxy-io-fallback", "wanted=io_uring using=epoll error=\"%s\"", why);
 		io = "epoll";

@@ -512,9 +512,9 @@ else
 fi
 
 # --- io_uring asked for but refused: the proxy forwards with epoll ---
-# A container engine's default seccomp profile, systemd's @system-service
-# filter, kernel.io_uring_disabled or a build without liburing each refuse
-# io_uring; a preference for it must not leave the ports unserved (before,
+# A container engine's default seccomp profile, a unit's SystemCallFilter=
+# without @aio, kernel.io_uring_disabled or a build without liburing each
+# refuse io_uring; a preference for it must not leave the ports unserved (before,
 # the proxy exited "proxy-start-failed" and forwarded nothing). Refused here
 # by the kernel (io_uring_disabled = 2, restored at once), or by the build.
 if grep -q "define EF_HAVE_URING 1" "$build/generated/edgeflip/features.h" 2>/dev/null &&
