@@ -518,10 +518,11 @@ static void ctl_status(struct proxy *p, struct ctl_client *cc)
 		}
 	}
 	ctl_reply(cc,
-	          "ok %llu listeners=%u connections=%u draining=%u flows=%u max_conns=%u "
+	          "ok %llu listeners=%u connections=%u draining=%u flows=%u max_conns=%u io=%s "
 	          "shed=%llu timed_out=%llu%s",
 	          (unsigned long long)p->generation, nl, p->nconns, ndrain, p->nflows, p->max_conns,
-	          (unsigned long long)p->shed, (unsigned long long)p->timed_out, ports);
+	          p->ur ? "io_uring" : "epoll", (unsigned long long)p->shed,
+	          (unsigned long long)p->timed_out, ports);
 }
 
 /* One line: per TCP port "tcp:ADDR:PORT" then the canary weight and per

@@ -106,6 +106,8 @@ ef_expect_contains "the proxy logs to proxy/proxy.log" "$(cat "$state/proxy/prox
 want_io=${EDGEFLIP_PROXY_IO:-epoll}
 ef_expect_contains "the proxy moves bytes with $want_io" "$(cat "$state/proxy/proxy.log")" \
 	"proxy-io mode=$want_io"
+ef_expect_contains "status names the I/O path" \
+	"$(python3 "$flood" ctl "$state/proxy/control.sock" status)" " io=$want_io "
 
 # --- when apply() returns, new connections go to the new target ---
 switched=0
@@ -537,6 +539,8 @@ else
 		"$(cat "$state5/proxy/proxy.log" 2>/dev/null)" "proxy-io-fallback wanted=io_uring using=epoll error="
 	ef_expect_contains "io_uring refused: the proxy moves bytes with epoll" \
 		"$(cat "$state5/proxy/proxy.log" 2>/dev/null)" "proxy-io mode=epoll"
+	ef_expect_contains "io_uring refused: status says epoll" \
+		"$(python3 "$flood" ctl "$state5/proxy/control.sock" status)" " io=epoll "
 	kill -TERM "$(proxy_pid_of "$state5")" 2>/dev/null
 fi
 
