@@ -31,8 +31,8 @@
 # and the kernel's softirq work: client, proxy, backend; /proc/stat) with its
 # paired ratio, and the TCP segments sent per request (/proc/net/snmp): what
 # the whole path costs, and a check that both proxies put the same packets
-# on the wire. Then system calls and context switches per request (perf stat, where it
-# can count) and idle memory, for each proxy.
+# on the wire. Then system calls and context switches per request (perf
+# stat, where it can count) and idle memory, for each proxy.
 #
 # CPU-capped rounds (BENCH_CAP_ROUNDS of them, interleaved the same way,
 # medians; BENCH_CAP=0 skips them): the three loads again against each proxy
@@ -244,21 +244,18 @@ rss_kb() { awk '/^RssAnon:/ {print $2}' "/proc/$1/status"; }
 hz=$(getconf CLK_TCK)
 med() { sort -g | awk '{v[NR] = $1} END {print NR ? v[int((NR + 1) / 2)] : 0}'; }
 ratio() { python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print('%.2f' % (a / b if b else 0))" "$1" "$2"; }
-# paired FILE_A FILE_B COLUMN: the median over the rounds of A / B, line by
-# line (one line per round in both)
-paired()
+# round_ratios FILE_A FILE_B COLUMN: A / B of each round, line by line (one
+# line per round in both)
+round_ratios()
 {
 	paste -d' ' <(awk -v k="$3" '{print $k}' "$1") <(awk -v k="$3" '{print $k}' "$2") |
-		awk '{printf "%.6f\n", ($2 > 0 ? $1 / $2 : 0)}' | med | awk '{printf "%.2f\n", $1}'
+		awk '{printf "%.6f\n", ($2 > 0 ? $1 / $2 : 0)}'
 }
+# paired FILE_A FILE_B COLUMN: the median of the rounds' ratios
+paired() { round_ratios "$@" | med | awk '{printf "%.2f\n", $1}'; }
 # paired_range FILE_A FILE_B COLUMN: the lowest and the highest of the
 # rounds' ratios, "min-max": how far one round is from the median
-paired_range()
-{
-	paste -d' ' <(awk -v k="$3" '{print $k}' "$1") <(awk -v k="$3" '{print $k}' "$2") |
-		awk '{r = ($2 > 0 ? $1 / $2 : 0); if (NR == 1 || r < lo) lo = r; if (NR == 1 || r > hi) hi = r}
-			END {printf "%.2f-%.2f\n", lo, hi}'
-}
+paired_range() { round_ratios "$@" | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.2f-%.2f\n", lo, hi}'; }
 
 # load_of LOAD TARGET: sets port, pid (none for direct), c (connections),
 # path and hdr (wrk's extra arguments) for one wrk run.
